@@ -1,0 +1,135 @@
+/* error.c — error recording, tracing and collective agreement (see error.h). */
+#include "base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HP_MSG_MAX 2048
+#define HP_TRACE_MAX 4096
+#define HP_TMP_MAX 16
+
+static char g_msg[HP_MSG_MAX];
+static char g_trace[HP_TRACE_MAX];
+static int g_collective = 0;
+static int g_report = 1;
+static char g_tmp[HP_TMP_MAX][1024];
+
+int hp_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+  va_end(ap);
+  snprintf(g_trace, sizeof g_trace, "  at %s (%s:%d)\n", func, file, line);
+  g_collective = 0;
+  g_report = 1;
+  return code;
+}
+
+int hp_error_trace(int code, const char *file, int line, const char *func) {
+  size_t used = strlen(g_trace);
+  if (used < sizeof g_trace - 1)
+    snprintf(g_trace + used, sizeof g_trace - used, "  from %s (%s:%d)\n", func, file, line);
+  return code;
+}
+
+const char *hp_error_message(void) { return g_msg; }
+const char *hp_error_trace_text(void) { return g_trace; }
+
+void hp_error_clear(void) {
+  g_msg[0] = 0;
+  g_trace[0] = 0;
+  g_collective = 0;
+  g_report = 1;
+}
+
+const char *hp_error_name(int code) {
+  switch (code) {
+    case HP_OK: return "ok";
+    case HP_ERR_USAGE: return "usage error";
+    case HP_ERR_CONFIG: return "config error";
+    case HP_ERR_INPUT: return "input error";
+    case HP_ERR_IO: return "I/O error";
+    case HP_ERR_MEM: return "memory error";
+    case HP_ERR_MPI: return "MPI error";
+    case HP_ERR_NUMERIC: return "numerical error";
+    case HP_ERR_NOTIMPL: return "not implemented";
+    case HP_ERR_INTERNAL: return "internal error";
+    case HP_ERR_REMOTE: return "error on another rank";
+    default: return "error";
+  }
+}
+
+int hp_agree(MPI_Comm comm, int err) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  /* (code, rank) pairs: the max code wins; among failing ranks the lowest reports. */
+  int local[2] = {err, err ? -rank : -size};
+  int global[2];
+  if (MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+    return hp_error_set(HP_ERR_MPI, __FILE__, __LINE__, __func__, "error agreement failed");
+  if (global[0] == 0) return 0;
+  int reporter = -global[1];
+  if (!err) {
+    hp_error_set(global[0], __FILE__, __LINE__, __func__, "rank %d failed", reporter);
+  }
+  g_collective = 1;
+  g_report = (err && rank == reporter);
+  return global[0];
+}
+
+int hp_error_should_report(void) { return g_report; }
+int hp_error_is_collective(void) { return g_collective; }
+
+int hp_mul_size(size_t a, size_t b, size_t *out) {
+  if (a && b > SIZE_MAX / a) return HP_ERR_MEM;
+  *out = a * b;
+  return 0;
+}
+
+int hp_mul_i64(int64_t a, int64_t b, int64_t *out) {
+  if (a < 0 || b < 0) return HP_ERR_MEM;
+  if (a && b > INT64_MAX / a) return HP_ERR_MEM;
+  *out = a * b;
+  return 0;
+}
+
+int hp_calloc_(void **out, size_t count, size_t size, const char *what, const char *file, int line,
+               const char *func) {
+  size_t bytes;
+  *out = NULL;
+  if (hp_mul_size(count, size, &bytes))
+    return hp_error_set(HP_ERR_MEM, file, line, func, "%s: size overflow (%zu x %zu bytes)", what,
+                        count, size);
+  if (bytes == 0) bytes = 1;
+  void *p = calloc(1, bytes);
+  if (!p)
+    return hp_error_set(HP_ERR_MEM, file, line, func, "%s: cannot allocate %.1f MiB", what,
+                        (double)bytes / 1048576.0);
+  *out = p;
+  return 0;
+}
+
+void hp_tmpfile_register(const char *path) {
+  for (int i = 0; i < HP_TMP_MAX; i++)
+    if (!g_tmp[i][0]) {
+      snprintf(g_tmp[i], sizeof g_tmp[i], "%s", path);
+      return;
+    }
+}
+
+void hp_tmpfile_unregister(const char *path) {
+  for (int i = 0; i < HP_TMP_MAX; i++)
+    if (g_tmp[i][0] && strcmp(g_tmp[i], path) == 0) g_tmp[i][0] = 0;
+}
+
+void hp_tmpfile_remove_all(void) {
+  for (int i = 0; i < HP_TMP_MAX; i++)
+    if (g_tmp[i][0]) {
+      unlink(g_tmp[i]);
+      g_tmp[i][0] = 0;
+    }
+}

@@ -1,0 +1,94 @@
+/* error.h — one error discipline for all of hpclip (PETSc's PetscCall style).
+ *
+ * Every function that can fail returns int: 0 on success, an hp_err code otherwise.
+ *   HP_ERROR(code, fmt, ...)  records the reason (with file/function/line) and returns code.
+ *   HP_CALL(expr)             runs expr; on failure appends this frame to the trace and returns.
+ *   HP_MPI(expr)              same for an MPI call, with MPI's own error string.
+ * The first HP_ERROR on a rank sets the message; HP_CALL frames add the "called from" trace.
+ * The top level (cli/main.c) prints the message with the rank and ends the whole job:
+ * MPI_Abort for a failure on some ranks, a clean collective exit when all ranks agreed
+ * (see hp_agree) — never a hang. Error paths may leak: the process is about to end.
+ */
+#ifndef HP_BASE_ERROR_H
+#define HP_BASE_ERROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mpi.h>
+
+typedef enum {
+  HP_OK = 0,
+  HP_ERR_GENERIC = 1,
+  HP_ERR_USAGE = 2,     /* command line */
+  HP_ERR_CONFIG = 3,    /* job configuration */
+  HP_ERR_INPUT = 4,     /* bad input file or data (HDF5, images, captions) */
+  HP_ERR_IO = 5,        /* system I/O: cannot open, write, rename, disk full */
+  HP_ERR_MEM = 6,       /* allocation failure or size overflow */
+  HP_ERR_MPI = 7,       /* MPI failure */
+  HP_ERR_NUMERIC = 8,   /* NaN/Inf and friends */
+  HP_ERR_NOTIMPL = 9,   /* stage or feature not implemented yet */
+  HP_ERR_INTERNAL = 10, /* a bug: an invariant that should hold did not */
+  HP_ERR_REMOTE = 11    /* another rank failed (set by hp_agree on healthy ranks) */
+} hp_err;
+
+/* Record a new error; returns code. printf-style reason. */
+int hp_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Append a "called from" frame; returns code unchanged. */
+int hp_error_trace(int code, const char *file, int line, const char *func);
+/* The recorded message (first line = reason) and trace; "" when none. */
+const char *hp_error_message(void);
+const char *hp_error_trace_text(void);
+void hp_error_clear(void);
+/* Short name of a code ("config error", ...). */
+const char *hp_error_name(int code);
+
+#define HP_ERROR(code, ...) return hp_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#define HP_CALL(expr)                                                        \
+  do {                                                                       \
+    int hp_e_ = (expr);                                                      \
+    if (hp_e_) return hp_error_trace(hp_e_, __FILE__, __LINE__, __func__);   \
+  } while (0)
+
+#define HP_MPI(expr)                                                         \
+  do {                                                                       \
+    int hp_m_ = (expr);                                                      \
+    if (hp_m_ != MPI_SUCCESS) {                                              \
+      char hp_s_[MPI_MAX_ERROR_STRING];                                      \
+      int hp_l_ = 0;                                                         \
+      MPI_Error_string(hp_m_, hp_s_, &hp_l_);                                \
+      HP_ERROR(HP_ERR_MPI, "%s failed: %s", #expr, hp_s_);                   \
+    }                                                                        \
+  } while (0)
+
+/* Collective agreement on an error: every rank of comm passes its local code; all get
+ * the same non-zero code if any rank failed. Ranks that did not fail get HP_ERR_REMOTE
+ * recorded (their message says which rank failed); the lowest failing rank is the one
+ * that reports. Use at points every rank reaches (after config load, after validation)
+ * so that errors everybody sees end the job cleanly, without MPI_Abort. */
+int hp_agree(MPI_Comm comm, int err);
+/* 1 if this rank should print the error after hp_agree (it failed itself and is the
+ * lowest failing rank), or when no agreement has happened (local failure). */
+int hp_error_should_report(void);
+/* 1 if the error is known to every rank (hp_agree ran). */
+int hp_error_is_collective(void);
+
+/* Checked allocation: *out = malloc(count*size), zeroed; overflow and failure are
+ * HP_ERR_MEM errors naming what was being allocated. */
+int hp_calloc_(void **out, size_t count, size_t size, const char *what, const char *file,
+               int line, const char *func);
+#define HP_CALLOC(ptr, count, what)                                                     \
+  HP_CALL(hp_calloc_((void **)&(ptr), (size_t)(count), sizeof(*(ptr)), (what), __FILE__, \
+                     __LINE__, __func__))
+
+/* size arithmetic with overflow detection: returns 0 and sets *out, or HP_ERR_MEM. */
+int hp_mul_size(size_t a, size_t b, size_t *out);
+int hp_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* Temporary files this rank has created and must remove if the job fails. */
+void hp_tmpfile_register(const char *path);
+void hp_tmpfile_unregister(const char *path);
+void hp_tmpfile_remove_all(void);
+
+#endif

@@ -1,0 +1,239 @@
+/* main.c — the hpclip command line: argument parsing, stage dispatch, `run`, `check`, `config`.
+ *
+ *   hpclip STAGE JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
+ *   hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...
+ *   hpclip check FILE.h5
+ *   hpclip config --doc | --check JOB.cfg [-s key=value]...
+ *   hpclip --help | --version
+ *
+ * Every rank parses the same arguments, so usage and config errors are found by all ranks at
+ * once and end the job cleanly (hp_agree); a failure on some ranks only ends it with MPI_Abort.
+ */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "config/config.h"
+#include "io/check.h"
+#include "stages/stage.h"
+
+#define MAX_OVERRIDES 256
+
+typedef struct {
+  const char *command; /* stage name, "run", "check", "config" */
+  const char *job;     /* JOB.cfg or FILE.h5 */
+  const char *run_dir;
+  const char *stages;  /* --stages a,b */
+  int force, doc, check;
+  int noverrides;
+  const char *overrides[MAX_OVERRIDES];
+} cli_args;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "hpclip %s — CLIP-style image-text training and evaluation on MPI clusters\n"
+          "\n"
+          "usage:\n"
+          "  hpclip STAGE JOB.cfg [--run-dir DIR] [--force] [-s key=value]...   run one stage\n"
+          "  hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...\n"
+          "                                         run the job's stages (run.stages) in order\n"
+          "  hpclip check FILE.h5                   validate an hpclip file against its schema\n"
+          "  hpclip config --doc                    print the configuration reference (Markdown)\n"
+          "  hpclip config --check JOB.cfg [-s key=value]...   validate a job file, run nothing\n"
+          "  hpclip --help | --version\n"
+          "\n"
+          "stages:\n",
+          HPCLIP_VERSION);
+  for (int i = 0; i < hp_nstages; i++)
+    fprintf(f, "  %-9s %s%s\n", hp_stages[i].name, hp_stages[i].doc,
+            hp_stages[i].run ? "" : " (not implemented yet)");
+  fprintf(f,
+          "\n"
+          "Run under mpirun for more than one rank, e.g.\n"
+          "  mpirun -np 2 build/hpclip run conf/quickstart.cfg --run-dir runs/demo\n"
+          "Outputs in the run directory: dataset.h5, ckpt.h5, embeddings.h5, results.h5, summary.md.\n"
+          "Exit status: 0 ok, 2 usage, 3 config, 4 bad input, 5 I/O, 6 memory, 7 MPI, 9 not implemented.\n");
+}
+
+static int parse_args(int argc, char **argv, cli_args *a) {
+  memset(a, 0, sizeof *a);
+  if (argc < 2) HP_ERROR(HP_ERR_USAGE, "no command given (try hpclip --help)");
+  a->command = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *s = argv[i];
+    if (strcmp(s, "--run-dir") == 0 || strcmp(s, "--stages") == 0 || strcmp(s, "-s") == 0) {
+      if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s needs a value", s);
+      const char *v = argv[++i];
+      if (strcmp(s, "--run-dir") == 0) {
+        if (!*v) HP_ERROR(HP_ERR_USAGE, "--run-dir needs a non-empty directory");
+        a->run_dir = v;
+      } else if (strcmp(s, "--stages") == 0) {
+        a->stages = v;
+      } else {
+        if (a->noverrides == MAX_OVERRIDES) HP_ERROR(HP_ERR_USAGE, "too many -s overrides (max %d)", MAX_OVERRIDES);
+        if (!strchr(v, '=')) HP_ERROR(HP_ERR_USAGE, "-s %s: expected key=value", v);
+        a->overrides[a->noverrides++] = v;
+      }
+    } else if (strncmp(s, "--run-dir=", 10) == 0) {
+      a->run_dir = s + 10;
+    } else if (strncmp(s, "--stages=", 9) == 0) {
+      a->stages = s + 9;
+    } else if (strcmp(s, "--force") == 0) {
+      a->force = 1;
+    } else if (strcmp(s, "--doc") == 0) {
+      a->doc = 1;
+    } else if (strcmp(s, "--check") == 0) {
+      a->check = 1;
+    } else if (s[0] == '-' && s[1]) {
+      HP_ERROR(HP_ERR_USAGE, "unknown option '%s' (try hpclip --help)", s);
+    } else if (!a->job) {
+      a->job = s;
+    } else {
+      HP_ERROR(HP_ERR_USAGE, "unexpected argument '%s' (one job file per command)", s);
+    }
+  }
+  return 0;
+}
+
+static int load_job(const cli_args *a, hp_config **cfg) {
+  if (!a->job) HP_ERROR(HP_ERR_USAGE, "%s: missing JOB.cfg argument", a->command);
+  HP_CALL(hp_config_load(a->job, a->noverrides, a->overrides, cfg));
+  if (a->run_dir) HP_CALL(hp_config_set(*cfg, "run.dir", a->run_dir));
+  return 0;
+}
+
+static int cmd_config(MPI_Comm comm, const cli_args *a) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (a->doc) {
+    if (rank == 0) hp_config_print_doc(stdout);
+    return 0;
+  }
+  if (!a->check) HP_ERROR(HP_ERR_USAGE, "config: expected --doc or --check JOB.cfg");
+  hp_config *cfg = NULL;
+  HP_CALL(hp_agree(comm, load_job(a, &cfg)));
+  if (rank == 0) printf("%s: valid\n", a->job);
+  hp_config_free(cfg);
+  return 0;
+}
+
+static int cmd_check(MPI_Comm comm, const cli_args *a) {
+  if (!a->job) HP_ERROR(HP_ERR_USAGE, "check: missing FILE.h5 argument");
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  HP_CALL(hp_check_file(comm, a->job));
+  if (rank == 0) printf("%s: valid\n", a->job);
+  return 0;
+}
+
+/* Split "a,b,c" into stage names; each must exist. */
+static int stage_list(const char *spec, const hp_stage **out, int *n) {
+  char buf[1024];
+  if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf) HP_ERROR(HP_ERR_USAGE, "--stages: list too long");
+  *n = 0;
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ') t++;
+    const hp_stage *st = hp_stage_find(t);
+    if (!st) HP_ERROR(HP_ERR_USAGE, "--stages: unknown stage '%s'", t);
+    if (*n == 64) HP_ERROR(HP_ERR_USAGE, "--stages: too many stages");
+    out[(*n)++] = st;
+  }
+  if (*n == 0) HP_ERROR(HP_ERR_USAGE, "--stages: empty list");
+  return 0;
+}
+
+static int cmd_run(MPI_Comm comm, const cli_args *a) {
+  hp_config *cfg = NULL;
+  const hp_stage *list[64];
+  int n = 0;
+  int err = load_job(a, &cfg);
+  if (!err) {
+    if (a->stages) {
+      err = stage_list(a->stages, list, &n);
+    } else {
+      for (int i = 0; i < hp_cfg_list_len(cfg, "run.stages") && i < 64; i++)
+        list[n++] = hp_stage_find(hp_cfg_list_str(cfg, "run.stages", i)); /* validated on load */
+      if (n == 0) err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__, "%s: run.stages is empty", a->job);
+    }
+  }
+  /* Every planned stage must exist before anything runs. */
+  for (int i = 0; !err && i < n; i++)
+    if (!list[i]->run)
+      err = hp_error_set(HP_ERR_NOTIMPL, __FILE__, __LINE__, __func__,
+                         "%s: stage '%s' (%s) is not implemented yet in hpclip %s", a->job, list[i]->name,
+                         list[i]->doc, HPCLIP_VERSION);
+  HP_CALL(hp_agree(comm, err));
+  const char *dir = hp_cfg_str(cfg, "run.dir");
+  hp_log_info("hpclip %s: job %s, %d rank%s, run directory %s", HPCLIP_VERSION, a->job, hp_log_size(),
+              hp_log_size() > 1 ? "s" : "", dir);
+  for (int i = 0; i < n; i++) HP_CALL(hp_stage_run(comm, cfg, dir, list[i], a->force));
+  hp_log_info("job %s: all %d stage%s complete; outputs in %s", a->job, n, n > 1 ? "s" : "", dir);
+  hp_config_free(cfg);
+  return 0;
+}
+
+static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
+  hp_config *cfg = NULL;
+  int err = load_job(a, &cfg);
+  if (!err && !st->run)
+    err = hp_error_set(HP_ERR_NOTIMPL, __FILE__, __LINE__, __func__,
+                       "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc, HPCLIP_VERSION);
+  HP_CALL(hp_agree(comm, err));
+  HP_CALL(hp_stage_run(comm, cfg, hp_cfg_str(cfg, "run.dir"), st, a->force));
+  hp_config_free(cfg);
+  return 0;
+}
+
+static int dispatch(MPI_Comm comm, int argc, char **argv) {
+  cli_args a;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  HP_CALL(hp_agree(comm, parse_args(argc, argv, &a)));
+  if (strcmp(a.command, "--help") == 0 || strcmp(a.command, "-h") == 0 || strcmp(a.command, "help") == 0) {
+    if (rank == 0) usage(stdout);
+    return 0;
+  }
+  if (strcmp(a.command, "--version") == 0) {
+    if (rank == 0) printf("hpclip %s\n", HPCLIP_VERSION);
+    return 0;
+  }
+  if (strcmp(a.command, "config") == 0) return cmd_config(comm, &a);
+  if (strcmp(a.command, "check") == 0) return cmd_check(comm, &a);
+  if (strcmp(a.command, "run") == 0) return cmd_run(comm, &a);
+  const hp_stage *st = hp_stage_find(a.command);
+  if (st) return cmd_stage(comm, &a, st);
+  HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__,
+                                      "unknown command '%s' (try hpclip --help)", a.command)));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm comm = MPI_COMM_WORLD;
+  /* Errors come back to us as return codes; MPI must not abort on its own. */
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* HDF5 reports through our messages, not its stack */
+  hp_log_init(comm);
+  if (getenv("HPCLIP_DEBUG")) hp_log_set_level(HP_LOG_DEBUG);
+
+  int err = dispatch(comm, argc, argv);
+  if (err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (hp_error_should_report()) {
+      fprintf(stderr, "hpclip: %s [rank %d]: %s\n", hp_error_name(err), rank, hp_error_message());
+      if (getenv("HPCLIP_TRACE")) fputs(hp_error_trace_text(), stderr);
+      if (err == HP_ERR_USAGE) fprintf(stderr, "(hpclip --help shows the usage)\n");
+      fflush(stderr);
+    }
+    hp_tmpfile_remove_all();
+    if (!hp_error_is_collective()) MPI_Abort(comm, err); /* ends every rank: no hang */
+    MPI_Finalize();
+    return err;
+  }
+  MPI_Finalize();
+  return 0;
+}

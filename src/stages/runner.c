@@ -1,0 +1,142 @@
+/* runner.c — the stage table, fingerprints and the skip-if-complete rule (see stage.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "io/check.h"
+#include "stages/stage.h"
+
+/* Pipeline order. Stages whose `run` is NULL are planned but not implemented yet: asking for
+ * them is an error, never a silent no-op. */
+const hp_stage hp_stages[] = {
+    {"synth", "dataset.h5", {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
+     "generate the synthetic image-caption dataset"},
+    {"ingest", "dataset.h5", {NULL}, {"run.seed", "data.", "ingest.", NULL}, NULL,
+     "convert COCO / ROCO / Fashion Product into the dataset schema"},
+    {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, NULL,
+     "data-parallel contrastive training"},
+    {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, NULL,
+     "embed every image and caption"},
+    {"search", "results.h5", {"embeddings.h5", NULL}, {"search.", NULL}, NULL,
+     "sharded nearest-neighbour search and retrieval metrics"},
+    {"zeroshot", "results.h5", {"embeddings.h5", NULL}, {"zeroshot.", NULL}, NULL,
+     "zero-shot classification"},
+    {"cluster", "results.h5", {"embeddings.h5", NULL}, {"cluster.", NULL}, NULL,
+     "parallel k-means, elbow, cluster quality"},
+    {"caption", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"caption.", NULL}, NULL,
+     "captioning from embeddings"},
+    {"report", "summary.md", {"results.h5", NULL}, {"report.", NULL}, NULL,
+     "Markdown summary and plots"},
+};
+const int hp_nstages = (int)(sizeof hp_stages / sizeof hp_stages[0]);
+
+const hp_stage *hp_stage_find(const char *name) {
+  for (int i = 0; i < hp_nstages; i++)
+    if (strcmp(hp_stages[i].name, name) == 0) return &hp_stages[i];
+  return NULL;
+}
+
+int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
+  int len = snprintf(buf, n, "%s/%s", ctx->run_dir, file);
+  if (len < 0 || (size_t)len >= n) HP_ERROR(HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
+  return 0;
+}
+
+/* mkdir -p on rank 0; every rank then checks it is a directory it can use. */
+static int make_run_dir(MPI_Comm comm, const char *dir) {
+  int rank, err = 0;
+  char why[4608] = "";
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+      err = HP_ERR_USAGE;
+      snprintf(why, sizeof why, "path too long");
+    }
+    for (char *p = path + 1; !err && *p; p++) {
+      if (*p != '/') continue;
+      *p = 0;
+      if (mkdir(path, 0775) && errno != EEXIST) {
+        err = HP_ERR_IO;
+        snprintf(why, sizeof why, "cannot create %s: %s", path, strerror(errno));
+      }
+      *p = '/';
+    }
+    if (!err && mkdir(path, 0775) && errno != EEXIST) {
+      err = HP_ERR_IO;
+      snprintf(why, sizeof why, "%s", strerror(errno));
+    }
+  }
+  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
+  HP_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+  if (err) HP_ERROR(err, "run directory %s: %s", dir, why);
+  struct stat sb;
+  int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0;
+  HP_CALL(hp_agree(comm, ok ? 0 : HP_ERR_IO));
+  return 0;
+}
+
+static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
+                             const hp_stage *st, char *hex, size_t n) {
+  uint64_t fp = hp_config_fingerprint(cfg, st->config_prefixes);
+  fp ^= 0x9e3779b97f4a7c15ULL * (uint64_t)(st - hp_stages + 1);
+  for (int i = 0; st->inputs[i]; i++) {
+    char path[4096], attr[64];
+    snprintf(path, sizeof path, "%s/%s", run_dir, st->inputs[i]);
+    if (access(path, R_OK) != 0)
+      HP_ERROR(HP_ERR_INPUT, "stage %s needs %s, which does not exist (run the stage that makes it first)",
+               st->name, path);
+    HP_CALL(hp_h5_root_attr(comm, path, "fingerprint", attr, sizeof attr));
+    /* FNV-1a of the input's fingerprint folded in: any change upstream invalidates us. */
+    for (const char *c = attr; *c; c++) fp = (fp ^ (uint8_t)*c) * 0x100000001b3ULL;
+  }
+  snprintf(hex, n, "%016" PRIx64, fp);
+  return 0;
+}
+
+/* 1 if `path` exists, validates, and carries fingerprint `fp`. */
+static int output_is_current(MPI_Comm comm, const char *path, const char *fp) {
+  int exists = access(path, F_OK) == 0, rank;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
+  if (!exists) return 0;
+  char have[64] = "";
+  if (hp_h5_root_attr(comm, path, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
+    hp_error_clear();
+    return 0;
+  }
+  if (hp_check_file(comm, path) != 0) {
+    hp_log_info("%s exists but is not valid (%s): rerunning", path, hp_error_message());
+    hp_error_clear();
+    return 0;
+  }
+  return 1;
+}
+
+int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force) {
+  if (!st->run)
+    HP_ERROR(HP_ERR_NOTIMPL, "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc,
+             HPCLIP_VERSION);
+  hp_stage_ctx ctx = {.comm = comm, .cfg = cfg, .run_dir = run_dir};
+  MPI_Comm_rank(comm, &ctx.rank);
+  MPI_Comm_size(comm, &ctx.size);
+  HP_CALL(make_run_dir(comm, run_dir));
+  HP_CALL(stage_fingerprint(comm, cfg, run_dir, st, ctx.fingerprint, sizeof ctx.fingerprint));
+  char out[4096];
+  HP_CALL(hp_run_path(&ctx, st->output, out, sizeof out));
+  if (!force && output_is_current(comm, out, ctx.fingerprint)) {
+    hp_log_info("stage %s: %s is complete and up to date (fingerprint %s): skipping (--force reruns it)",
+                st->name, out, ctx.fingerprint);
+    return 0;
+  }
+  double t0 = hp_now();
+  hp_log_info("stage %s: start (%d rank%s) -> %s", st->name, ctx.size, ctx.size > 1 ? "s" : "", out);
+  HP_CALL(st->run(&ctx));
+  hp_log_info("stage %s: done in %.2f s -> %s", st->name, hp_now() - t0, out);
+  return 0;
+}
