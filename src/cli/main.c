@@ -98,10 +98,19 @@ static int parse_args(int argc, char **argv, cli_args *a) {
   return 0;
 }
 
+/* --run-dir DIR is the last override "run.dir=DIR", validated like any -s. */
 static int load_job(const cli_args *a, hp_config **cfg) {
   if (!a->job) HP_ERROR(HP_ERR_USAGE, "%s: missing JOB.cfg argument", a->command);
-  HP_CALL(hp_config_load(a->job, a->noverrides, a->overrides, cfg));
-  if (a->run_dir) HP_CALL(hp_config_set(*cfg, "run.dir", a->run_dir));
+  const char *ov[MAX_OVERRIDES + 1];
+  static char run_dir_ov[4200];
+  int n = a->noverrides;
+  memcpy(ov, a->overrides, (size_t)n * sizeof ov[0]);
+  if (a->run_dir) {
+    if (snprintf(run_dir_ov, sizeof run_dir_ov, "run.dir=%s", a->run_dir) >= (int)sizeof run_dir_ov)
+      HP_ERROR(HP_ERR_USAGE, "--run-dir: path too long");
+    ov[n++] = run_dir_ov;
+  }
+  HP_CALL(hp_config_load(a->job, n, ov, cfg));
   return 0;
 }
 
