@@ -1,0 +1,36 @@
+# common.sh — shared by scripts/demo.sh, scripts/test.sh and .ci/run (sourced, not run).
+# The Debian 12 packages hpclip needs to build, test and run. Nothing else is fetched.
+HPCLIP_DEB_PACKAGES="build-essential cmake pkg-config git ca-certificates \
+  openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
+  libopenblas-dev libscalapack-openmpi-dev libconfig-dev libcmocka-dev \
+  libjpeg-dev libpng-dev libcjson-dev python3 python3-numpy python3-h5py"
+
+# Install what is missing when we are root; otherwise print the exact command and fail.
+hpclip_ensure_packages() {
+  local missing=() p
+  for p in $HPCLIP_DEB_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "hpclip: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "hpclip: missing Debian packages. Install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+}
+
+# Open MPI refuses root unless told; containers and CI run as root.
+hpclip_mpi_env() {
+  if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+  # Small machines: allow more ranks than cores (the tests use 3 ranks).
+  export OMPI_MCA_rmaps_base_oversubscribe=1
+}
+
+hpclip_jobs() { nproc 2>/dev/null || echo 2; }

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""tamper.py SRC DST CASE — copy a valid dataset.h5 and break it in one way (for the bad-input
+tests). Written with h5py, independently of hpclip's own HDF5 code."""
+import shutil, sys
+import h5py
+import numpy as np
+
+src, dst, case = sys.argv[1:4]
+shutil.copyfile(src, dst)
+
+def replace(f, path, data):
+    del f[path]
+    f.create_dataset(path, data=data)
+
+with h5py.File(dst, "r+") as f:
+    if case == "wrong_schema":
+        f.attrs["schema"] = np.bytes_("someone.else")
+    elif case == "wrong_version":
+        f.attrs["schema_version"] = np.int32(99)
+    elif case == "no_schema_attr":
+        del f.attrs["schema"]
+    elif case == "missing_images":
+        del f["images"]
+    elif case == "float_images":
+        replace(f, "images", f["images"][...].astype(np.float32))
+    elif case == "images_rank3":
+        img = f["images"][...]
+        replace(f, "images", img.reshape(img.shape[0], img.shape[1], -1))
+    elif case == "images_4_channels":
+        img = f["images"][...]
+        replace(f, "images", np.concatenate([img, img[..., :1]], axis=3))
+    elif case == "caption_index_out_of_range":
+        idx = f["captions/image"][...]
+        idx[-1] = f["images"].shape[0] + 5
+        f["captions/image"][...] = idx
+    elif case == "caption_index_negative":
+        idx = f["captions/image"][...]
+        idx[0] = -1
+        f["captions/image"][...] = idx
+    elif case == "offsets_decreasing":
+        off = f["captions/text/offsets"][...]
+        off[3], off[4] = off[4], off[3] - 1
+        f["captions/text/offsets"][...] = off
+    elif case == "offsets_past_end":
+        off = f["captions/text/offsets"][...]
+        off[-1] = off[-1] + 1000
+        f["captions/text/offsets"][...] = off
+    elif case == "labels_wrong_width":
+        lab = f["labels/matrix"][...]
+        replace(f, "labels/matrix", lab[:, :-1])
+    elif case == "split_bad_value":
+        s = f["split"][...]
+        s[0] = 7
+        f["split"][...] = s
+    elif case == "split_wrong_length":
+        replace(f, "split", f["split"][...][:-1])
+    elif case == "caption_count_mismatch":
+        replace(f, "captions/image", f["captions/image"][...][:-1])
+    else:
+        sys.exit("unknown case " + case)
