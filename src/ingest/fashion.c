@@ -1,0 +1,275 @@
+/* fashion.c — see fashion.h. */
+#include "ingest/fashion.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "ingest/csv.h"
+#include "ingest/util.h"
+
+enum { C_ID, C_GENDER, C_ARTICLE, C_COLOUR, C_SEASON, C_NAME, C_N };
+static const char *const col_names[C_N] = {"id",         "gender", "articleType",
+                                           "baseColour", "season", "productDisplayName"};
+
+typedef struct {
+  int64_t line;
+  char *why;      /* NULL = good (owned) */
+  char *id;       /* digits */
+  char *caption;
+  char *article;  /* non-empty */
+  char *colour;   /* may be "" */
+} frow;
+
+typedef struct {
+  const char *s;
+  int64_t idx;
+} fkey;
+
+static int cmp_fkey(const void *a, const void *b) {
+  const fkey *x = a, *y = b;
+  int c = strcmp(x->s, y->s);
+  if (c) return c;
+  return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+typedef struct {
+  char *buf, *path, *img_path;
+  hp_csv csv;
+  frow *rows;
+  int64_t nr, capr;
+  fkey *keys;
+  char **label_text;   /* "articleType:X" strings */
+  int64_t nlab, labcap;
+} fstate;
+
+static int row_bad(frow *r, const char *fmt, long long a, long long b) {
+  int n = snprintf(NULL, 0, fmt, a, b);
+  if (n < 0) HP_ERROR(HP_ERR_INTERNAL, "snprintf failed");
+  HP_CALLOC(r->why, (size_t)n + 1, "bad-row reason");
+  snprintf(r->why, (size_t)n + 1, fmt, a, b);
+  return 0;
+}
+
+static int copy_trim(const char *s, size_t n, char **out) {
+  const char *t = hp_ingest_trim(s, &n);
+  HP_CALL(hp_ingest_strndup(t, n, out));
+  return 0;
+}
+
+/* caption = name, gender, colour, season (non-empty ones joined by ", ") */
+static int make_caption(const hp_csv *c, const int *col, char **out) {
+  const int order[4] = {C_NAME, C_GENDER, C_COLOUR, C_SEASON};
+  size_t total = 1;
+  for (int i = 0; i < 4; i++) total += c->len[col[order[i]]] + 2;
+  char *p = NULL;
+  HP_CALLOC(p, total, "fashion caption");
+  size_t o = 0;
+  for (int i = 0; i < 4; i++) {
+    size_t n = c->len[col[order[i]]];
+    const char *t = hp_ingest_trim(c->field[col[order[i]]], &n);
+    if (!n) continue;
+    if (o) { p[o++] = ','; p[o++] = ' '; }
+    memcpy(p + o, t, n);
+    o += n;
+  }
+  p[o] = 0;
+  *out = p;
+  return 0;
+}
+
+/* sorted distinct values of one label group -> names "prefix:value" appended */
+static int add_group(fstate *s, const char *prefix, int which) {
+  int64_t n = 0;
+  const char **v = NULL;
+  HP_CALLOC(v, s->nr ? s->nr : 1, "fashion label values");
+  for (int64_t i = 0; i < s->nr; i++) {
+    if (s->rows[i].why) continue;
+    const char *x = which ? s->rows[i].colour : s->rows[i].article;
+    if (x[0]) v[n++] = x;
+  }
+  qsort(v, (size_t)n, sizeof *v, cmp_str);
+  int e = 0;
+  for (int64_t i = 0; i < n && !e; i++) {
+    if (i > 0 && strcmp(v[i], v[i - 1]) == 0) continue;
+    size_t len = strlen(prefix) + strlen(v[i]) + 2;
+    e = hp_ingest_grow((void **)&s->label_text, &s->labcap, s->nlab + 1,
+                       sizeof *s->label_text, "fashion labels");
+    if (e) break;
+    char *t = calloc(1, len);
+    if (!t) { e = HP_ERR_MEM; break; }
+    snprintf(t, len, "%s:%s", prefix, v[i]);
+    s->label_text[s->nlab++] = t;
+  }
+  free(v);
+  if (e) HP_ERROR(HP_ERR_MEM, "fashion labels: cannot allocate");
+  return 0;
+}
+
+static int64_t find_label(char *const *names, int64_t lo, int64_t hi, const char *prefix,
+                          const char *value) {
+  size_t pl = strlen(prefix);
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(names[mid] + pl + 1, value);
+    if (c == 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_ingest_list *out,
+                       hp_ingest_report *rep) {
+  HP_CALL(hp_ingest_join(root, "styles.csv", &s->path));
+  size_t len = 0;
+  HP_CALL(hp_ingest_read_file(s->path, o->max_annotation_bytes, 1, &s->buf, &len));
+  hp_csv_init(&s->csv, s->buf, len);
+  int st;
+  HP_CALL(hp_csv_next(&s->csv, &st));
+  if (st == HP_CSV_END) HP_ERROR(HP_ERR_INPUT, "%s: empty file (no header)", s->path);
+  if (st == HP_CSV_BAD)
+    HP_ERROR(HP_ERR_INPUT, "%s:%lld: bad header: %s", s->path, (long long)s->csv.rec_line,
+             s->csv.why);
+  int64_t nf = s->csv.nfields;
+  int col[C_N];
+  for (int c = 0; c < C_N; c++) {
+    col[c] = -1;
+    for (int64_t k = 0; k < nf; k++) {
+      size_t n = s->csv.len[k];
+      const char *t = hp_ingest_trim(s->csv.field[k], &n);
+      if (n == strlen(col_names[c]) && memcmp(t, col_names[c], n) == 0) {
+        if (col[c] >= 0)
+          HP_ERROR(HP_ERR_INPUT, "%s: header has column \"%s\" twice", s->path, col_names[c]);
+        col[c] = (int)k;
+      }
+    }
+    if (col[c] < 0)
+      HP_ERROR(HP_ERR_INPUT, "%s: header lacks the column \"%s\"", s->path, col_names[c]);
+  }
+  for (;;) {
+    HP_CALL(hp_csv_next(&s->csv, &st));
+    if (st == HP_CSV_END) break;
+    HP_CALL(hp_ingest_grow((void **)&s->rows, &s->capr, s->nr + 1, sizeof *s->rows,
+                           "fashion rows"));
+    frow *r = &s->rows[s->nr++];
+    memset(r, 0, sizeof *r);
+    r->line = s->csv.rec_line;
+    if (st == HP_CSV_BAD) {
+      HP_CALL(hp_ingest_strndup(s->csv.why, strlen(s->csv.why), &r->why));
+      continue;
+    }
+    if (s->csv.nfields != nf) {
+      HP_CALL(row_bad(r, "%lld fields, the header has %lld", (long long)s->csv.nfields,
+                      (long long)nf));
+      continue;
+    }
+    size_t n = s->csv.len[col[C_ID]];
+    const char *id = hp_ingest_trim(s->csv.field[col[C_ID]], &n);
+    int ok = n >= 1 && n <= 18;
+    for (size_t i = 0; i < n && ok; i++) ok = id[i] >= '0' && id[i] <= '9';
+    if (!ok) {
+      HP_CALL(row_bad(r, "id is not 1-18 decimal digits", 0, 0));
+      continue;
+    }
+    size_t nn = s->csv.len[col[C_NAME]];
+    (void)hp_ingest_trim(s->csv.field[col[C_NAME]], &nn);
+    if (nn == 0) {
+      HP_CALL(row_bad(r, "empty productDisplayName (no caption)", 0, 0));
+      continue;
+    }
+    size_t na = s->csv.len[col[C_ARTICLE]];
+    (void)hp_ingest_trim(s->csv.field[col[C_ARTICLE]], &na);
+    if (na == 0) {
+      HP_CALL(row_bad(r, "empty articleType (no label)", 0, 0));
+      continue;
+    }
+    HP_CALL(hp_ingest_strndup(id, n, &r->id));
+    HP_CALL(make_caption(&s->csv, col, &r->caption));
+    HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
+    HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
+    if (o->check_files) {
+      char rel[40];
+      snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
+      free(s->img_path);
+      s->img_path = NULL;
+      HP_CALL(hp_ingest_join(root, rel, &s->img_path));
+      if (!hp_ingest_file_exists(s->img_path)) {
+        int m = snprintf(NULL, 0, "image file %s is missing", rel);
+        HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
+        snprintf(r->why, (size_t)m + 1, "image file %s is missing", rel);
+      }
+    }
+  }
+  /* duplicate ids */
+  HP_CALLOC(s->keys, s->nr ? s->nr : 1, "fashion ids");
+  int64_t nk = 0;
+  for (int64_t i = 0; i < s->nr; i++)
+    if (!s->rows[i].why) s->keys[nk++] = (fkey){s->rows[i].id, i};
+  qsort(s->keys, (size_t)nk, sizeof *s->keys, cmp_fkey);
+  for (int64_t i = 1; i < nk; i++)
+    if (strcmp(s->keys[i].s, s->keys[i - 1].s) == 0)
+      HP_CALL(hp_ingest_strndup("duplicate id (an earlier row has it)", 36,
+                                &s->rows[s->keys[i].idx].why));
+  /* labels */
+  HP_CALL(add_group(s, "articleType", 0));
+  int64_t n_article = s->nlab;
+  HP_CALL(add_group(s, "baseColour", 1));
+  HP_CALL(hp_ingest_list_set_labels(out, s->nlab, (const char *const *)s->label_text));
+  /* emit in file order */
+  for (int64_t i = 0; i < s->nr; i++) {
+    frow *r = &s->rows[i];
+    char where[48];
+    snprintf(where, sizeof where, "styles.csv:%lld", (long long)r->line);
+    if (r->why) {
+      HP_CALL(hp_report_add(rep, where, "%s", r->why));
+      continue;
+    }
+    char rel[40], sid[40];
+    snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
+    snprintf(sid, sizeof sid, "fashion:%s", r->id);
+    hp_ingest_item *it = NULL;
+    HP_CALL(hp_ingest_list_add(out, rel, sid, &it));
+    HP_CALL(hp_ingest_item_add_caption(out, it, r->caption, strlen(r->caption)));
+    int64_t a = find_label(s->label_text, 0, n_article, "articleType", r->article);
+    if (a < 0) HP_ERROR(HP_ERR_INTERNAL, "fashion: label of %s not found", r->article);
+    it->labels[a] = 1;
+    if (r->colour[0]) {
+      int64_t b = find_label(s->label_text, n_article, s->nlab, "baseColour", r->colour);
+      if (b < 0) HP_ERROR(HP_ERR_INTERNAL, "fashion: label of %s not found", r->colour);
+      it->labels[b] = 1;
+    }
+  }
+  return 0;
+}
+
+int hp_fashion_parse(const char *root, const hp_ingest_opts *opts, hp_ingest_list *out,
+                     hp_ingest_report *rep) {
+  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  if (!opts) opts = &def;
+  fstate s;
+  memset(&s, 0, sizeof s);
+  int e = fashion_run(&s, root, opts, out, rep);
+  for (int64_t i = 0; i < s.nr; i++) {
+    free(s.rows[i].why);
+    free(s.rows[i].id);
+    free(s.rows[i].caption);
+    free(s.rows[i].article);
+    free(s.rows[i].colour);
+  }
+  for (int64_t i = 0; i < s.nlab; i++) free(s.label_text[i]);
+  free(s.label_text);
+  free(s.rows);
+  free(s.keys);
+  free(s.buf);
+  free(s.path);
+  free(s.img_path);
+  hp_csv_free(&s.csv);
+  HP_CALL(e);
+  return 0;
+}

@@ -1,0 +1,53 @@
+/* records.h — what every annotation parser (coco.h, roco.h, fashion.h) produces: one record per
+ * image, in the order the source lists them, with its captions and multi-hot labels.
+ *
+ * Records are only added when they are good; everything dropped is listed in the parser's
+ * hp_ingest_report. */
+#ifndef HP_INGEST_RECORDS_H
+#define HP_INGEST_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  char *path;        /* image file relative to the ingest root ("val2017/000000000139.jpg") */
+  char *source_id;   /* where it came from ("coco:val2017:139", "roco:ROCO_00300", "fashion:1163") */
+  int64_t n_captions;
+  char **captions;   /* [n_captions] UTF-8, trimmed, non-empty */
+  uint8_t *labels;   /* [list.n_labels] 0/1, NULL when the list has no labels */
+} hp_ingest_item;
+
+typedef struct {
+  int64_t n, cap;
+  hp_ingest_item *items;
+  int64_t n_labels;
+  char **label_names;  /* [n_labels] */
+  int64_t n_captions;  /* total over items */
+} hp_ingest_list;
+
+/* Options common to the parsers. */
+typedef struct {
+  /* 1 = report a record whose image file does not exist as bad (stat per image). */
+  int check_files;
+  /* Largest annotation file (JSON, CSV, text) read into memory, bytes. */
+  size_t max_annotation_bytes;
+} hp_ingest_opts;
+
+#define HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES ((size_t)2 << 30) /* 2 GiB */
+
+void hp_ingest_list_init(hp_ingest_list *l);
+void hp_ingest_list_free(hp_ingest_list *l);
+
+/* Append a new empty record with copies of path and source_id (labels zeroed when the list
+ * has labels: set n_labels before adding). Returns a pointer into the list (valid until the
+ * next add). */
+int hp_ingest_list_add(hp_ingest_list *l, const char *path, const char *source_id,
+                       hp_ingest_item **out);
+/* Append a copy of text[0..n) as a caption of item. */
+int hp_ingest_item_add_caption(hp_ingest_list *l, hp_ingest_item *it, const char *text, size_t n);
+/* Remove the last record (used when a record turns out bad after it was added). */
+void hp_ingest_list_pop(hp_ingest_list *l);
+/* Set the label names (copies). Must be called before any record is added. */
+int hp_ingest_list_set_labels(hp_ingest_list *l, int64_t n, const char *const *names);
+
+#endif
