@@ -9,7 +9,8 @@ void hp_attention_forward(float *out, float *att, const float *qkv, const uint8_
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
   size_t TT = (size_t)T * T;
-  HP_OMP("omp parallel for schedule(static) if(B * NH > 1)")
+  int par = B * NH > 1 && hp_nn_blas_nestable();
+  HP_OMP("omp parallel for schedule(static) if(par)")
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
@@ -50,7 +51,8 @@ void hp_attention_backward(float *dqkv, float *scratch, const float *dout, const
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
   size_t TT = (size_t)T * T;
-  HP_OMP("omp parallel for schedule(static) if(B * NH > 1)")
+  int par = B * NH > 1 && hp_nn_blas_nestable();
+  HP_OMP("omp parallel for schedule(static) if(par)")
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
     size_t qoff = (size_t)b * T * C3 + (size_t)h * hs;

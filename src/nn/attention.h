@@ -14,7 +14,9 @@
  * 0 — never NaN (PyTorch would give NaN there).
  *
  * Work: per (b,h) three sgemms forward ([T,hs]x[hs,T], [T,T]x[T,hs]) and four backward;
- * the (b,h) loop is OpenMP-parallel, each iteration touching disjoint memory. */
+ * the (b,h) loop is OpenMP-parallel (each iteration touches disjoint memory) when BLAS can
+ * be nested (hp_nn_blas_nestable: OpenMP OpenBLAS, or OPENBLAS_NUM_THREADS=1), otherwise
+ * serial with BLAS threading each sgemm. Results are identical either way. */
 #ifndef HP_NN_ATTENTION_H
 #define HP_NN_ATTENTION_H
 

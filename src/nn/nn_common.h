@@ -28,6 +28,14 @@
 #define HP_OMP(directive)
 #endif
 
+/* 1 if BLAS may be called from inside an OpenMP parallel region without oversubscription:
+ * OpenBLAS built for OpenMP (nested calls then run single-threaded) or limited to one
+ * thread. With the pthread OpenBLAS running >1 threads (Debian's default variant), BLAS
+ * calls inside a parallel region thrash (measured 15-30x slower), so kernels that loop
+ * over many small GEMMs (attention) then run the loop serially and let BLAS thread each
+ * call instead. */
+int hp_nn_blas_nestable(void);
+
 /* Element counts above which element-wise loops go parallel (below, threads cost more). */
 #define HP_OMP_MIN_ELEMS 32768
 
