@@ -30,7 +30,7 @@ static inline const char *fixture(const char *rel) {
 /* The real samples (shared/data), or NULL when they are not on this machine:
  * $HPCLIP_SHARED_DATA, else $SRC_DIR/../shared/data. */
 static inline const char *shared_data(const char *sub) {
-  static char buf[4096];
+  static char buf[8400];
   const char *d = getenv("HPCLIP_SHARED_DATA");
   char tmp[4096];
   if (!d) {
@@ -39,6 +39,7 @@ static inline const char *shared_data(const char *sub) {
     snprintf(tmp, sizeof tmp, "%s/../shared/data", src);
     d = tmp;
   }
+  if (strlen(d) + strlen(sub) + 2 > sizeof buf) return NULL;
   snprintf(buf, sizeof buf, "%s/%s", d, sub);
   struct stat st;
   if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
