@@ -10,6 +10,7 @@ void hp_attention_forward(float *out, float *att, const float *qkv, const uint8_
   float scale = 1.0f / sqrtf((float)hs);
   size_t TT = (size_t)T * T;
   int par = B * NH > 1 && hp_nn_blas_nestable();
+  (void)par; /* only read by the OpenMP if-clause */
   HP_OMP("omp parallel for schedule(static) if(par)")
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
@@ -52,6 +53,7 @@ void hp_attention_backward(float *dqkv, float *scratch, const float *dout, const
   float scale = 1.0f / sqrtf((float)hs);
   size_t TT = (size_t)T * T;
   int par = B * NH > 1 && hp_nn_blas_nestable();
+  (void)par; /* only read by the OpenMP if-clause */
   HP_OMP("omp parallel for schedule(static) if(par)")
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
