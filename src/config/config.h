@@ -43,6 +43,10 @@ typedef struct hp_config hp_config;
  * "key=value" applied in order. On failure returns HP_ERR_CONFIG with the message
  * "FILE:LINE: KEY: reason" (or "-s KEY=VALUE: reason" for an override). */
 int hp_config_load(const char *path, int noverrides, const char *const *overrides, hp_config **out);
+/* The same against another key table (tests, tools). The table must outlive the config; it is
+ * checked first (unique paths, valid defaults, ...): a bad table is HP_ERR_INTERNAL. */
+int hp_config_load_keys(const hp_cfg_key *keys, int nkeys, const char *path, int noverrides,
+                        const char *const *overrides, hp_config **out);
 void hp_config_free(hp_config *cfg);
 
 /* Set one key after loading (validated like -s; used for --run-dir). */
@@ -65,6 +69,8 @@ int hp_config_dump(const hp_config *cfg, char **text);
 
 /* Fingerprint (64-bit FNV-1a over the dumped "key = value" lines) of the keys whose path
  * starts with one of the given prefixes, e.g. {"run.seed", "data.", "synth.", NULL}. */
+/* A prefix ending in '.' selects a group ("data."); any other selects that key exactly, or the
+ * group of that name ("run.seed" is only run.seed). prefixes == NULL selects every key. */
 uint64_t hp_config_fingerprint(const hp_config *cfg, const char *const *prefixes);
 
 /* Markdown reference of the whole table (`hpclip config --doc`, docs/config.md). */
