@@ -276,6 +276,7 @@ static int vocab_alloc(int64_t n, hp_vocab **out) {
   HP_CALLOC(v->words, n, "vocabulary words");
   HP_CALL(hp_wordcount_create(&v->ids));
   HP_CALLOC(v->words[0], 1, "padding word");
+  v->n = 1; /* hp_vocab_free releases what exists so far */
   HP_CALLOC(v->words[1], sizeof HP_TOK_UNK_TEXT, "unknown word");
   memcpy(v->words[1], HP_TOK_UNK_TEXT, sizeof HP_TOK_UNK_TEXT);
   v->n = 2;
@@ -286,11 +287,12 @@ static int vocab_push(hp_vocab *v, const char *w, size_t len) {
   char *copy = NULL;
   HP_CALLOC(copy, len + 1, "vocabulary word");
   memcpy(copy, w, len);
-  v->words[v->n] = copy;
+  int64_t id = v->n++; /* counted at once so hp_vocab_free releases it on any error below */
+  v->words[id] = copy;
   wc_entry *e;
   HP_CALL(wc_upsert(v->ids, w, len, &e));
   if (e->val) HP_ERROR(HP_ERR_INPUT, "vocabulary: word '%s' appears twice", copy);
-  e->val = v->n++;
+  e->val = id;
   return 0;
 }
 
@@ -488,11 +490,18 @@ int hp_vocab_from_words(const char *const *words, int64_t n, hp_vocab **out) {
   if (strcmp(words[0], "") != 0 || strcmp(words[1], HP_TOK_UNK_TEXT) != 0)
     HP_ERROR(HP_ERR_INPUT, "vocabulary: ids 0 and 1 must be \"\" and \"%s\"", HP_TOK_UNK_TEXT);
   hp_vocab *v = NULL;
-  HP_CALL(vocab_alloc(n, &v));
-  for (int64_t i = 2; i < n; i++) {
+  int rc = vocab_alloc(n, &v);
+  for (int64_t i = 2; !rc && i < n; i++) {
     if (!is_normal_word(words[i]))
-      HP_ERROR(HP_ERR_INPUT, "vocabulary: id %lld '%s' is not a normalised word", (long long)i, words[i]);
-    HP_CALL(vocab_push(v, words[i], strlen(words[i])));
+      rc = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+                        "vocabulary: id %lld '%s' is not a normalised word", (long long)i, words[i]);
+    else
+      rc = vocab_push(v, words[i], strlen(words[i]));
+  }
+  if (rc) {
+    /* A bad vocabulary in a file is an input error a caller may survive: do not leak. */
+    hp_vocab_free(v);
+    return hp_error_trace(rc, __FILE__, __LINE__, __func__);
   }
   *out = v;
   return 0;
