@@ -2,7 +2,7 @@
 # The Debian 12 packages hpclip needs to build, test and run. Nothing else is fetched.
 HPCLIP_DEB_PACKAGES="build-essential cmake pkg-config git ca-certificates \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
-  libopenblas-dev libscalapack-openmpi-dev libconfig-dev libcmocka-dev \
+  libopenblas-openmp-dev libscalapack-openmpi-dev libconfig-dev libcmocka-dev \
   libjpeg-dev libpng-dev libcjson-dev python3 python3-numpy python3-h5py"
 
 # Install what is missing when we are root; otherwise print the exact command and fail.
