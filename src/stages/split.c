@@ -20,8 +20,8 @@ static inline split_key key_of(uint64_t seed, int64_t i) {
   return k;
 }
 
-/* Quickselect: after the call a[k] is the element of rank k in [lo, hi], smaller ones left of
- * it. The keys are hash values, so a middle pivot behaves like a random one. */
+/* Quickselect: after the call a[k] is the element of rank k in [lo, hi]. The keys are hash
+ * values, so a middle pivot behaves like a random one. */
 static void select_kth(split_key *a, int64_t lo, int64_t hi, int64_t k) {
   while (lo < hi) {
     split_key pivot = a[lo + (hi - lo) / 2];
@@ -57,6 +57,30 @@ void hp_split_counts(int64_t n_total, double train_frac, double val_frac, int64_
   *n_test = n_total - tr - va;
 }
 
+/* The key of order position k (0 <= k < n_total) without holding all n_total keys: the hashes
+ * are uniform, so a histogram of their top 16 bits finds the bucket holding position k, and
+ * only that bucket's keys (about n_total / 65536) are collected and selected from. Memory is
+ * O(65536 + bucket), time two passes of hashing. */
+#define SPLIT_BITS 16
+#define SPLIT_BUCKETS ((size_t)1 << SPLIT_BITS)
+
+static int key_at(uint64_t seed, int64_t n_total, const int64_t *hist, int64_t k, split_key *out) {
+  size_t b = 0;
+  int64_t before = 0;
+  while (before + hist[b] <= k) before += hist[b++];
+  split_key *keys = NULL;
+  HP_CALLOC(keys, hist[b], "split: keys of one hash bucket");
+  int64_t m = 0;
+  for (int64_t i = 0; i < n_total; i++) {
+    split_key key = key_of(seed, i);
+    if ((size_t)(key.h >> (64 - SPLIT_BITS)) == b) keys[m++] = key;
+  }
+  select_kth(keys, 0, m - 1, k - before);
+  *out = keys[k - before];
+  free(keys);
+  return 0;
+}
+
 int hp_split_assign(uint64_t seed, int64_t n_total, double train_frac, double val_frac, int64_t row0,
                     int64_t n, uint8_t *out) {
   if (!(train_frac >= 0 && train_frac <= 1) || !(val_frac >= 0 && val_frac <= 1) ||
@@ -73,21 +97,16 @@ int hp_split_assign(uint64_t seed, int64_t n_total, double train_frac, double va
 
   /* The keys at order positions n_train and n_train + n_val are the cut points: an image is
    * train if its key is below the first, validation if below the second. */
-  split_key *keys = NULL;
-  HP_CALLOC(keys, n_total, "split: sort keys for all images");
-  for (int64_t i = 0; i < n_total; i++) keys[i] = key_of(seed, i);
   int have_cut1 = n_train < n_total, have_cut2 = n_train + n_val < n_total;
   split_key cut1 = {0, 0}, cut2 = {0, 0};
-  if (have_cut1) {
-    select_kth(keys, 0, n_total - 1, n_train);
-    cut1 = keys[n_train];
+  if (have_cut1 || have_cut2) {
+    int64_t *hist = NULL;
+    HP_CALLOC(hist, SPLIT_BUCKETS, "split: hash histogram");
+    for (int64_t i = 0; i < n_total; i++) hist[key_of(seed, i).h >> (64 - SPLIT_BITS)]++;
+    if (have_cut1) HP_CALL(key_at(seed, n_total, hist, n_train, &cut1));
+    if (have_cut2) HP_CALL(key_at(seed, n_total, hist, n_train + n_val, &cut2));
+    free(hist);
   }
-  if (have_cut2) {
-    /* Everything at positions >= n_train is already right of the first cut. */
-    select_kth(keys, have_cut1 ? n_train : 0, n_total - 1, n_train + n_val);
-    cut2 = keys[n_train + n_val];
-  }
-  free(keys);
   for (int64_t r = 0; r < n; r++) {
     split_key k = key_of(seed, row0 + r);
     if (!have_cut1 || key_less(k, cut1)) out[r] = HP_SPLIT_TRAIN;

@@ -16,7 +16,7 @@ void hp_split_counts(int64_t n_total, double train_frac, double val_frac, int64_
                      int64_t *n_val, int64_t *n_test);
 
 /* Split of images [row0, row0 + n) out of n_total, written to out[0 .. n). Every caller
- * computes the two cut points over all n_total images (O(n_total) time, 16 bytes per image of
+ * computes the two cut points over all n_total images (O(n_total) time, O(n_total / 65536)
  * temporary memory), so any slicing of the images gives the same answer.
  * HP_ERR_CONFIG for fractions outside [0,1] or summing above 1, HP_ERR_MEM if the temporary
  * does not fit. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "base/error.h"
+#include "base/rng.h"
 #include "comm/shard.h"
 #include "io/dataset.h"
 #include "stages/split.h"
@@ -80,6 +81,40 @@ static void test_exact_and_slice_independent(void **state) {
   }
 }
 
+/* Reference: a full sort of (hash, index); position < n_train is train, and so on. */
+typedef struct {
+  uint64_t h;
+  int64_t i;
+} ref_key;
+
+static int ref_cmp(const void *pa, const void *pb) {
+  const ref_key *a = pa, *b = pb;
+  if (a->h != b->h) return a->h < b->h ? -1 : 1;
+  return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static void test_against_full_sort(void **state) {
+  (void)state;
+  int64_t sizes[] = {5, 999, 100000};
+  for (int t = 0; t < 3; t++) {
+    int64_t n = sizes[t], tr, va, te;
+    ref_key *k = calloc((size_t)n, sizeof *k);
+    uint8_t *got = calloc((size_t)n, 1);
+    assert_non_null(k);
+    assert_non_null(got);
+    for (int64_t i = 0; i < n; i++) k[i] = (ref_key){hp_hash4(42, HP_STREAM_SPLIT, (uint64_t)i, 0), i};
+    qsort(k, (size_t)n, sizeof *k, ref_cmp);
+    hp_split_counts(n, 0.6, 0.25, &tr, &va, &te);
+    split_all(42, n, 0.6, 0.25, got);
+    for (int64_t p = 0; p < n; p++) {
+      uint8_t want = p < tr ? HP_SPLIT_TRAIN : p < tr + va ? HP_SPLIT_VAL : HP_SPLIT_TEST;
+      assert_int_equal(got[k[p].i], want);
+    }
+    free(k);
+    free(got);
+  }
+}
+
 static void test_seed_and_edges(void **state) {
   (void)state;
   enum { N = 2000 };
@@ -110,6 +145,7 @@ int main(void) {
       cmocka_unit_test(test_shard),
       cmocka_unit_test(test_counts),
       cmocka_unit_test(test_exact_and_slice_independent),
+      cmocka_unit_test(test_against_full_sort),
       cmocka_unit_test(test_seed_and_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
