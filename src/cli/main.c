@@ -9,6 +9,7 @@
  * Every rank parses the same arguments, so usage and config errors are found by all ranks at
  * once and end the job cleanly (hp_agree); a failure on some ranks only ends it with MPI_Abort.
  */
+#include <cblas.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,11 @@ static int load_job(const cli_args *a, hp_config **cfg) {
     ov[n++] = run_dir_ov;
   }
   HP_CALL(hp_config_load(a->job, n, ov, cfg));
+  /* Job-wide runtime settings. */
+  const char *level = hp_cfg_str(*cfg, "run.log_level");
+  hp_log_set_level(strcmp(level, "quiet") == 0 ? HP_LOG_QUIET : strcmp(level, "debug") == 0 ? HP_LOG_DEBUG : HP_LOG_INFO);
+  int64_t threads = hp_cfg_int(*cfg, "run.blas_threads");
+  if (threads > 0) openblas_set_num_threads((int)threads); /* 0: OPENBLAS_NUM_THREADS decides */
   return 0;
 }
 
