@@ -10,7 +10,8 @@
 
 void hp_params_init(hp_params *p) { memset(p, 0, sizeof *p); }
 
-int hp_params_add(hp_params *p, const char *name, int ndim, const int *shape, int flags, size_t *offset) {
+static int params_add(hp_params *p, const char *name, int ndim, const int *shape, int flags,
+                      size_t *offset, int packed) {
   if (p->data) HP_ERROR(HP_ERR_INTERNAL, "%s: tensor added after hp_params_alloc", name);
   if (strlen(name) >= HP_PARAM_NAME_MAX) HP_ERROR(HP_ERR_INTERNAL, "%s: tensor name too long", name);
   if (ndim < 1 || ndim > HP_PARAM_MAXDIM) HP_ERROR(HP_ERR_INTERNAL, "%s: bad rank %d", name, ndim);
@@ -34,11 +35,20 @@ int hp_params_add(hp_params *p, const char *name, int ndim, const int *shape, in
   memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
   t->numel = numel;
   t->flags = flags;
-  t->offset = (p->total + 15) & ~(size_t)15;
+  t->offset = packed ? p->total : (p->total + 15) & ~(size_t)15;
   if (t->offset + numel < t->offset) HP_ERROR(HP_ERR_MEM, "%s: size overflow", name);
   p->total = t->offset + numel;
   if (offset) *offset = t->offset;
   return 0;
+}
+
+int hp_params_add(hp_params *p, const char *name, int ndim, const int *shape, int flags, size_t *offset) {
+  return params_add(p, name, ndim, shape, flags, offset, 0);
+}
+
+int hp_params_add_packed(hp_params *p, const char *name, int ndim, const int *shape, int flags,
+                         size_t *offset) {
+  return params_add(p, name, ndim, shape, flags, offset, 1);
 }
 
 int hp_params_alloc(hp_params *p) {

@@ -46,6 +46,11 @@ void hp_params_init(hp_params *p);
 /* Register a tensor; *offset receives its offset. Fails on a duplicate name, bad shape or
  * size overflow. Offsets are rounded up to 16 floats so every tensor starts 64-byte aligned. */
 int hp_params_add(hp_params *p, const char *name, int ndim, const int *shape, int flags, size_t *offset);
+/* As hp_params_add, but the tensor starts right after the previously added one (no alignment
+ * rounding), so consecutive packed tensors form ONE contiguous array: e.g. BERT's query, key
+ * and value weights [D,D] x3 are one fused [3D,D] matrix while keeping their own names. */
+int hp_params_add_packed(hp_params *p, const char *name, int ndim, const int *shape, int flags,
+                         size_t *offset);
 int hp_params_alloc(hp_params *p);
 void hp_params_free(hp_params *p);
 const hp_tensor_info *hp_params_find(const hp_params *p, const char *name);

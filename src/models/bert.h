@@ -1,0 +1,103 @@
+/* bert.h — BERT-style text encoder (Hugging Face BertModel structure), pooled to [B,D].
+ *
+ *   e  = word[ids] + pos[0..T) + type[0]          embeddings            [B,T,D]
+ *   x0 = dropout(LN(e))                           embeddings.LayerNorm  (eps 1e-12)
+ *   xL = L post-LN blocks (transformer_block.h): self-attention with the padding mask,
+ *        dense, dropout, residual, LN; intermediate dense F (default 4D), GELU (erf),
+ *        output dense, dropout, residual, LN
+ *   pooled = xL[:,0,:] (HP_BERT_POOL_CLS) or the mean of xL over valid tokens (MEAN)
+ * HF's pooler (dense + tanh over [CLS]) is NOT part of the model: the projection head
+ * follows directly; a HF state dict's text.pooler.* tensors are simply not loaded.
+ * Note: hpclip's tokenizer emits no [CLS] token, so CLS pooling takes the first word's
+ * state; the default is MEAN (a fully padded row pools to 0).
+ *
+ * Dropout p (default 0.1, HF hidden_dropout_prob) is applied, in training only, to the
+ * embedding LN output and, in every block, to the attention-output dense and the output
+ * dense before their residual adds. No attention-probability dropout (see
+ * transformer_block.h). Dropout site numbers: 0x100 (embeddings), 0x101 + 2l, 0x102 + 2l.
+ *
+ * Parameters (HF names under "text.", torch layouts [out,in]; flags: DECAY on dense
+ * weights only):
+ *   text.embeddings.word_embeddings.weight [V,D], position_embeddings.weight [T,D],
+ *   token_type_embeddings.weight [2,D], embeddings.LayerNorm.{weight,bias} [D]
+ *   text.encoder.layer.<l>.attention.self.{query,key,value}.{weight [D,D],bias [D]}
+ *     — registered PACKED: query|key|value weights form one contiguous [3D,D] matrix and
+ *       the three biases one [3D] vector (the fused qkv projection), names per HF.
+ *   ....attention.output.dense.{weight,bias}, ....attention.output.LayerNorm.{weight,bias}
+ *   ....intermediate.dense.{weight [F,D],bias}, ....output.dense.{weight [D,F],bias},
+ *   ....output.LayerNorm.{weight,bias}
+ */
+#ifndef HP_MODELS_BERT_H
+#define HP_MODELS_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/params.h"
+#include "models/transformer_block.h"
+
+enum { HP_BERT_POOL_MEAN = 0, HP_BERT_POOL_CLS = 1 };
+
+typedef struct {
+  int vocab;      /* V */
+  int max_len;    /* T (position table size and activation capacity) */
+  int layers;     /* L */
+  int heads;      /* H, width % heads == 0 */
+  int width;      /* D */
+  int ffn;        /* F; 0 -> 4D */
+  float dropout;  /* hidden dropout p (training only) */
+  int pooling;    /* HP_BERT_POOL_* */
+  float ln_eps;   /* 1e-12 as HF */
+  int pad_id;     /* row of word_embeddings zeroed at init (HF padding_idx); -1 none */
+} hp_bert_config;
+
+/* V=15000, T=20, L=12, H=12, D=768, F=3072, p=0.1, MEAN, eps 1e-12, pad_id 0 */
+void hp_bert_config_default(hp_bert_config *c);
+
+typedef struct {
+  hp_bert_config cfg;
+  hp_tblock_cfg blk;
+  const char *prefix;          /* "text" */
+  size_t word, pos, type, eln_w, eln_b;
+  int first_tensor, last_tensor; /* index range in the params table (init) */
+  hp_tblock_params *layer;     /* [L] */
+  /* activations (hp_bert_alloc_acts) */
+  int Bmax;
+  float *act;                  /* one allocation */
+  size_t act_floats;
+  float *emb, *emb_mean, *emb_rstd; /* [N,D] LN input, [N], [N] */
+  float *x0;                   /* [N,D] embedding output (after dropout) */
+  hp_tblock_acts *la;          /* [L] */
+  hp_tblock_scratch scr;
+  float *pooled;               /* [B,D] */
+  float *dx;                   /* [N,D] backward stream */
+  /* the last forward's call state, for backward */
+  int B, T;
+  const int32_t *ids;
+  const uint8_t *valid;
+  hp_drop drop;
+} hp_bert;
+
+/* Register every tensor (names above) in p. Config errors are HP_ERR_CONFIG. */
+int hp_bert_build(hp_bert *m, const hp_bert_config *cfg, hp_params *p);
+/* Seeded init after hp_params_alloc: normal(0, 0.02) for dense and embedding weights (HF
+ * initializer_range), biases 0, LayerNorm weight 1 bias 0; pad_id row zeroed. */
+void hp_bert_init(const hp_bert *m, hp_params *p, uint64_t seed);
+/* Allocate activations for up to B sequences of max_len; *bytes (may be NULL) = size. */
+int hp_bert_alloc_acts(hp_bert *m, int B, size_t *bytes);
+/* bytes hp_bert_alloc_acts(B) would allocate, without allocating */
+size_t hp_bert_acts_bytes(const hp_bert_config *cfg, int B);
+void hp_bert_free(hp_bert *m);
+
+/* valid[i] = ids[i] != pad_id  [n] */
+void hp_bert_mask_from_ids(uint8_t *valid, const int32_t *ids, size_t n, int pad_id);
+
+/* ids [B,T] (checked in [0,V)), valid [B,T] (nonzero = real token) -> *pooled [B,D].
+ * T <= max_len, B <= allocated. drop: NULL or p == 0 for eval; training uses drop->p
+ * (normally cfg.dropout). ids/valid must stay alive until backward. */
+int hp_bert_forward(hp_bert *m, const hp_params *p, const int32_t *ids, const uint8_t *valid,
+                    int B, int T, const hp_drop *drop, const float **pooled);
+/* dpooled [B,D] -> parameter gradients accumulated into grad (layout of p). */
+void hp_bert_backward(hp_bert *m, const hp_params *p, float *grad, const float *dpooled);
+
+#endif

@@ -1,0 +1,269 @@
+/* vit.c — see vit.h. */
+#include "models/vit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "nn/dropout.h"
+#include "nn/layernorm.h"
+#include "nn/linear.h"
+
+enum { VIT_SITE = 0x200 };
+
+void hp_vit_config_default(hp_vit_config *c) {
+  c->image = 128;
+  c->patch = 16;
+  c->layers = 12;
+  c->heads = 12;
+  c->width = 768;
+  c->mlp = 0;
+  c->dropout = 0.0f;
+  c->ln_eps = 1e-6f;
+  for (int i = 0; i < 3; i++) {
+    c->mean[i] = 0.5f;
+    c->std[i] = 0.5f;
+  }
+}
+
+static int add(hp_params *p, const char *name, int ndim, const int *shape, int flags, size_t *off) {
+  char full[HP_PARAM_NAME_MAX];
+  int n = snprintf(full, sizeof full, "visual.%s", name);
+  if (n < 0 || n >= (int)sizeof full) HP_ERROR(HP_ERR_INTERNAL, "visual.%s: name too long", name);
+  HP_CALL(hp_params_add(p, full, ndim, shape, flags, off));
+  return HP_OK;
+}
+#define ADD1(name, d0, fl, off) HP_CALL(add(p, name, 1, (int[]){d0}, fl, off))
+#define ADD2(name, d0, d1, fl, off) HP_CALL(add(p, name, 2, (int[]){d0, d1}, fl, off))
+
+int hp_vit_build(hp_vit *m, const hp_vit_config *cfg, hp_params *p) {
+  memset(m, 0, sizeof *m);
+  m->cfg = *cfg;
+  hp_vit_config *c = &m->cfg;
+  if (c->mlp <= 0) c->mlp = 4 * c->width;
+  if (c->image < 1 || c->patch < 1 || c->layers < 1 || c->heads < 1 || c->width < 1)
+    HP_ERROR(HP_ERR_CONFIG, "ViT: image %d, patch %d, layers %d, heads %d, width %d must be positive",
+             c->image, c->patch, c->layers, c->heads, c->width);
+  if (c->image % c->patch)
+    HP_ERROR(HP_ERR_CONFIG, "ViT: image size %d is not a multiple of the patch size %d", c->image, c->patch);
+  if (c->width % c->heads)
+    HP_ERROR(HP_ERR_CONFIG, "ViT: width %d is not a multiple of heads %d", c->width, c->heads);
+  if (c->mlp < c->width) HP_ERROR(HP_ERR_CONFIG, "ViT: mlp width %d is smaller than width %d", c->mlp, c->width);
+  if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+    HP_ERROR(HP_ERR_CONFIG, "ViT: dropout %g outside [0,1)", (double)c->dropout);
+  for (int i = 0; i < 3; i++)
+    if (!(c->std[i] > 0.0f)) HP_ERROR(HP_ERR_CONFIG, "ViT: normalisation std[%d] = %g", i, (double)c->std[i]);
+  int D = c->width, F = c->mlp, L = c->layers, P = c->patch, g = c->image / c->patch;
+  m->Np = g * g;
+  m->T = m->Np + 1;
+  m->K = P * P * 3;
+  m->blk = (hp_tblock_cfg){.D = D, .H = c->heads, .F = F, .pre_ln = 1, .ln_eps = c->ln_eps};
+  m->layer = calloc((size_t)L, sizeof *m->layer);
+  if (!m->layer) HP_ERROR(HP_ERR_MEM, "ViT: layer table");
+  m->first_tensor = p->n;
+  HP_CALL(add(p, "cls_token", 3, (int[]){1, 1, D}, 0, &m->cls));
+  HP_CALL(add(p, "pos_embed", 3, (int[]){1, m->T, D}, 0, &m->pos));
+  HP_CALL(add(p, "patch_embed.proj.weight", 4, (int[]){D, P, P, 3}, HP_PARAM_DECAY, &m->pe_w));
+  ADD1("patch_embed.proj.bias", D, 0, &m->pe_b);
+  for (int l = 0; l < L; l++) {
+    hp_tblock_params *o = &m->layer[l];
+    char n[HP_PARAM_NAME_MAX];
+#define NM(s) (snprintf(n, sizeof n, "blocks.%d.%s", l, s), n)
+    ADD1(NM("norm1.weight"), D, 0, &o->ln1_w);
+    ADD1(NM("norm1.bias"), D, 0, &o->ln1_b);
+    ADD2(NM("attn.qkv.weight"), 3 * D, D, HP_PARAM_DECAY, &o->qkv_w);
+    ADD1(NM("attn.qkv.bias"), 3 * D, 0, &o->qkv_b);
+    ADD2(NM("attn.proj.weight"), D, D, HP_PARAM_DECAY, &o->proj_w);
+    ADD1(NM("attn.proj.bias"), D, 0, &o->proj_b);
+    ADD1(NM("norm2.weight"), D, 0, &o->ln2_w);
+    ADD1(NM("norm2.bias"), D, 0, &o->ln2_b);
+    ADD2(NM("mlp.fc1.weight"), F, D, HP_PARAM_DECAY, &o->fc1_w);
+    ADD1(NM("mlp.fc1.bias"), F, 0, &o->fc1_b);
+    ADD2(NM("mlp.fc2.weight"), D, F, HP_PARAM_DECAY, &o->fc2_w);
+    ADD1(NM("mlp.fc2.bias"), D, 0, &o->fc2_b);
+#undef NM
+  }
+  ADD1("norm.weight", D, 0, &m->norm_w);
+  ADD1("norm.bias", D, 0, &m->norm_b);
+  m->last_tensor = p->n;
+  return HP_OK;
+}
+
+void hp_vit_init(const hp_vit *m, hp_params *p, uint64_t seed) {
+  hp_tb_init_by_name(p, m->first_tensor, m->last_tensor, 0.02f, seed);
+  int D = m->cfg.width;
+  /* the first tensors are cls_token, pos_embed, patch weight, patch bias */
+  hp_params_fill_normal(p, m->cls, (size_t)D, 1e-6f, seed, m->first_tensor);
+  float bound = 1.0f / sqrtf((float)m->K);
+  hp_params_fill_uniform(p, m->pe_w, (size_t)D * m->K, bound, seed, m->first_tensor + 2);
+  hp_params_fill_uniform(p, m->pe_b, (size_t)D, bound, seed, m->first_tensor + 3);
+}
+
+static size_t vit_act_floats(const hp_vit *m, int B) {
+  size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
+  return (size_t)B * m->Np * m->K + N * D + (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
+         hp_tblock_scratch_floats(&m->blk, B, m->T) + (size_t)B * (2 * D + 2) + N * D;
+}
+
+size_t hp_vit_acts_bytes(const hp_vit_config *cfg, int B) {
+  hp_vit m;
+  memset(&m, 0, sizeof m);
+  m.cfg = *cfg;
+  if (m.cfg.mlp <= 0) m.cfg.mlp = 4 * m.cfg.width;
+  int g = cfg->image / cfg->patch;
+  m.Np = g * g;
+  m.T = m.Np + 1;
+  m.K = cfg->patch * cfg->patch * 3;
+  m.blk = (hp_tblock_cfg){.D = cfg->width, .H = cfg->heads, .F = m.cfg.mlp, .pre_ln = 1};
+  return vit_act_floats(&m, B) * sizeof(float);
+}
+
+int hp_vit_alloc_acts(hp_vit *m, int B, size_t *bytes) {
+  if (B < 1) HP_ERROR(HP_ERR_CONFIG, "ViT: batch %d", B);
+  free(m->act);
+  free(m->la);
+  m->act = NULL;
+  m->la = NULL;
+  size_t nf = vit_act_floats(m, B);
+  HP_CALLOC(m->act, nf, "ViT activations");
+  HP_CALLOC(m->la, m->cfg.layers, "ViT layer activations");
+  m->act_floats = nf;
+  m->Bmax = B;
+  size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
+  float *q = m->act;
+  m->patches = q; q += (size_t)B * m->Np * m->K;
+  m->x0 = q; q += N * D;
+  for (int l = 0; l < m->cfg.layers; l++) {
+    hp_tblock_acts_carve(&m->la[l], q, &m->blk, B, m->T);
+    q += hp_tblock_acts_floats(&m->blk, B, m->T);
+  }
+  hp_tblock_scratch_carve(&m->scr, q, &m->blk, B, m->T);
+  q += hp_tblock_scratch_floats(&m->blk, B, m->T);
+  m->clsin = q; q += (size_t)B * D;
+  m->pooled = q; q += (size_t)B * D;
+  m->cls_mean = q; q += B;
+  m->cls_rstd = q; q += B;
+  m->dx = q;
+  if (bytes) *bytes = nf * sizeof(float);
+  return HP_OK;
+}
+
+void hp_vit_free(hp_vit *m) {
+  free(m->layer);
+  free(m->act);
+  free(m->la);
+  memset(m, 0, sizeof *m);
+}
+
+static void recarve(hp_vit *m, int B) {
+  size_t per = hp_tblock_acts_floats(&m->blk, m->Bmax, m->T);
+  float *q = m->x0 + (size_t)m->Bmax * m->T * m->cfg.width;
+  for (int l = 0; l < m->cfg.layers; l++) hp_tblock_acts_carve(&m->la[l], q + (size_t)l * per, &m->blk, B, m->T);
+  hp_tblock_scratch_carve(&m->scr, q + (size_t)m->cfg.layers * per, &m->blk, B, m->T);
+}
+
+int hp_vit_forward(hp_vit *m, const hp_params *p, const float *img_f32, const uint8_t *img_u8,
+                   int B, const hp_drop *drop, const float **pooled) {
+  const hp_vit_config *c = &m->cfg;
+  if (!m->act) HP_ERROR(HP_ERR_INTERNAL, "ViT: forward before hp_vit_alloc_acts");
+  if (B < 1 || B > m->Bmax) HP_ERROR(HP_ERR_INTERNAL, "ViT: batch %d exceeds the allocated %d", B, m->Bmax);
+  if (!img_f32 == !img_u8) HP_ERROR(HP_ERR_INTERNAL, "ViT: pass exactly one of float or uint8 images");
+  recarve(m, B);
+  m->B = B;
+  m->drop = drop ? *drop : (hp_drop){0};
+  const hp_drop *dr = &m->drop;
+  const float *w = p->data;
+  int S = c->image, P = c->patch, g = S / P, D = c->width, T = m->T, Np = m->Np, K = m->K;
+  size_t ND = (size_t)B * T * D;
+  /* patchify [B*Np, K]: row (b, py, px) = P runs of P*3 contiguous pixels */
+  float sc[3], sh[3];
+  for (int i = 0; i < 3; i++) {
+    sc[i] = 1.0f / (255.0f * c->std[i]);
+    sh[i] = -c->mean[i] / c->std[i];
+  }
+  HP_OMP("omp parallel for if((size_t)B * Np * K > HP_OMP_MIN_ELEMS)")
+  for (int r = 0; r < B * Np; r++) {
+    int b = r / Np, py = (r % Np) / g, px = r % g;
+    float *dst = m->patches + (size_t)r * K;
+    for (int kh = 0; kh < P; kh++) {
+      size_t src = (((size_t)b * S + (size_t)py * P + kh) * S + (size_t)px * P) * 3;
+      float *d = dst + (size_t)kh * P * 3;
+      if (img_f32) {
+        memcpy(d, img_f32 + src, (size_t)P * 3 * sizeof *d);
+      } else {
+        for (int j = 0; j < P * 3; j++) d[j] = (float)img_u8[src + j] * sc[j % 3] + sh[j % 3];
+      }
+    }
+  }
+  /* patch embedding, one GEMM: pe [B*Np, D] (scratch t1, free until the blocks run) */
+  float *pe = m->scr.t1;
+  hp_linear_forward(pe, m->patches, w + m->pe_w, w + m->pe_b, B * Np, K, D);
+  const float *cls = w + m->cls, *pos = w + m->pos;
+  HP_OMP("omp parallel for if(ND > HP_OMP_MIN_ELEMS)")
+  for (int r = 0; r < B * T; r++) {
+    int b = r / T, t = r % T;
+    float *x = m->x0 + (size_t)r * D;
+    const float *src = t ? pe + ((size_t)b * Np + t - 1) * D : cls;
+    const float *pr = pos + (size_t)t * D;
+    for (int d = 0; d < D; d++) x[d] = src[d] + pr[d];
+  }
+  if (dr->p > 0.0f)
+    hp_dropout_forward(m->x0, m->x0, ND, dr->p, dr->seed, dr->step, hp_drop_index0(dr, VIT_SITE, T, D));
+  const float *x = m->x0;
+  for (int l = 0; l < c->layers; l++) {
+    hp_tblock_forward(&m->blk, &m->layer[l], w, &m->la[l], &m->scr, x, NULL, B, T, dr,
+                      VIT_SITE + 1 + 2 * (uint64_t)l);
+    x = hp_tblock_out(&m->blk, &m->la[l]);
+  }
+  /* final LN on the class tokens only -> pooled [B,D] */
+  for (int b = 0; b < B; b++) memcpy(m->clsin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof(float));
+  hp_layernorm_forward(m->pooled, m->cls_mean, m->cls_rstd, m->clsin, w + m->norm_w, w + m->norm_b, B, D, c->ln_eps);
+  *pooled = m->pooled;
+  return HP_OK;
+}
+
+void hp_vit_backward(hp_vit *m, const hp_params *p, float *grad, const float *dpooled) {
+  const hp_vit_config *c = &m->cfg;
+  int B = m->B, T = m->T, D = c->width, Np = m->Np;
+  size_t ND = (size_t)B * T * D;
+  const hp_drop *dr = &m->drop;
+  const float *w = p->data;
+  float *dx = m->dx;
+  hp_tb_zero(dx, ND);
+  /* final LN backward into the class-token rows: use t1 [B,D] as a dense staging area */
+  float *dcls = m->scr.t1;
+  hp_tb_zero(dcls, (size_t)B * D);
+  hp_layernorm_backward(dcls, grad + m->norm_w, grad + m->norm_b, dpooled, m->clsin, w + m->norm_w,
+                        m->cls_mean, m->cls_rstd, B, D);
+  for (int b = 0; b < B; b++) memcpy(dx + (size_t)b * T * D, dcls + (size_t)b * D, (size_t)D * sizeof(float));
+  for (int l = c->layers - 1; l >= 0; l--) {
+    const float *x = l ? hp_tblock_out(&m->blk, &m->la[l - 1]) : m->x0;
+    hp_tblock_backward(&m->blk, &m->layer[l], w, grad, &m->la[l], &m->scr, x, dx, B, T, dr,
+                       VIT_SITE + 1 + 2 * (uint64_t)l);
+  }
+  const float *d0 = dx;
+  if (dr->p > 0.0f) {
+    hp_tb_zero(m->scr.t2, ND);
+    hp_dropout_backward(m->scr.t2, dx, ND, dr->p, dr->seed, dr->step, hp_drop_index0(dr, VIT_SITE, T, D));
+    d0 = m->scr.t2;
+  }
+  /* pos_embed: sum over the batch; cls_token: sum of row 0 */
+  float *dpos = grad + m->pos, *dc = grad + m->cls;
+  HP_OMP("omp parallel for if(ND > HP_OMP_MIN_ELEMS)")
+  for (size_t i = 0; i < (size_t)T * D; i++) {
+    double s = 0.0;
+    for (int b = 0; b < B; b++) s += d0[(size_t)b * T * D + i];
+    dpos[i] += (float)s;
+    if (i < (size_t)D) dc[i] += (float)s;
+  }
+  /* patch embedding: gather the patch rows' gradients, one GEMM for the weight */
+  float *dpe = m->scr.t1;
+  HP_OMP("omp parallel for if(ND > HP_OMP_MIN_ELEMS)")
+  for (int r = 0; r < B * Np; r++) {
+    int b = r / Np, t = r % Np + 1;
+    memcpy(dpe + (size_t)r * D, d0 + ((size_t)b * T + t) * D, (size_t)D * sizeof(float));
+  }
+  hp_linear_backward(NULL, grad + m->pe_w, grad + m->pe_b, dpe, m->patches, w + m->pe_w, B * Np, m->K, D);
+}

@@ -1,0 +1,172 @@
+/* test_vit.c — ViT image tower + visual projection head against a plain-torch reference with
+ * timm state-dict names (scripts/make_model_fixtures.py), patch 16 and patch 8 on 32x32
+ * uint8 images: weights loaded BY NAME, pooled output, embedding and every parameter
+ * gradient; float-image path; finite differences with dropout active. */
+#include "models_test.h"
+#include "models/head.h"
+#include "models/vit.h"
+#include "base/error.h"
+
+typedef struct {
+  hp_params p;
+  hp_vit m;
+  hp_head h;
+  int B, E;
+  uint8_t *img;
+  const float *G;
+  hp_drop drop;
+} vit_case;
+
+static void setup(vit_case *c, const mfix *fx) {
+  memset(c, 0, sizeof *c);
+  hp_vit_config cfg;
+  hp_vit_config_default(&cfg);
+  c->B = mfix_int(fx, "B");
+  c->E = mfix_int(fx, "E");
+  cfg.image = mfix_int(fx, "S");
+  cfg.patch = mfix_int(fx, "P");
+  cfg.layers = mfix_int(fx, "L");
+  cfg.heads = mfix_int(fx, "H");
+  cfg.width = mfix_int(fx, "D");
+  hp_params_init(&c->p);
+  assert_int_equal(hp_vit_build(&c->m, &cfg, &c->p), 0);
+  assert_int_equal(hp_head_build(&c->h, "visual_projection", cfg.width, c->E, &c->p), 0);
+  assert_int_equal(hp_params_alloc(&c->p), 0);
+  mfix_load_params(fx, &c->p);
+  mfix_expect_all_registered(fx, &c->p, "visual.");
+  size_t bytes = 0;
+  assert_int_equal(hp_vit_alloc_acts(&c->m, c->B, &bytes), 0);
+  assert_true(bytes == hp_vit_acts_bytes(&cfg, c->B));
+  assert_int_equal(hp_head_alloc_acts(&c->h, c->B, NULL), 0);
+  size_t n = (size_t)c->B * cfg.image * cfg.image * 3;
+  const int32_t *im = mfix_i(fx, "image", n);
+  c->img = malloc(n);
+  for (size_t i = 0; i < n; i++) c->img[i] = (uint8_t)im[i];
+  c->G = mfix_f(fx, "G", (size_t)c->B * c->E);
+}
+
+static void teardown(vit_case *c) {
+  hp_vit_free(&c->m);
+  hp_head_free(&c->h);
+  hp_params_free(&c->p);
+  free(c->img);
+}
+
+static double run_forward(vit_case *c, const float *imgf, const float **pooled, const float **emb) {
+  const float *pl, *em;
+  assert_int_equal(hp_vit_forward(&c->m, &c->p, imgf, imgf ? NULL : c->img, c->B, &c->drop, &pl), 0);
+  assert_int_equal(hp_head_forward(&c->h, &c->p, pl, c->B, &em), 0);
+  if (pooled) *pooled = pl;
+  if (emb) *emb = em;
+  return dot_d(em, c->G, (size_t)c->B * c->E);
+}
+
+static void run_backward(vit_case *c, float *dpooled) {
+  hp_params_zero_grad(&c->p);
+  memset(dpooled, 0, (size_t)c->B * c->m.cfg.width * sizeof(float));
+  hp_head_backward(&c->h, &c->p, c->p.grad, c->G, dpooled);
+  hp_vit_backward(&c->m, &c->p, c->p.grad, dpooled);
+}
+
+static void check_fixture(const char *name) {
+  mfix *fx = mfix_load(name);
+  vit_case c;
+  setup(&c, fx);
+  int D = c.m.cfg.width;
+  const float *pooled, *emb;
+  run_forward(&c, NULL, &pooled, &emb);
+  printf("%s: %d tensors, %zu floats, T = %d\n", name, c.p.n, c.p.total, c.m.T);
+  expect_close("pooled", pooled, mfix_f(fx, "pooled", (size_t)c.B * D), (size_t)c.B * D, HP_TOL_REF);
+  expect_close("emb", emb, mfix_f(fx, "emb", (size_t)c.B * c.E), (size_t)c.B * c.E, HP_TOL_REF);
+  float *dpooled = fbuf((size_t)c.B * D);
+  run_backward(&c, dpooled);
+  expect_close("dpooled", dpooled, mfix_f(fx, "dpooled", (size_t)c.B * D), (size_t)c.B * D, HP_TOL_REF);
+  double worst = mfix_check_grads(fx, &c.p, c.p.grad, HP_TOL_REF);
+  printf("  %-28s err %.3e (tol %.0e) over %d tensors\n", "all parameter gradients", worst, HP_TOL_REF, c.p.n);
+  /* the float path with the same normalisation gives the same result */
+  int S = c.m.cfg.image;
+  size_t n = (size_t)c.B * S * S * 3;
+  float *imf = fbuf(n);
+  for (size_t i = 0; i < n; i++) imf[i] = ((float)c.img[i] / 255.0f - 0.5f) / 0.5f;
+  float *ref = fcopy(emb, (size_t)c.B * c.E);
+  run_forward(&c, imf, NULL, &emb);
+  expect_close("emb (float images)", emb, ref, (size_t)c.B * c.E, 1e-5);
+  free(imf);
+  free(ref);
+  free(dpooled);
+  teardown(&c);
+  mfix_free(fx);
+}
+
+static void test_vit_p16(void **state) { (void)state; check_fixture("vit_p16"); }
+static void test_vit_p8(void **state) { (void)state; check_fixture("vit_p8"); }
+
+static vit_case *fd_case;
+static double fd_loss(void *ctx) { (void)ctx; return run_forward(fd_case, NULL, NULL, NULL); }
+
+static void test_vit_fd_dropout(void **state) {
+  (void)state;
+  mfix *fx = mfix_load("vit_p8");
+  vit_case c;
+  setup(&c, fx);
+  c.drop = (hp_drop){.p = 0.2f, .seed = 3, .step = 11, .sample0 = 5};
+  fd_case = &c;
+  run_forward(&c, NULL, NULL, NULL);
+  float *dpooled = fbuf((size_t)c.B * c.m.cfg.width);
+  run_backward(&c, dpooled);
+  static const char *names[] = {"visual.cls_token", "visual.pos_embed", "visual.patch_embed.proj.weight",
+                                "visual.blocks.0.attn.qkv.weight", "visual.blocks.0.norm1.weight",
+                                "visual.blocks.1.mlp.fc2.bias", "visual.norm.bias",
+                                "visual_projection.bias"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
+    assert_non_null(t);
+    size_t n = t->numel < 24 ? t->numel : 24;
+    size_t off = t->offset + (i == 1 ? (size_t)3 * c.m.cfg.width : 0); /* a patch row of pos_embed */
+    fd_check(names[i], c.p.data + off, n, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
+  }
+  free(dpooled);
+  teardown(&c);
+  mfix_free(fx);
+}
+
+static void test_vit_init_and_errors(void **state) {
+  (void)state;
+  hp_vit_config cfg;
+  hp_vit_config_default(&cfg);
+  cfg.image = 30; /* not a multiple of 16 */
+  hp_params p;
+  hp_vit m;
+  hp_params_init(&p);
+  assert_int_equal(hp_vit_build(&m, &cfg, &p), HP_ERR_CONFIG);
+  hp_vit_free(&m);
+  hp_params_free(&p);
+  cfg.image = 32;
+  cfg.layers = 1;
+  cfg.width = 32;
+  cfg.heads = 4;
+  hp_params_init(&p);
+  assert_int_equal(hp_vit_build(&m, &cfg, &p), 0);
+  assert_int_equal(m.T, 5);
+  assert_int_equal(hp_params_alloc(&p), 0);
+  hp_vit_init(&m, &p, 7);
+  const hp_tensor_info *t = hp_params_find(&p, "visual.blocks.0.norm2.weight");
+  assert_true(p.data[t->offset] == 1.0f);
+  t = hp_params_find(&p, "visual.cls_token");
+  assert_true(fabsf(p.data[t->offset]) < 1e-4f);
+  t = hp_params_find(&p, "visual.patch_embed.proj.weight");
+  assert_int_equal(t->ndim, 4);
+  assert_int_equal(t->shape[3], 3);
+  hp_vit_free(&m);
+  hp_params_free(&p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_vit_p16),
+      cmocka_unit_test(test_vit_p8),
+      cmocka_unit_test(test_vit_fd_dropout),
+      cmocka_unit_test(test_vit_init_and_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
