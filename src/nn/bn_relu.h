@@ -1,0 +1,48 @@
+/* bn_relu.h — batch norm split into "statistics" and "apply" passes, fused with ReLU and with
+ * the residual add of a ResNet bottleneck (torch.nn.BatchNorm2d semantics, NHWC viewed as
+ * [M,C], M = N*H*W). Same numerics as nn/batchnorm.h (double accumulators, two-pass
+ * variance, channel blocks of 16 per thread, so results do not depend on the thread count);
+ * the split lets a model normalise straight into the tensor the next layer reads and fold
+ * ReLU / the residual add into the same memory pass.
+ *
+ * Statistics are over this rank's batch only (no cross-rank synchronisation).
+ *
+ * Differences from the nn_common.h conventions, on purpose: the backward here OVERWRITES
+ * dinp (it may alias dout, and in-place use is the point: no extra buffer, no zeroing);
+ * dweight / dbias still accumulate. */
+#ifndef HP_NN_BN_RELU_H
+#define HP_NN_BN_RELU_H
+
+#include "nn/nn_common.h"
+
+/* inp [M,C] -> mean [C], rstd [C].
+ * training != 0: batch mean and biased variance (rstd = 1/sqrt(var+eps)); running_mean /
+ *   running_var [C] are updated with momentum, the variance unbiased by M/(M-1) (M > 1).
+ * training == 0: mean/rstd come from running_mean/running_var (not updated). */
+void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
+                 const float *inp, int M, int C, float eps, float momentum, int training);
+
+/* inp [M,C] -> out [M,C] = act((inp - mean) * rstd * weight + bias); act = ReLU if relu,
+ * identity otherwise. out may alias inp. */
+void hp_bn_apply(float *out, const float *inp, const float *mean, const float *rstd,
+                 const float *weight, const float *bias, int M, int C, int relu);
+
+/* Bottleneck tail: out [M,C] = ReLU(bn_a(xa) + r) where r = bn_b(xb) when xb != NULL
+ * (projection shortcut) else r = res [M,C] (identity shortcut). */
+void hp_bn_add_relu(float *out, const float *xa, const float *mean_a, const float *rstd_a,
+                    const float *weight_a, const float *bias_a, const float *xb,
+                    const float *mean_b, const float *rstd_b, const float *weight_b,
+                    const float *bias_b, const float *res, int M, int C);
+
+/* dout [M,C] -> dinp [M,C] (OVERWRITTEN; may alias dout), dweight [C] +=, dbias [C] +=
+ * (either may be NULL). relu_out [M,C], if not NULL, is the forward's output after ReLU: dout
+ * is first masked by relu_out > 0 (the ReLU backward, fused). Needs the BN input inp, weight
+ * and the mean/rstd from hp_bn_stats; training must match the forward's. */
+void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                    const float *relu_out, const float *inp, const float *weight,
+                    const float *mean, const float *rstd, int M, int C, int training);
+
+/* g [n] *= (out > 0): ReLU backward in place, given the ReLU's output. */
+void hp_relu_mask_inplace(float *g, const float *out, size_t n);
+
+#endif
