@@ -54,6 +54,26 @@ const hp_cfg_key hp_cfg_keys[] = {
      "largest number of shapes drawn in one image (each image has 1 to max_shapes)"},
     {"synth.noise", HP_T_FLOAT, "0.05", 0, 1, NULL,
      "amplitude of the background noise added to every pixel (0 = clean images)"},
+
+    /* ---- ingest: an original distribution (COCO, ROCO, Fashion Product) -> dataset.h5 -------- */
+    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion",
+     "layout of ingest.root: MS COCO, ROCO (radiology), or Fashion Product Images (Kaggle styles.csv)"},
+    {"ingest.root", HP_T_STRING, "", NO_RANGE, NULL,
+     "folder holding the dataset in its original layout (required by the ingest stage)"},
+    {"ingest.split", HP_T_STRING, "", NO_RANGE, NULL,
+     "part to convert: COCO train2014, val2014, train2017, val2017; ROCO train/radiology, "
+     "validation/radiology, test/radiology; Fashion has none (leave empty)"},
+    {"ingest.aspect", HP_T_ENUM, "stretch", NO_RANGE, "stretch|center_crop",
+     "non-square images: stretch to data.image_size squares (the study) or cut the centred square"},
+    {"ingest.on_bad_record", HP_T_ENUM, "skip", NO_RANGE, "skip|reject",
+     "bad images, captions or rows: skip and count them, or reject the run (both list them in "
+     "ingest_report.tsv in the run directory)"},
+    {"ingest.roco_terms", HP_T_STRLIST, "tumor,thrombosis,aorta,lung,brain,fracture,chest,mandibular",
+     NO_RANGE, NULL,
+     "ROCO labels, one per term: set when a caption word is the term or its plural (+s, +es), "
+     "ignoring ASCII case"},
+    {"ingest.max_image_pixels", HP_T_INT, "50000000", 1, 1e12, NULL,
+     "largest width x height decoded; larger images are bad records (decompression-bomb guard)"},
 };
 
 const int hp_cfg_nkeys = (int)(sizeof hp_cfg_keys / sizeof hp_cfg_keys[0]);

@@ -244,6 +244,8 @@ void hp_ingest_shard_free(hp_ingest_shard *s) {
     if (s->path) free(s->path[i]);
   }
   for (int64_t c = 0; c < s->n_captions; c++) free(s->captions[c]);
+  for (int64_t k = 0; k < s->n_labels && s->label_names; k++) free(s->label_names[k]);
+  free(s->label_names);
   free(s->images);
   free(s->source_id);
   free(s->path);
@@ -273,8 +275,13 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
   HP_CALLOC(out->path, cnt ? cnt : 1, "ingest paths");
   HP_CALLOC(out->captions, ncap ? ncap : 1, "ingest captions");
   HP_CALLOC(out->caption_image, ncap ? ncap : 1, "ingest caption index");
-  out->n_labels = l->n_labels;
   if (l->n_labels) {
+    HP_CALLOC(out->label_names, l->n_labels, "label names");
+    for (int64_t k = 0; k < l->n_labels; k++) {
+      HP_CALL(hp_ingest_strndup(l->label_names[k], strlen(l->label_names[k]),
+                                &out->label_names[k]));
+      out->n_labels = k + 1;
+    }
     size_t nl;
     if (hp_mul_size((size_t)(cnt ? cnt : 1), (size_t)l->n_labels, &nl))
       HP_ERROR(HP_ERR_MEM, "ingest labels: size overflow");

@@ -53,6 +53,7 @@ typedef struct {
   char **source_id;          /* [n] */
   char **path;               /* [n] relative to the ingest root */
   int64_t n_labels;
+  char **label_names;        /* [n_labels] (copies of the list's, same on every rank) */
   uint8_t *labels;           /* [n][n_labels], NULL when n_labels = 0 */
   int64_t n_captions;        /* captions of these images, in image order */
   char **captions;           /* [n_captions] */

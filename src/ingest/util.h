@@ -1,6 +1,6 @@
 /* util.h — small helpers shared by the ingest parsers: checked growth of arrays, reading a whole
  * file with a size limit, joining paths, the "stays inside the root" check for file names that
- * come from annotation files, and strict UTF-8 validation.
+ * come from annotation files.
  *
  * Errors follow base/error.h: HP_ERR_MEM for allocation/size overflow, HP_ERR_IO for system I/O,
  * HP_ERR_INPUT for input data, each message naming the file. */
@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* UTF-8 validation is the io layer's hp_utf8_valid (strict: no overlong forms, surrogates,
+ * code points > U+10FFFF or NUL bytes). */
+#include "io/strtab.h"
 
 /* Make *arr (elements of elem_size bytes, capacity *cap) hold at least `need` elements, growing
  * geometrically; new elements are zeroed. `what` names the array in an error. */
@@ -30,10 +34,6 @@ int hp_ingest_join(const char *dir, const char *rel, char **out);
 /* 1 if `rel` is a safe relative file name: non-empty, not absolute, no "." or ".." component,
  * no empty component ("a//b"), no backslash, no control bytes. Else 0 and *why says why. */
 int hp_ingest_relpath_ok(const char *rel, const char **why);
-
-/* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, surrogates, code points > U+10FFFF,
- * or NUL bytes). On failure *bad_at is the offset of the first bad byte. */
-int hp_utf8_valid(const char *s, size_t n, size_t *bad_at);
 
 /* Trim ASCII white space (space, \t, \r, \n, \v, \f) from both ends of s[0..*n): returns the
  * new start and updates *n. */

@@ -16,7 +16,7 @@
 const hp_stage hp_stages[] = {
     {"synth", "dataset.h5", {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
      "generate the synthetic image-caption dataset"},
-    {"ingest", "dataset.h5", {NULL}, {"run.seed", "data.", "ingest.", NULL}, NULL,
+    {"ingest", "dataset.h5", {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
      "convert COCO / ROCO / Fashion Product into the dataset schema"},
     {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, NULL,
      "data-parallel contrastive training"},

@@ -1,0 +1,233 @@
+/* ingest.c — the `ingest` stage: an original COCO / ROCO / Fashion Product distribution ->
+ * dataset.h5 (io/dataset.h), plus ingest_report.tsv listing every bad record.
+ *
+ *   1. every rank checks the ingest.* keys (same config, same verdict: a clean collective exit);
+ *   2. rank 0 parses the annotations (src/ingest/coco|roco|fashion) and broadcasts the records;
+ *   3. each rank decodes and resizes its block of images (src/ingest/distribute.h); images that
+ *      fail are bad records; the good ones are numbered in record order, so the dataset is the
+ *      same for any rank count;
+ *   4. rank 0 gathers all bad records and writes RUN/ingest_report.tsv ("where<TAB>why" lines,
+ *      always written, empty when all is well); with ingest.on_bad_record = "reject" any bad
+ *      record fails the run (after the report is written);
+ *   5. splits by the seeded helper (stages/split.h) over data.*_frac, vocabulary from the
+ *      training captions (text/tokenizer.h), one collective hp_dataset_write.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "config/config.h"
+#include "ingest/coco.h"
+#include "ingest/distribute.h"
+#include "ingest/fashion.h"
+#include "ingest/roco.h"
+#include "io/dataset.h"
+#include "stages/split.h"
+#include "stages/stage.h"
+#include "text/tokenizer.h"
+
+#define INGEST_REPORT "ingest_report.tsv"
+
+typedef struct {
+  const char *format, *root, *split, *aspect, *policy;
+  int nterms;
+  const char **terms;
+  int64_t image_size, vocab_size, max_pixels;
+  double train_frac, val_frac, test_frac;
+  uint64_t seed;
+} ingest_params;
+
+static int check_params(const hp_config *cfg, const ingest_params *p) {
+  const char *f = hp_config_path(cfg);
+  if (!p->root[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.root is not set: give the folder that holds the %s data "
+             "in its original layout", f, p->format);
+  if (strcmp(p->format, "coco") == 0 && !hp_coco_split_ok(p->split))
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for COCO use train2014, val2014, "
+             "train2017 or val2017", f, p->split);
+  if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(p->split))
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for ROCO use train/radiology, "
+             "validation/radiology or test/radiology", f, p->split);
+  if (strcmp(p->format, "fashion") == 0 && p->split[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
+             "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
+  if (strcmp(p->format, "roco") == 0) {
+    int e = hp_roco_check_terms(p->nterms, p->terms);
+    if (e) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", hp_error_message());
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.roco_terms: %s", f, msg);
+    }
+  }
+  double fr[3] = {p->train_frac, p->val_frac, p->test_frac};
+  if (fabs(fr[0] + fr[1] + fr[2] - 1.0) > 1e-6)
+    HP_ERROR(HP_ERR_CONFIG, "%s: data.train_frac + data.val_frac + data.test_frac = %g + %g + %g "
+             "= %g: must sum to 1", f, fr[0], fr[1], fr[2], fr[0] + fr[1] + fr[2]);
+  return 0;
+}
+
+static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_report *rep) {
+  /* Missing image files are found by the decoders, spread over the ranks. */
+  hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
+  else if (strcmp(p->format, "roco") == 0)
+    HP_CALL(hp_roco_parse(p->root, p->split, p->nterms, p->terms, &o, l, rep));
+  else HP_CALL(hp_fashion_parse(p->root, &o, l, rep));
+  return 0;
+}
+
+/* Rank 0: write the report atomically. */
+static int write_report(const char *path, const hp_ingest_report *rep) {
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    HP_ERROR(HP_ERR_USAGE, "%s: path too long", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) HP_ERROR(HP_ERR_IO, "%s: cannot create the bad-record report", tmp);
+  hp_tmpfile_register(tmp);
+  int e = 0;
+  if (fputs("where\twhy\n", f) == EOF)
+    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+  if (!e) e = hp_report_write(rep, f, tmp);
+  if (fclose(f) != 0 && !e)
+    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+  if (!e && rename(tmp, path) != 0)
+    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: cannot rename to %s", tmp, path);
+  if (e) {
+    remove(tmp);
+    hp_tmpfile_unregister(tmp);
+    HP_CALL(e);
+  }
+  hp_tmpfile_unregister(tmp);
+  return 0;
+}
+
+static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
+  hp_ingest_list l;
+  hp_ingest_report rep;
+  hp_ingest_list_init(&l);
+  hp_report_init(&rep);
+  double t0 = hp_now();
+  HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? parse_on_root(p, &l, &rep) : 0));
+  HP_CALL(hp_ingest_list_bcast(ctx->comm, 0, &l));
+  int64_t n_parse_bad = rep.n;
+  HP_MPI(MPI_Bcast(&n_parse_bad, 1, MPI_INT64_T, 0, ctx->comm));
+  hp_log_info("ingest: %s %s%s%s: %lld records, %lld captions, %lld labels, %lld bad annotation "
+              "records (%.1f s)", p->format, p->root, p->split[0] ? " " : "", p->split,
+              (long long)l.n, (long long)l.n_captions, (long long)l.n_labels,
+              (long long)n_parse_bad, hp_now() - t0);
+
+  hp_ingest_image_opts io = {.size = p->image_size};
+  HP_CALL(hp_agree(ctx->comm, hp_resize_mode_parse(p->aspect, &io.mode)));
+  hp_decode_limits_default(&io.limits);
+  io.limits.max_pixels = p->max_pixels;
+  hp_ingest_shard sh;
+  HP_CALL(hp_ingest_decode_shard(ctx->comm, p->root, &l, &io, &sh, &rep));
+  hp_ingest_list_free(&l);
+
+  /* The report: parse entries (rank 0) then decode entries in rank = record order. */
+  HP_CALL(hp_report_gather(ctx->comm, 0, &rep));
+  char rpath[4096];
+  HP_CALL(hp_run_path(ctx, INGEST_REPORT, rpath, sizeof rpath));
+  int64_t n_bad = rep.n;
+  HP_MPI(MPI_Bcast(&n_bad, 1, MPI_INT64_T, 0, ctx->comm));
+  HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? write_report(rpath, &rep) : 0));
+  if (n_bad > 0)
+    hp_log_info("ingest: %lld bad records (%lld annotation, %lld image) listed in %s", (long long)n_bad,
+                (long long)n_parse_bad, (long long)(n_bad - n_parse_bad), rpath);
+  int e = 0;
+  if (n_bad > 0 && strcmp(p->policy, "reject") == 0 && ctx->rank == 0)
+    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+                     "ingest: %lld bad records and ingest.on_bad_record = \"reject\"; the first: "
+                     "%s: %s (all are listed in %s; set ingest.on_bad_record = \"skip\" to skip "
+                     "them)", (long long)n_bad, rep.items[0].where, rep.items[0].why, rpath);
+  if (!e && sh.n_total == 0 && ctx->rank == 0)
+    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+                     "ingest: no usable image in %s (%lld bad records listed in %s)", p->root,
+                     (long long)n_bad, rpath);
+  hp_report_free(&rep);
+  HP_CALL(hp_agree(ctx->comm, e));
+
+  /* splits, vocabulary, write */
+  uint8_t *split = NULL;
+  HP_CALLOC(split, sh.n ? sh.n : 1, "ingest splits");
+  HP_CALL(hp_agree(ctx->comm, hp_split_assign(p->seed, sh.n_total, p->train_frac, p->val_frac,
+                                              sh.row0, sh.n, split)));
+  const char **train = NULL;
+  int64_t ntrain = 0;
+  HP_CALLOC(train, sh.n_captions ? sh.n_captions : 1, "ingest training captions");
+  for (int64_t c = 0; c < sh.n_captions; c++)
+    if (split[sh.caption_image[c] - sh.row0] == HP_SPLIT_TRAIN) train[ntrain++] = sh.captions[c];
+  hp_vocab *vocab = NULL;
+  HP_CALL(hp_vocab_build_texts_mpi(ctx->comm, train, ntrain, p->vocab_size, &vocab));
+  free(train);
+  char *config_text = NULL;
+  HP_CALL(hp_config_dump(ctx->cfg, &config_text));
+
+  /* label names are identical on every rank (broadcast with the list) */
+  int64_t n_train, n_val, n_test;
+  hp_split_counts(sh.n_total, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
+  hp_log_info("ingest: %lld images %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
+              "vocabulary %lld", (long long)sh.n_total, (long long)p->image_size,
+              (long long)p->image_size, p->aspect, (long long)sh.n_captions_total,
+              (long long)n_train, (long long)n_val, (long long)n_test, (long long)sh.n_labels,
+              (long long)hp_vocab_size(vocab));
+  hp_dataset_meta meta = {
+      .n_images = sh.n_total,
+      .height = p->image_size,
+      .width = p->image_size,
+      .n_labels = sh.n_labels,
+      .label_names = (const char *const *)sh.label_names,
+      .n_vocab = hp_vocab_size(vocab),
+      .vocab = hp_vocab_words(vocab),
+      .config_text = config_text,
+      .fingerprint = ctx->fingerprint,
+  };
+  hp_dataset_shard shard = {
+      .row0 = sh.row0,
+      .n = sh.n,
+      .images = sh.images,
+      .split = split,
+      .source_id = (const char *const *)sh.source_id,
+      .labels = sh.labels,
+      .n_captions = sh.n_captions,
+      .captions = (const char *const *)sh.captions,
+      .caption_image = sh.caption_image,
+  };
+  char path[4096];
+  HP_CALL(hp_run_path(ctx, "dataset.h5", path, sizeof path));
+  HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
+  free(config_text);
+  hp_vocab_free(vocab);
+  free(split);
+  hp_ingest_shard_free(&sh);
+  return 0;
+}
+
+int hp_stage_ingest(hp_stage_ctx *ctx) {
+  const hp_config *cfg = ctx->cfg;
+  ingest_params p = {
+      .format = hp_cfg_str(cfg, "ingest.format"),
+      .root = hp_cfg_str(cfg, "ingest.root"),
+      .split = hp_cfg_str(cfg, "ingest.split"),
+      .aspect = hp_cfg_str(cfg, "ingest.aspect"),
+      .policy = hp_cfg_str(cfg, "ingest.on_bad_record"),
+      .nterms = hp_cfg_list_len(cfg, "ingest.roco_terms"),
+      .image_size = hp_cfg_int(cfg, "data.image_size"),
+      .vocab_size = hp_cfg_int(cfg, "data.vocab_size"),
+      .max_pixels = hp_cfg_int(cfg, "ingest.max_image_pixels"),
+      .train_frac = hp_cfg_float(cfg, "data.train_frac"),
+      .val_frac = hp_cfg_float(cfg, "data.val_frac"),
+      .test_frac = hp_cfg_float(cfg, "data.test_frac"),
+      .seed = (uint64_t)hp_cfg_int(cfg, "run.seed"),
+  };
+  HP_CALLOC(p.terms, p.nterms > 0 ? p.nterms : 1, "ROCO terms");
+  for (int t = 0; t < p.nterms; t++) p.terms[t] = hp_cfg_list_str(cfg, "ingest.roco_terms", t);
+  HP_CALL(hp_agree(ctx->comm, check_params(cfg, &p)));
+  HP_CALL(run_ingest(ctx, &p));
+  free(p.terms);
+  return 0;
+}
