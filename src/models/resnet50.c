@@ -5,7 +5,8 @@
  * applied together with the residual add and the ReLU straight into the block output
  * (hp_bn_add_relu), so BN(c3) is never stored. Backward uses three rotating workspace
  * buffers P, Q, R of the largest activation size:
- *   P = dL/d(block out) -> masked by out > 0 in place
+ *   P = dL/d(block out), masked by out > 0 (in place for identity blocks; folded into the
+ *       BN backwards for projection blocks)
  *   bn3 backward P -> Q; conv3 backward Q -> R (overwrite); bn2+ReLU backward in place in R;
  *   conv2 backward R -> Q (zeroed, accumulated); bn1+ReLU backward in place in Q;
  *   identity shortcut: conv1 backward Q -> P += (P now dL/d(block in));
@@ -163,6 +164,7 @@ void hp_resnet_free(hp_resnet *m) {
   free(m->argmax);
   free(m->col);
   free(m->g[0]);
+  free(m->bnscr);
   memset(m, 0, sizeof *m);
 }
 
@@ -176,6 +178,8 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
   free(m->argmax);
   free(m->col);
   free(m->g[0]);
+  free(m->bnscr);
+  m->bnscr = NULL;
   m->arena = m->col = m->g[0] = NULL;
   m->argmax = NULL;
   /* per-image float counts: pass 1 sizes, pass 2 assigns pointers */
@@ -254,6 +258,11 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
     m->col = aligned_alloc(64, R16(m->col_cap) * sizeof(float));
     if (!m->col) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate im2col scratch");
   }
+  int cmax = 0;
+  for (int i = 0; i < m->nconv; i++)
+    if (m->convs[i].oc > cmax) cmax = m->convs[i].oc;
+  m->bnscr = aligned_alloc(64, ((hp_bn_scratch_doubles(cmax) + 7) & ~(size_t)7) * sizeof(double));
+  if (!m->bnscr) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate batch-norm scratch");
   m->g_floats = R16(Bs * gmax);
   m->g[0] = aligned_alloc(64, 3 * m->g_floats * sizeof(float));
   if (!m->g[0]) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate the backward workspace");
@@ -318,7 +327,7 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
   hp_resnet_conv *u = &m->convs[0];
   int M = B * u->oh * u->ow;
   conv_fwd(m, u, d + u->w, images, B);
-  hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training);
+  hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training, m->bnscr);
   hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
   hp_maxpool2d_forward(m->pool, m->argmax, u->a, B, u->oh, u->ow, u->oc, 3, 3, 2, 1);
   /* blocks */
@@ -329,19 +338,19 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
       u = &m->convs[blk->conv[j]];
       M = B * u->oh * u->ow;
       conv_fwd(m, u, d + u->w, x, B);
-      hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training);
+      hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training, m->bnscr);
       hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
       x = u->a;
     }
     hp_resnet_conv *u3 = &m->convs[blk->conv[2]];
     M = B * u3->oh * u3->ow;
     conv_fwd(m, u3, d + u3->w, x, B);
-    hp_bn_stats(u3->mean, u3->rstd, d + u3->bn_rm, d + u3->bn_rv, u3->c, M, u3->oc, eps, mom, training);
+    hp_bn_stats(u3->mean, u3->rstd, d + u3->bn_rm, d + u3->bn_rv, u3->c, M, u3->oc, eps, mom, training, m->bnscr);
     if (blk->conv[3] >= 0) {
       hp_resnet_conv *ud = &m->convs[blk->conv[3]];
       conv_fwd(m, ud, d + ud->w, blk->in, B);
       hp_bn_stats(ud->mean, ud->rstd, d + ud->bn_rm, d + ud->bn_rv, ud->c, M, ud->oc, eps, mom,
-                  training);
+                  training, m->bnscr);
       hp_bn_add_relu(blk->out, u3->c, u3->mean, u3->rstd, d + u3->bn_w, d + u3->bn_b, ud->c,
                      ud->mean, ud->rstd, d + ud->bn_w, d + ud->bn_b, NULL, M, u3->oc);
     } else {
@@ -397,25 +406,29 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
     hp_resnet_conv *u1 = &m->convs[blk->conv[0]], *u2 = &m->convs[blk->conv[1]],
                    *u3 = &m->convs[blk->conv[2]];
     int M3 = B * u3->oh * u3->ow, M2 = B * u2->oh * u2->ow, M1 = B * u1->oh * u1->ow;
-    hp_relu_mask_inplace(P, blk->out, (size_t)M3 * u3->oc);
+    /* the output ReLU's mask: applied to P in place when P itself is needed (identity
+     * shortcut), else folded into the two BN backwards that read P */
+    const int ident = blk->conv[3] < 0;
+    if (ident) hp_relu_mask_inplace(P, blk->out, (size_t)M3 * u3->oc);
+    const float *omask = ident ? NULL : blk->out;
     /* bn3: P -> Q;  conv3: Q -> R (overwrite) */
-    hp_bn_backward(Q, grad + u3->bn_w, grad + u3->bn_b, P, NULL, u3->c, d + u3->bn_w, u3->mean,
-                   u3->rstd, M3, u3->oc, tr);
+    hp_bn_backward(Q, grad + u3->bn_w, grad + u3->bn_b, P, omask, u3->c, d + u3->bn_w, u3->mean,
+                   u3->rstd, M3, u3->oc, tr, m->bnscr);
     conv_bwd(m, u3, d + u3->w, grad + u3->w, u2->a, Q, R, 0, B);
     /* bn2 + ReLU in place in R;  conv2: R -> Q (overwrite) */
     hp_bn_backward(R, grad + u2->bn_w, grad + u2->bn_b, R, u2->a, u2->c, d + u2->bn_w, u2->mean,
-                   u2->rstd, M2, u2->oc, tr);
+                   u2->rstd, M2, u2->oc, tr, m->bnscr);
     conv_bwd(m, u2, d + u2->w, grad + u2->w, u1->a, R, Q, 0, B);
     /* bn1 + ReLU in place in Q */
     hp_bn_backward(Q, grad + u1->bn_w, grad + u1->bn_b, Q, u1->a, u1->c, d + u1->bn_w, u1->mean,
-                   u1->rstd, M1, u1->oc, tr);
-    if (blk->conv[3] < 0) {
+                   u1->rstd, M1, u1->oc, tr, m->bnscr);
+    if (ident) {
       /* identity: P already holds the shortcut's share; conv1 adds its own */
       conv_bwd(m, u1, d + u1->w, grad + u1->w, blk->in, Q, P, 1, B);
     } else {
       hp_resnet_conv *ud = &m->convs[blk->conv[3]];
-      hp_bn_backward(P, grad + ud->bn_w, grad + ud->bn_b, P, NULL, ud->c, d + ud->bn_w, ud->mean,
-                     ud->rstd, M3, ud->oc, tr);
+      hp_bn_backward(P, grad + ud->bn_w, grad + ud->bn_b, P, omask, ud->c, d + ud->bn_w, ud->mean,
+                     ud->rstd, M3, ud->oc, tr, m->bnscr);
       conv_bwd(m, ud, d + ud->w, grad + ud->w, blk->in, P, R, 0, B);
       conv_bwd(m, u1, d + u1->w, grad + u1->w, blk->in, Q, R, 1, B);
       float *t = P;
@@ -429,7 +442,7 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
   memset(Q, 0, (size_t)M * u->oc * sizeof(float));
   hp_maxpool2d_backward(Q, P, m->argmax, B, u->oh, u->ow, u->oc, m->pool_h, m->pool_w);
   hp_bn_backward(Q, grad + u->bn_w, grad + u->bn_b, Q, u->a, u->c, d + u->bn_w, u->mean, u->rstd,
-                 M, u->oc, tr);
+                 M, u->oc, tr, m->bnscr);
   conv_bwd(m, u, d + u->w, grad + u->w, m->x, Q, NULL, 0, B);
   return 0;
 }

@@ -99,6 +99,7 @@ typedef struct {
   float *col;            /* im2col scratch */
   size_t col_cap;        /* floats */
   float *g[3];           /* backward workspace, each max activation tensor */
+  double *bnscr;         /* batch-norm reduction scratch (nn/bn_relu.h) */
   size_t g_floats;
   size_t act_bytes_per_sample; /* saved activations + workspace, per image */
   size_t scratch_bytes;        /* col scratch (shared by the batch) */

@@ -1,14 +1,21 @@
-/* bn_relu.c — see bn_relu.h. Reductions: one thread per block of CB channels, double
- * accumulators on the stack (deterministic for any thread count); element-wise passes are
- * parallel over rows. */
+/* bn_relu.c — see bn_relu.h. Reductions: HP_BN_CHUNKS fixed row ranges summed in double
+ * into the caller's scratch, then combined in a fixed order (deterministic for any thread
+ * count); element-wise passes are parallel over rows. */
 #include "nn/bn_relu.h"
 
 #include <math.h>
+#include <stdint.h>
 
-enum { CB = 16 };
+enum { RB = 32 }; /* rows per float partial sum in the backward reduction */
+
+static void chunk_rows(int M, int ch, int *m0, int *m1) {
+  *m0 = (int)((int64_t)M * ch / HP_BN_CHUNKS);
+  *m1 = (int)((int64_t)M * (ch + 1) / HP_BN_CHUNKS);
+}
 
 void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
-                 const float *inp, int M, int C, float eps, float momentum, int training) {
+                 const float *inp, int M, int C, float eps, float momentum, int training,
+                 double *scratch) {
   if (!training) {
     for (int c = 0; c < C; c++) {
       mean[c] = running_mean[c];
@@ -16,32 +23,36 @@ void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_v
     }
     return;
   }
-  int nblk = (C + CB - 1) / CB;
+  const float *restrict k = inp; /* shift: the first row */
   HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
-  for (int blk = 0; blk < nblk; blk++) {
-    int c0 = blk * CB, nc = C - c0 < CB ? C - c0 : CB;
-    double s[CB] = {0}, ss[CB] = {0}, mu[CB] = {0};
-    for (int m = 0; m < M; m++) {
-      const float *x = inp + (size_t)m * C + c0;
-      for (int j = 0; j < nc; j++) s[j] += x[j];
-    }
-    for (int j = 0; j < nc; j++) mu[j] = s[j] / M;
-    for (int m = 0; m < M; m++) { /* two-pass variance: no cancellation */
-      const float *x = inp + (size_t)m * C + c0;
-      for (int j = 0; j < nc; j++) {
-        double d = x[j] - mu[j];
-        ss[j] += d * d;
+  for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
+    int m0, m1;
+    chunk_rows(M, ch, &m0, &m1);
+    double *restrict s = scratch + (size_t)ch * 3 * C, *restrict ss = s + C;
+    for (int c = 0; c < C; c++) s[c] = ss[c] = 0.0;
+    for (int m = m0; m < m1; m++) {
+      const float *restrict x = inp + (size_t)m * C;
+      for (int c = 0; c < C; c++) {
+        double d = (double)(x[c] - k[c]);
+        s[c] += d;
+        ss[c] += d * d;
       }
     }
-    for (int j = 0; j < nc; j++) {
-      int c = c0 + j;
-      double var = ss[j] / M;
-      mean[c] = (float)mu[j];
-      rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
-      double unb = M > 1 ? var * M / (M - 1) : var;
-      running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu[j]);
-      running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unb);
+  }
+  for (int c = 0; c < C; c++) {
+    double S = 0.0, SS = 0.0;
+    for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
+      S += scratch[(size_t)ch * 3 * C + c];
+      SS += scratch[(size_t)ch * 3 * C + C + c];
     }
+    double mu = S / M, var = SS / M - mu * mu;
+    if (var < 0.0) var = 0.0;
+    mu += k[c];
+    mean[c] = (float)mu;
+    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+    double unb = M > 1 ? var * M / (M - 1) : var;
+    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unb);
   }
 }
 
@@ -91,63 +102,84 @@ void hp_bn_add_relu(float *out, const float *xa, const float *mean_a, const floa
 
 void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                     const float *relu_out, const float *inp, const float *weight,
-                    const float *mean, const float *rstd, int M, int C, int training) {
-  int nblk = (C + CB - 1) / CB;
+                    const float *mean, const float *rstd, int M, int C, int training,
+                    double *scratch) {
+  /* pass 1: per chunk, sdy = sum g, sdxm = sum g (x - mean)   (g = masked dout); float
+   * partial sums over blocks of RB rows (vectorise 8-wide) flushed into double */
   HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
-  for (int blk = 0; blk < nblk; blk++) {
-    int c0 = blk * CB, nc = C - c0 < CB ? C - c0 : CB;
-    double sdy[CB] = {0}, sdyx[CB] = {0};
-    float mu[CB] = {0}, rs[CB] = {0};
-    for (int j = 0; j < nc; j++) {
-      mu[j] = mean[c0 + j];
-      rs[j] = rstd[c0 + j];
-    }
-    for (int m = 0; m < M; m++) {
-      size_t o = (size_t)m * C + c0;
-      const float *x = inp + o, *dy = dout + o;
-      if (relu_out) {
-        const float *r = relu_out + o;
-        for (int j = 0; j < nc; j++) {
-          float g = r[j] > 0.0f ? dy[j] : 0.0f;
-          sdy[j] += g;
-          sdyx[j] += (double)g * ((x[j] - mu[j]) * rs[j]);
-        }
-      } else {
-        for (int j = 0; j < nc; j++) {
-          sdy[j] += dy[j];
-          sdyx[j] += (double)dy[j] * ((x[j] - mu[j]) * rs[j]);
-        }
-      }
-    }
-    for (int j = 0; j < nc; j++) {
-      if (dweight) dweight[c0 + j] += (float)sdyx[j];
-      if (dbias) dbias[c0 + j] += (float)sdy[j];
-    }
-    if (!dinp) continue;
-    /* training: dx = w rstd (dy - mean(dy) - xhat mean(dy xhat));  eval: dx = w rstd dy */
-    float a[CB] = {0}, mdy[CB] = {0}, mdyx[CB] = {0};
-    for (int j = 0; j < nc; j++) {
-      a[j] = weight[c0 + j] * rs[j];
-      mdy[j] = training ? (float)(sdy[j] / M) : 0.0f;
-      mdyx[j] = training ? (float)(sdyx[j] / M) : 0.0f;
-    }
-    for (int m = 0; m < M; m++) {
-      size_t o = (size_t)m * C + c0;
-      const float *x = inp + o, *dy = dout + o;
-      float *dx = dinp + o;
-      if (relu_out) {
-        const float *r = relu_out + o;
-        for (int j = 0; j < nc; j++) {
-          float g = r[j] > 0.0f ? dy[j] : 0.0f;
-          float xhat = (x[j] - mu[j]) * rs[j];
-          dx[j] = a[j] * (g - mdy[j] - xhat * mdyx[j]);
-        }
-      } else {
-        for (int j = 0; j < nc; j++) {
-          float xhat = (x[j] - mu[j]) * rs[j];
-          dx[j] = a[j] * (dy[j] - mdy[j] - xhat * mdyx[j]);
+  for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
+    int m0, m1;
+    chunk_rows(M, ch, &m0, &m1);
+    double *sdy = scratch + (size_t)ch * 3 * C, *sdxm = sdy + C;
+    float *restrict fa = (float *)(sdxm + C), *restrict fb = fa + C;
+    for (int c = 0; c < C; c++) sdy[c] = sdxm[c] = 0.0;
+    for (int mb = m0; mb < m1; mb += RB) {
+      int me = mb + RB < m1 ? mb + RB : m1;
+      for (int c = 0; c < C; c++) fa[c] = fb[c] = 0.0f;
+      for (int m = mb; m < me; m++) {
+        size_t o = (size_t)m * C;
+        const float *restrict x = inp + o, *restrict dy = dout + o;
+        if (relu_out) {
+          const float *restrict r = relu_out + o;
+          for (int c = 0; c < C; c++) {
+            float g = r[c] > 0.0f ? dy[c] : 0.0f; /* a select: vectorises */
+            fa[c] += g;
+            fb[c] += g * (x[c] - mean[c]);
+          }
+        } else {
+          for (int c = 0; c < C; c++) {
+            fa[c] += dy[c];
+            fb[c] += dy[c] * (x[c] - mean[c]);
+          }
         }
       }
+      for (int c = 0; c < C; c++) {
+        sdy[c] += fa[c];
+        sdxm[c] += fb[c];
+      }
+    }
+  }
+  /* combine in fixed order; reuse chunk 0's slots for the per-channel coefficients */
+  float *coef_a = NULL, *coef_b = NULL, *coef_d = NULL;
+  for (int c = 0; c < C; c++) {
+    double Sdy = 0.0, Sdxm = 0.0;
+    for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
+      Sdy += scratch[(size_t)ch * 3 * C + c];
+      Sdxm += scratch[(size_t)ch * 3 * C + C + c];
+    }
+    double sdyx = Sdxm * rstd[c]; /* sum g xhat */
+    if (dweight) dweight[c] += (float)sdyx;
+    if (dbias) dbias[c] += (float)Sdy;
+    scratch[c] = Sdy;
+    scratch[C + c] = sdyx;
+  }
+  if (!dinp) return;
+  /* dx = a (g - mdy - xhat mdyx), a = w rstd: as dx = a g - (b + d (x - mean)) with
+   * b = a mdy, d = a rstd mdyx, coefficients in float in the scratch (after chunk 0's) */
+  coef_a = (float *)(scratch + 2 * (size_t)C);
+  coef_b = coef_a + C;
+  coef_d = coef_b + C;
+  for (int c = 0; c < C; c++) {
+    float a = weight[c] * rstd[c];
+    coef_a[c] = a;
+    coef_b[c] = training ? (float)(a * (scratch[c] / M)) : 0.0f;
+    coef_d[c] = training ? (float)(a * rstd[c] * (scratch[C + c] / M)) : 0.0f;
+  }
+  HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
+  for (int m = 0; m < M; m++) {
+    size_t o = (size_t)m * C;
+    const float *x = inp + o, *dy = dout + o; /* dy may alias dx: no restrict on these */
+    float *dx = dinp + o;
+    const float *restrict ca = coef_a, *restrict cb = coef_b, *restrict cd = coef_d;
+    if (relu_out) {
+      const float *r = relu_out + o;
+      for (int c = 0; c < C; c++) {
+        float g = r[c] > 0.0f ? dy[c] : 0.0f;
+        dx[c] = ca[c] * g - (cb[c] + cd[c] * (x[c] - mean[c]));
+      }
+    } else {
+      for (int c = 0; c < C; c++)
+        dx[c] = ca[c] * dy[c] - (cb[c] + cd[c] * (x[c] - mean[c]));
     }
   }
 }
