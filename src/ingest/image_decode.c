@@ -24,6 +24,7 @@ void hp_decode_limits_default(hp_decode_limits *lim) {
   lim->max_pixels = 50000000;
   lim->max_file_bytes = (size_t)256 << 20;
   lim->max_scans = 1000;
+  lim->min_side = 0;
 }
 
 void hp_image_free(hp_image *im) {
@@ -186,14 +187,23 @@ static int jpeg_run(jdec *d, const uint8_t *data, size_t n, const hp_decode_limi
                d->cinfo.num_components);
       return ST_FORMAT;
   }
+  if (lim->min_side > 0) {
+    int64_t m = d->w < d->h ? d->w : d->h;
+    unsigned den = 8;
+    while (den > 1 && (m + den - 1) / den < lim->min_side) den /= 2;
+    d->cinfo.scale_num = 1;
+    d->cinfo.scale_denom = den;
+  }
   jpeg_start_decompress(&d->cinfo);
   int comps = d->cinfo.output_components;
-  if ((int64_t)d->cinfo.output_width != d->w || (int64_t)d->cinfo.output_height != d->h ||
-      comps != (grey ? 1 : cmyk ? 4 : 3)) {
+  int64_t ow = (int64_t)d->cinfo.output_width, oh = (int64_t)d->cinfo.output_height;
+  if (ow <= 0 || oh <= 0 || ow > d->w || oh > d->h || comps != (grey ? 1 : cmyk ? 4 : 3)) {
     snprintf(d->why, sizeof d->why, "unexpected decoder output (%ux%u, %d components)",
              d->cinfo.output_width, d->cinfo.output_height, comps);
     return ST_FORMAT;
   }
+  d->w = ow; /* the decoded (possibly DCT-scaled) size */
+  d->h = oh;
   size_t w = (size_t)d->w, h = (size_t)d->h;
   d->rgb = malloc(w * h * 3);
   d->row = malloc(w * 4);

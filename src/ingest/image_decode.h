@@ -39,6 +39,12 @@ typedef struct {
   int64_t max_pixels;     /* default 50e6 */
   size_t max_file_bytes;  /* default 256 MiB */
   int max_scans;          /* default 1000 progressive JPEG scans */
+  /* Speed hint, 0 = off (default): a JPEG may be decoded at 1/2, 1/4 or 1/8 scale in the DCT
+   * domain (libjpeg scale_denom), choosing the smallest scale whose shorter side is still
+   * >= min_side pixels. ingest sets it to 2 x data.image_size, so a 2400x1800 photo headed for
+   * 128x128 is decoded at 300x225 and then filtered (like PIL's draft mode). The size limits
+   * above always apply to the full, unscaled size. PNG ignores it. */
+  int64_t min_side;
 } hp_decode_limits;
 
 void hp_decode_limits_default(hp_decode_limits *lim);

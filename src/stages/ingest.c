@@ -124,6 +124,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALL(hp_agree(ctx->comm, hp_resize_mode_parse(p->aspect, &io.mode)));
   hp_decode_limits_default(&io.limits);
   io.limits.max_pixels = p->max_pixels;
+  io.limits.min_side = 2 * p->image_size; /* JPEG DCT-domain pre-scaling, see image_decode.h */
   hp_ingest_shard sh;
   HP_CALL(hp_ingest_decode_shard(ctx->comm, p->root, &l, &io, &sh, &rep));
   hp_ingest_list_free(&l);

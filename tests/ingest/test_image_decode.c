@@ -2,6 +2,7 @@
 #include "ingest_test.h"
 
 #include "ingest/image_decode.h"
+#include "ingest/image_resize.h"
 #include "ingest/util.h"
 
 static hp_image decode_ok(const char *rel) {
@@ -145,6 +146,56 @@ static void test_limits(void **st) {
   assert_msg_has("exceeds the limit of 100 bytes");
 }
 
+/* DCT-domain pre-scaling (min_side): picks the smallest 1/2^k scale with the shorter side still
+ * >= min_side, and the filtered result stays close to a full-resolution decode. */
+static void scaled_vs_full(const char *path, int64_t min_side, int64_t want_w, int64_t want_h,
+                           int64_t S, double tol) {
+  hp_decode_limits lim;
+  hp_decode_limits_default(&lim);
+  hp_image full, scaled;
+  if (hp_image_decode_file(path, &lim, &full)) fail_msg("%s", hp_error_message());
+  lim.min_side = min_side;
+  if (hp_image_decode_file(path, &lim, &scaled)) fail_msg("%s", hp_error_message());
+  assert_int_equal(scaled.width, want_w);
+  assert_int_equal(scaled.height, want_h);
+  uint8_t *a = malloc((size_t)(S * S * 3)), *b = malloc((size_t)(S * S * 3));
+  assert_int_equal(hp_image_resize(&full, HP_RESIZE_STRETCH, S, a), 0);
+  assert_int_equal(hp_image_resize(&scaled, HP_RESIZE_STRETCH, S, b), 0);
+  double d = 0;
+  for (int64_t i = 0; i < S * S * 3; i++) d += abs((int)a[i] - (int)b[i]);
+  d /= (double)(S * S * 3);
+  print_message("%s: %lldx%lld -> %lldx%lld, mean |diff| after resize to %lld: %.2f\n", path,
+                (long long)full.width, (long long)full.height, (long long)scaled.width,
+                (long long)scaled.height, (long long)S, d);
+  assert_true(d <= tol);
+  free(a);
+  free(b);
+  hp_image_free(&full);
+  hp_image_free(&scaled);
+}
+
+static void test_dct_prescale(void **st) {
+  (void)st;
+  char p[8500];
+  snprintf(p, sizeof p, "%s", fixture("images/rgb.jpg"));
+  scaled_vs_full(p, 4, 6, 4, 4, 12.0);   /* 24x16 at 1/4 */
+  scaled_vs_full(p, 16, 24, 16, 8, 0.0); /* shorter side 16: no scaling possible */
+  scaled_vs_full(p, 100, 24, 16, 8, 0.0);
+  /* PNG ignores the hint */
+  hp_decode_limits lim;
+  hp_decode_limits_default(&lim);
+  lim.min_side = 2;
+  hp_image im;
+  assert_int_equal(hp_image_decode_file(fixture("images/png_in.jpg"), &lim, &im), 0);
+  assert_int_equal(im.width, 24);
+  hp_image_free(&im);
+  const char *d = shared_data("fashion-mini");
+  if (d) { /* a real 192x256 product photo headed for 32x32: decoded at 1/2 (96x128) */
+    snprintf(p, sizeof p, "%s/images/1163.jpg", d);
+    scaled_vs_full(p, 64, 96, 128, 32, 2.0);
+  }
+}
+
 static void test_sniff(void **st) {
   (void)st;
   const uint8_t j[] = {0xFF, 0xD8, 0xFF, 0xE0};
@@ -207,7 +258,7 @@ int main(void) {
       cmocka_unit_test(test_grey_jpeg),           cmocka_unit_test(test_cmyk),
       cmocka_unit_test(test_palette_alpha_grey),  cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_limits),              cmocka_unit_test(test_sniff),
-      cmocka_unit_test(test_fuzz),
+      cmocka_unit_test(test_fuzz),                cmocka_unit_test(test_dct_prescale),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
