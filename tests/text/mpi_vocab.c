@@ -31,7 +31,7 @@ static void make_corpus(void) {
     for (int k = 0; k < nw; k++) {
       uint64_t a = hp_rng_below(&r, POOL), b = hp_rng_below(&r, POOL);
       uint64_t w = a < b ? a : b; /* skewed towards small ids */
-      char word[16];
+      char word[40];
       snprintf(word, sizeof word, "%s%c%llu", hp_rng_below(&r, 4) ? "w" : "W", 'a' + (int)(w % 26),
                (unsigned long long)(w / 26));
       strcat(s, word);
