@@ -1,0 +1,64 @@
+/* allreduce.c — bucketed non-blocking gradient allreduce (see allreduce.h). */
+#include "comm/allreduce.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats) {
+  memset(bar, 0, sizeof *bar);
+  if (bucket_floats == 0 || bucket_floats > (size_t)INT_MAX)
+    HP_ERROR(HP_ERR_CONFIG, "allreduce bucket of %zu floats: must be in [1, %d]", bucket_floats, INT_MAX);
+  bar->comm = comm;
+  bar->buf = buf;
+  bar->n = n;
+  bar->bucket_floats = bucket_floats;
+  bar->nbuckets = (int)((n + bucket_floats - 1) / bucket_floats);
+  MPI_Comm_size(comm, &bar->size);
+  HP_CALLOC(bar->req, bar->nbuckets > 0 ? bar->nbuckets : 1, "allreduce requests");
+  for (int b = 0; b < bar->nbuckets; b++) bar->req[b] = MPI_REQUEST_NULL;
+  bar->next = bar->nbuckets;
+  return 0;
+}
+
+void hp_bar_free(hp_bucket_allreduce *bar) {
+  free(bar->req);
+  memset(bar, 0, sizeof *bar);
+}
+
+void hp_bar_begin(hp_bucket_allreduce *bar) { bar->next = bar->nbuckets; }
+
+static int start_bucket(hp_bucket_allreduce *bar, int b) {
+  size_t lo = (size_t)b * bar->bucket_floats;
+  size_t len = bar->n - lo < bar->bucket_floats ? bar->n - lo : bar->bucket_floats;
+  if (bar->size == 1) {
+    bar->req[b] = MPI_REQUEST_NULL; /* nothing to sum */
+    return 0;
+  }
+  HP_MPI(MPI_Iallreduce(MPI_IN_PLACE, bar->buf + lo, (int)len, MPI_FLOAT, MPI_SUM, bar->comm, &bar->req[b]));
+  return 0;
+}
+
+int hp_bar_ready(hp_bucket_allreduce *bar, size_t lo) {
+  /* bucket b is complete when its first element is >= lo */
+  while (bar->next > 0 && (size_t)(bar->next - 1) * bar->bucket_floats >= lo) {
+    bar->next--;
+    HP_CALL(start_bucket(bar, bar->next));
+  }
+  if (bar->size > 1 && bar->next < bar->nbuckets) {
+    int flag;
+    HP_MPI(MPI_Testall(bar->nbuckets - bar->next, bar->req + bar->next, &flag, MPI_STATUSES_IGNORE));
+  }
+  return 0;
+}
+
+int hp_bar_finish(hp_bucket_allreduce *bar, double *wait) {
+  double t0 = MPI_Wtime();
+  HP_CALL(hp_bar_ready(bar, 0));
+  if (bar->size > 1) HP_MPI(MPI_Waitall(bar->nbuckets, bar->req, MPI_STATUSES_IGNORE));
+  bar->wait_seconds = MPI_Wtime() - t0;
+  if (wait) *wait = bar->wait_seconds;
+  return 0;
+}
