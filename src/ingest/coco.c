@@ -166,6 +166,9 @@ static int parse_instances(coco_state *s, const char *ins_rel, int64_t nimg,
     if (!cJSON_IsObject(c) || !json_id(id, &v) || !cJSON_IsString(nm) || !nm->valuestring[0])
       HP_ERROR(HP_ERR_INPUT, "%s: categories[%lld]: needs an integer \"id\" and a non-empty "
                "\"name\"", s->ins_path, (long long)k);
+    if (strlen(nm->valuestring) > HP_INGEST_MAX_LABEL_BYTES)
+      HP_ERROR(HP_ERR_INPUT, "%s: categories[%lld]: name longer than %zu bytes", s->ins_path,
+               (long long)k, HP_INGEST_MAX_LABEL_BYTES);
     if (!hp_utf8_valid(nm->valuestring, strlen(nm->valuestring), NULL))
       HP_ERROR(HP_ERR_INPUT, "%s: categories[%lld]: name is not valid UTF-8", s->ins_path,
                (long long)k);
@@ -316,6 +319,7 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
       n = strlen(cap->valuestring);
       t = hp_ingest_trim(cap->valuestring, &n);
       if (n == 0) why = "empty caption";
+      else if (n > HP_INGEST_MAX_CAPTION_BYTES) why = "caption longer than 64 KiB";
       else if (!hp_utf8_valid(t, n, NULL)) why = "caption is not valid UTF-8";
     }
     if (why || ix < 0) {

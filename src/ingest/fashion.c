@@ -189,8 +189,20 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
       HP_CALL(row_bad(r, "empty articleType (no label)", 0, 0));
       continue;
     }
+    size_t nc = s->csv.len[col[C_COLOUR]];
+    (void)hp_ingest_trim(s->csv.field[col[C_COLOUR]], &nc);
+    if (na > HP_INGEST_MAX_LABEL_BYTES || nc > HP_INGEST_MAX_LABEL_BYTES) {
+      HP_CALL(row_bad(r, "articleType or baseColour longer than %lld bytes",
+                      (long long)HP_INGEST_MAX_LABEL_BYTES, 0));
+      continue;
+    }
     HP_CALL(hp_ingest_strndup(id, n, &r->id));
     HP_CALL(make_caption(&s->csv, col, &r->caption));
+    if (strlen(r->caption) > HP_INGEST_MAX_CAPTION_BYTES) {
+      HP_CALL(row_bad(r, "caption longer than %lld bytes", (long long)HP_INGEST_MAX_CAPTION_BYTES,
+                      0));
+      continue;
+    }
     HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
     HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
     if (o->check_files) {

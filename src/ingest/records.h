@@ -34,6 +34,11 @@ typedef struct {
 } hp_ingest_opts;
 
 #define HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES ((size_t)2 << 30) /* 2 GiB */
+/* Longest caption kept (bytes): longer ones are bad records (real captions are < 2 KiB; the
+ * dataset's string tables refuse strings > 1 MiB, which must not fail a whole run). */
+#define HP_INGEST_MAX_CAPTION_BYTES ((size_t)64 << 10)
+/* Longest label name (COCO category, Fashion articleType / baseColour value). */
+#define HP_INGEST_MAX_LABEL_BYTES ((size_t)1024)
 
 void hp_ingest_list_init(hp_ingest_list *l);
 void hp_ingest_list_free(hp_ingest_list *l);

@@ -134,6 +134,7 @@ static int roco_run(roco_state *s, const char *root, const char *split, int nter
     const char *cap = hp_ingest_trim(tab + 1, &capn);
     if (!id_ok(id, idn)) { r->why = "image id is not ROCO_<digits>"; continue; }
     if (capn == 0) { r->why = "empty caption"; continue; }
+    if (capn > HP_INGEST_MAX_CAPTION_BYTES) { r->why = "caption longer than 64 KiB"; continue; }
     if (!hp_utf8_valid(cap, capn, NULL)) { r->why = "caption is not valid UTF-8"; continue; }
     ((char *)id)[idn] = 0; /* the id is followed by white space or the TAB: safe to end it */
     r->id = id;

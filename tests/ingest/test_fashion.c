@@ -106,6 +106,31 @@ static void test_header_and_recipe(void **st) {
   hp_report_free(&r);
 }
 
+static void test_oversized_fields(void **st) {
+  (void)st;
+  /* a 70 KB product name and a 2 KB colour: bad records, not a failed run */
+  size_t big = 70000;
+  char *csv = malloc(big + 4096);
+  assert_non_null(csv);
+  int o = sprintf(csv, "id,gender,articleType,baseColour,season,productDisplayName\n1,Men,Tshirts,Red,Fall,");
+  memset(csv + o, 'x', big);
+  o += (int)big;
+  o += sprintf(csv + o, "\n2,Men,Tshirts,");
+  memset(csv + o, 'y', 2000);
+  o += 2000;
+  sprintf(csv + o, ",Fall,Tee\n3,Men,Tshirts,Red,Fall,Good Tee\n");
+  hp_ingest_list l;
+  hp_ingest_report r;
+  assert_int_equal(parse_text(csv, &l, &r), 0);
+  print_report(&r);
+  assert_int_equal(l.n, 1);
+  assert_report_has(&r, "styles.csv:2", "caption longer than");
+  assert_report_has(&r, "styles.csv:3", "baseColour longer than");
+  hp_ingest_list_free(&l);
+  hp_report_free(&r);
+  free(csv);
+}
+
 static void test_shared_fashion_mini(void **st) {
   (void)st;
   const char *d = shared_data("fashion-mini");
@@ -159,6 +184,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixture),
       cmocka_unit_test(test_header_and_recipe),
+      cmocka_unit_test(test_oversized_fields),
       cmocka_unit_test(test_shared_fashion_mini),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
