@@ -98,7 +98,8 @@ int hp_resnet_build(hp_resnet *m, const hp_resnet_config *cfg, hp_params *p) {
   HP_CALLOC(m->blocks, nblk, "resnet block table");
   int S = cfg->image_size, w = cfg->width;
   HP_CALL(add_unit(m, p, "conv1", "bn1", 3, w, 7, 2, 3, S, S));
-  int H = hp_conv2d_out_size(m->convs[0].oh, 3, 2, 1), W = hp_conv2d_out_size(m->convs[0].ow, 3, 2, 1);
+  int H = hp_conv2d_out_size(m->convs[0].oh, 3, 2, 1);
+  int W = hp_conv2d_out_size(m->convs[0].ow, 3, 2, 1);
   if (H < 1 || W < 1) HP_ERROR(HP_ERR_CONFIG, "resnet: image size %d too small", S);
   m->pool_h = H;
   m->pool_w = W;
@@ -168,7 +169,9 @@ void hp_resnet_free(hp_resnet *m) {
   memset(m, 0, sizeof *m);
 }
 
-static int is_pointwise(const hp_resnet_conv *u) { return u->k == 1 && u->stride == 1 && u->pad == 0; }
+static int is_pointwise(const hp_resnet_conv *u) {
+  return u->k == 1 && u->stride == 1 && u->pad == 0;
+}
 static size_t unit_out(const hp_resnet_conv *u) { return (size_t)u->oh * u->ow * u->oc; }
 static size_t unit_in(const hp_resnet_conv *u) { return (size_t)u->ih * u->iw * u->ic; }
 
@@ -204,13 +207,17 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
   total += R16(Bs * unit_out(&m->convs[0]));                                     /* stem a */
   for (int b = 0; b < m->nblock; b++) {
     const hp_resnet_block *blk = &m->blocks[b];
-    total += R16(Bs * unit_out(&m->convs[blk->conv[0]])) + R16(Bs * unit_out(&m->convs[blk->conv[1]]));
+    total += R16(Bs * unit_out(&m->convs[blk->conv[0]]));                        /* a1 */
+    total += R16(Bs * unit_out(&m->convs[blk->conv[1]]));                        /* a2 */
     total += R16(Bs * unit_out(&m->convs[blk->conv[2]]));                        /* out */
   }
   size_t bytes;
-  if (hp_mul_size(total, sizeof(float), &bytes)) HP_ERROR(HP_ERR_MEM, "resnet activations overflow");
+  if (hp_mul_size(total, sizeof(float), &bytes))
+    HP_ERROR(HP_ERR_MEM, "resnet activations overflow");
   m->arena = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-  if (!m->arena) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate %.1f MiB of activations", (double)bytes / 1048576.0);
+  if (!m->arena)
+    HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate %.1f MiB of activations",
+             (double)bytes / 1048576.0);
   float *q = m->arena;
   for (int i = 0; i < m->nconv; i++) {
     hp_resnet_conv *u = &m->convs[i];
@@ -279,7 +286,8 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
 /* ---- convolution wrappers ------------------------------------------------------------------ */
 
 /* inp [B,ih,iw,ic] -> u->c [B,oh,ow,oc] */
-static void conv_fwd(hp_resnet *m, const hp_resnet_conv *u, const float *w, const float *inp, int B) {
+static void conv_fwd(hp_resnet *m, const hp_resnet_conv *u, const float *w, const float *inp,
+                     int B) {
   if (is_pointwise(u)) {
     int M = B * u->oh * u->ow;
     /* c[M,OC] = x[M,IC] . W[OC,IC]^T */
@@ -311,6 +319,12 @@ static void conv_bwd(hp_resnet *m, const hp_resnet_conv *u, const float *w, floa
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
+/* u->c [M,oc] -> u->mean, u->rstd (and the running statistics when training) */
+static void unit_stats(hp_resnet *m, hp_resnet_conv *u, float *d, int M, int training) {
+  hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, m->cfg.bn_eps,
+              m->cfg.bn_momentum, training, m->bnscr);
+}
+
 int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, int training,
                       float *feat) {
   if (!m->arena) HP_ERROR(HP_ERR_INTERNAL, "resnet: hp_resnet_alloc_acts not called");
@@ -319,7 +333,6 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
     HP_ERROR(HP_ERR_CONFIG, "resnet: batch-norm training needs more than one value per channel "
              "(batch %d, final map %dx%d)", B, m->final_h, m->final_w);
   float *d = p->data;
-  const float eps = m->cfg.bn_eps, mom = m->cfg.bn_momentum;
   m->x = images;
   m->B = B;
   m->training = training;
@@ -327,7 +340,7 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
   hp_resnet_conv *u = &m->convs[0];
   int M = B * u->oh * u->ow;
   conv_fwd(m, u, d + u->w, images, B);
-  hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training, m->bnscr);
+  unit_stats(m, u, d, M, training);
   hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
   hp_maxpool2d_forward(m->pool, m->argmax, u->a, B, u->oh, u->ow, u->oc, 3, 3, 2, 1);
   /* blocks */
@@ -338,19 +351,18 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
       u = &m->convs[blk->conv[j]];
       M = B * u->oh * u->ow;
       conv_fwd(m, u, d + u->w, x, B);
-      hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, eps, mom, training, m->bnscr);
+      unit_stats(m, u, d, M, training);
       hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
       x = u->a;
     }
     hp_resnet_conv *u3 = &m->convs[blk->conv[2]];
     M = B * u3->oh * u3->ow;
     conv_fwd(m, u3, d + u3->w, x, B);
-    hp_bn_stats(u3->mean, u3->rstd, d + u3->bn_rm, d + u3->bn_rv, u3->c, M, u3->oc, eps, mom, training, m->bnscr);
+    unit_stats(m, u3, d, M, training);
     if (blk->conv[3] >= 0) {
       hp_resnet_conv *ud = &m->convs[blk->conv[3]];
       conv_fwd(m, ud, d + ud->w, blk->in, B);
-      hp_bn_stats(ud->mean, ud->rstd, d + ud->bn_rm, d + ud->bn_rv, ud->c, M, ud->oc, eps, mom,
-                  training, m->bnscr);
+      unit_stats(m, ud, d, M, training);
       hp_bn_add_relu(blk->out, u3->c, u3->mean, u3->rstd, d + u3->bn_w, d + u3->bn_b, ud->c,
                      ud->mean, ud->rstd, d + ud->bn_w, d + ud->bn_b, NULL, M, u3->oc);
     } else {

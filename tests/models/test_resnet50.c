@@ -359,14 +359,15 @@ static void test_tiny_fd(void **state) {
     }
     double err = max_rel_err(ana, num, NE);
     if (getenv("HP_FD_VERBOSE"))
-      for (int j = 0; j < NE; j++) printf("    %d: analytic %.6e numeric %.6e\n", j, ana[j], num[j]);
+      for (int j = 0; j < NE; j++)
+        printf("    %d: analytic %.6e numeric %.6e\n", j, ana[j], num[j]);
     printf("  fd %-40s err %.3e (tol %.0e)\n", names[k], err, TOL_FD);
     if (!(err <= TOL_FD) && !getenv("HP_FD_NOFAIL")) fail_msg("fd %s: err %.3e", names[k], err);
   }
   tiny_teardown(&t);
 }
 
-/* ---- full ResNet50 at 128x128 ----------------------------------------------------------------- */
+/* ---- full ResNet50 at 128x128 ------------------------------------------------------------- */
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -413,7 +414,8 @@ static void test_resnet50_smoke(void **state) {
   /* kaiming fan_out: std of layer1.0.conv2 = sqrt(2 / (64*9)) */
   ti = hp_params_find(&p, "visual.layer1.0.conv2.weight");
   double ss = 0.0;
-  for (size_t e = 0; e < ti->numel; e++) ss += (double)p.data[ti->offset + e] * p.data[ti->offset + e];
+  const float *w1 = p.data + ti->offset;
+  for (size_t e = 0; e < ti->numel; e++) ss += (double)w1[e] * w1[e];
   double sd = sqrt(ss / ti->numel), want = sqrt(2.0 / (64 * 9));
   printf("  init std %.4f (kaiming fan_out %.4f)\n", sd, want);
   assert_true(fabs(sd - want) < 0.05 * want);
@@ -424,7 +426,8 @@ static void test_resnet50_smoke(void **state) {
          (double)m.act_bytes_per_sample / 1048576.0, (double)m.scratch_bytes / 1048576.0);
   size_t npx = (size_t)B * 128 * 128 * 3;
   uint8_t *img = malloc(npx);
-  float *feat = calloc((size_t)B * 2048, sizeof(float)), *dfeat = calloc((size_t)B * 2048, sizeof(float));
+  float *feat = calloc((size_t)B * 2048, sizeof(float));
+  float *dfeat = calloc((size_t)B * 2048, sizeof(float));
   assert_true(img && feat && dfeat);
   for (size_t i = 0; i < npx; i++) img[i] = (uint8_t)((i * 2654435761u) >> 24);
   for (int i = 0; i < B * 2048; i++) dfeat[i] = (float)((i % 7) - 3) * 0.01f;
