@@ -461,6 +461,122 @@ static int caption_block(ctx_t *c, const char *obj, hsize_t row0, hsize_t nrows,
   return 0;
 }
 
+/* ---- tensor groups (checkpoints): every member a float32 dataset of rank 1..4 ---------------- */
+
+#define TENSOR_MAX_MEMBERS 100000
+#define TENSOR_MAX_NAME 256
+
+typedef struct {
+  ctx_t *c;
+  const char *group;
+  int err;
+  int64_t count;
+} tgroup_t;
+
+static herr_t tensor_member(hid_t g, const char *name, const H5L_info_t *info, void *user) {
+  tgroup_t *t = user;
+  ctx_t *c = t->c;
+  char obj[HP_H5_PATH_MAX];
+  (void)info;
+  if (++t->count > TENSOR_MAX_MEMBERS) {
+    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: more than %d tensors", c->path,
+                          t->group, TENSOR_MAX_MEMBERS);
+    return -1;
+  }
+  if (strlen(name) >= TENSOR_MAX_NAME) {
+    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: tensor name longer than %d bytes",
+                          c->path, t->group, TENSOR_MAX_NAME - 1);
+    return -1;
+  }
+  snprintf(obj, sizeof obj, "%s/%s", t->group, name);
+  H5O_info_t oi;
+  if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) {
+    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: not a dataset (a tensor group holds only tensors)",
+                          c->path, obj);
+    return -1;
+  }
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  int nd = 0;
+  hsize_t dims[H5S_MAX_RANK];
+  int e = d < 0 ? hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: cannot open", c->path, obj) : 0;
+  if (!e) e = check_dtype(c, obj, d, "float32");
+  if (!e) e = get_shape(c, obj, d, &nd, dims);
+  if (!e && (nd < 1 || nd > 4))
+    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: rank %d, a tensor has 1 to 4 dimensions", c->path,
+                     obj, nd);
+  for (int k = 0; !e && k < nd; k++)
+    if (dims[k] < 1 || dims[k] > (hsize_t)INT32_MAX)
+      e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: dimension %d is %llu", c->path, obj, k,
+                       (unsigned long long)dims[k]);
+  if (!e) e = check_storage(c, obj, d, nd, dims);
+  if (d >= 0) H5Dclose(d);
+  if (e) {
+    t->err = e;
+    return -1;
+  }
+  return 0;
+}
+
+static int check_tensor_group(ctx_t *c, const char *group, hid_t g) {
+  tgroup_t t = {c, group, 0, 0};
+  hsize_t idx = 0;
+  herr_t r = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, tensor_member, &t);
+  if (t.err) return hp_error_trace(t.err, __FILE__, __LINE__, __func__);
+  if (r < 0) BAD("%s: %s: cannot list the tensors", c->path, group);
+  if (t.count == 0) BAD("%s: %s: no tensors", c->path, group);
+  return 0;
+}
+
+/* Every tensor of `like` has a twin of the same shape in `group` and vice versa (optimiser
+ * moments mirror the parameters). */
+typedef struct {
+  ctx_t *c;
+  const char *group, *other;
+  hid_t gother;
+  int err;
+} mirror_t;
+
+static herr_t mirror_member(hid_t g, const char *name, const H5L_info_t *info, void *user) {
+  mirror_t *m = user;
+  (void)info;
+  hsize_t a[H5S_MAX_RANK], b[H5S_MAX_RANK];
+  int na = -1, nb = -2;
+  htri_t has = H5Lexists(m->gother, name, H5P_DEFAULT);
+  if (has > 0) {
+    hid_t da = H5Dopen2(g, name, H5P_DEFAULT), db = H5Dopen2(m->gother, name, H5P_DEFAULT);
+    hid_t sa = da >= 0 ? H5Dget_space(da) : -1, sb = db >= 0 ? H5Dget_space(db) : -1;
+    na = sa >= 0 ? H5Sget_simple_extent_dims(sa, a, NULL) : -1;
+    nb = sb >= 0 ? H5Sget_simple_extent_dims(sb, b, NULL) : -2;
+    if (sa >= 0) H5Sclose(sa);
+    if (sb >= 0) H5Sclose(sb);
+    if (da >= 0) H5Dclose(da);
+    if (db >= 0) H5Dclose(db);
+  }
+  int same = has > 0 && na == nb && na > 0;
+  for (int k = 0; same && k < na; k++) same = a[k] == b[k];
+  if (!same) {
+    m->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s/%s: %s in %s", m->c->path, m->group,
+                          name, has > 0 ? "shape differs from its twin" : "has no twin", m->other);
+    return -1;
+  }
+  return 0;
+}
+
+static int check_mirror(ctx_t *c, const char *a, const char *b) {
+  hid_t ga, gb;
+  HP_H5(HP_ERR_INPUT, ga = H5Gopen2(c->fid, a, H5P_DEFAULT), c->path, a, "cannot open");
+  HP_H5(HP_ERR_INPUT, gb = H5Gopen2(c->fid, b, H5P_DEFAULT), c->path, b, "cannot open");
+  mirror_t m1 = {c, a, b, gb, 0}, m2 = {c, b, a, ga, 0};
+  hsize_t i1 = 0, i2 = 0;
+  H5Literate(ga, H5_INDEX_NAME, H5_ITER_INC, &i1, mirror_member, &m1);
+  if (!m1.err) H5Literate(gb, H5_INDEX_NAME, H5_ITER_INC, &i2, mirror_member, &m2);
+  H5Gclose(ga);
+  H5Gclose(gb);
+  if (m1.err) return hp_error_trace(m1.err, __FILE__, __LINE__, __func__);
+  if (m2.err) return hp_error_trace(m2.err, __FILE__, __LINE__, __func__);
+  return 0;
+}
+
 static int dataset_invariants(ctx_t *c) {
   const char *obj = "/captions/image";
   sym_t *n = sym_get(c, "N");
@@ -545,6 +661,12 @@ static int check_objects(ctx_t *c, config_t *cf) {
     } else if (strcmp(kind, "dataset") == 0) {
       if (t != H5I_DATASET) BAD("%s: %s: is not a dataset", c->path, obj);
       HP_CALL(check_dataset(c, obj, h, o));
+    } else if (strcmp(kind, "tensors") == 0) {
+      const char *like;
+      if (t != H5I_GROUP) BAD("%s: %s: is not a group (expected a group of tensors)", c->path, obj);
+      HP_CALL(check_tensor_group(c, obj, h));
+      HP_CALL(schema_str(o, "like", &like, 0));
+      if (like) HP_CALL(check_mirror(c, obj, like));
     } else {
       HP_ERROR(HP_ERR_INTERNAL, "embedded schema %s: %s: unknown kind '%s'", c->schema, obj, kind);
     }

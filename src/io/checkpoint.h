@@ -1,0 +1,55 @@
+/* checkpoint.h — ckpt.h5, schema "hpclip.checkpoint" version 1 (hdf5-schemas/checkpoint.md).
+ *
+ *   /params/<name>   float32, the tensor's shape   one dataset per named parameter of the
+ *                                                  model's table (models/params.h), names as
+ *                                                  in the PyTorch reference state dicts
+ *   /optim/m/<name>, /optim/v/<name>               optimiser moments, same names and shapes
+ *   /vocab           string table                  the tokenizer vocabulary (id order)
+ * Root attributes: schema, schema_version, config, fingerprint, created_by, model (the model
+ * description a loader must match), optimizer ("adamw", "sgd", "none"), state (training state
+ * as "key=value" words), step, epoch.
+ *
+ * Writing is collective and atomic (PATH.tmp renamed when complete); the data come from rank 0
+ * (parameters are replicated). Reading validates the file, then checks that every tensor of
+ * the model's table is present with the same shape and that the file holds no other tensor;
+ * rank 0 reads and broadcasts.
+ */
+#ifndef HP_IO_CHECKPOINT_H
+#define HP_IO_CHECKPOINT_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "models/params.h"
+
+#define HP_CKPT_SCHEMA "hpclip.checkpoint"
+
+typedef struct {
+  int64_t step, epoch;
+  const char *model;        /* description the loader must match, e.g. "bert(L=4,...)+vit(...)" */
+  const char *state;        /* training state, "key=value ..." */
+  const char *config_text;
+  const char *fingerprint;
+  const char *optimizer;    /* "adamw", "sgd" or "none" */
+  const float *m, *v;       /* [p->total], laid out like p->data; NULL = not stored */
+  int64_t n_vocab;
+  const char *const *vocab;
+} hp_ckpt_meta;
+
+int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_ckpt_meta *meta);
+
+typedef struct {
+  int64_t step, epoch;
+  char *model, *state, *optimizer, *config, *fingerprint;
+  int64_t n_vocab;
+  char **vocab;
+  int has_m, has_v;
+} hp_ckpt_info;
+
+/* Read into p->data (p built from this job's config); m, v: optional [p->total] outputs.
+ * `model` = this job's model description: a different one is an HP_ERR_INPUT naming both. */
+int hp_ckpt_read(MPI_Comm comm, const char *path, const char *model, hp_params *p, float *m, float *v,
+                 hp_ckpt_info *info);
+void hp_ckpt_info_free(hp_ckpt_info *info);
+
+#endif
