@@ -12,6 +12,8 @@
  * 1e-2 (float32 forward; see tests/nn/nn_test.h), train mode, with every BN bias shifted by
  * +3 so that the difference quotients do not cross ReLU kinks (see test_tiny_fd).
  * Env: HP_FD_H overrides h, HP_FD_VERBOSE prints the values, HP_FD_NOFAIL only reports.
+ * bn_relu kernels: against nn/batchnorm (the reference kernel, itself checked against
+ * PyTorch) at a size above the OpenMP threshold, and bitwise identical at 1 and 2 threads.
  * Smoke: the full ResNet50 at 128x128 (23,508,032 trainable parameters, names, flags), one
  * forward at B=1 and a timed training step at B=2. */
 #include <setjmp.h>
@@ -26,8 +28,18 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "base/rng.h"
 #include "models/params.h"
 #include "models/resnet50.h"
+#include "nn/batchnorm.h"
+#include "nn/bn_relu.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#define SET_THREADS(n) omp_set_num_threads(n)
+#else
+#define SET_THREADS(n) ((void)0)
+#endif
 
 #define TOL_REF 1e-4
 #define TOL_FD 1e-2
@@ -367,6 +379,95 @@ static void test_tiny_fd(void **state) {
   tiny_teardown(&t);
 }
 
+/* ---- nn/bn_relu.h kernels ---------------------------------------------------------------- */
+enum { BM = 3000, BC = 80 }; /* M*C above HP_OMP_MIN_ELEMS; C not a multiple of 16 */
+
+static void fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
+  hp_rng r = hp_rng_make(seed, 0xB17, 0);
+  for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)hp_rng_uniform(&r);
+}
+
+/* out: [0] y, [1] ReLU(y), [2] ReLU(y + res), [3] dx (plain), [4] dx (ReLU-masked), [5] dw,
+ * [6] db, [7] running mean/var, each BM*BC floats (smaller ones padded) */
+static void bn_kernels(float *out, int training) {
+  size_t n = (size_t)BM * BC;
+  float *x = malloc(n * 4), *res = malloc(n * 4), *dy = malloc(n * 4), *w = malloc(BC * 4),
+        *b = malloc(BC * 4), *mean = malloc(BC * 4), *rstd = malloc(BC * 4);
+  double *scr = malloc(hp_bn_scratch_doubles(BC) * sizeof(double));
+  assert_true(x && res && dy && w && b && mean && rstd && scr);
+  fill(x, n, 1, -1.0f, 3.0f);
+  fill(res, n, 2, -1.0f, 1.0f);
+  fill(dy, n, 3, -1.0f, 1.0f);
+  fill(w, BC, 4, 0.5f, 1.5f);
+  fill(b, BC, 5, -0.5f, 0.5f);
+  float *rm = out + 7 * n, *rv = rm + BC;
+  fill(rm, BC, 6, -0.2f, 0.2f);
+  fill(rv, BC, 7, 0.5f, 1.5f);
+  memset(out, 0, 7 * n * sizeof(float));
+  hp_bn_stats(mean, rstd, rm, rv, x, BM, BC, 1e-5f, 0.1f, training, scr);
+  hp_bn_apply(out, x, mean, rstd, w, b, BM, BC, 0);
+  hp_bn_apply(out + n, x, mean, rstd, w, b, BM, BC, 1);
+  hp_bn_add_relu(out + 2 * n, x, mean, rstd, w, b, NULL, NULL, NULL, NULL, NULL, res, BM, BC);
+  hp_bn_backward(out + 3 * n, out + 5 * n, out + 6 * n, dy, NULL, x, w, mean, rstd, BM, BC,
+                 training, scr);
+  hp_bn_backward(out + 4 * n, NULL, NULL, dy, out + n, x, w, mean, rstd, BM, BC, training, scr);
+  free(x); free(res); free(dy); free(w); free(b); free(mean); free(rstd); free(scr);
+}
+
+static void test_bn_relu_kernels(void **state) {
+  (void)state;
+  size_t n = (size_t)BM * BC, tot = 7 * n + 2 * BC;
+  for (int training = 1; training >= 0; training--) {
+    float *o = calloc(tot, sizeof(float)), *o2 = calloc(tot, sizeof(float));
+    assert_true(o && o2);
+    SET_THREADS(2);
+    bn_kernels(o, training);
+    SET_THREADS(1);
+    bn_kernels(o2, training);
+    assert_memory_equal(o, o2, tot * sizeof(float)); /* bitwise, any thread count */
+    /* reference: nn/batchnorm.h, with ReLU / residual / mask applied separately */
+    float *x = malloc(n * 4), *res = malloc(n * 4), *dy = malloc(n * 4), *w = malloc(BC * 4),
+          *b = malloc(BC * 4), *mean = malloc(BC * 4), *rstd = malloc(BC * 4),
+          *rm = malloc(BC * 4), *rv = malloc(BC * 4), *y = malloc(n * 4), *t = malloc(n * 4),
+          *dx = calloc(n, 4), *dxm = calloc(n, 4), *dw = calloc(BC, 4), *db = calloc(BC, 4),
+          *g = malloc(n * 4);
+    assert_true(x && res && dy && w && b && mean && rstd && rm && rv && y && t && dx && dxm &&
+                dw && db && g);
+    fill(x, n, 1, -1.0f, 3.0f);
+    fill(res, n, 2, -1.0f, 1.0f);
+    fill(dy, n, 3, -1.0f, 1.0f);
+    fill(w, BC, 4, 0.5f, 1.5f);
+    fill(b, BC, 5, -0.5f, 0.5f);
+    fill(rm, BC, 6, -0.2f, 0.2f);
+    fill(rv, BC, 7, 0.5f, 1.5f);
+    hp_batchnorm_forward(y, mean, rstd, rm, rv, x, w, b, BM, BC, 1e-5f, 0.1f, training);
+    double e[8];
+    e[0] = max_rel_err(o, y, n);
+    for (size_t i = 0; i < n; i++) t[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    e[1] = max_rel_err(o + n, t, n);
+    for (size_t i = 0; i < n; i++) t[i] = y[i] + res[i] > 0.0f ? y[i] + res[i] : 0.0f;
+    e[2] = max_rel_err(o + 2 * n, t, n);
+    hp_batchnorm_backward(dx, dw, db, dy, x, w, mean, rstd, BM, BC, training);
+    e[3] = max_rel_err(o + 3 * n, dx, n);
+    e[5] = max_rel_err(o + 5 * n, dw, BC);
+    e[6] = max_rel_err(o + 6 * n, db, BC);
+    for (size_t i = 0; i < n; i++) g[i] = o[n + i] > 0.0f ? dy[i] : 0.0f;
+    hp_batchnorm_backward(dxm, NULL, NULL, g, x, w, mean, rstd, BM, BC, training);
+    e[4] = max_rel_err(o + 4 * n, dxm, n);
+    double er = max_rel_err(o + 7 * n, rm, BC), ev = max_rel_err(o + 7 * n + BC, rv, BC);
+    e[7] = er > ev ? er : ev;
+    const char *what[8] = {"apply", "apply+relu", "add+relu", "backward", "backward masked",
+                           "dweight", "dbias", "running stats"};
+    for (int k = 0; k < 8; k++) {
+      printf("  bn_relu %s %-16s vs nn/batchnorm err %.3e\n", training ? "train" : "eval ",
+             what[k], e[k]);
+      if (!(e[k] <= 1e-5)) fail_msg("bn_relu %s: err %.3e", what[k], e[k]);
+    }
+    free(x); free(res); free(dy); free(w); free(b); free(mean); free(rstd); free(rm); free(rv);
+    free(y); free(t); free(dx); free(dxm); free(dw); free(db); free(g); free(o); free(o2);
+  }
+}
+
 /* ---- full ResNet50 at 128x128 ------------------------------------------------------------- */
 static double now_s(void) {
   struct timespec ts;
@@ -455,6 +556,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_32),
       cmocka_unit_test(test_u8_input),
       cmocka_unit_test(test_tiny_fd),
+      cmocka_unit_test(test_bn_relu_kernels),
       cmocka_unit_test(test_resnet50_smoke),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
