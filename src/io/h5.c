@@ -87,7 +87,11 @@ int hp_h5_create(MPI_Comm comm, const char *path, hp_h5file *f) {
   HP_CALL(parallel_fapl(comm, path, &fapl));
   hp_tmpfile_register(f->tmp); /* every rank: whichever fails first cleans up */
   /* Checked before any cleanup call: every HDF5 call clears the error stack we report from. */
-  HP_H5(HP_ERR_IO, f->fid = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), f->tmp, "", "cannot create file");
+  hid_t fcpl;
+  HP_H5(HP_ERR_IO, fcpl = H5Pcreate(H5P_FILE_CREATE), path, "", "H5Pcreate failed");
+  HP_H5(HP_ERR_IO, H5Pset_obj_track_times(fcpl, 0), path, "/", "H5Pset_obj_track_times failed"); /* see create_dataset */
+  HP_H5(HP_ERR_IO, f->fid = H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl), f->tmp, "", "cannot create file");
+  H5Pclose(fcpl);
   H5Pclose(fapl);
   f->creating = 1;
   return 0;
@@ -184,13 +188,34 @@ int hp_h5_exists(hid_t fid, const char *path, const char *obj, int *exists) {
   return 0;
 }
 
+static int create_parents(hp_h5file *f, const char *obj);
+
 int hp_h5_create_group(hp_h5file *f, const char *obj) {
   hid_t lcpl, g;
+  HP_CALL(create_parents(f, obj));
   HP_H5(HP_ERR_IO, lcpl = H5Pcreate(H5P_LINK_CREATE), f->path, obj, "H5Pcreate failed");
-  HP_H5(HP_ERR_IO, H5Pset_create_intermediate_group(lcpl, 1), f->path, obj, "H5Pset failed");
-  HP_H5(HP_ERR_IO, g = H5Gcreate2(f->fid, obj, lcpl, H5P_DEFAULT, H5P_DEFAULT), f->path, obj, "cannot create group");
+  hid_t gcpl;
+  HP_H5(HP_ERR_IO, gcpl = H5Pcreate(H5P_GROUP_CREATE), f->path, obj, "H5Pcreate failed");
+  HP_H5(HP_ERR_IO, H5Pset_obj_track_times(gcpl, 0), f->path, obj, "H5Pset_obj_track_times failed");
+  HP_H5(HP_ERR_IO, g = H5Gcreate2(f->fid, obj, lcpl, gcpl, H5P_DEFAULT), f->path, obj, "cannot create group");
+  H5Pclose(gcpl);
   H5Pclose(lcpl);
   HP_H5(HP_ERR_IO, H5Gclose(g), f->path, obj, "cannot close group");
+  return 0;
+}
+
+/* Missing parent groups of `obj`, created one by one with our group properties rather than by
+ * HDF5's intermediate-group option, whose groups would carry modification times. */
+static int create_parents(hp_h5file *f, const char *obj) {
+  char parent[HP_H5_PATH_MAX];
+  if (snprintf(parent, sizeof parent, "%s", obj) >= (int)sizeof parent) HP_ERROR(HP_ERR_INTERNAL, "%s: path too long", obj);
+  for (char *sl = strchr(parent + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+    int exists;
+    *sl = 0;
+    HP_CALL(hp_h5_exists(f->fid, f->path, parent, &exists));
+    if (!exists) HP_CALL(hp_h5_create_group(f, parent));
+    *sl = '/';
+  }
   return 0;
 }
 
@@ -202,10 +227,13 @@ int hp_h5_create_dataset(hp_h5file *f, const char *obj, hid_t type, int ndims, c
     if (dims[i] < 0) HP_ERROR(HP_ERR_INTERNAL, "%s: %s: negative dimension", f->path, obj);
     hd[i] = (hsize_t)dims[i];
   }
+  HP_CALL(create_parents(f, obj));
   HP_H5(HP_ERR_IO, lcpl = H5Pcreate(H5P_LINK_CREATE), f->path, obj, "H5Pcreate failed");
-  HP_H5(HP_ERR_IO, H5Pset_create_intermediate_group(lcpl, 1), f->path, obj, "H5Pset failed");
   HP_H5(HP_ERR_IO, dcpl = H5Pcreate(H5P_DATASET_CREATE), f->path, obj, "H5Pcreate failed");
   HP_H5(HP_ERR_IO, H5Pset_layout(dcpl, H5D_CONTIGUOUS), f->path, obj, "H5Pset_layout failed");
+  /* No modification times in object headers: the same data make the same bytes, whatever
+   * the rank count or the hour (outputs compare with cmp, not only h5diff). */
+  HP_H5(HP_ERR_IO, H5Pset_obj_track_times(dcpl, 0), f->path, obj, "H5Pset_obj_track_times failed");
   /* The writer fills every byte: writing fill values first would double the I/O. */
   HP_H5(HP_ERR_IO, H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), f->path, obj, "H5Pset_fill_time failed");
   HP_H5(HP_ERR_IO, space = H5Screate_simple(ndims, hd, NULL), f->path, obj, "cannot create dataspace");
