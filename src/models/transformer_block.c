@@ -20,7 +20,7 @@ void hp_tb_zero(float *x, size_t n) {
 
 size_t hp_tblock_acts_floats(const hp_tblock_cfg *c, int B, int T) {
   size_t N = (size_t)B * T, D = (size_t)c->D, F = (size_t)c->F;
-  return N * (9 * D + F + 4) + (size_t)B * c->H * T * T;
+  return N * (8 * D + F + 4) + (size_t)B * c->H * T * T;
 }
 
 size_t hp_tblock_scratch_floats(const hp_tblock_cfg *c, int B, int T) {

@@ -15,7 +15,7 @@
  * (see nn/dropout.h): site = tower site base + 2*layer + {0,1}, index0 = site_base +
  * sample0 * T * D, so a sample's masks do not depend on the rank holding it.
  *
- * Memory: the block keeps what its backward needs (acts below, ~ N*(9D+F) + 4N +
+ * Memory: the block keeps what its backward needs (acts below, ~ N*(8D+F+4) +
  * B*H*T*T floats); gelu(u) is NOT stored — forward writes it to a shared scratch and
  * backward recomputes it (saves N*F floats per layer for one cheap element-wise pass).
  */
