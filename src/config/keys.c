@@ -74,6 +74,88 @@ const hp_cfg_key hp_cfg_keys[] = {
      "ignoring ASCII case"},
     {"ingest.max_image_pixels", HP_T_INT, "50000000", 1, 1e12, NULL,
      "largest width x height decoded; larger images are bad records (decompression-bomb guard)"},
+
+    /* ---- model: the CLIP two-tower model the train stage builds ------------------------------ */
+    {"model.text", HP_T_ENUM, "bert", NO_RANGE, "bert",
+     "text tower: a BERT encoder (Hugging Face BertModel structure, no pooler) over the caption's "
+     "data.caption_len token ids; vocabulary = the dataset's /vocab"},
+    {"model.text_layers", HP_T_INT, "12", 1, 48, NULL,
+     "BERT encoder layers (the study: 4, 8 or 12)"},
+    {"model.text_heads", HP_T_INT, "12", 1, 64, NULL,
+     "BERT attention heads (the study: 4, 8 or 12); model.text_width must be a multiple"},
+    {"model.text_width", HP_T_INT, "768", 8, 4096, NULL,
+     "BERT hidden width (the study: 256, 512 or 768)"},
+    {"model.text_ffn", HP_T_INT, "0", 0, 16384, NULL,
+     "BERT intermediate (feed-forward) width; 0 = 4 x model.text_width"},
+    {"model.text_pooling", HP_T_ENUM, "mean", NO_RANGE, "mean|cls",
+     "how the text tower pools its token states: mean over real tokens, or the first token (the "
+     "tokenizer emits no [CLS], so cls = the first word)"},
+    {"model.text_dropout", HP_T_FLOAT, "0.1", 0, 0.9, NULL,
+     "BERT hidden dropout in training (Hugging Face default 0.1); masks keyed by (seed, step, "
+     "sample), so the same for any rank count"},
+    {"model.image", HP_T_ENUM, "vit", NO_RANGE, "vit|resnet50",
+     "image tower: a Vision Transformer (timm structure, class-token pooling) or a ResNet "
+     "(torchvision bottleneck ResNet50 structure, global average pooling)"},
+    {"model.image_patch", HP_T_INT, "16", 1, 1024, NULL,
+     "ViT patch side in pixels (the study: 16 or 32); must divide data.image_size"},
+    {"model.image_layers", HP_T_INT, "12", 1, 48, NULL, "ViT encoder layers"},
+    {"model.image_heads", HP_T_INT, "12", 1, 64, NULL,
+     "ViT attention heads; model.image_width must be a multiple"},
+    {"model.image_width", HP_T_INT, "768", 8, 4096, NULL, "ViT hidden width"},
+    {"model.image_mlp", HP_T_INT, "0", 0, 16384, NULL, "ViT MLP width; 0 = 4 x model.image_width"},
+    {"model.image_dropout", HP_T_FLOAT, "0", 0, 0.9, NULL,
+     "ViT dropout after the embeddings and in every block (timm drop_rate, default 0)"},
+    {"model.resnet_blocks", HP_T_STRING, "3,4,6,3", NO_RANGE, NULL,
+     "ResNet bottleneck blocks of the four stages, comma separated: 3,4,6,3 = ResNet50"},
+    {"model.resnet_width", HP_T_INT, "64", 4, 512, NULL,
+     "ResNet stem channels (64 = ResNet50; features = 32 x width); smaller for tests"},
+    {"model.embed_dim", HP_T_INT, "768", 1, 8192, NULL,
+     "joint embedding width: both towers end in Dense(embed_dim) + L2 normalisation (the study: 768)"},
+
+    /* ---- train: data-parallel contrastive training (ckpt.h5) -------------------------------- */
+    {"train.batch", HP_T_INT, "32", 2, 1048576, NULL,
+     "global batch (image, caption) pairs per step, spread evenly over the ranks (must be "
+     "divisible by the rank count); negatives are global (the study: 32)"},
+    {"train.lr", HP_T_FLOAT, "1e-5", 0, 1e30, NULL, "peak learning rate (the study: 1e-5)"},
+    {"train.epochs", HP_T_INT, "20", 1, 100000, NULL,
+     "most epochs (passes over the training split; the last partial batch is dropped)"},
+    {"train.patience", HP_T_INT, "2", 0, 100000, NULL,
+     "early stopping: stop after this many epochs without a lower validation loss (0 = never stop "
+     "early); the best epoch's parameters are kept"},
+    {"train.optimizer", HP_T_ENUM, "adamw", NO_RANGE, "adamw|sgd",
+     "optimiser: AdamW (betas 0.9/0.999, eps 1e-8) or SGD with momentum (torch semantics)"},
+    {"train.weight_decay", HP_T_FLOAT, "0", 0, 10, NULL,
+     "decoupled (AdamW) / coupled (SGD) weight decay on weight matrices; 0 = none (the study used "
+     "plain Adam)"},
+    {"train.momentum", HP_T_FLOAT, "0.9", 0, 1, NULL, "SGD momentum"},
+    {"train.l2_penalty", HP_T_FLOAT, "1e-3", 0, 10, NULL,
+     "L2 penalty lambda * sum(w^2) on the two projection kernels (Keras kernel_regularizer, the "
+     "study: 1e-3); not part of the logged contrastive loss"},
+    {"train.temperature", HP_T_FLOAT, "0.07", 1e-4, 100, NULL,
+     "temperature of the contrastive loss (logits = cosine / temperature; CLIP: 0.07)"},
+    {"train.learn_temperature", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "learn the temperature (as log(1/T), clamped to T >= 0.01) starting from train.temperature"},
+    {"train.schedule", HP_T_ENUM, "constant", NO_RANGE, "constant|cosine",
+     "learning-rate schedule: constant, or linear warm-up then cosine decay to train.min_lr"},
+    {"train.warmup_steps", HP_T_INT, "0", 0, 1e12, NULL, "linear warm-up steps of the cosine schedule"},
+    {"train.min_lr", HP_T_FLOAT, "0", 0, 1e30, NULL, "learning rate at the end of the cosine schedule"},
+    {"train.grad_clip", HP_T_FLOAT, "0", 0, 1e30, NULL,
+     "clip the global gradient norm to this value (torch clip_grad_norm_); 0 = no clipping"},
+    {"train.bucket_mb", HP_T_FLOAT, "25", 0.001, 4096, NULL,
+     "gradient allreduce bucket size in MiB (PyTorch DDP: 25); buckets start as soon as backward "
+     "has finished them"},
+    {"train.zero1", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "shard the optimiser state (ZeRO stage 1): gradients reduce-scattered, each rank updates its "
+     "slice of the moments and parameters, parameters all-gathered"},
+    {"train.checkpoint_every", HP_T_INT, "0", 0, 1e12, NULL,
+     "also write the restart state (train-state.h5) every this many steps; 0 = at epoch ends only"},
+    {"train.max_steps", HP_T_INT, "0", 0, 1e12, NULL,
+     "stop after this many optimiser steps in total (0 = no cap); the partial epoch is validated"},
+    {"train.eval_batch", HP_T_INT, "0", 0, 1048576, NULL,
+     "global batch of the validation loss (its negatives) and of test-split embedding; 0 = train.batch"},
+    {"train.init_checkpoint", HP_T_STRING, "", NO_RANGE, NULL,
+     "start from the parameters of this ckpt.h5 (same model description) instead of a seeded "
+     "initialisation; empty = none"},
 };
 
 const int hp_cfg_nkeys = (int)(sizeof hp_cfg_keys / sizeof hp_cfg_keys[0]);

@@ -53,6 +53,14 @@ int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_
   }
   if (meta->n_vocab > 0)
     HP_CALL(hp_strtab_write(&f, "/vocab", f.rank == 0 ? meta->n_vocab : 0, meta->vocab));
+  if (meta->n_history > 0) {
+    HP_CALL(hp_h5_create_group(&f, "/history"));
+    int64_t n = meta->n_history;
+    HP_CALL(hp_h5_create_dataset(&f, "/history/train_loss", H5T_IEEE_F64LE, 1, &n));
+    HP_CALL(hp_h5_write_rows(&f, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, f.rank == 0 ? n : 0, meta->train_loss));
+    HP_CALL(hp_h5_create_dataset(&f, "/history/val_loss", H5T_IEEE_F64LE, 1, &n));
+    HP_CALL(hp_h5_write_rows(&f, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, f.rank == 0 ? n : 0, meta->val_loss));
+  }
   HP_CALL(hp_h5_commit(&f));
   return 0;
 }
@@ -129,6 +137,18 @@ int hp_ckpt_read(MPI_Comm comm, const char *path, const char *model, hp_params *
     HP_CALL(hp_strtab_count(&f, "/vocab", &info->n_vocab));
     HP_CALL(hp_strtab_read(&f, "/vocab", 0, info->n_vocab, &info->vocab));
   }
+  int has_history;
+  HP_CALL(hp_h5_exists(f.fid, path, "/history", &has_history));
+  if (has_history) {
+    int nd;
+    int64_t n;
+    HP_CALL(hp_h5_dims(&f, "/history/train_loss", 1, &nd, &n));
+    HP_CALLOC(info->train_loss, n > 0 ? n : 1, "training-loss history");
+    HP_CALLOC(info->val_loss, n > 0 ? n : 1, "validation-loss history");
+    HP_CALL(hp_h5_read_rows(&f, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, n, info->train_loss));
+    HP_CALL(hp_h5_read_rows(&f, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, n, info->val_loss));
+    info->n_history = n;
+  }
   HP_CALL(hp_h5_close(&f));
   return 0;
 }
@@ -139,6 +159,8 @@ void hp_ckpt_info_free(hp_ckpt_info *info) {
   free(info->optimizer);
   free(info->config);
   free(info->fingerprint);
+  free(info->train_loss);
+  free(info->val_loss);
   if (info->vocab) {
     for (int64_t i = 0; i < info->n_vocab; i++) free(info->vocab[i]);
     free(info->vocab);

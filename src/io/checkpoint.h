@@ -5,6 +5,7 @@
  *                                                  in the PyTorch reference state dicts
  *   /optim/m/<name>, /optim/v/<name>               optimiser moments, same names and shapes
  *   /vocab           string table                  the tokenizer vocabulary (id order)
+ *   /history/train_loss, /history/val_loss  float64 [epochs]  optional per-epoch curves
  * Root attributes: schema, schema_version, config, fingerprint, created_by, model (the model
  * description a loader must match), optimizer ("adamw", "sgd", "none"), state (training state
  * as "key=value" words), step, epoch.
@@ -34,6 +35,8 @@ typedef struct {
   const float *m, *v;       /* [p->total], laid out like p->data; NULL = not stored */
   int64_t n_vocab;
   const char *const *vocab;
+  int64_t n_history;                     /* epochs in the curves; 0 = no /history */
+  const double *train_loss, *val_loss;   /* [n_history] */
 } hp_ckpt_meta;
 
 int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_ckpt_meta *meta);
@@ -44,6 +47,8 @@ typedef struct {
   int64_t n_vocab;
   char **vocab;
   int has_m, has_v;
+  int64_t n_history;                     /* 0 when the file has no /history */
+  double *train_loss, *val_loss;         /* [n_history] */
 } hp_ckpt_info;
 
 /* Read into p->data (p built from this job's config); m, v: optional [p->total] outputs.

@@ -18,7 +18,7 @@ const hp_stage hp_stages[] = {
      "generate the synthetic image-caption dataset"},
     {"ingest", "dataset.h5", {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
      "convert COCO / ROCO / Fashion Product into the dataset schema"},
-    {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, NULL,
+    {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
      "data-parallel contrastive training"},
     {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, NULL,
      "embed every image and caption"},
@@ -47,13 +47,15 @@ int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) 
   return 0;
 }
 
-/* mkdir -p on rank 0; every rank then checks it is a directory it can use. */
+/* mkdir -p on rank 0, which reports for everybody; then every rank checks that it sees the
+ * directory too (a run directory must be on a file system all nodes share). */
 static int make_run_dir(MPI_Comm comm, const char *dir) {
   int rank, err = 0;
   char why[4608] = "";
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     char path[4096];
+    struct stat sb;
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
       err = HP_ERR_USAGE;
       snprintf(why, sizeof why, "path too long");
@@ -69,14 +71,26 @@ static int make_run_dir(MPI_Comm comm, const char *dir) {
     }
     if (!err && mkdir(path, 0775) && errno != EEXIST) {
       err = HP_ERR_IO;
-      snprintf(why, sizeof why, "%s", strerror(errno));
+      snprintf(why, sizeof why, "cannot create it: %s", strerror(errno));
+    }
+    if (!err && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+      err = HP_ERR_IO;
+      snprintf(why, sizeof why, "exists but is not a directory");
+    }
+    if (!err && access(path, W_OK | X_OK) != 0) {
+      err = HP_ERR_IO;
+      snprintf(why, sizeof why, "not writable: %s", strerror(errno));
     }
   }
   HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
   HP_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
-  if (err) HP_ERROR(err, "run directory %s: %s", dir, why);
+  if (err) hp_error_set(err, __FILE__, __LINE__, __func__, "run directory %s: %s", dir, why);
+  HP_CALL(hp_agree(comm, err));
   struct stat sb;
   int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0;
+  if (!ok)
+    hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__,
+                 "run directory %s: rank 0 created it but rank %d cannot use it (not on a shared file system?)", dir, rank);
   HP_CALL(hp_agree(comm, ok ? 0 : HP_ERR_IO));
   return 0;
 }

@@ -46,5 +46,6 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
 /* Stage entry points. */
 int hp_stage_synth(hp_stage_ctx *ctx);
 int hp_stage_ingest(hp_stage_ctx *ctx);
+int hp_stage_train(hp_stage_ctx *ctx);
 
 #endif

@@ -1,0 +1,197 @@
+/* train_data.c — dataset access for the train stage (see train_data.h). */
+#include "stages/train_data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "comm/shard.h"
+#include "io/dataset.h"
+#include "io/h5.h"
+
+#define CAPTION_CHUNK 65536 /* captions read and encoded per collective round */
+
+/* Tokenise this rank's block of captions in bounded collective rounds, then all-gather. */
+static int load_caption_ids(MPI_Comm comm, hp_dataset *ds, hp_train_data *d) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int64_t k0, n, r0max, nmax;
+  hp_shard_range(d->M, size, rank, &k0, &n);
+  hp_shard_range(d->M, size, 0, &r0max, &nmax); /* rank 0's block is the largest */
+  int64_t total;
+  if (hp_mul_i64(d->M, d->T, &total) || total > INT32_MAX)
+    HP_ERROR(HP_ERR_MEM, "%s: %lld captions x %lld ids exceed the 2^31 ids one all-gather can move", d->path,
+             (long long)d->M, (long long)d->T);
+  HP_CALLOC(d->ids, (size_t)total, "caption token ids");
+  int32_t *mine = d->ids + k0 * d->T;
+  int64_t rounds = (nmax + CAPTION_CHUNK - 1) / CAPTION_CHUNK;
+  for (int64_t r = 0; r < rounds; r++) {
+    int64_t a = r * CAPTION_CHUNK, len = n - a < CAPTION_CHUNK ? n - a : CAPTION_CHUNK;
+    if (len < 0) len = 0;
+    char **text = NULL;
+    HP_CALL(hp_dataset_read_strings(ds, "captions/text", len > 0 ? k0 + a : 0, len, &text));
+    for (int64_t i = 0; i < len; i++) HP_CALL(hp_tok_encode(d->vocab, text[i], d->T, mine + (a + i) * d->T, NULL));
+    hp_strings_free(text, len);
+  }
+  int *counts = NULL, *displs = NULL;
+  HP_CALLOC(counts, size, "caption id counts");
+  HP_CALLOC(displs, size, "caption id displacements");
+  for (int r = 0; r < size; r++) {
+    int64_t a, c;
+    hp_shard_range(d->M, size, r, &a, &c);
+    counts[r] = (int)(c * d->T);
+    displs[r] = (int)(a * d->T);
+  }
+  HP_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_INT32_T, d->ids, counts, displs, MPI_INT32_T, comm));
+  free(counts);
+  free(displs);
+  return 0;
+}
+
+int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, hp_train_data *d) {
+  memset(d, 0, sizeof *d);
+  d->fid = d->dset = H5I_INVALID_HID;
+  if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path)
+    HP_ERROR(HP_ERR_USAGE, "dataset path too long: %s", path);
+  hp_dataset *ds = NULL;
+  HP_CALL(hp_dataset_open(comm, path, &ds));
+  hp_dataset_dims dims = hp_dataset_get_dims(ds);
+  d->N = dims.n_images;
+  d->S = dims.height;
+  d->M = dims.n_captions;
+  d->T = T;
+  if (dims.height != dims.width)
+    HP_ERROR(HP_ERR_INPUT, "%s: /images: %lldx%lld images; training needs square images", path,
+             (long long)dims.height, (long long)dims.width);
+  if (dims.n_vocab < 2)
+    HP_ERROR(HP_ERR_INPUT, "%s: /vocab: missing; the train stage needs the dataset's vocabulary (synth and "
+             "ingest write it)", path);
+  /* vocabulary */
+  char **words = NULL;
+  HP_CALL(hp_dataset_read_strings(ds, "vocab", 0, dims.n_vocab, &words));
+  int e = hp_vocab_from_words((const char *const *)words, dims.n_vocab, &d->vocab);
+  hp_strings_free(words, dims.n_vocab);
+  if (e) return hp_error_trace(e, __FILE__, __LINE__, __func__);
+  /* split and caption links */
+  HP_CALLOC(d->split, d->N, "image split");
+  HP_CALL(hp_dataset_read_split(ds, 0, d->N, d->split));
+  int64_t *cap_image = NULL;
+  HP_CALLOC(cap_image, d->M, "caption image index");
+  HP_CALL(hp_dataset_read_caption_image(ds, cap_image));
+  HP_CALLOC(d->cap_first, d->N, "first caption of each image");
+  HP_CALLOC(d->cap_count, d->N, "captions of each image");
+  for (int64_t c = d->M - 1; c >= 0; c--) { /* validated on open: in range, non-decreasing */
+    d->cap_first[cap_image[c]] = c;
+    d->cap_count[cap_image[c]]++;
+  }
+  free(cap_image);
+  for (int s = 0; s < 3; s++) {
+    HP_CALLOC(d->rows[s], d->N, "split image list");
+    d->nrows[s] = 0;
+  }
+  for (int64_t i = 0; i < d->N; i++) {
+    if (d->cap_count[i] == 0 && d->split[i] != 2)
+      HP_ERROR(HP_ERR_INPUT, "%s: image %lld has no caption (every training and validation image needs one)", path,
+               (long long)i);
+    d->rows[d->split[i]][d->nrows[d->split[i]]++] = i;
+  }
+  HP_CALL(load_caption_ids(comm, ds, d));
+  hp_dataset_close(ds);
+  /* independent per-rank reads from here on */
+  HP_CALL(hp_h5_open_serial(path, &d->fid));
+  HP_H5(HP_ERR_INPUT, d->dset = H5Dopen2(d->fid, "/images", H5P_DEFAULT), path, "/images", "cannot open");
+  d->cap = max_rows > 0 ? max_rows : 1;
+  HP_CALLOC(d->tmp, (size_t)d->cap * d->S * d->S * 3, "image staging buffer");
+  HP_CALLOC(d->order, (size_t)d->cap * 2, "image read order");
+  return 0;
+}
+
+void hp_train_data_close(hp_train_data *d) {
+  if (d->dset >= 0) H5Dclose(d->dset);
+  if (d->fid >= 0) H5Fclose(d->fid);
+  free(d->split);
+  free(d->cap_first);
+  free(d->cap_count);
+  free(d->ids);
+  for (int s = 0; s < 3; s++) free(d->rows[s]);
+  hp_vocab_free(d->vocab);
+  free(d->tmp);
+  free(d->order);
+  memset(d, 0, sizeof *d);
+  d->fid = d->dset = H5I_INVALID_HID;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  const int64_t *x = a, *y = b;
+  return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+int hp_train_read_images(hp_train_data *d, const int64_t *rows, int64_t n, uint8_t *out) {
+  if (n <= 0) return 0;
+  if (n > d->cap) HP_ERROR(HP_ERR_INTERNAL, "image read of %lld rows, capacity %lld", (long long)n, (long long)d->cap);
+  for (int64_t i = 0; i < n; i++) {
+    d->order[2 * i] = rows[i];
+    d->order[2 * i + 1] = i;
+  }
+  qsort(d->order, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
+  size_t row_bytes = (size_t)d->S * d->S * 3;
+  hid_t fs = H5Dget_space(d->dset);
+  if (fs < 0) HP_H5_ERROR(HP_ERR_INPUT, d->path, "/images", "cannot get the dataspace");
+  /* runs of consecutive rows become one hyperslab each */
+  int first = 1;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i + 1;
+    while (j < n && d->order[2 * j] == d->order[2 * (j - 1)] + 1) j++;
+    hsize_t start[4] = {(hsize_t)d->order[2 * i], 0, 0, 0};
+    hsize_t count[4] = {(hsize_t)(j - i), (hsize_t)d->S, (hsize_t)d->S, 3};
+    if (H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL) < 0) {
+      H5Sclose(fs);
+      HP_H5_ERROR(HP_ERR_INPUT, d->path, "/images", "cannot select row %lld", (long long)d->order[2 * i]);
+    }
+    first = 0;
+    i = j;
+  }
+  hsize_t mdims[2] = {(hsize_t)n, (hsize_t)row_bytes};
+  hid_t ms = H5Screate_simple(2, mdims, NULL);
+  herr_t r = ms < 0 ? -1 : H5Dread(d->dset, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, d->tmp);
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  if (r < 0) HP_H5_ERROR(HP_ERR_IO, d->path, "/images", "cannot read %lld rows", (long long)n);
+  for (int64_t i = 0; i < n; i++)
+    memcpy(out + (size_t)d->order[2 * i + 1] * row_bytes, d->tmp + (size_t)i * row_bytes, row_bytes);
+  return 0;
+}
+
+int hp_train_perm(const hp_train_data *d, uint64_t seed, int64_t epoch, int64_t *perm) {
+  int64_t n = d->nrows[0];
+  int64_t *kv = NULL;
+  HP_CALLOC(kv, (size_t)(n > 0 ? n : 1) * 2, "epoch permutation keys");
+  for (int64_t i = 0; i < n; i++) {
+    int64_t img = d->rows[0][i];
+    /* the top 63 bits of the key, then the image: a strict total order */
+    kv[2 * i] = (int64_t)(hp_hash4(seed, HP_STREAM_SHUFFLE, (uint64_t)img, (uint64_t)epoch) >> 1);
+    kv[2 * i + 1] = img;
+  }
+  qsort(kv, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
+  /* equal keys (probability ~n^2/2^64): cmp_pair ignores the image; fix the order of such runs */
+  for (int64_t i = 1; i < n; i++)
+    if (kv[2 * i] == kv[2 * i - 2] && kv[2 * i + 1] < kv[2 * i - 1]) {
+      int64_t t = kv[2 * i + 1];
+      kv[2 * i + 1] = kv[2 * i - 1];
+      kv[2 * i - 1] = t;
+      if (i > 1) i -= 2;
+    }
+  for (int64_t i = 0; i < n; i++) perm[i] = kv[2 * i + 1];
+  free(kv);
+  return 0;
+}
+
+int64_t hp_train_pick_caption(const hp_train_data *d, uint64_t seed, int64_t img, int64_t epoch) {
+  uint64_t h = hp_hash4(seed, HP_STREAM_CAPTION_PICK, (uint64_t)img, (uint64_t)epoch);
+  uint64_t k = (uint64_t)(((unsigned __int128)h * (uint64_t)d->cap_count[img]) >> 64);
+  return d->cap_first[img] + (int64_t)k;
+}
