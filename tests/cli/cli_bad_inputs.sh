@@ -69,6 +69,12 @@ for np in 1 2 3; do
   expect_fail "config --check bad"    $np 3 "unknown.cfg:2" -- config --check "$T/unknown.cfg"
   expect_fail "stage not implemented" $np 9 "stage 'train'.*not implemented" -- run "$T/notimpl.cfg"
   expect_fail "single stage not impl" $np 9 "stage 'embed'.*not implemented" -- embed "$T/good.cfg"
+  : >"$T/plainfile"
+  expect_fail "run dir is a file"     $np 5 "run directory $T/plainfile: exists but is not a directory" -- synth "$T/good.cfg" --run-dir "$T/plainfile"
+  expect_fail "run dir under a file"  $np 5 "run directory $T/plainfile/sub: cannot create" -- synth "$T/good.cfg" --run-dir "$T/plainfile/sub"
+  head -c 3000 /dev/urandom >"$T/garbage.cfg"
+  expect_fail "binary job file"       $np 3 "garbage.cfg:[0-9]+: syntax error" -- synth "$T/garbage.cfg"
+  expect_fail "check a job file"      $np 4 "good.cfg: not an HDF5 file" -- check "$T/good.cfg"
   [ -e "$T/ni/dataset.h5" ] && bad "not-implemented stage in run.stages must fail before any stage runs" || true
 done
 
