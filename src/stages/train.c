@@ -25,10 +25,12 @@
  * caption choice and dropout are functions of (seed, epoch, step, sample), never of the
  * history of the process).
  */
+#define _POSIX_C_SOURCE 200809L /* SIGKILL (test hook) */
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,7 @@ typedef struct {
   int64_t step0;
   double comm_total, step_total;
   int nan_step;                  /* test hook: poison a gradient at this step (-1 = off) */
+  int64_t crash_step;            /* test hook: the last rank SIGKILLs itself after this step */
   char nan_tensor[HP_PARAM_NAME_MAX];
 } trainer;
 
@@ -796,6 +799,8 @@ static int setup(trainer *tr) {
   const char *env = getenv("HPCLIP_TEST_NAN_GRAD"); /* "STEP:TENSOR" (tests only) */
   tr->nan_step = -1;
   if (env && sscanf(env, "%d:%127s", &tr->nan_step, tr->nan_tensor) != 2) tr->nan_step = -1;
+  env = getenv("HPCLIP_TEST_CRASH_AT_STEP"); /* simulate a rank dying (tests only) */
+  tr->crash_step = env ? strtoll(env, NULL, 10) : -1;
 
   /* memory report */
   double MiB = 1.0 / 1048576.0;
@@ -883,6 +888,10 @@ static int train_loop(trainer *tr) {
       tr->s.loss_n++;
       tr->s.batch++;
       if (tr->c.ckpt_every > 0 && tr->s.step % tr->c.ckpt_every == 0 && tr->s.batch < tr->spe) HP_CALL(save_state(tr));
+      if (tr->crash_step == tr->s.step && tr->ctx->rank == tr->ctx->size - 1) {
+        hp_log_warn("train: HPCLIP_TEST_CRASH_AT_STEP=%" PRId64 ": killing this rank (test hook)", tr->s.step);
+        raise(SIGKILL);
+      }
     }
     HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by train.max_steps */
   }
