@@ -156,6 +156,29 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"train.init_checkpoint", HP_T_STRING, "", NO_RANGE, NULL,
      "start from the parameters of this ckpt.h5 (same model description) instead of a seeded "
      "initialisation; empty = none"},
+
+    /* ---- embed: every image and caption through the trained encoders (embeddings.h5) ------- */
+    {"embed.batch", HP_T_INT, "32", 1, 65536, NULL,
+     "rows per encoder call, and the unit of work: global batch b (rows [b*batch, (b+1)*batch)) "
+     "is run whole by one rank, so every embedding is bitwise the same for any rank count"},
+
+    /* ---- search: label-query retrieval and the CLIP retrieval protocol (results.h5 /search) -- */
+    {"search.split", HP_T_ENUM, "test", NO_RANGE, "train|val|test|all",
+     "images (and their captions) ranked: one split of dataset.h5, or all images"},
+    {"search.prompt", HP_T_STRING, "{}", NO_RANGE, NULL,
+     "query text of a label: every {} is replaced by the label name (\"{}\" = the bare name, the "
+     "study; e.g. \"a picture of a {}\")"},
+    {"search.convention", HP_T_ENUM, "relevant", NO_RANGE, "relevant|retrieved",
+     "denominators of R@k, NDCG@k and AP@k in the printed tables: relevant items in the split "
+     "(textbook) or relevant items retrieved (the study's Table 1); results.h5 holds both "
+     "(docs/metrics.md)"},
+
+    /* ---- zeroshot: zero-shot classification with label prompts (results.h5 /zeroshot) ------ */
+    {"zeroshot.split", HP_T_ENUM, "test", NO_RANGE, "train|val|test|all",
+     "images classified: one split of dataset.h5, or all images"},
+    {"zeroshot.prompt", HP_T_STRING, "{}", NO_RANGE, NULL,
+     "text of a label's class embedding: every {} is replaced by the label name (\"{}\" = the bare "
+     "name)"},
 };
 
 const int hp_cfg_nkeys = (int)(sizeof hp_cfg_keys / sizeof hp_cfg_keys[0]);

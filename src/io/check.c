@@ -595,7 +595,8 @@ static int dataset_invariants(ctx_t *c) {
 static const struct {
   const char *schema;
   int (*fn)(ctx_t *c);
-} g_invariants[] = {{"hpclip.dataset", dataset_invariants}};
+} g_invariants[] = {{"hpclip.dataset", dataset_invariants},
+                     {"hpclip.embeddings", dataset_invariants} /* same caption -> image rules */};
 
 /* ---- the driver ----------------------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@ const hp_stage hp_stages[] = {
      "convert COCO / ROCO / Fashion Product into the dataset schema"},
     {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
      "data-parallel contrastive training"},
-    {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, NULL,
+    {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, hp_stage_embed,
      "embed every image and caption"},
     {"search", "results.h5", {"embeddings.h5", NULL}, {"search.", NULL}, NULL,
      "sharded nearest-neighbour search and retrieval metrics"},

@@ -47,5 +47,8 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
 int hp_stage_synth(hp_stage_ctx *ctx);
 int hp_stage_ingest(hp_stage_ctx *ctx);
 int hp_stage_train(hp_stage_ctx *ctx);
+int hp_stage_embed(hp_stage_ctx *ctx);
+int hp_stage_search(hp_stage_ctx *ctx);
+int hp_stage_zeroshot(hp_stage_ctx *ctx);
 
 #endif

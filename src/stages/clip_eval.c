@@ -1,0 +1,171 @@
+/* clip_eval.c — see clip_eval.h. */
+#include "stages/clip_eval.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/check.h"
+#include "io/checkpoint.h"
+#include "io/h5.h"
+#include "io/strtab.h"
+
+static int parse_blocks(const hp_config *cfg, int out[4]) {
+  const char *s = hp_cfg_str(cfg, "model.resnet_blocks");
+  int n = 0, k = 0;
+  if (sscanf(s, "%d,%d,%d,%d%n", &out[0], &out[1], &out[2], &out[3], &n) != 4 || s[n] != 0) k = 1;
+  for (int i = 0; !k && i < 4; i++) k = out[i] < 1 || out[i] > 64;
+  if (k)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.resnet_blocks = \"%s\": must be four block counts in [1,64], e.g. \"3,4,6,3\"",
+             hp_config_path(cfg), s);
+  return 0;
+}
+
+int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, int64_t T,
+                            hp_clip_config *m) {
+  memset(m, 0, sizeof *m);
+  hp_bert_config_default(&m->text);
+  m->text.vocab = (int)vocab;
+  m->text.max_len = (int)T;
+  m->text.layers = (int)hp_cfg_int(cfg, "model.text_layers");
+  m->text.heads = (int)hp_cfg_int(cfg, "model.text_heads");
+  m->text.width = (int)hp_cfg_int(cfg, "model.text_width");
+  m->text.ffn = (int)hp_cfg_int(cfg, "model.text_ffn");
+  m->text.dropout = (float)hp_cfg_float(cfg, "model.text_dropout");
+  m->text.pooling = strcmp(hp_cfg_str(cfg, "model.text_pooling"), "cls") == 0 ? HP_BERT_POOL_CLS : HP_BERT_POOL_MEAN;
+  if (strcmp(hp_cfg_str(cfg, "model.image"), "vit") == 0) {
+    m->image_kind = HP_CLIP_IMAGE_VIT;
+    hp_vit_config_default(&m->vit);
+    m->vit.image = (int)image_size;
+    m->vit.patch = (int)hp_cfg_int(cfg, "model.image_patch");
+    m->vit.layers = (int)hp_cfg_int(cfg, "model.image_layers");
+    m->vit.heads = (int)hp_cfg_int(cfg, "model.image_heads");
+    m->vit.width = (int)hp_cfg_int(cfg, "model.image_width");
+    m->vit.mlp = (int)hp_cfg_int(cfg, "model.image_mlp");
+    m->vit.dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
+    if (image_size % m->vit.patch)
+      HP_ERROR(HP_ERR_CONFIG, "%s: model.image_patch = %d does not divide the dataset's image size %lld",
+               hp_config_path(cfg), m->vit.patch, (long long)image_size);
+  } else {
+    m->image_kind = HP_CLIP_IMAGE_RESNET;
+    hp_resnet_config_resnet50(&m->resnet, (int)image_size);
+    HP_CALL(parse_blocks(cfg, m->resnet.layers));
+    m->resnet.width = (int)hp_cfg_int(cfg, "model.resnet_width");
+  }
+  m->embed_dim = (int)hp_cfg_int(cfg, "model.embed_dim");
+  m->temperature = (float)hp_cfg_float(cfg, "train.temperature");
+  m->learn_temperature = hp_cfg_bool(cfg, "train.learn_temperature");
+  if (m->text.width % m->text.heads)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.text_width = %d is not a multiple of model.text_heads = %d",
+             hp_config_path(cfg), m->text.width, m->text.heads);
+  if (m->image_kind == HP_CLIP_IMAGE_VIT && m->vit.width % m->vit.heads)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.image_width = %d is not a multiple of model.image_heads = %d",
+             hp_config_path(cfg), m->vit.width, m->vit.heads);
+  return 0;
+}
+
+/* The vocabulary stored in the checkpoint (collective). */
+static int read_vocab(MPI_Comm comm, const char *path, hp_vocab **out) {
+  hp_h5file f;
+  int has;
+  int64_t n;
+  char **words = NULL;
+  HP_CALL(hp_h5_open_read(comm, path, &f));
+  HP_CALL(hp_h5_exists(f.fid, path, "/vocab", &has));
+  if (!has) {
+    hp_h5_close(&f);
+    HP_ERROR(HP_ERR_INPUT, "%s: /vocab: missing (the evaluation stages tokenise with the checkpoint's vocabulary)",
+             path);
+  }
+  HP_CALL(hp_strtab_count(&f, "/vocab", &n));
+  HP_CALL(hp_strtab_read(&f, "/vocab", 0, n, &words));
+  HP_CALL(hp_h5_close(&f));
+  int err = hp_vocab_from_words((const char *const *)words, n, out);
+  for (int64_t i = 0; i < n; i++) free(words[i]);
+  free(words);
+  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+  return 0;
+}
+
+int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int64_t image_size, int batch,
+                      hp_clip_eval *e) {
+  memset(e, 0, sizeof *e);
+  e->T = hp_cfg_int(cfg, "data.caption_len");
+  e->batch = batch;
+  e->S = image_size;
+  HP_CALL(hp_check_file(comm, ckpt)); /* validated before anything is read from it */
+  HP_CALL(read_vocab(comm, ckpt, &e->vocab));
+  hp_clip_config mc;
+  int err = hp_clip_config_from_cfg(cfg, image_size, hp_vocab_size(e->vocab), e->T, &mc);
+  if (!err) err = hp_clip_build(&e->m, &mc);
+  HP_CALL(hp_agree(comm, err));
+  hp_ckpt_info info;
+  HP_CALL(hp_ckpt_read(comm, ckpt, e->m.desc, &e->m.p, NULL, NULL, &info));
+  e->fingerprint = info.fingerprint;
+  info.fingerprint = NULL;
+  hp_ckpt_info_free(&info);
+  HP_CALL(hp_clip_alloc_acts(&e->m, batch, NULL));
+  HP_CALLOC(e->ids, (size_t)batch * (size_t)e->T, "text batch ids");
+  HP_CALLOC(e->valid, (size_t)batch * (size_t)e->T, "text batch mask");
+  return 0;
+}
+
+void hp_clip_eval_free(hp_clip_eval *e) {
+  hp_clip_free(&e->m);
+  hp_vocab_free(e->vocab);
+  free(e->fingerprint);
+  free(e->ids);
+  free(e->valid);
+  memset(e, 0, sizeof *e);
+}
+
+int hp_clip_eval_texts(hp_clip_eval *e, const char *const *texts, int64_t n, float *out) {
+  const int64_t E = e->m.cfg.embed_dim, T = e->T;
+  for (int64_t a = 0; a < n; a += e->batch) {
+    int64_t b = n - a < e->batch ? n - a : e->batch;
+    for (int64_t i = 0; i < b; i++) HP_CALL(hp_tok_encode(e->vocab, texts[a + i], T, e->ids + i * T, NULL));
+    hp_bert_mask_from_ids(e->valid, e->ids, (size_t)(b * T), HP_TOK_PAD);
+    const float *emb;
+    HP_CALL(hp_clip_encode_text(&e->m, e->ids, e->valid, (int)b, (int)T, NULL, &emb));
+    memcpy(out + a * E, emb, (size_t)(b * E) * sizeof(float));
+  }
+  return 0;
+}
+
+int hp_clip_eval_images(hp_clip_eval *e, const uint8_t *images, int64_t n, float *out) {
+  const int64_t E = e->m.cfg.embed_dim;
+  const size_t side = (size_t)e->S * (size_t)e->S * 3;
+  for (int64_t a = 0; a < n; a += e->batch) {
+    int64_t b = n - a < e->batch ? n - a : e->batch;
+    const float *emb;
+    HP_CALL(hp_clip_encode_image(&e->m, images + (size_t)a * side, (int)b, 0, NULL, &emb));
+    memcpy(out + a * E, emb, (size_t)(b * E) * sizeof(float));
+  }
+  return 0;
+}
+
+int hp_clip_prompt(const char *prompt, const char *label, char **out) {
+  size_t lp = strlen(prompt), ll = strlen(label), n = 0;
+  for (const char *p = strstr(prompt, "{}"); p; p = strstr(p + 2, "{}")) n++;
+  size_t len = n ? lp - 2 * n + n * ll : lp + 1 + ll;
+  char *s = NULL;
+  HP_CALLOC(s, len + 1, "prompt text");
+  if (!n) {
+    snprintf(s, len + 1, "%s%s%s", prompt, lp ? " " : "", label);
+  } else {
+    char *w = s;
+    for (const char *p = prompt; *p;) {
+      if (p[0] == '{' && p[1] == '}') {
+        memcpy(w, label, ll);
+        w += ll;
+        p += 2;
+      } else {
+        *w++ = *p++;
+      }
+    }
+    *w = 0;
+  }
+  *out = s;
+  return 0;
+}

@@ -1,0 +1,55 @@
+/* clip_eval.h — the trained CLIP model for the evaluation stages (embed, search, zeroshot):
+ * the model description from the job's config (the train stage's rules), the vocabulary and
+ * parameters from ckpt.h5, and deterministic batched encoding.
+ *
+ * hp_clip_config_from_cfg is THE mapping from the model.* keys (plus train.temperature and
+ * train.learn_temperature, which decide whether the logit scale is a parameter) to an
+ * hp_clip_config; any stage that builds the model from a config uses it, so the checkpoint's
+ * model description matches.
+ *
+ * Determinism: texts are encoded in consecutive batches of `batch` rows taken in the order
+ * given; callers that must produce the same bits for any rank count give every rank the same
+ * batches (see embed.c: global batches, each run whole by one rank).
+ */
+#ifndef HP_STAGES_CLIP_EVAL_H
+#define HP_STAGES_CLIP_EVAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "models/clip.h"
+#include "text/tokenizer.h"
+
+/* Model description for images of side image_size, a vocabulary of `vocab` ids and captions of
+ * T ids. HP_ERR_CONFIG (naming the job file and key) for inconsistent shapes. */
+int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, int64_t T,
+                            hp_clip_config *mc);
+
+typedef struct {
+  hp_clip m;
+  hp_vocab *vocab;
+  int64_t T;               /* ids per text (data.caption_len) */
+  int64_t S;               /* image side */
+  int batch;               /* rows per encoder call (activation capacity) */
+  char *fingerprint;       /* ckpt.h5's fingerprint */
+  int32_t *ids;            /* [batch,T] */
+  uint8_t *valid;          /* [batch,T] */
+} hp_clip_eval;
+
+/* Collective: vocabulary from ckpt's /vocab, model built from the job config, parameters read
+ * (the model description must match the checkpoint's). */
+int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int64_t image_size, int batch,
+                      hp_clip_eval *e);
+void hp_clip_eval_free(hp_clip_eval *e);
+
+/* Local (no communication): texts[0..n) -> out [n,E], in batches of e->batch rows, eval mode. */
+int hp_clip_eval_texts(hp_clip_eval *e, const char *const *texts, int64_t n, float *out);
+/* Local: images uint8 [n,S,S,3] -> out [n,E], batches of e->batch rows, eval mode. */
+int hp_clip_eval_images(hp_clip_eval *e, const uint8_t *images, int64_t n, float *out);
+
+/* "prompt" with every "{}" replaced by `label` (a prompt without "{}" gets " label" appended).
+ * Caller frees. */
+int hp_clip_prompt(const char *prompt, const char *label, char **out);
+
+#endif

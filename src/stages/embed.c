@@ -1,0 +1,155 @@
+/* embed.c — the `embed` stage: every image and every caption of dataset.h5 through ckpt.h5's
+ * encoders (eval mode) -> embeddings.h5 (schema hpclip.embeddings, hdf5-schemas/embeddings.md).
+ *
+ * Work distribution: images are cut into global batches of embed.batch rows (batch b = rows
+ * [b*B, (b+1)*B)); each rank takes a contiguous range of whole batches (hp_shard_range over the
+ * batches), so every row goes through the encoders in the same batch, at the same position, for
+ * any rank count. Every encoder computes each row independently of the others in eval mode
+ * (LayerNorm per token, attention within a sequence, ResNet batch norm with its running
+ * statistics), so the embeddings would be the same mathematically anyway; fixing the batch
+ * composition makes them the same BITWISE, because the matrix products then see the same
+ * shapes (BLAS may pick different kernels, hence roundings, for different row counts). The
+ * remaining condition is the same OpenMP/BLAS thread count per rank. Captions likewise.
+ * The shards are contiguous row ranges, written collectively with one hyperslab per rank.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "comm/shard.h"
+#include "io/check.h"
+#include "io/dataset.h"
+#include "io/embeddings.h"
+#include "io/h5.h"
+#include "io/strtab.h"
+#include "stages/clip_eval.h"
+#include "stages/stage.h"
+
+/* This rank's rows when n rows are cut into global batches of B: [*r0, *r0 + *rn), and the
+ * number of batch rounds every rank loops over (the largest per-rank batch count). */
+static void batch_shard(int64_t n, int64_t B, int size, int rank, int64_t *r0, int64_t *rn, int64_t *rounds) {
+  int64_t nb = (n + B - 1) / B, b0, nbl;
+  hp_shard_range(nb, size, rank, &b0, &nbl);
+  *r0 = b0 * B;
+  int64_t end = (b0 + nbl) * B < n ? (b0 + nbl) * B : n;
+  *rn = end > *r0 ? end - *r0 : 0;
+  *rounds = (nb + size - 1) / size;
+}
+
+static int embed_images(hp_stage_ctx *ctx, hp_dataset *ds, hp_clip_eval *ev, int64_t r0, int64_t rn,
+                        int64_t rounds, float *out, double *secs) {
+  hp_dataset_dims d = hp_dataset_get_dims(ds);
+  const int64_t B = ev->batch, E = ev->m.cfg.embed_dim;
+  uint8_t *img = NULL;
+  HP_CALLOC(img, (size_t)B * (size_t)d.height * (size_t)d.width * 3, "image batch");
+  hp_progress pr;
+  double t0 = hp_now();
+  hp_progress_start(&pr, "embed: images", "images", d.n_images);
+  for (int64_t r = 0; r < rounds; r++) {
+    int64_t a = r * B, len = rn - a < B ? rn - a : B;
+    if (len < 0) len = 0;
+    HP_CALL(hp_dataset_read_images(ds, len ? r0 + a : 0, len, img));
+    HP_CALL(hp_clip_eval_images(ev, img, len, out + a * E));
+    int64_t done = (a + len) * ctx->size;
+    hp_progress_update(&pr, done < d.n_images ? done : d.n_images);
+  }
+  HP_MPI(MPI_Barrier(ctx->comm));
+  hp_progress_end(&pr, d.n_images);
+  *secs = hp_now() - t0;
+  free(img);
+  return 0;
+}
+
+static int embed_captions(hp_stage_ctx *ctx, hp_dataset *ds, hp_clip_eval *ev, int64_t M, int64_t c0, int64_t cn,
+                          int64_t rounds, float *out, double *secs) {
+  const int64_t B = ev->batch, E = ev->m.cfg.embed_dim;
+  hp_progress pr;
+  double t0 = hp_now();
+  hp_progress_start(&pr, "embed: captions", "captions", M);
+  for (int64_t r = 0; r < rounds; r++) {
+    int64_t a = r * B, len = cn - a < B ? cn - a : B;
+    if (len < 0) len = 0;
+    char **text = NULL;
+    HP_CALL(hp_dataset_read_strings(ds, "captions/text", len ? c0 + a : 0, len, &text));
+    int err = hp_clip_eval_texts(ev, (const char *const *)text, len, out + a * E);
+    hp_strings_free(text, len);
+    if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+    int64_t done = (a + len) * ctx->size;
+    hp_progress_update(&pr, done < M ? done : M);
+  }
+  HP_MPI(MPI_Barrier(ctx->comm));
+  hp_progress_end(&pr, M);
+  *secs = hp_now() - t0;
+  return 0;
+}
+
+int hp_stage_embed(hp_stage_ctx *ctx) {
+  char dpath[4096], cpath[4096], opath[4096], dfp[64];
+  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, "embeddings.h5", opath, sizeof opath));
+  HP_CALL(hp_h5_root_attr(ctx->comm, dpath, "fingerprint", dfp, sizeof dfp));
+  hp_dataset *ds = NULL;
+  HP_CALL(hp_dataset_open(ctx->comm, dpath, &ds));
+  hp_dataset_dims d = hp_dataset_get_dims(ds);
+  if (d.height != d.width)
+    HP_ERROR(HP_ERR_INPUT, "%s: /images: %" PRId64 "x%" PRId64 " images; the encoders take square images", dpath,
+             d.height, d.width);
+  const int64_t B = hp_cfg_int(ctx->cfg, "embed.batch");
+  hp_clip_eval ev;
+  HP_CALL(hp_clip_eval_load(ctx->comm, ctx->cfg, cpath, d.height, (int)B, &ev));
+  const int64_t E = ev.m.cfg.embed_dim, N = d.n_images, M = d.n_captions, L = d.n_labels;
+  hp_log_info("embed: model %s (checkpoint fingerprint %s); %" PRId64 " images, %" PRId64
+              " captions, batches of %" PRId64 " on %d rank%s", ev.m.desc, ev.fingerprint, N, M, B, ctx->size,
+              ctx->size > 1 ? "s" : "");
+
+  int64_t r0, rn, ir, c0, cn, cr;
+  batch_shard(N, B, ctx->size, ctx->rank, &r0, &rn, &ir);
+  batch_shard(M, B, ctx->size, ctx->rank, &c0, &cn, &cr);
+  float *iemb = NULL, *cemb = NULL;
+  uint8_t *split = NULL, *labels = NULL;
+  int64_t *capimg = NULL;
+  HP_CALLOC(iemb, (size_t)(rn > 0 ? rn : 1) * (size_t)E, "image embeddings");
+  HP_CALLOC(cemb, (size_t)(cn > 0 ? cn : 1) * (size_t)E, "caption embeddings");
+  HP_CALLOC(split, rn > 0 ? rn : 1, "split");
+  HP_CALLOC(capimg, M > 0 ? M : 1, "caption images");
+  if (L > 0) HP_CALLOC(labels, (size_t)(rn > 0 ? rn : 1) * (size_t)L, "label rows");
+  double ti = 0.0, tc = 0.0;
+  HP_CALL(embed_images(ctx, ds, &ev, r0, rn, ir, iemb, &ti));
+  HP_CALL(embed_captions(ctx, ds, &ev, M, c0, cn, cr, cemb, &tc));
+  hp_log_info("embed: %" PRId64 " images in %.2f s (%.1f images/s), %" PRId64 " captions in %.2f s (%.1f captions/s)",
+              N, ti, ti > 0 ? (double)N / ti : 0.0, M, tc, tc > 0 ? (double)M / tc : 0.0);
+  HP_CALL(hp_dataset_read_split(ds, r0, rn, split));
+  HP_CALL(hp_dataset_read_caption_image(ds, capimg));
+  char **names = NULL;
+  if (L > 0) {
+    HP_CALL(hp_dataset_read_labels(ds, r0, rn, labels));
+    HP_CALL(hp_dataset_read_strings(ds, "labels/names", 0, L, &names));
+  }
+  hp_dataset_close(ds);
+
+  char *config_text = NULL;
+  HP_CALL(hp_config_dump(ctx->cfg, &config_text));
+  hp_embeddings_meta meta = {.n_images = N, .n_captions = M, .embed_dim = E, .n_labels = L,
+                             .label_names = (const char *const *)names, .image_size = d.height,
+                             .config_text = config_text, .fingerprint = ctx->fingerprint, .model = ev.m.desc,
+                             .model_fingerprint = ev.fingerprint, .dataset_fingerprint = dfp};
+  hp_embeddings_shard sh = {.row0 = r0, .n = rn, .image_embedding = iemb, .split = split, .labels = labels,
+                            .cap0 = c0, .n_captions = cn, .caption_embedding = cemb, .caption_image = capimg + c0};
+  double tw = hp_now();
+  HP_CALL(hp_embeddings_write(ctx->comm, opath, &meta, &sh));
+  hp_log_info("embed: wrote %s (%.1f MiB of embeddings) in %.2f s", opath,
+              (double)(N + M) * (double)E * 4.0 / 1048576.0, hp_now() - tw);
+  if (names) hp_strings_free(names, L);
+  free(config_text);
+  free(iemb);
+  free(cemb);
+  free(split);
+  free(capimg);
+  free(labels);
+  hp_clip_eval_free(&ev);
+  return 0;
+}
