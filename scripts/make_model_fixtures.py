@@ -7,7 +7,7 @@ Run by hand (Debian's python3, which has torch; the pyenv python3 on PATH does n
 The .bin files are committed; the cmocka tests in tests/models/ and tests/nn/test_optim.c
 read them through $HP_TEST_DATA/models/.
 
-The reference models are written here in plain torch.nn with the SAME module structure and
+The reference models (scripts/torch_ref.py) are written in plain torch.nn with the SAME module structure and
 state-dict names as Hugging Face's BertModel (minus its pooler) and timm's
 VisionTransformer (class token, no head), so neither package is needed, and a real HF/timm
 state dict maps onto hpclip's parameter table by name (prefixes "text." / "visual.").
@@ -25,13 +25,10 @@ Layout differences from PyTorch (stored as hpclip uses them):
 File format: as scripts/make_fixtures.py ("hpfix1 <count>", one "<name> <f32|i32> <ndim>
 <dims..>" line per tensor, then raw little-endian data in order).
 """
-import math
 import os
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 torch.manual_seed(4321)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models")
@@ -75,187 +72,9 @@ def randomise(model, scale=0.3):
             p.copy_(v.to(torch.float32).to(D64))
 
 
-# ---- BERT (Hugging Face BertModel structure, no pooler) ---------------------------------------
-class BertEmbeddings(nn.Module):
-    def __init__(s, V, T, D):
-        super().__init__()
-        s.word_embeddings = nn.Embedding(V, D)
-        s.position_embeddings = nn.Embedding(T, D)
-        s.token_type_embeddings = nn.Embedding(2, D)
-        s.LayerNorm = nn.LayerNorm(D, eps=1e-12)
-
-    def forward(s, ids):
-        T = ids.shape[1]
-        pos = torch.arange(T)
-        e = s.word_embeddings(ids) + s.position_embeddings(pos)[None] + \
-            s.token_type_embeddings(torch.zeros_like(ids))
-        return s.LayerNorm(e)
-
-
-class BertSelfAttention(nn.Module):
-    def __init__(s, D, H):
-        super().__init__()
-        s.H = H
-        s.query, s.key, s.value = nn.Linear(D, D), nn.Linear(D, D), nn.Linear(D, D)
-
-    def forward(s, x, mask):
-        B, T, D = x.shape
-        hs = D // s.H
-        sp = lambda t: t.view(B, T, s.H, hs).transpose(1, 2)
-        q, k, v = sp(s.query(x)), sp(s.key(x)), sp(s.value(x))
-        sc = q @ k.transpose(-1, -2) / math.sqrt(hs)
-        sc = sc + (1.0 - mask[:, None, None, :].to(D64)) * torch.finfo(D64).min  # HF extended mask
-        p = sc.softmax(-1)
-        return (p @ v).transpose(1, 2).reshape(B, T, D)
-
-
-class BertSelfOutput(nn.Module):
-    def __init__(s, D):
-        super().__init__()
-        s.dense = nn.Linear(D, D)
-        s.LayerNorm = nn.LayerNorm(D, eps=1e-12)
-
-    def forward(s, h, x):
-        return s.LayerNorm(s.dense(h) + x)
-
-
-class BertAttention(nn.Module):
-    def __init__(s, D, H):
-        super().__init__()
-        s.self = BertSelfAttention(D, H)
-        s.output = BertSelfOutput(D)
-
-    def forward(s, x, mask):
-        return s.output(s.self(x, mask), x)
-
-
-class BertIntermediate(nn.Module):
-    def __init__(s, D, Fw):
-        super().__init__()
-        s.dense = nn.Linear(D, Fw)
-
-    def forward(s, x):
-        return F.gelu(s.dense(x))
-
-
-class BertOutput(nn.Module):
-    def __init__(s, D, Fw):
-        super().__init__()
-        s.dense = nn.Linear(Fw, D)
-        s.LayerNorm = nn.LayerNorm(D, eps=1e-12)
-
-    def forward(s, h, x):
-        return s.LayerNorm(s.dense(h) + x)
-
-
-class BertLayer(nn.Module):
-    def __init__(s, D, H, Fw):
-        super().__init__()
-        s.attention = BertAttention(D, H)
-        s.intermediate = BertIntermediate(D, Fw)
-        s.output = BertOutput(D, Fw)
-
-    def forward(s, x, mask):
-        a = s.attention(x, mask)
-        return s.output(s.intermediate(a), a)
-
-
-class BertEncoder(nn.Module):
-    def __init__(s, L, D, H, Fw):
-        super().__init__()
-        s.layer = nn.ModuleList([BertLayer(D, H, Fw) for _ in range(L)])
-
-    def forward(s, x, mask):
-        for l in s.layer:
-            x = l(x, mask)
-        return x
-
-
-class BertModel(nn.Module):
-    def __init__(s, V, T, L, H, D, Fw):
-        super().__init__()
-        s.embeddings = BertEmbeddings(V, T, D)
-        s.encoder = BertEncoder(L, D, H, Fw)
-
-    def forward(s, ids, mask, pooling):
-        x = s.encoder(s.embeddings(ids), mask)
-        if pooling == "cls":
-            return x[:, 0]
-        m = mask.to(D64)[:, :, None]
-        return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-
-# ---- ViT (timm VisionTransformer structure, class token, no head) -----------------------------
-class PatchEmbed(nn.Module):
-    def __init__(s, P, D):
-        super().__init__()
-        s.proj = nn.Conv2d(3, D, P, stride=P)
-
-    def forward(s, x):
-        return s.proj(x).flatten(2).transpose(1, 2)
-
-
-class Attention(nn.Module):
-    def __init__(s, D, H):
-        super().__init__()
-        s.H = H
-        s.qkv = nn.Linear(D, 3 * D)
-        s.proj = nn.Linear(D, D)
-
-    def forward(s, x):
-        B, N, D = x.shape
-        qkv = s.qkv(x).reshape(B, N, 3, s.H, D // s.H).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        a = (q @ k.transpose(-2, -1) / math.sqrt(D // s.H)).softmax(-1)
-        return s.proj((a @ v).transpose(1, 2).reshape(B, N, D))
-
-
-class Mlp(nn.Module):
-    def __init__(s, D, Fw):
-        super().__init__()
-        s.fc1, s.fc2 = nn.Linear(D, Fw), nn.Linear(Fw, D)
-
-    def forward(s, x):
-        return s.fc2(F.gelu(s.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(s, D, H, Fw):
-        super().__init__()
-        s.norm1 = nn.LayerNorm(D, eps=1e-6)
-        s.attn = Attention(D, H)
-        s.norm2 = nn.LayerNorm(D, eps=1e-6)
-        s.mlp = Mlp(D, Fw)
-
-    def forward(s, x):
-        x = x + s.attn(s.norm1(x))
-        return x + s.mlp(s.norm2(x))
-
-
-class VisionTransformer(nn.Module):
-    def __init__(s, S, P, L, H, D, Fw):
-        super().__init__()
-        n = (S // P) ** 2
-        s.cls_token = nn.Parameter(torch.zeros(1, 1, D))
-        s.pos_embed = nn.Parameter(torch.zeros(1, n + 1, D))
-        s.patch_embed = PatchEmbed(P, D)
-        s.blocks = nn.Sequential(*[Block(D, H, Fw) for _ in range(L)])
-        s.norm = nn.LayerNorm(D, eps=1e-6)
-
-    def forward(s, x):
-        x = s.patch_embed(x)
-        x = torch.cat([s.cls_token.expand(x.shape[0], -1, -1), x], 1) + s.pos_embed
-        x = s.norm(s.blocks(x))
-        return x[:, 0]
-
-
-class Head(nn.Module):
-    def __init__(s, Din, E):
-        super().__init__()
-        s.lin = nn.Linear(Din, E)
-
-    def forward(s, x):
-        return F.normalize(s.lin(x), dim=-1)
+# The reference models (Hugging Face BertModel / timm VisionTransformer structure, projection
+# head) live in scripts/torch_ref.py, shared with the checkpoint test and the benchmark.
+from torch_ref import BertModel, Head, VisionTransformer  # noqa: E402
 
 
 def params_rows(model, prefix, head, hprefix, permute=None):

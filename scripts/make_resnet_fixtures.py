@@ -43,43 +43,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torchvision
-from torchvision.models.resnet import Bottleneck
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models")
 D = torch.float64
 PREFIX = "visual."
 
 
-class TowerResNet(nn.Module):
-    """torchvision ResNet (v1.5 bottlenecks) without avgpool-fc, configurable base width."""
-
-    def __init__(self, layers, width):
-        super().__init__()
-        self.inplanes = width
-        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(width, layers[0], 1)
-        self.layer2 = self._make_layer(width * 2, layers[1], 2)
-        self.layer3 = self._make_layer(width * 4, layers[2], 2)
-        self.layer4 = self._make_layer(width * 8, layers[3], 2)
-
-    def _make_layer(self, planes, blocks, stride):
-        down = None
-        if stride != 1 or self.inplanes != planes * 4:
-            down = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
-                                 nn.BatchNorm2d(planes * 4))
-        mods = [Bottleneck(self.inplanes, planes, stride, down)]
-        self.inplanes = planes * 4
-        for _ in range(1, blocks):
-            mods.append(Bottleneck(self.inplanes, planes))
-        return nn.Sequential(*mods)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return x.mean(dim=(2, 3))
+# TowerResNet (torchvision Bottleneck blocks, configurable width) lives in scripts/torch_ref.py.
+from torch_ref import TowerResNet  # noqa: E402
 
 
 def check_against_resnet50():

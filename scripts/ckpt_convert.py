@@ -1,0 +1,339 @@
+#!/usr/bin/python3
+"""ckpt_convert.py — convert between a PyTorch state dict and an hpclip checkpoint (ckpt.h5,
+schema hpclip.checkpoint version 1, hdf5-schemas/checkpoint.md), both ways.
+
+Usage (Debian's /usr/bin/python3, which has torch, h5py and numpy):
+    /usr/bin/python3 scripts/ckpt_convert.py to-hpclip STATE_DICT.pt CKPT.h5 --model DESC
+    /usr/bin/python3 scripts/ckpt_convert.py to-torch CKPT.h5 STATE_DICT.pt
+    /usr/bin/python3 scripts/ckpt_convert.py names --model DESC      # print the name table
+
+DESC is the model description hpclip stores in every checkpoint and compares on loading
+(src/models/clip.c), e.g.
+    clip(text=bert(V=15000,T=20,L=12,H=12,D=768,F=3072,pool=mean),
+         image=vit(S=128,P=16,L=12,H=12,D=768,F=3072),E=768,logit_scale=fixed)
+    clip(text=bert(...),image=resnet(S=128,blocks=3-4-6-3,width=64),E=768,logit_scale=learned)
+(one line, no spaces). `h5dump -a /model ckpt.h5` shows it for an existing checkpoint.
+
+Name table (the state dict of ONE CLIP module holding both towers; `names` prints it in full):
+    text.*               Hugging Face BertModel (embeddings, encoder.layer.<l>.*), no pooler
+    visual.*             timm VisionTransformer (cls_token, pos_embed, patch_embed.proj.*,
+                         blocks.<l>.*, norm.*)  or  torchvision resnet50 without fc (conv1,
+                         bn1, layer<s>.<b>.{conv,bn}{1,2,3}, layer<s>.0.downsample.{0,1})
+    text_projection.{weight [E,D],bias [E]}, visual_projection.{weight [E,Dimg],bias [E]}
+    logit_scale [1]      (a 0-d tensor, as OpenAI CLIP stores it, is accepted as [1])
+Layouts are PyTorch's except 4-D tensors (conv weights, the ViT patch embedding): hpclip stores
+[OC,KH,KW,IC] = torch w.permute(0, 2, 3, 1); to-torch applies permute(0, 3, 1, 2).
+
+to-hpclip skips, and reports on stderr, the tensors hpclip does not keep:
+    text.pooler.*                       HF BertModel's pooler (hpclip pools by mean / [CLS] and
+                                        projects directly, see src/models/bert.h)
+    *.num_batches_tracked               BatchNorm counters (never read with momentum 0.1)
+    text.embeddings.position_ids        HF's constant arange buffer (older transformers)
+    text.embeddings.token_type_ids      idem
+Every other tensor must be in the table with the table's shape, and every table entry must be
+present: violations are reported all at once (name, both shapes) with exit status 1. Values are
+stored as float32. Attributes written: schema, schema_version 1, config (a libconfig comment
+naming the source), fingerprint (first 16 hex digits of the SHA-256 of the stored tensors),
+created_by "hpclip ckpt_convert.py", model DESC, optimizer "none", state "", step 0, epoch 0.
+The file is written as CKPT.h5.tmp and renamed when complete.
+
+to-torch reads /params only (optimiser moments, vocabulary and history are not converted),
+checks the file's tensors against its own `model` attribute, and writes a state dict with
+torch layouts; for ResNet image towers it adds every BatchNorm's num_batches_tracked (= the
+checkpoint's step), so torchvision-style modules load it with strict=True.
+"""
+import argparse
+import hashlib
+import os
+import re
+import sys
+
+SKIP_PATTERNS = [(re.compile(p), label) for p, label in (
+    (r"^text\.pooler\.", "text.pooler.*"), (r"\.num_batches_tracked$", "*.num_batches_tracked"),
+    (r"^text\.embeddings\.position_ids$", "text.embeddings.position_ids"),
+    (r"^text\.embeddings\.token_type_ids$", "text.embeddings.token_type_ids"))]
+
+
+class ConvertError(Exception):
+    pass
+
+
+# ---- model descriptions ------------------------------------------------------------------------
+DESC_RE = re.compile(
+    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)\),"
+    r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)\)"
+    r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)\)),"
+    r"E=(\d+),logit_scale=(learned|fixed)\)$")
+
+
+def parse_desc(desc):
+    """model description (src/models/clip.c format) -> dict"""
+    m = DESC_RE.match(desc)
+    if not m:
+        raise ConvertError("model description %r is not of the form clip(text=bert(V=..,T=..,L=..,H=..,D=..,"
+                           "F=..,pool=mean|cls),image=vit(S=..,P=..,L=..,H=..,D=..,F=..)|resnet(S=..,"
+                           "blocks=a-b-c-d,width=..),E=..,logit_scale=learned|fixed)" % desc)
+    g = m.groups()
+    i = lambda k: int(g[k])
+    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6]),
+         "E": i(19), "logit_scale": g[20]}
+    if g[7] is not None:
+        c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12))
+        if c["image"]["S"] % c["image"]["P"]:
+            raise ConvertError("model description: image size %d is not a multiple of patch %d"
+                               % (c["image"]["S"], c["image"]["P"]))
+    else:
+        c["image"] = dict(kind="resnet", S=i(13), blocks=[i(14), i(15), i(16), i(17)], width=i(18))
+    return c
+
+
+def bert_table(t):
+    V, T, L, D, F = t["V"], t["T"], t["L"], t["D"], t["F"]
+    rows = [("text.embeddings.word_embeddings.weight", (V, D)),
+            ("text.embeddings.position_embeddings.weight", (T, D)),
+            ("text.embeddings.token_type_embeddings.weight", (2, D)),
+            ("text.embeddings.LayerNorm.weight", (D,)), ("text.embeddings.LayerNorm.bias", (D,))]
+    for l in range(L):
+        p = "text.encoder.layer.%d." % l
+        for x in ("query", "key", "value"):
+            rows += [(p + "attention.self.%s.weight" % x, (D, D)), (p + "attention.self.%s.bias" % x, (D,))]
+        rows += [(p + "attention.output.dense.weight", (D, D)), (p + "attention.output.dense.bias", (D,)),
+                 (p + "attention.output.LayerNorm.weight", (D,)), (p + "attention.output.LayerNorm.bias", (D,)),
+                 (p + "intermediate.dense.weight", (F, D)), (p + "intermediate.dense.bias", (F,)),
+                 (p + "output.dense.weight", (D, F)), (p + "output.dense.bias", (D,)),
+                 (p + "output.LayerNorm.weight", (D,)), (p + "output.LayerNorm.bias", (D,))]
+    return rows
+
+
+def vit_table(v):
+    S, P, L, D, F = v["S"], v["P"], v["L"], v["D"], v["F"]
+    T = (S // P) ** 2 + 1
+    rows = [("visual.cls_token", (1, 1, D)), ("visual.pos_embed", (1, T, D)),
+            ("visual.patch_embed.proj.weight", (D, P, P, 3)), ("visual.patch_embed.proj.bias", (D,))]
+    for l in range(L):
+        p = "visual.blocks.%d." % l
+        rows += [(p + "norm1.weight", (D,)), (p + "norm1.bias", (D,)),
+                 (p + "attn.qkv.weight", (3 * D, D)), (p + "attn.qkv.bias", (3 * D,)),
+                 (p + "attn.proj.weight", (D, D)), (p + "attn.proj.bias", (D,)),
+                 (p + "norm2.weight", (D,)), (p + "norm2.bias", (D,)),
+                 (p + "mlp.fc1.weight", (F, D)), (p + "mlp.fc1.bias", (F,)),
+                 (p + "mlp.fc2.weight", (D, F)), (p + "mlp.fc2.bias", (D,))]
+    rows += [("visual.norm.weight", (D,)), ("visual.norm.bias", (D,))]
+    return rows, D
+
+
+def resnet_table(r):
+    w = r["width"]
+
+    def unit(conv, bn, ic, oc, k):
+        return [("visual." + conv, (oc, k, k, ic))] + \
+               [("visual.%s.%s" % (bn, s), (oc,)) for s in ("weight", "bias", "running_mean", "running_var")]
+
+    rows = unit("conv1.weight", "bn1", 3, w, 7)
+    inplanes = w
+    for s in range(4):
+        planes = w << s
+        for b in range(r["blocks"][s]):
+            p = "layer%d.%d." % (s + 1, b)
+            rows += unit(p + "conv1.weight", p + "bn1", inplanes, planes, 1)
+            rows += unit(p + "conv2.weight", p + "bn2", planes, planes, 3)
+            rows += unit(p + "conv3.weight", p + "bn3", planes, 4 * planes, 1)
+            if b == 0 and (s > 0 or inplanes != 4 * planes):
+                rows += unit(p + "downsample.0.weight", p + "downsample.1", inplanes, 4 * planes, 1)
+            inplanes = 4 * planes
+    return rows, inplanes
+
+
+def name_table(cfg):
+    """[(name, hpclip shape)] in hpclip's registration order"""
+    rows = bert_table(cfg["text"])
+    if cfg["image"]["kind"] == "vit":
+        irows, dimg = vit_table(cfg["image"])
+    else:
+        irows, dimg = resnet_table(cfg["image"])
+    E, D = cfg["E"], cfg["text"]["D"]
+    return rows + irows + [("text_projection.weight", (E, D)), ("text_projection.bias", (E,)),
+                           ("visual_projection.weight", (E, dimg)), ("visual_projection.bias", (E,)),
+                           ("logit_scale", (1,))]
+
+
+def torch_shape(shape):
+    """hpclip shape -> PyTorch shape ([OC,KH,KW,IC] -> [OC,IC,KH,KW] for 4-D)"""
+    return (shape[0], shape[3], shape[1], shape[2]) if len(shape) == 4 else tuple(shape)
+
+
+def fmt(shape):
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def check_names(have, table, what):
+    """have: {name: torch-layout shape}; raise listing every missing / unexpected / misshaped"""
+    want = {n: torch_shape(s) for n, s in table}
+    errs = []
+    for n, s in table:
+        if n not in have:
+            errs.append("missing tensor %s %s" % (n, fmt(torch_shape(s))))
+        elif tuple(have[n]) != want[n]:
+            errs.append("tensor %s has shape %s, the model needs %s" % (n, fmt(have[n]), fmt(want[n])))
+    for n in have:
+        if n not in want:
+            errs.append("unexpected tensor %s %s (not in this model's name table; see `names`)" % (n, fmt(have[n])))
+    if errs:
+        shown = errs[:20] + (["... and %d more" % (len(errs) - 20)] if len(errs) > 20 else [])
+        raise ConvertError("%s does not match the model (%d problem%s):\n  %s"
+                           % (what, len(errs), "" if len(errs) == 1 else "s", "\n  ".join(shown)))
+
+
+def attr_str(f, name, value):
+    """string attribute exactly as hpclip writes them (src/io/h5.c): fixed length strlen+1,
+    NUL-terminated, UTF-8 (h5py's default, variable-length strings, are not read by hpclip)"""
+    import h5py
+    import numpy as np
+    b = value.encode("utf-8") + b"\0"
+    tid = h5py.h5t.C_S1.copy()
+    tid.set_size(len(b))
+    tid.set_strpad(h5py.h5t.STR_NULLTERM)
+    tid.set_cset(h5py.h5t.CSET_UTF8)
+    aid = h5py.h5a.create(f.id, name.encode(), tid, h5py.h5s.create(h5py.h5s.SCALAR))
+    aid.write(np.array(b, dtype="S%d" % len(b)), mtype=tid)
+
+
+# ---- to-hpclip --------------------------------------------------------------------------------
+def load_state_dict(path):
+    import torch
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch raises many types for a bad file
+        raise ConvertError("%s: cannot load with torch.load: %s" % (path, e))
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, dict):
+        raise ConvertError("%s: holds a %s, not a state dict (name -> tensor)" % (path, type(obj).__name__))
+    for k, v in obj.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            raise ConvertError("%s: entry %r is not a named tensor" % (path, k))
+    return obj
+
+
+def to_hpclip(src, dst, desc):
+    import h5py
+    import numpy as np
+    cfg = parse_desc(desc)
+    table = name_table(cfg)
+    sd = load_state_dict(src)
+    kept, skipped = {}, {}
+    for k, v in sd.items():
+        label = next((lb for p, lb in SKIP_PATTERNS if p.search(k)), None)
+        if label:
+            skipped[label] = skipped.get(label, 0) + 1
+            continue
+        if k == "logit_scale" and v.ndim == 0:
+            v = v.reshape(1)
+        if not v.is_floating_point():
+            raise ConvertError("%s: tensor %s has dtype %s, expected a floating type" % (src, k, v.dtype))
+        kept[k] = v
+    check_names({k: tuple(v.shape) for k, v in kept.items()}, table, src)
+    if skipped:
+        print("ckpt_convert: skipped tensors hpclip does not keep: %s" % ", ".join(
+            "%d x %s" % (n, lb) for lb, n in skipped.items()), file=sys.stderr)
+    arrays = []
+    for name, _ in table:
+        v = kept[name].detach().to("cpu")
+        if v.ndim == 4:
+            v = v.permute(0, 2, 3, 1)
+        arrays.append((name, np.ascontiguousarray(v.float().numpy(), dtype="<f4")))
+    h = hashlib.sha256()
+    for name, a in sorted(arrays):
+        h.update(name.encode() + b"\0" + a.tobytes())
+    tmp = dst + ".tmp"
+    with h5py.File(tmp, "w") as f:
+        attr_str(f, "schema", "hpclip.checkpoint")
+        f.attrs["schema_version"] = np.int64(1)
+        attr_str(f, "config", "# converted by ckpt_convert.py from the PyTorch state dict %s\n" % os.path.basename(src))
+        attr_str(f, "fingerprint", h.hexdigest()[:16])
+        attr_str(f, "created_by", "hpclip ckpt_convert.py")
+        attr_str(f, "model", desc)
+        attr_str(f, "optimizer", "none")
+        attr_str(f, "state", "")
+        f.attrs["step"] = np.int64(0)
+        f.attrs["epoch"] = np.int64(0)
+        g = f.create_group("params")
+        for name, a in arrays:
+            g.create_dataset(name, data=a, dtype="<f4")
+    os.replace(tmp, dst)
+    print("ckpt_convert: %s: %d tensors, %d floats -> %s" % (src, len(arrays), sum(a.size for _, a in arrays), dst))
+
+
+# ---- to-torch ---------------------------------------------------------------------------------
+def to_torch(src, dst):
+    import h5py
+    import numpy as np
+    import torch
+    try:
+        f = h5py.File(src, "r")
+    except OSError as e:
+        raise ConvertError("%s: cannot open as HDF5: %s" % (src, e))
+    with f:
+        def attr(name):
+            if name not in f.attrs:
+                raise ConvertError("%s: root attribute '%s' is missing (not an hpclip checkpoint?)" % (src, name))
+            v = f.attrs[name]
+            return v.decode() if isinstance(v, bytes) else v
+        if attr("schema") != "hpclip.checkpoint" or int(attr("schema_version")) != 1:
+            raise ConvertError("%s: schema %r version %r, expected hpclip.checkpoint version 1"
+                               % (src, attr("schema"), attr("schema_version")))
+        desc, step = str(attr("model")), int(attr("step"))
+        table = name_table(parse_desc(desc))
+        if "params" not in f or not isinstance(f["params"], h5py.Group):
+            raise ConvertError("%s: /params is missing" % src)
+        g = f["params"]
+        have = {}
+        for k in g:
+            if not isinstance(g[k], h5py.Dataset):
+                raise ConvertError("%s: /params/%s is not a dataset" % (src, k))
+            have[k] = torch_shape(g[k].shape) if len(g[k].shape) == 4 else tuple(g[k].shape)
+        check_names(have, table, src + " /params")
+        sd = {}
+        for name, _ in table:
+            t = torch.from_numpy(np.asarray(g[name][...], dtype=np.float32))
+            if t.ndim == 4:
+                t = t.permute(0, 3, 1, 2)
+            sd[name] = t.contiguous()
+            if name.endswith(".running_var"):
+                sd[name[:-len("running_var")] + "num_batches_tracked"] = torch.tensor(step, dtype=torch.long)
+    tmp = dst + ".tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, dst)
+    print("ckpt_convert: %s (%s) -> %s: %d tensors" % (src, desc, dst, len(sd)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="ckpt_convert.py", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("to-hpclip", help="PyTorch state dict -> ckpt.h5")
+    a.add_argument("state_dict")
+    a.add_argument("ckpt")
+    a.add_argument("--model", required=True, help="hpclip model description")
+    b = sub.add_parser("to-torch", help="ckpt.h5 -> PyTorch state dict")
+    b.add_argument("ckpt")
+    b.add_argument("state_dict")
+    c = sub.add_parser("names", help="print the name table (torch layout) of a model description")
+    c.add_argument("--model", required=True)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "to-hpclip":
+            to_hpclip(args.state_dict, args.ckpt, args.model)
+        elif args.cmd == "to-torch":
+            to_torch(args.ckpt, args.state_dict)
+        else:
+            for n, s in name_table(parse_desc(args.model)):
+                print("%-60s %s%s" % (n, fmt(torch_shape(s)), "  (hpclip %s)" % fmt(s) if len(s) == 4 else ""))
+    except ConvertError as e:
+        print("ckpt_convert: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

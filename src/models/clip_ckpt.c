@@ -1,0 +1,116 @@
+/* clip_ckpt.c — CLIP model from a checkpoint, batched eval embedding (see clip_ckpt.h). */
+#include "models/clip_ckpt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/check.h"
+
+#define DESC_MAX 512
+
+int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  hp_bert_config *t = &cfg->text;
+  hp_bert_config_default(t);
+  t->dropout = 0.0f;
+  char pool[8] = "", ls[16] = "";
+  int n = 0;
+  if (sscanf(desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%7[a-z]),image=%n", &t->vocab, &t->max_len,
+             &t->layers, &t->heads, &t->width, &t->ffn, pool, &n) != 7 || n == 0)
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
+  if (strcmp(pool, "mean") == 0)
+    t->pooling = HP_BERT_POOL_MEAN;
+  else if (strcmp(pool, "cls") == 0)
+    t->pooling = HP_BERT_POOL_CLS;
+  else
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': pool=%s (expected mean or cls)", desc, pool);
+  const char *s = desc + n;
+  int k = 0;
+  if (strncmp(s, "vit(", 4) == 0) {
+    hp_vit_config *v = &cfg->vit;
+    cfg->image_kind = HP_CLIP_IMAGE_VIT;
+    hp_vit_config_default(v);
+    if (sscanf(s, "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d),%n", &v->image, &v->patch, &v->layers, &v->heads, &v->width,
+               &v->mlp, &k) != 6 || k == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': bad vit(...) part", desc);
+  } else if (strncmp(s, "resnet(", 7) == 0) {
+    hp_resnet_config *r = &cfg->resnet;
+    cfg->image_kind = HP_CLIP_IMAGE_RESNET;
+    int S = 0;
+    if (sscanf(s, "resnet(S=%d,%n", &S, &k) != 1 || k == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': bad resnet(...) part", desc);
+    hp_resnet_config_resnet50(r, S);
+    int k2 = 0;
+    if (sscanf(s + k, "blocks=%d-%d-%d-%d,width=%d),%n", &r->layers[0], &r->layers[1], &r->layers[2], &r->layers[3],
+               &r->width, &k2) != 5 || k2 == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': bad resnet(...) part", desc);
+    k += k2;
+  } else {
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': unknown image tower (expected vit(...) or resnet(...))", desc);
+  }
+  s += k;
+  int k3 = 0;
+  if (sscanf(s, "E=%d,logit_scale=%15[a-z])%n", &cfg->embed_dim, ls, &k3) != 2 || k3 == 0 || s[k3] != '\0')
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': bad E=...,logit_scale=...) ending", desc);
+  if (strcmp(ls, "learned") == 0)
+    cfg->learn_temperature = 1;
+  else if (strcmp(ls, "fixed") != 0)
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': logit_scale=%s (expected learned or fixed)", desc, ls);
+  cfg->temperature = 0.07f;
+  return HP_OK;
+}
+
+int hp_clip_load(MPI_Comm comm, const char *path, int Bmax, hp_clip *m, hp_ckpt_info *info) {
+  char desc[DESC_MAX];
+  hp_clip_config cfg;
+  hp_ckpt_info own;
+  memset(m, 0, sizeof *m);
+  HP_CALL(hp_h5_root_attr(comm, path, "model", desc, sizeof desc));
+  HP_CALL(hp_clip_config_from_desc(desc, &cfg));
+  int err = hp_clip_build(m, &cfg);
+  /* the description must reproduce itself: anything else is a description this build cannot
+     represent (e.g. from a newer hpclip) */
+  if (!err && strcmp(m->desc, desc) != 0)
+    err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+                       "%s: model description '%s' rebuilds as '%s'", path, desc, m->desc);
+  if (!err) err = hp_ckpt_read(comm, path, desc, &m->p, NULL, NULL, info ? info : &own);
+  if (!err && !info) hp_ckpt_info_free(&own);
+  if (!err) err = hp_clip_alloc_acts(m, Bmax, NULL);
+  if (err) {
+    hp_clip_free(m);
+    return err;
+  }
+  return HP_OK;
+}
+
+int hp_clip_embed_text(hp_clip *m, const int32_t *ids, int64_t n, int T, float *out) {
+  const int E = m->cfg.embed_dim;
+  uint8_t *valid;
+  HP_CALLOC(valid, (size_t)m->Bmax * (size_t)T, "token mask");
+  int err = HP_OK;
+  for (int64_t lo = 0; lo < n && !err; lo += m->Bmax) {
+    int B = (int)(n - lo < m->Bmax ? n - lo : m->Bmax);
+    const int32_t *x = ids + lo * T;
+    const float *emb;
+    hp_bert_mask_from_ids(valid, x, (size_t)B * T, m->cfg.text.pad_id);
+    err = hp_clip_encode_text(m, x, valid, B, T, NULL, &emb);
+    if (!err) memcpy(out + lo * E, emb, (size_t)B * E * sizeof *out);
+  }
+  free(valid);
+  return err;
+}
+
+int hp_clip_embed_images(hp_clip *m, const uint8_t *images, int64_t n, float *out) {
+  const int E = m->cfg.embed_dim;
+  const int S = m->cfg.image_kind == HP_CLIP_IMAGE_VIT ? m->cfg.vit.image : m->cfg.resnet.image_size;
+  const size_t per = (size_t)S * S * 3;
+  for (int64_t lo = 0; lo < n; lo += m->Bmax) {
+    int B = (int)(n - lo < m->Bmax ? n - lo : m->Bmax);
+    const float *emb;
+    HP_CALL(hp_clip_encode_image(m, images + (size_t)lo * per, B, 0, NULL, &emb));
+    memcpy(out + lo * E, emb, (size_t)B * E * sizeof *out);
+  }
+  return HP_OK;
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Checkpoint conversion both ways against PyTorch (scripts/ckpt_convert.py, scripts/torch_ref.py,
+# tests/models/ckpt_torch.py, helper tests/models/tool_ckpt_embed.c), for a tiny BERT (mean
+# pooling) + ViT/16-style CLIP and a tiny BERT ([CLS] pooling) + ResNet (bottleneck, 1-2-1-1,
+# width 4) CLIP:
+#   1. random PyTorch model -> state dict (with a HF pooler to skip) -> to-hpclip -> ckpt.h5,
+#      which `hpclip check` accepts; C embeddings (hp_clip_load + eval) of fixed token ids and
+#      uint8 images equal the PyTorch float64 embeddings: max|c-t|/max|t| <= 1e-4;
+#   2. checkpoint written by hpclip (seeded init) -> to-torch -> strict load into the PyTorch
+#      model -> same embeddings as C (<= 1e-4); to-hpclip of that state dict gives back
+#      bit-identical /params;
+#   3. a state dict with a missing, a misshaped and an unknown tensor is refused with all three
+#      named; a wrong --model is refused.
+# Needs torch + h5py for Debian's /usr/bin/python3; without them: "skipped: no torch", exit 0.
+set -u
+: "${HPCLIP:?set by ctest}" "${SRC_DIR:?set by ctest}" "${BUILD_DIR:?set by ctest}"
+PY=/usr/bin/python3
+if ! "$PY" -c "import torch, h5py" >/dev/null 2>&1; then
+  echo "skipped: no torch"
+  exit 0
+fi
+TOOL="$BUILD_DIR/tests/tool_ckpt_embed"
+CONV="$SRC_DIR/scripts/ckpt_convert.py"
+REF="$SRC_DIR/tests/models/ckpt_torch.py"
+T=$(mktemp -d "${TMPDIR:-/tmp}/hpclip-ckpt.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+run() { # run NAME CMD...: exit 0 expected; output shown on failure
+  local name=$1; shift
+  if timeout 300 "$@" >"$T/out.txt" 2>&1; then ok "$name"; return 0; fi
+  bad "$name"; sed 's/^/     | /' "$T/out.txt" | head -30; return 1
+}
+refuse() { # refuse NAME REGEX CMD...: exit 1 and stderr matching every |-separated part
+  local name=$1 re=$2; shift 2
+  timeout 300 "$@" >"$T/out.txt" 2>&1
+  local rc=$?
+  if [ $rc != 1 ]; then bad "$name: exit $rc, expected 1"; sed 's/^/     | /' "$T/out.txt" | head -20; return; fi
+  local IFS='|' part
+  for part in $re; do
+    if ! grep -q -- "$part" "$T/out.txt"; then bad "$name: no '$part' in"; sed 's/^/     | /' "$T/out.txt" | head -20; return; fi
+  done
+  ok "$name"
+}
+
+VIT='clip(text=bert(V=50,T=12,L=2,H=2,D=32,F=48,pool=mean),image=vit(S=48,P=16,L=2,H=4,D=32,F=64),E=24,logit_scale=learned)'
+RES='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blocks=1-2-1-1,width=4),E=24,logit_scale=fixed)'
+
+i=0
+for desc in "$VIT" "$RES"; do
+  i=$((i + 1)); d="$T/m$i"; mkdir -p "$d"
+  tag=$([ $i = 1 ] && echo "bert+vit" || echo "bert+resnet")
+  run "$tag: PyTorch reference" "$PY" "$REF" make "$desc" $((100 + i)) "$d" || continue
+  run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" || continue
+  grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \
+    || bad "$tag: pooler skip not reported"
+  run "$tag: hpclip check of the converted checkpoint" "$HPCLIP" check "$d/ck.h5"
+  run "$tag: C embeddings" "$TOOL" embed "$d/ck.h5" "$d/in.h5" "$d/c.h5" || continue
+  run "$tag: C == PyTorch (converted state dict)" "$PY" "$REF" compare "$d/c.h5" "$d/torch.h5" 1e-4
+  sed 's/^/     /' "$T/out.txt"
+
+  run "$tag: hpclip-written checkpoint" "$TOOL" init "$desc" $((7 + i)) "$d/hp.h5" || continue
+  run "$tag: C embeddings of it" "$TOOL" embed "$d/hp.h5" "$d/in.h5" "$d/c2.h5" || continue
+  run "$tag: to-torch" "$PY" "$CONV" to-torch "$d/hp.h5" "$d/sd2.pt" || continue
+  run "$tag: PyTorch embeddings of it (strict load)" "$PY" "$REF" embed "$desc" "$d/sd2.pt" "$d/in.h5" "$d/t2.h5" \
+    || continue
+  run "$tag: PyTorch == C (hpclip checkpoint)" "$PY" "$REF" compare "$d/c2.h5" "$d/t2.h5" 1e-4
+  sed 's/^/     /' "$T/out.txt"
+  run "$tag: to-hpclip of the exported state dict" "$PY" "$CONV" to-hpclip "$d/sd2.pt" "$d/back.h5" --model "$desc" \
+    && run "$tag: round trip bit-identical" "$PY" "$REF" same-params "$d/hp.h5" "$d/back.h5"
+done
+
+d="$T/m1"
+if [ -f "$d/sd.pt" ]; then
+  "$PY" "$REF" mutate "$d/sd.pt" "$d/bad.pt"
+  refuse "bad state dict refused, every problem named" \
+    "3 problems|missing tensor text.embeddings.LayerNorm.bias|text_projection.bias has shape \[25\], the model needs \[24\]|unexpected tensor visual.head.weight" \
+    "$PY" "$CONV" to-hpclip "$d/bad.pt" "$d/bad.h5" --model "$VIT"
+  [ ! -e "$d/bad.h5" ] && [ ! -e "$d/bad.h5.tmp" ] && ok "no output left after a refusal" || bad "output left after a refusal"
+  refuse "wrong --model refused" "missing tensor text.encoder.layer.2" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "${VIT/L=2,H=2/L=3,H=2}"
+  refuse "malformed --model refused" "is not of the form" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "clip(x)"
+  refuse "to-torch of a non-checkpoint refused" "cannot open as HDF5" "$PY" "$CONV" to-torch "$d/sd.pt" "$d/x.pt"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
