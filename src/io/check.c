@@ -763,12 +763,12 @@ int hp_check_file(MPI_Comm comm, const char *path) {
   return 0;
 }
 
-static int root_attr_local(const char *path, const char *name, char *buf, size_t n) {
+static int obj_attr_local(const char *path, const char *obj, const char *name, char *buf, size_t n) {
   hid_t fid;
   char *s = NULL;
   HP_CALL(precheck(path));
   HP_CALL(hp_h5_open_serial(path, &fid));
-  int e = hp_h5_attr_read_str(fid, path, "/", name, n ? n - 1 : 0, &s);
+  int e = hp_h5_attr_read_str(fid, path, obj, name, n ? n - 1 : 0, &s);
   H5Fclose(fid);
   H5Eclear2(H5E_DEFAULT);
   if (e) return hp_error_trace(e, __FILE__, __LINE__, __func__);
@@ -778,11 +778,16 @@ static int root_attr_local(const char *path, const char *name, char *buf, size_t
 }
 
 int hp_h5_root_attr(MPI_Comm comm, const char *path, const char *name, char *buf, size_t n) {
+  HP_CALL(hp_h5_obj_attr(comm, path, "/", name, buf, n));
+  return 0;
+}
+
+int hp_h5_obj_attr(MPI_Comm comm, const char *path, const char *obj, const char *name, char *buf, size_t n) {
   int rank, err = 0;
   if (n == 0) HP_ERROR(HP_ERR_INTERNAL, "hp_h5_root_attr: empty buffer");
   HP_MPI(MPI_Comm_rank(comm, &rank));
   buf[0] = 0;
-  if (rank == 0) err = root_attr_local(path, name, buf, n);
+  if (rank == 0) err = obj_attr_local(path, obj, name, buf, n);
   HP_CALL(share_verdict(comm, err));
   if (n > (size_t)INT32_MAX) HP_ERROR(HP_ERR_INTERNAL, "hp_h5_root_attr: buffer too large");
   HP_MPI(MPI_Bcast(buf, (int)n, MPI_CHAR, 0, comm));

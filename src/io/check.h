@@ -22,5 +22,7 @@ int hp_check_file_local(const char *path);
 /* Read a root string attribute (collective: rank 0 reads, broadcast). HP_ERR_INPUT if the file
  * or the attribute is missing. */
 int hp_h5_root_attr(MPI_Comm comm, const char *path, const char *name, char *buf, size_t n);
+/* The same for a string attribute of object `obj` ("/search"). */
+int hp_h5_obj_attr(MPI_Comm comm, const char *path, const char *obj, const char *name, char *buf, size_t n);
 
 #endif

@@ -22,9 +22,9 @@ const hp_stage hp_stages[] = {
      "data-parallel contrastive training"},
     {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, hp_stage_embed,
      "embed every image and caption"},
-    {"search", "results.h5", {"embeddings.h5", NULL}, {"search.", NULL}, NULL,
+    {"search", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"search.", NULL}, hp_stage_search,
      "sharded nearest-neighbour search and retrieval metrics"},
-    {"zeroshot", "results.h5", {"embeddings.h5", NULL}, {"zeroshot.", NULL}, NULL,
+    {"zeroshot", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"zeroshot.", NULL}, hp_stage_zeroshot,
      "zero-shot classification"},
     {"cluster", "results.h5", {"embeddings.h5", NULL}, {"cluster.", NULL}, NULL,
      "parallel k-means, elbow, cluster quality"},
@@ -113,14 +113,17 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
   return 0;
 }
 
-/* 1 if `path` exists, validates, and carries fingerprint `fp`. */
-static int output_is_current(MPI_Comm comm, const char *path, const char *fp) {
+/* 1 if `path` exists, validates, and carries fingerprint `fp` — on the root, or for results.h5
+ * (shared by several stages, one group each) on the stage's group /STAGE. */
+static int output_is_current(MPI_Comm comm, const char *path, const char *fp, const hp_stage *st) {
   int exists = access(path, F_OK) == 0, rank;
   MPI_Comm_rank(comm, &rank);
   MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
   if (!exists) return 0;
   char have[64] = "";
-  if (hp_h5_root_attr(comm, path, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
+  char obj[80] = "/";
+  if (strcmp(st->output, "results.h5") == 0) snprintf(obj, sizeof obj, "/%s", st->name);
+  if (hp_h5_obj_attr(comm, path, obj, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
     hp_error_clear();
     return 0;
   }
@@ -143,7 +146,7 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   HP_CALL(stage_fingerprint(comm, cfg, run_dir, st, ctx.fingerprint, sizeof ctx.fingerprint));
   char out[4096];
   HP_CALL(hp_run_path(&ctx, st->output, out, sizeof out));
-  if (!force && output_is_current(comm, out, ctx.fingerprint)) {
+  if (!force && output_is_current(comm, out, ctx.fingerprint, st)) {
     hp_log_info("stage %s: %s is complete and up to date (fingerprint %s): skipping (--force reruns it)",
                 st->name, out, ctx.fingerprint);
     return 0;

@@ -1,0 +1,128 @@
+/* eval_common.c — see eval_common.h. */
+#include "stages/eval_common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "comm/shard.h"
+
+int hp_eval_split_code(const char *name) {
+  if (strcmp(name, "train") == 0) return 0;
+  if (strcmp(name, "val") == 0) return 1;
+  if (strcmp(name, "test") == 0) return 2;
+  return -1;
+}
+
+int hp_eval_load_images(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, hp_eval_images *out) {
+  memset(out, 0, sizeof *out);
+  const int64_t E = em->embed_dim, L = with_labels ? em->n_labels : 0;
+  int64_t r0, n;
+  hp_shard_range(em->n_images, ctx->size, ctx->rank, &r0, &n);
+  uint8_t *sp = NULL;
+  HP_CALLOC(sp, n > 0 ? n : 1, "split shard");
+  HP_CALLOC(out->ids, n > 0 ? n : 1, "selected image ids");
+  HP_CALLOC(out->emb, (size_t)(n > 0 ? n : 1) * (size_t)E, "image embeddings");
+  if (L > 0) HP_CALLOC(out->labels, (size_t)(n > 0 ? n : 1) * (size_t)L, "label rows");
+  HP_CALL(hp_embeddings_read_split(em, r0, n, sp));
+  HP_CALL(hp_embeddings_read_images(em, r0, n, out->emb));
+  if (L > 0) HP_CALL(hp_embeddings_read_labels(em, r0, n, out->labels));
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (split >= 0 && sp[i] != split) continue;
+    out->ids[k] = r0 + i;
+    if (k != i) {
+      memmove(out->emb + k * E, out->emb + i * E, (size_t)E * sizeof(float));
+      if (L > 0) memmove(out->labels + k * L, out->labels + i * L, (size_t)L);
+    }
+    k++;
+  }
+  out->n = k;
+  free(sp);
+  HP_MPI(MPI_Allreduce(&k, &out->total, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+  return 0;
+}
+
+void hp_eval_images_free(hp_eval_images *im) {
+  free(im->ids);
+  free(im->emb);
+  free(im->labels);
+  memset(im, 0, sizeof *im);
+}
+
+int hp_eval_label_queries(hp_clip_eval *ev, const char *prompt, char *const *names, int64_t L, float *out) {
+  char **text = NULL;
+  HP_CALLOC(text, L > 0 ? L : 1, "label prompts");
+  for (int64_t i = 0; i < L; i++) HP_CALL(hp_clip_prompt(prompt, names[i], &text[i]));
+  int err = hp_clip_eval_texts(ev, (const char *const *)text, L, out);
+  for (int64_t i = 0; i < L; i++) free(text[i]);
+  free(text);
+  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+  return 0;
+}
+
+/* Rank 0's verdict and message become every rank's (the others then fail with it too). */
+static int share(hp_stage_ctx *ctx, int err) {
+  char msg[2048] = "";
+  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, ctx->comm));
+  if (!err) return 0;
+  if (ctx->rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
+  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, ctx->comm));
+  if (ctx->rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
+  HP_CALL(hp_agree(ctx->comm, err));
+  return err;
+}
+
+static int write_rank0(hp_stage_ctx *ctx, const char *group, const hp_embeddings *em, hp_eval_write_fn fn,
+                       void *arg) {
+  char path[4096];
+  char *config = NULL;
+  HP_CALL(hp_run_path(ctx, "results.h5", path, sizeof path));
+  HP_CALL(hp_config_dump(ctx->cfg, &config));
+  hp_results_w w;
+  int err = hp_results_begin(path, group, &w);
+  if (!err) err = hp_results_attr_str(&w, "fingerprint", ctx->fingerprint);
+  if (!err) err = hp_results_attr_str(&w, "config", config);
+  if (!err) err = hp_results_attr_str(&w, "created_by", "hpclip " HPCLIP_VERSION);
+  if (!err) err = hp_results_attr_str(&w, "model", em->model);
+  if (!err) err = hp_results_attr_str(&w, "model_fingerprint", em->model_fingerprint);
+  if (!err) err = hp_results_attr_str(&w, "embeddings_fingerprint", em->fingerprint);
+  if (!err) err = fn(&w, arg);
+  if (!err) err = hp_results_commit(&w, config);
+  if (err) hp_results_abort(&w);
+  free(config);
+  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+  hp_log_info("%s: results in %s (group /%s)", group, path, group);
+  return 0;
+}
+
+int hp_eval_write_results(hp_stage_ctx *ctx, const char *group, const hp_embeddings *em, hp_eval_write_fn fn,
+                          void *arg) {
+  int err = ctx->rank == 0 ? write_rank0(ctx, group, em, fn, arg) : 0;
+  HP_CALL(share(ctx, err));
+  return 0;
+}
+
+int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn, void *arg) {
+  int err = 0;
+  if (ctx->rank == 0) {
+    char path[4096], tmp[4200];
+    err = hp_run_path(ctx, name, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = err ? NULL : fopen(tmp, "w");
+    if (!err && !f) err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot create %s: %s", tmp, strerror(errno));
+    if (f) {
+      fn(f, arg);
+      if (fclose(f) != 0 || rename(tmp, path) != 0)
+        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (!err) {
+      fn(stdout, arg);
+      fflush(stdout);
+    }
+  }
+  HP_CALL(share(ctx, err));
+  return 0;
+}

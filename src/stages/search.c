@@ -1,0 +1,312 @@
+/* search.c — the `search` stage: retrieval evaluation -> results.h5 /search, search.md.
+ *
+ * Label queries (the study's Table 1): every label name, put through search.prompt, is
+ * text-encoded; it ranks the images of search.split by cosine similarity (embeddings are unit
+ * vectors: inner product); relevant = the images carrying that label. P/R/NDCG/AP at 1, 5, 10
+ * per class and class-averaged, in both denominator conventions (docs/metrics.md).
+ * The CLIP protocol: caption -> image and image -> caption recall at 1, 5, 10 within the split.
+ *
+ * Parallelism: images (and captions) are sharded over the ranks; each rank scores its items
+ * against every query and keeps its top 10; the per-query lists are merged across ranks
+ * (eval_topk.h: exact, ties by index, scores computed pair by pair in a fixed order), and
+ * relevance of the merged lists is OR-reduced. Every figure is therefore the same for any rank
+ * count.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "comm/shard.h"
+#include "metrics/ranking.h"
+#include "stages/eval_common.h"
+#include "stages/eval_topk.h"
+
+#define KMAX 10
+static const int g_ks[3] = {1, 5, 10};
+
+typedef struct {
+  int64_t L;
+  char **names;
+  int64_t *relevant;                   /* [L] */
+  double *m[7];                        /* [L,3]: P, R, NDCG, AP, R_ret, NDCG_ret, AP_ret */
+  double table1[2][12];                /* rows: relevant, retrieved conventions */
+  int64_t active;                      /* classes with relevant > 0 */
+  double clip[2][3];                   /* i2t, t2i recall at 1, 5, 10 */
+  int64_t n_images, n_captions;
+  const char *prompt, *split, *model;
+  int conv;
+} search_out;
+
+static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
+                                        "ap_retrieved"};
+
+/* Label-query retrieval over the selected images. */
+static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_images *im, int64_t L, search_out *o) {
+  const int64_t E = ev->m.cfg.embed_dim;
+  float *q = NULL, *sc = NULL;
+  int64_t *ids = NULL;
+  uint8_t *rel = NULL;
+  HP_CALLOC(q, (size_t)L * (size_t)E, "label query embeddings");
+  HP_CALLOC(ids, L * KMAX, "top-k ids");
+  HP_CALLOC(sc, L * KMAX, "top-k scores");
+  HP_CALLOC(rel, L * KMAX, "top-k relevance");
+  HP_CALL(hp_eval_label_queries(ev, o->prompt, o->names, L, q));
+  HP_CALL(hp_eval_topk(ctx->comm, im->emb, im->ids, im->n, q, L, E, KMAX, ids, sc));
+  /* relevance of the merged lists: the rank owning an image knows its labels */
+  for (int64_t c = 0; c < L; c++)
+    for (int j = 0; j < KMAX; j++) {
+      int64_t id = ids[c * KMAX + j];
+      if (id < 0 || im->n == 0 || id < im->ids[0] || id > im->ids[im->n - 1]) continue;
+      int64_t lo = 0, hi = im->n - 1;
+      while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (im->ids[mid] < id) lo = mid + 1; else hi = mid;
+      }
+      if (im->ids[lo] == id) rel[c * KMAX + j] = im->labels[lo * L + c];
+    }
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, rel, (int)(L * KMAX), MPI_UINT8_T, MPI_MAX, ctx->comm));
+  for (int64_t i = 0; i < im->n; i++)
+    for (int64_t c = 0; c < L; c++) o->relevant[c] += im->labels[i * L + c] != 0;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, o->relevant, (int)L, MPI_INT64_T, MPI_SUM, ctx->comm));
+  /* the list is as long as the split (at most KMAX kept) */
+  int64_t len = im->total < KMAX ? im->total : KMAX;
+  memset(o->table1, 0, sizeof o->table1);
+  o->active = 0;
+  for (int64_t c = 0; c < L; c++) {
+    const uint8_t *r = rel + c * KMAX;
+    for (int k = 0; k < 3; k++) {
+      hp_rank_metrics a, b;
+      hp_rank_metrics_at(r, len, g_ks[k], o->relevant[c], KMAX, HP_RANK_RELEVANT, &a);
+      hp_rank_metrics_at(r, len, g_ks[k], o->relevant[c], KMAX, HP_RANK_RETRIEVED, &b);
+      double v[7] = {a.p, a.r, a.ndcg, a.ap, b.r, b.ndcg, b.ap};
+      for (int m = 0; m < 7; m++) o->m[m][c * 3 + k] = v[m];
+      if (o->relevant[c] > 0) {
+        double ra[4] = {a.p, a.r, a.ndcg, a.ap}, rb[4] = {b.p, b.r, b.ndcg, b.ap};
+        for (int m = 0; m < 4; m++) {
+          o->table1[0][m * 3 + k] += ra[m];
+          o->table1[1][m * 3 + k] += rb[m];
+        }
+      }
+    }
+    o->active += o->relevant[c] > 0;
+  }
+  for (int r = 0; r < 2; r++)
+    for (int j = 0; j < 12; j++) o->table1[r][j] = o->active ? o->table1[r][j] / (double)o->active : 0.0;
+  free(q);
+  free(ids);
+  free(sc);
+  free(rel);
+  return 0;
+}
+
+/* All-gather the selected rows (global order) of a sharded selection. */
+static int gather_sel(MPI_Comm comm, int size, const float *emb, const int64_t *ids, int64_t n, int64_t E,
+                      float **all_emb, int64_t **all_ids, int64_t *total) {
+  int *cnt = NULL, *dsp = NULL, *cnte = NULL, *dspe = NULL;
+  HP_CALLOC(cnt, size, "gather counts");
+  HP_CALLOC(dsp, size, "gather displacements");
+  HP_CALLOC(cnte, size, "gather counts");
+  HP_CALLOC(dspe, size, "gather displacements");
+  int nn = (int)n;
+  HP_MPI(MPI_Allgather(&nn, 1, MPI_INT, cnt, 1, MPI_INT, comm));
+  int64_t t = 0;
+  for (int r = 0; r < size; r++) {
+    dsp[r] = (int)t;
+    if ((t + cnt[r]) * E > INT32_MAX) HP_ERROR(HP_ERR_MEM, "search: %lld rows too many to gather", (long long)(t + cnt[r]));
+    cnte[r] = (int)(cnt[r] * E);
+    dspe[r] = (int)(t * E);
+    t += cnt[r];
+  }
+  HP_CALLOC(*all_emb, (size_t)(t > 0 ? t : 1) * (size_t)E, "gathered embeddings");
+  HP_CALLOC(*all_ids, t > 0 ? t : 1, "gathered ids");
+  HP_MPI(MPI_Allgatherv(emb, (int)(n * E), MPI_FLOAT, *all_emb, cnte, dspe, MPI_FLOAT, comm));
+  HP_MPI(MPI_Allgatherv(ids, nn, MPI_INT64_T, *all_ids, cnt, dsp, MPI_INT64_T, comm));
+  *total = t;
+  free(cnt);
+  free(dsp);
+  free(cnte);
+  free(dspe);
+  return 0;
+}
+
+/* CLIP protocol within the selected images and their captions. */
+static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, int split, search_out *o) {
+  const int64_t E = em->embed_dim, M = em->n_captions;
+  int64_t *capimg = NULL;
+  uint8_t *sp = NULL;
+  HP_CALLOC(capimg, M, "caption images");
+  HP_CALLOC(sp, em->n_images, "split");
+  HP_CALL(hp_embeddings_read_caption_image(em, capimg));
+  HP_CALL(hp_embeddings_read_split(em, 0, em->n_images, sp));
+  int64_t c0, cn;
+  hp_shard_range(M, ctx->size, ctx->rank, &c0, &cn);
+  float *ce = NULL;
+  int64_t *cid = NULL;
+  HP_CALLOC(ce, (size_t)(cn > 0 ? cn : 1) * (size_t)E, "caption embeddings");
+  HP_CALLOC(cid, cn > 0 ? cn : 1, "caption ids");
+  HP_CALL(hp_embeddings_read_captions(em, c0, cn, ce));
+  int64_t k = 0;
+  for (int64_t i = 0; i < cn; i++) {
+    if (split >= 0 && sp[capimg[c0 + i]] != split) continue;
+    if (k != i) memmove(ce + k * E, ce + i * E, (size_t)E * sizeof(float));
+    cid[k++] = c0 + i;
+  }
+  float *qc = NULL, *qi = NULL, *sc = NULL;
+  int64_t *qcid = NULL, *qiid = NULL, nqc, nqi, *top = NULL;
+  HP_CALL(gather_sel(ctx->comm, ctx->size, ce, cid, k, E, &qc, &qcid, &nqc));
+  HP_CALL(gather_sel(ctx->comm, ctx->size, im->emb, im->ids, im->n, E, &qi, &qiid, &nqi));
+  o->n_images = nqi;
+  o->n_captions = nqc;
+  int64_t nmax = nqc > nqi ? nqc : nqi;
+  HP_CALLOC(top, (nmax > 0 ? nmax : 1) * KMAX, "top-k ids");
+  HP_CALLOC(sc, (nmax > 0 ? nmax : 1) * KMAX, "top-k scores");
+  memset(o->clip, 0, sizeof o->clip);
+  /* caption -> image: items = this rank's selected images */
+  HP_CALL(hp_eval_topk(ctx->comm, im->emb, im->ids, im->n, qc, nqc, E, KMAX, top, sc));
+  for (int64_t q = 0; q < nqc; q++) {
+    int64_t want = capimg[qcid[q]], at = KMAX;
+    for (int j = 0; j < KMAX; j++)
+      if (top[q * KMAX + j] == want) { at = j; break; }
+    for (int kk = 0; kk < 3; kk++) o->clip[1][kk] += at < g_ks[kk];
+  }
+  /* image -> caption: items = this rank's selected captions */
+  HP_CALL(hp_eval_topk(ctx->comm, ce, cid, k, qi, nqi, E, KMAX, top, sc));
+  for (int64_t q = 0; q < nqi; q++) {
+    int at = KMAX;
+    for (int j = 0; j < KMAX; j++) {
+      int64_t c = top[q * KMAX + j];
+      if (c >= 0 && capimg[c] == qiid[q]) { at = j; break; }
+    }
+    for (int kk = 0; kk < 3; kk++) o->clip[0][kk] += at < g_ks[kk];
+  }
+  for (int kk = 0; kk < 3; kk++) {
+    o->clip[0][kk] = nqi ? o->clip[0][kk] / (double)nqi : 0.0;
+    o->clip[1][kk] = nqc ? o->clip[1][kk] / (double)nqc : 0.0;
+  }
+  free(capimg);
+  free(sp);
+  free(ce);
+  free(cid);
+  free(qc);
+  free(qi);
+  free(qcid);
+  free(qiid);
+  free(top);
+  free(sc);
+  return 0;
+}
+
+static int write_group(hp_results_w *w, void *arg) {
+  search_out *o = arg;
+  int64_t d2[2] = {2, 3};
+  HP_CALL(hp_results_attr_str(w, "prompt", o->prompt));
+  HP_CALL(hp_results_attr_str(w, "split", o->split));
+  HP_CALL(hp_results_attr_str(w, "convention", o->conv ? "retrieved" : "relevant"));
+  HP_CALL(hp_results_attr_i64(w, "n_images", o->n_images));
+  HP_CALL(hp_results_attr_i64(w, "n_captions", o->n_captions));
+  HP_CALL(hp_results_attr_str(w, "clip_recall_rows", "image->caption,caption->image"));
+  HP_CALL(hp_results_attr_str(w, "k", "1,5,10"));
+  HP_CALL(hp_results_f64(w, "clip_recall", 2, d2, &o->clip[0][0]));
+  if (o->L == 0) return 0;
+  int64_t d12[2] = {2, 12}, dl[2] = {o->L, 3};
+  HP_CALL(hp_results_attr_str(w, "table1_columns", "P@1,P@5,P@10,R@1,R@5,R@10,NDCG@1,NDCG@5,NDCG@10,MAP@1,MAP@5,MAP@10"));
+  HP_CALL(hp_results_attr_str(w, "table1_rows", "relevant,retrieved"));
+  HP_CALL(hp_results_attr_i64(w, "classes_averaged", o->active));
+  HP_CALL(hp_results_f64(w, "table1", 2, d12, &o->table1[0][0]));
+  HP_CALL(hp_results_strings(w, "per_class/names", o->L, (const char *const *)o->names));
+  HP_CALL(hp_results_i64(w, "per_class/relevant", 1, &o->L, o->relevant));
+  for (int m = 0; m < 7; m++) {
+    char name[64];
+    snprintf(name, sizeof name, "per_class/%s", g_mnames[m]);
+    HP_CALL(hp_results_f64(w, name, 2, dl, o->m[m]));
+  }
+  return 0;
+}
+
+static void markdown(FILE *f, void *arg) {
+  search_out *o = arg;
+  const char *conv = o->conv ? "retrieved" : "relevant";
+  fprintf(f, "## Retrieval (`search`)\n\nModel `%s`; split `%s`; %" PRId64 " images, %" PRId64 " captions.\n\n",
+          o->model, o->split, o->n_images, o->n_captions);
+  if (o->L > 0) {
+    fprintf(f, "Label queries: \"%s\"; %" PRId64 " of %" PRId64
+            " classes have relevant images and are averaged; R/NDCG/MAP denominators: `%s` (docs/metrics.md).\n\n",
+            o->prompt, o->active, o->L, conv);
+    fprintf(f, "| Model | P@1 | P@5 | P@10 | R@1 | R@5 | R@10 | NDCG@1 | NDCG@5 | NDCG@10 | MAP@1 | MAP@5 | MAP@10 |\n");
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int r = 0; r < 2; r++) {
+      int row = r == 0 ? o->conv : 1 - o->conv;
+      fprintf(f, "| this model (%s)", row ? "retrieved" : "relevant");
+      for (int j = 0; j < 12; j++) fprintf(f, " | %.3f", o->table1[row][j]);
+      fprintf(f, " |\n");
+    }
+    fprintf(f, "\nPer class (`%s` convention):\n\n| class | relevant | P@1 | P@5 | P@10 | R@1 | R@5 | R@10 | NDCG@1 | "
+               "NDCG@5 | NDCG@10 | AP@1 | AP@5 | AP@10 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            conv);
+    for (int64_t c = 0; c < o->L; c++) {
+      fprintf(f, "| %s | %" PRId64, o->names[c], o->relevant[c]);
+      const int mi[4] = {0, o->conv ? 4 : 1, o->conv ? 5 : 2, o->conv ? 6 : 3};
+      for (int m = 0; m < 4; m++)
+        for (int k = 0; k < 3; k++) fprintf(f, " | %.3f", o->m[mi[m]][c * 3 + k]);
+      fprintf(f, " |\n");
+    }
+    fprintf(f, "\n");
+  } else {
+    fprintf(f, "The dataset has no labels: no label-query retrieval.\n\n");
+  }
+  fprintf(f, "CLIP retrieval protocol within the split:\n\n| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n");
+  fprintf(f, "| image → caption | %.3f | %.3f | %.3f |\n", o->clip[0][0], o->clip[0][1], o->clip[0][2]);
+  fprintf(f, "| caption → image | %.3f | %.3f | %.3f |\n\n", o->clip[1][0], o->clip[1][1], o->clip[1][2]);
+}
+
+int hp_stage_search(hp_stage_ctx *ctx) {
+  char epath[4096], cpath[4096];
+  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
+  hp_embeddings em;
+  HP_CALL(hp_embeddings_open(ctx->comm, epath, &em));
+  search_out o;
+  memset(&o, 0, sizeof o);
+  o.prompt = hp_cfg_str(ctx->cfg, "search.prompt");
+  o.split = hp_cfg_str(ctx->cfg, "search.split");
+  o.conv = strcmp(hp_cfg_str(ctx->cfg, "search.convention"), "retrieved") == 0;
+  o.model = em.model;
+  o.L = em.n_labels;
+  o.names = em.label_names;
+  int split = hp_eval_split_code(o.split);
+  double t0 = hp_now();
+  hp_eval_images im;
+  HP_CALL(hp_eval_load_images(ctx, &em, split, o.L > 0, &im));
+  if (im.total == 0)
+    HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (search.split)", epath, o.split);
+  hp_clip_eval ev;
+  if (o.L > 0) {
+    HP_CALL(hp_clip_eval_load(ctx->comm, ctx->cfg, cpath, em.image_size, (int)hp_cfg_int(ctx->cfg, "embed.batch"), &ev));
+    if (strcmp(ev.m.desc, em.model) != 0 || strcmp(ev.fingerprint, em.model_fingerprint) != 0)
+      HP_ERROR(HP_ERR_INPUT, "%s: embeddings of model %s (checkpoint %s), but %s holds %s (checkpoint %s): rerun embed",
+               epath, em.model, em.model_fingerprint, cpath, ev.m.desc, ev.fingerprint);
+    HP_CALLOC(o.relevant, o.L, "relevant counts");
+    for (int m = 0; m < 7; m++) HP_CALLOC(o.m[m], o.L * 3, "per-class metrics");
+    HP_CALL(label_search(ctx, &ev, &im, o.L, &o));
+    hp_clip_eval_free(&ev);
+    hp_log_info("search: %" PRId64 " label queries over %" PRId64 " '%s' images in %.2f s", o.L, im.total, o.split,
+                hp_now() - t0);
+  } else {
+    hp_log_info("search: %s has no labels: label-query retrieval skipped", epath);
+  }
+  double t1 = hp_now();
+  HP_CALL(clip_protocol(ctx, &em, &im, split, &o));
+  hp_log_info("search: CLIP protocol (%" PRId64 " images, %" PRId64 " captions) in %.2f s", o.n_images, o.n_captions,
+              hp_now() - t1);
+  HP_CALL(hp_eval_write_results(ctx, "search", &em, write_group, &o));
+  HP_CALL(hp_eval_write_markdown(ctx, "search.md", markdown, &o));
+  hp_eval_images_free(&im);
+  free(o.relevant);
+  for (int m = 0; m < 7; m++) free(o.m[m]);
+  hp_embeddings_close(&em);
+  return 0;
+}
