@@ -1,8 +1,7 @@
 /* models_test.h — helpers for the model tests (header-only; not a test).
  *
  * Fixtures: tests/data/models/<name>.bin from scripts/make_model_fixtures.py, same "hpfix1"
- * format as the kernel fixtures but with many tensors and long (state-dict) names, so this
- * loader is dynamic. Error measure and tolerances are nn_test.h's:
+ * format as the kernel fixtures, loaded by tests/common/fixture.c. Error measure and tolerances are nn_test.h's:
  *   err(a, ref) = max_i |a_i - ref_i| / max_i |ref_i|  <= 1e-4 against PyTorch (float64
  *   reference; float32 here), finite differences <= 1e-2.
  */
@@ -12,84 +11,13 @@
 #include "../nn/nn_test.h"
 #include "models/params.h"
 
-typedef struct {
-  int count;
-  char (*name)[128];
-  int *is_int;
-  size_t *numel;
-  void **data;
-} mfix;
+typedef hp_fixture mfix;
 
-static inline mfix *mfix_load(const char *base) {
-  const char *dir = getenv("HP_TEST_DATA");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/models/%s.bin", dir ? dir : "../../tests/data", base);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (is HP_TEST_DATA set?)", path);
-  mfix *fx = calloc(1, sizeof *fx);
-  assert_non_null(fx);
-  char line[512];
-  if (!fgets(line, sizeof line, f) || sscanf(line, "hpfix1 %d", &fx->count) != 1 || fx->count < 1 ||
-      fx->count > 100000)
-    fail_msg("%s: bad fixture header", path);
-  fx->name = calloc((size_t)fx->count, sizeof *fx->name);
-  fx->is_int = calloc((size_t)fx->count, sizeof *fx->is_int);
-  fx->numel = calloc((size_t)fx->count, sizeof *fx->numel);
-  fx->data = calloc((size_t)fx->count, sizeof *fx->data);
-  assert_true(fx->name && fx->is_int && fx->numel && fx->data);
-  for (int i = 0; i < fx->count; i++) {
-    char code[8];
-    int ndim, off = 0, used = 0;
-    if (!fgets(line, sizeof line, f) || sscanf(line, "%127s %7s %d%n", fx->name[i], code, &ndim, &off) != 3)
-      fail_msg("%s: bad tensor line %d", path, i);
-    fx->is_int[i] = strcmp(code, "i32") == 0;
-    size_t n = 1;
-    for (int d = 0; d < ndim; d++) {
-      long dim;
-      if (sscanf(line + off, "%ld%n", &dim, &used) != 1) fail_msg("%s: bad dims", path);
-      off += used;
-      n *= (size_t)dim;
-    }
-    fx->numel[i] = n;
-  }
-  for (int i = 0; i < fx->count; i++) {
-    fx->data[i] = malloc(fx->numel[i] * 4 + 4);
-    assert_non_null(fx->data[i]);
-    if (fread(fx->data[i], 4, fx->numel[i], f) != fx->numel[i])
-      fail_msg("%s: truncated data for %s", path, fx->name[i]);
-  }
-  fclose(f);
-  return fx;
-}
-
-static inline void mfix_free(mfix *fx) {
-  for (int i = 0; i < fx->count; i++) free(fx->data[i]);
-  free(fx->name); free(fx->is_int); free(fx->numel); free(fx->data);
-  free(fx);
-}
-
-static inline int mfix_index(const mfix *fx, const char *name) {
-  for (int i = 0; i < fx->count; i++)
-    if (strcmp(fx->name[i], name) == 0) return i;
-  return -1;
-}
-
-static inline float *mfix_f(const mfix *fx, const char *name, size_t expect) {
-  int i = mfix_index(fx, name);
-  if (i < 0) fail_msg("fixture tensor %s missing", name);
-  if (fx->is_int[i]) fail_msg("fixture tensor %s is not f32", name);
-  if (expect && fx->numel[i] != expect)
-    fail_msg("fixture tensor %s has %zu elements, expected %zu", name, fx->numel[i], expect);
-  return (float *)fx->data[i];
-}
-static inline int32_t *mfix_i(const mfix *fx, const char *name, size_t expect) {
-  int i = mfix_index(fx, name);
-  if (i < 0) fail_msg("fixture tensor %s missing", name);
-  if (!fx->is_int[i]) fail_msg("fixture tensor %s is not i32", name);
-  if (expect && fx->numel[i] != expect)
-    fail_msg("fixture tensor %s has %zu elements, expected %zu", name, fx->numel[i], expect);
-  return (int32_t *)fx->data[i];
-}
+static inline mfix *mfix_load(const char *base) { return hp_fixture_load("models", base); }
+static inline void mfix_free(mfix *fx) { hp_fixture_free(fx); }
+static inline int mfix_index(const mfix *fx, const char *name) { return hp_fixture_index(fx, name); }
+static inline float *mfix_f(const mfix *fx, const char *name, size_t expect) { return hp_fixture_f(fx, name, expect); }
+static inline int32_t *mfix_i(const mfix *fx, const char *name, size_t expect) { return hp_fixture_i(fx, name, expect); }
 static inline int mfix_int(const mfix *fx, const char *name) { return mfix_i(fx, name, 1)[0]; }
 
 /* Copy every registered tensor of p from the fixture BY NAME (all must be present, sizes

@@ -30,6 +30,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "models/params.h"
+#include "fixture.h"
 #include "models/resnet50.h"
 #include "nn/batchnorm.h"
 #include "nn/bn_relu.h"
@@ -45,81 +46,12 @@
 #define TOL_FD 1e-2
 #define TOL_TRAIN32 1e-3
 
-/* ---- fixture loader (hpfix1, any number of tensors, long names) ---------------------------- */
-typedef struct {
-  int count;
-  char (*name)[128];
-  int *is_int;
-  size_t *numel;
-  void **data;
-} fixture;
-
-static fixture *fx_load(const char *file) {
-  const char *dir = getenv("HP_TEST_DATA");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/models/%s", dir ? dir : "../../tests/data", file);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (is HP_TEST_DATA set?)", path);
-  fixture *fx = calloc(1, sizeof *fx);
-  assert_non_null(fx);
-  char line[512];
-  if (!fgets(line, sizeof line, f) || sscanf(line, "hpfix1 %d", &fx->count) != 1 || fx->count < 1)
-    fail_msg("%s: bad header", path);
-  int n = fx->count;
-  fx->name = calloc((size_t)n, sizeof *fx->name);
-  fx->is_int = calloc((size_t)n, sizeof(int));
-  fx->numel = calloc((size_t)n, sizeof(size_t));
-  fx->data = calloc((size_t)n, sizeof(void *));
-  assert_true(fx->name && fx->is_int && fx->numel && fx->data);
-  for (int i = 0; i < n; i++) {
-    char code[8];
-    int ndim, off = 0, used = 0;
-    if (!fgets(line, sizeof line, f) ||
-        sscanf(line, "%127s %7s %d%n", fx->name[i], code, &ndim, &off) != 3)
-      fail_msg("%s: bad tensor line %d", path, i);
-    fx->is_int[i] = strcmp(code, "i32") == 0;
-    size_t ne = 1;
-    for (int d = 0; d < ndim; d++) {
-      long dim;
-      if (sscanf(line + off, "%ld%n", &dim, &used) != 1) fail_msg("%s: bad dims", path);
-      off += used;
-      ne *= (size_t)dim;
-    }
-    fx->numel[i] = ne;
-  }
-  for (int i = 0; i < n; i++) {
-    fx->data[i] = malloc(fx->numel[i] * 4 + 4);
-    assert_non_null(fx->data[i]);
-    if (fread(fx->data[i], 4, fx->numel[i], f) != fx->numel[i])
-      fail_msg("%s: truncated data for %s", path, fx->name[i]);
-  }
-  fclose(f);
-  return fx;
-}
-
-static void fx_free(fixture *fx) {
-  for (int i = 0; i < fx->count; i++) free(fx->data[i]);
-  free(fx->name);
-  free(fx->is_int);
-  free(fx->numel);
-  free(fx->data);
-  free(fx);
-}
-
-static int fx_index(const fixture *fx, const char *name) {
-  for (int i = 0; i < fx->count; i++)
-    if (strcmp(fx->name[i], name) == 0) return i;
-  return -1;
-}
-
-static const float *fx_f(const fixture *fx, const char *name, size_t numel) {
-  int i = fx_index(fx, name);
-  if (i < 0) fail_msg("fixture tensor %s missing", name);
-  if (fx->is_int[i]) fail_msg("fixture tensor %s is not f32", name);
-  if (numel && fx->numel[i] != numel)
-    fail_msg("fixture tensor %s has %zu elements, expected %zu", name, fx->numel[i], numel);
-  return fx->data[i];
-}
+/* ---- fixtures: tests/common/fixture.h ---------------------------------------------------- */
+typedef hp_fixture fixture;
+static fixture *fx_load(const char *file) { return hp_fixture_load("models", file); }
+static void fx_free(fixture *fx) { hp_fixture_free(fx); }
+static const float *fx_f(const fixture *fx, const char *name, size_t numel) { return hp_fixture_f(fx, name, numel); }
+static int fx_index(const fixture *fx, const char *name) { return hp_fixture_index(fx, name); }
 
 static int count_prefix(const fixture *fx, const char *prefix) {
   int n = 0;

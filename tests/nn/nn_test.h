@@ -31,61 +31,16 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "fixture.h"
 
 #define HP_TOL_REF 1e-4
 #define HP_TOL_FD 1e-2
 #define HP_FD_H 1e-2f
 
-typedef struct {
-  int count;
-  char name[64][48];
-  int is_int[64];
-  size_t numel[64];
-  void *data[64];
-} hp_fix;
+typedef hp_fixture hp_fix;
 
-static inline hp_fix *fix_load(const char *kernel) {
-  const char *dir = getenv("HP_TEST_DATA");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/nn/%s.bin", dir ? dir : "../../tests/data", kernel);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (is HP_TEST_DATA set?)", path);
-  hp_fix *fx = calloc(1, sizeof *fx);
-  assert_non_null(fx);
-  char line[512];
-  if (!fgets(line, sizeof line, f) || sscanf(line, "hpfix1 %d", &fx->count) != 1 ||
-      fx->count < 1 || fx->count > 64)
-    fail_msg("%s: bad fixture header", path);
-  for (int i = 0; i < fx->count; i++) {
-    char code[8];
-    int ndim, off = 0, used = 0;
-    if (!fgets(line, sizeof line, f) ||
-        sscanf(line, "%47s %7s %d%n", fx->name[i], code, &ndim, &off) != 3)
-      fail_msg("%s: bad tensor line %d", path, i);
-    fx->is_int[i] = strcmp(code, "i32") == 0;
-    size_t n = 1;
-    for (int d = 0; d < ndim; d++) {
-      long dim;
-      if (sscanf(line + off, "%ld%n", &dim, &used) != 1) fail_msg("%s: bad dims", path);
-      off += used;
-      n *= (size_t)dim;
-    }
-    fx->numel[i] = n;
-  }
-  for (int i = 0; i < fx->count; i++) {
-    fx->data[i] = malloc(fx->numel[i] * 4 + 4);
-    assert_non_null(fx->data[i]);
-    if (fread(fx->data[i], 4, fx->numel[i], f) != fx->numel[i])
-      fail_msg("%s: truncated data for %s", path, fx->name[i]);
-  }
-  fclose(f);
-  return fx;
-}
-
-static inline void fix_free(hp_fix *fx) {
-  for (int i = 0; i < fx->count; i++) free(fx->data[i]);
-  free(fx);
-}
+static inline hp_fix *fix_load(const char *kernel) { return hp_fixture_load("nn", kernel); }
+static inline void fix_free(hp_fix *fx) { hp_fixture_free(fx); }
 
 static inline int fix_find(const hp_fix *fx, const char *name, size_t expect_numel) {
   for (int i = 0; i < fx->count; i++)
