@@ -16,7 +16,9 @@ enum {
   HP_STREAM_SHUFFLE = 5,
   HP_STREAM_CAPTION_PICK = 6,
   HP_STREAM_DROPOUT = 7,
-  HP_STREAM_INIT = 8
+  HP_STREAM_INIT = 8,
+  HP_STREAM_INDEX_FOREST = 9,
+  HP_STREAM_INDEX_SYNTH = 10
 };
 
 static inline uint64_t hp_mix64(uint64_t z) {

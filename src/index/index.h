@@ -1,0 +1,174 @@
+/* index.h — sharded nearest-neighbour search by inner product, exact or approximate, behind
+ * one interface (in the spirit of FAISS's Index: create, add, build, search, save, load).
+ *
+ * Data model. Every rank of a communicator holds a part of the database: rows of float32
+ * [n_local, dim] (L2-normalised embeddings in practice; any finite values work) with int64
+ * global ids (>= 0, unique over all ranks). A rank's rows are organised in one or more
+ * *shards*: hp_index_add appends one shard; hp_index_load may give a rank several shards (or
+ * none). Approximate structures are built per shard, independently, so a shard answers the
+ * same way whichever rank holds it.
+ *
+ * Kinds.
+ *   HP_INDEX_EXACT   blocked queries x rows tiles through cblas_sgemm, per-query top-k kept in
+ *                    a fixed-size heap (no sort of the scores); OpenMP over tiles.
+ *   HP_INDEX_FOREST  Annoy-style forest of random-projection trees per shard: every split is the
+ *                    hyperplane between the two centroids of a short two-means run on sampled
+ *                    items, leaves hold <= leaf_size items; search walks all trees with one
+ *                    priority queue ordered by margin until search_k distinct candidates of the
+ *                    shard are collected, then re-ranks them exactly by dot product.
+ *
+ * Results. Searching is collective: every rank passes the same queries [nq, dim] and k, and
+ * every rank receives the global top-k: ids [nq, k] and scores [nq, k], best first, ordered by
+ * score descending with ties broken by smaller global id. When fewer than k rows exist the
+ * tail is padded with id -1 and score -INFINITY. A score is hp_index_dot(query, row), a float
+ * dot product with a fixed summation order (sgemm only preselects: its last bits depend on a
+ * row's position in a tile), and the order is total, so the exact index returns identical
+ * results for any number of ranks, threads, shards or tile sizes (mpi_search checks this
+ * bitwise at 1-3 ranks), and the forest's scores for the same rows are the same numbers.
+ * The forest's search_k is per shard: more shards means more candidates in total.
+ *
+ * Randomness. Tree t of the shard whose first row has global id g is built from
+ * hp_rng(seed, HP_STREAM_INDEX_FOREST, hash(g, t)) by one thread: a build is reproducible and
+ * independent of the thread count and of which rank builds it.
+ *
+ * File (hp_index_save / hp_index_load), a layout independent of the rank count:
+ *   /  attrs schema="hpclip-index", schema_version=1, kind="exact"|"forest", dim, n_total,
+ *      n_shards, n_trees, leaf_size, search_k, seed
+ *   /vectors float32 [N, dim], /ids int64 [N]     all rows, shard after shard
+ *   /shard_rows int64 [S+1]                       row offsets of the shards
+ *   /forest/...                                   (forest only) per-shard trees concatenated,
+ *                                                 with offset tables [S+1] (see forest.c)
+ * Loading on P ranks: the exact index splits the N rows into P balanced blocks (one shard per
+ * rank); the forest gives rank r the contiguous block of whole shards hp_shard_range(S, P, r)
+ * — ranks beyond S hold none — so every saved tree is reused as built and the search results
+ * are identical for any loading rank count.
+ */
+#ifndef HP_INDEX_INDEX_H
+#define HP_INDEX_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mpi.h>
+
+typedef enum { HP_INDEX_EXACT = 1, HP_INDEX_FOREST = 2 } hp_index_kind;
+
+typedef struct {
+  hp_index_kind kind;
+  int64_t dim;        /* vector length, > 0 */
+  /* exact: tile sizes (queries x rows per sgemm); 0 = tuned defaults (HP_INDEX_TILE_Q/_N) */
+  int64_t tile_q, tile_n;
+  /* forest */
+  int n_trees;        /* trees per shard, >= 1 (default 10) */
+  int leaf_size;      /* max items per leaf, >= 2 (default 64) */
+  int64_t search_k;   /* distinct candidates per shard per query; <= 0: n_trees * leaf_size */
+  int two_means_iters;/* sampled items per split's two-means (default 64) */
+  uint64_t seed;      /* tree randomness (default 1) */
+} hp_index_params;
+
+#define HP_INDEX_TILE_Q 256
+#define HP_INDEX_TILE_N 1024
+
+typedef struct hp_index hp_index;
+
+/* Defaults for `kind`, then override fields. */
+void hp_index_params_default(hp_index_params *p, hp_index_kind kind, int64_t dim);
+/* Validate parameters (HP_ERR_CONFIG with the reason). */
+int hp_index_params_check(const hp_index_params *p);
+
+/* Local: a new empty index on this rank, searched collectively over comm. comm is duplicated. */
+int hp_index_create(const hp_index_params *p, MPI_Comm comm, hp_index **out);
+/* Local: append a shard of n rows (copied) with their global ids. n may be 0. Rows must be
+ * finite (HP_ERR_NUMERIC otherwise) and ids >= 0. Not after hp_index_build. */
+int hp_index_add(hp_index *ix, int64_t n, const float *x, const int64_t *ids);
+/* Collective: builds the forest of every local shard (no-op for exact); errors are agreed. */
+int hp_index_build(hp_index *ix);
+/* Collective: global top-k of nq queries (same on every rank); results on every rank.
+ * nq >= 0, k >= 1; ids [nq*k], scores [nq*k]. Forest: needs hp_index_build. */
+int hp_index_search(hp_index *ix, int64_t nq, const float *q, int k, int64_t *ids, float *scores);
+/* Local: this rank's top-k only (same ordering and padding), no communication. */
+int hp_index_search_local(hp_index *ix, int64_t nq, const float *q, int k, int64_t *ids,
+                          float *scores);
+/* Collective: exact search over the same rows, whatever the kind (the forest keeps its rows). */
+int hp_index_search_exact(hp_index *ix, int64_t nq, const float *q, int k, int64_t *ids,
+                          float *scores);
+/* Collective: recall@k of hp_index_search against hp_index_search_exact on the same queries:
+ * the mean over queries of |approx ∩ exact| / (number of valid exact ids). 1.0 for exact. */
+int hp_index_recall(hp_index *ix, int64_t nq, const float *q, int k, double *recall);
+
+/* Forest: change the search effort after build/load (per shard; <= 0: default). */
+void hp_index_set_search_k(hp_index *ix, int64_t search_k);
+
+/* Collective save (atomic: PATH.tmp renamed) / load (see the layout above). */
+int hp_index_save(hp_index *ix, const char *path);
+int hp_index_load(MPI_Comm comm, const char *path, hp_index **out);
+
+void hp_index_free(hp_index *ix);
+
+/* Bytes held by this rank. */
+typedef struct {
+  size_t vectors;  /* rows */
+  size_t ids;      /* global ids */
+  size_t trees;    /* forest nodes, split planes and leaf item lists */
+  size_t total;
+  int64_t n_local; /* rows on this rank */
+  int n_shards;    /* shards on this rank */
+} hp_index_mem;
+void hp_index_memory(const hp_index *ix, hp_index_mem *m);
+const hp_index_params *hp_index_get_params(const hp_index *ix);
+
+/* Synthetic unit vectors for tests and benchmarks, generated by global row index (the same
+ * rows for any rank count): rows [row0, row0+n) of a mixture of n_clusters Gaussians —
+ * normalise(center_c + sigma * g / sqrt(dim)), center_c a random unit vector, c = hash(row) mod
+ * n_clusters, g standard normal — or, with n_clusters = 0, uniform on the sphere. */
+void hp_index_synth(uint64_t seed, int64_t n_clusters, float sigma, int64_t row0, int64_t n,
+                    int64_t dim, float *out);
+
+/* ---- shared by the implementation files (exact.c, forest.c, merge.c, index.c) ---- */
+
+/* One (score, id) pair; "better" = higher score, then smaller id. id -1 = empty slot. */
+typedef struct {
+  float score;
+  int32_t pad_;
+  int64_t id;
+} hp_index_hit;
+
+static inline int hp_hit_better(float sa, int64_t ia, float sb, int64_t ib) {
+  return sa > sb || (sa == sb && (uint64_t)ia < (uint64_t)ib); /* -1 sorts after every id */
+}
+
+/* Fixed-size top-k: a min-heap (worst at [0]) of k hits, initialised empty. */
+void hp_topk_init(hp_index_hit *h, int k);
+/* Offer (s, id); keeps the k best. */
+static inline void hp_topk_push(hp_index_hit *h, int k, float s, int64_t id) {
+  if (!hp_hit_better(s, id, h[0].score, h[0].id)) return;
+  int i = 0;
+  for (;;) { /* sift the new item down from the root */
+    int l = 2 * i + 1, r = l + 1, w = i;
+    float ws = s;
+    int64_t wi = id;
+    if (l < k && hp_hit_better(ws, wi, h[l].score, h[l].id)) { w = l; ws = h[l].score; wi = h[l].id; }
+    if (r < k && hp_hit_better(ws, wi, h[r].score, h[r].id)) w = r;
+    if (w == i) break;
+    h[i] = h[w];
+    i = w;
+  }
+  h[i].score = s;
+  h[i].id = id;
+}
+/* Sort the heap best first into ids/scores (k each); the heap is destroyed. */
+void hp_topk_finish(hp_index_hit *h, int k, int64_t *ids, float *scores);
+
+/* merge.c: collective merge of every rank's local sorted top-k lists into the global top-k
+ * (MPI_Allreduce with a user operation: a reduction tree, deterministic by the total order). */
+int hp_index_merge(MPI_Comm comm, int64_t nq, int k, int64_t *ids, float *scores);
+
+/* exact.c: top-k by hp_index_dot over rows x [n, dim] with ids, into per-query heaps h [nq*k]
+ * (initialised by the caller; existing contents are kept and merged). xmax2 >= the largest
+ * squared row norm (bounds sgemm's rounding, see exact.c). */
+int hp_exact_topk(const float *x, const int64_t *ids, int64_t n, int64_t dim, double xmax2,
+                  const float *q, int64_t nq, int k, int64_t tile_q, int64_t tile_n, hp_index_hit *h);
+
+/* dot product with a fixed summation order (AVX2/FMA when available). */
+float hp_index_dot(const float *a, const float *b, int64_t n);
+
+#endif
