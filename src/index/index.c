@@ -63,7 +63,7 @@ void hp_index_free(hp_index *ix) {
 
 static int reserve_rows(hp_index *ix, int64_t need) {
   if (need <= ix->cap) return 0;
-  int64_t c = ix->cap ? ix->cap : 1024;
+  int64_t c = ix->cap ? ix->cap : need; /* the first shard exactly, then doubling */
   while (c < need) c = c > INT64_MAX / 2 ? need : c * 2;
   size_t xb, ib;
   HP_CALL(hp_mul_size((size_t)c, (size_t)ix->p.dim * sizeof(float), &xb));
@@ -133,7 +133,18 @@ static int build_local(hp_index *ix) {
   return 0;
 }
 
+/* give back the slack of the doubling growth */
+static void shrink(hp_index *ix) {
+  if (ix->cap == ix->n || ix->n == 0) return;
+  float *x = realloc(ix->x, (size_t)ix->n * (size_t)ix->p.dim * sizeof(float));
+  int64_t *ids = realloc(ix->ids, (size_t)ix->n * sizeof(int64_t));
+  if (x) ix->x = x;
+  if (ids) ix->ids = ids;
+  if (x && ids) ix->cap = ix->n; /* a failed shrink keeps the old blocks: harmless */
+}
+
 int hp_index_build(hp_index *ix) {
+  if (!ix->built) shrink(ix);
   HP_CALL(hp_agree(ix->comm, ix->built ? 0 : build_local(ix)));
   ix->built = 1;
   return 0;
