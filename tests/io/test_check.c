@@ -220,7 +220,7 @@ static void test_schema_attrs(void **s) {
   hid_t f = open_rw("check_unknown_schema.h5", BASE);
   set_attr_str(f, "schema", "hpclip.nope");
   done(f);
-  expect_bad("check_unknown_schema.h5", "/", "not a known schema (known: hpclip.checkpoint, hpclip.dataset)");
+  expect_bad("check_unknown_schema.h5", "/", "not a known schema (known: hpclip.checkpoint, hpclip.dataset, hpclip.embeddings");
 
   f = open_rw("check_version.h5", BASE);
   set_attr_int(f, "schema_version", 2);
