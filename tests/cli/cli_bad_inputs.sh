@@ -31,7 +31,9 @@ w groupasval   'run = { dir = "x"; };
 data = 5;'
 w valasgroup   'run = { dir = "x"; seed = { a = 1; }; };'
 : >"$T/empty.cfg"
-w notimpl      'run = { dir = "'"$T"'/ni"; stages = ["synth", "train"]; };
+# A stage that is planned but not implemented yet (the last one `hpclip --help` marks so).
+NI=$("$HPCLIP" --help | sed -n 's/^  \([a-z-]*\) .*(not implemented yet)$/\1/p' | tail -1)
+w notimpl      'run = { dir = "'"$T"'/ni"; stages = ["synth", "'"${NI:-synth}"'"]; };
 data = { image_size = 16; };
 synth = { num_images = 24; };'
 
@@ -67,15 +69,17 @@ for np in 1 2 3; do
   expect_fail "override float as int" $np 3 "-s run.seed=1e400" -- synth "$T/good.cfg" -s run.seed=1e400
   expect_fail "override out of range" $np 3 "-s data.image_size=2" -- synth "$T/good.cfg" -s data.image_size=2
   expect_fail "config --check bad"    $np 3 "unknown.cfg:2" -- config --check "$T/unknown.cfg"
-  expect_fail "stage not implemented" $np 9 "stage 'train'.*not implemented" -- run "$T/notimpl.cfg"
-  expect_fail "single stage not impl" $np 9 "stage 'embed'.*not implemented" -- embed "$T/good.cfg"
+  if [ -n "$NI" ]; then
+    expect_fail "stage not implemented" $np 9 "stage '$NI'.*not implemented" -- run "$T/notimpl.cfg"
+    expect_fail "single stage not impl" $np 9 "stage '$NI'.*not implemented" -- "$NI" "$T/good.cfg"
+  fi
   : >"$T/plainfile"
   expect_fail "run dir is a file"     $np 5 "run directory $T/plainfile: exists but is not a directory" -- synth "$T/good.cfg" --run-dir "$T/plainfile"
   expect_fail "run dir under a file"  $np 5 "run directory $T/plainfile/sub: cannot create" -- synth "$T/good.cfg" --run-dir "$T/plainfile/sub"
   head -c 3000 /dev/urandom >"$T/garbage.cfg"
   expect_fail "binary job file"       $np 3 "garbage.cfg:[0-9]+: syntax error" -- synth "$T/garbage.cfg"
   expect_fail "check a job file"      $np 4 "good.cfg: not an HDF5 file" -- check "$T/good.cfg"
-  [ -e "$T/ni/dataset.h5" ] && bad "not-implemented stage in run.stages must fail before any stage runs" || true
+  if [ -n "$NI" ] && [ -e "$T/ni/dataset.h5" ]; then bad "not-implemented stage in run.stages must fail before any stage runs"; fi
 done
 
 # HDF5 inputs to `hpclip check` (and to a stage that reads them)
