@@ -429,7 +429,10 @@ int hp_forest_search_local(hp_index *ix, int64_t nq, const float *q, int k, hp_i
         const float *xs = ix->x + s->row0 * d;
         const int64_t *ids = ix->ids + s->row0;
         for (int64_t j = 0; j < nc; j++) {
-          if (j + 4 < nc) __builtin_prefetch(xs + (int64_t)cand[j + 4] * d);
+          if (j + 1 < nc) { /* the whole next row: rows are random accesses */
+            const char *nx = (const char *)(xs + (int64_t)cand[j + 1] * d);
+            for (int64_t b = 0; b < d * (int64_t)sizeof(float); b += 64) __builtin_prefetch(nx + b);
+          }
           float sc = hp_index_dot(xs + (int64_t)cand[j] * d, qv, d);
           hp_topk_push(hq, k, sc, ids[cand[j]]);
         }

@@ -65,7 +65,10 @@ typedef struct {
   uint64_t seed;      /* tree randomness (default 1) */
 } hp_index_params;
 
-#define HP_INDEX_TILE_Q 256
+/* Tuned here (AMD EPYC Zen 3, 2 cores, OpenMP OpenBLAS 0.3.21, dim 768): OpenBLAS re-packs a
+ * tile's rows for every sgemm, a cost amortised over tile_q queries — 1024x1024 spent 10% less
+ * CPU per search than 256x1024 (docs/benchmarks.md, "Search"). */
+#define HP_INDEX_TILE_Q 1024
 #define HP_INDEX_TILE_N 1024
 
 typedef struct hp_index hp_index;
