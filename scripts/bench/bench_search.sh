@@ -8,9 +8,10 @@
 #           alternating for ROUNDS rounds, each a median of 5 timed searches; ids cross-checked.
 #   big     the same over 1,000,000 x 768: hpclip on 2 ranks x 1 thread, FAISS on 2 threads;
 #           memory per rank.
-#   forest  clustered 100,000 x 768 (1,000-component Gaussian mixture, unit-normalised):
-#           hpclip forest (1 thread) and Annoy (annoylib.h, 1 thread), 10 trees, a search_k
-#           sweep with recall@10 against exact; build times beside FAISS HNSW's.
+#   forest  clustered 100,000 x 768 (1,000-component Gaussian mixture, unit-normalised, noise
+#           sigma 0.5 and 1.0): hpclip forest (1 thread) and Annoy (annoylib.h, 1 thread),
+#           10 trees, a search_k sweep with recall@10 against exact; build times beside FAISS
+#           HNSW's (M 32, efConstruction 40).
 # Every measurement line is preceded by a LOAD line (the 1/5/15-minute load averages).
 # Environment: BUILD_DIR (default build), BENCH_DIR (data and results, default
 # /tmp/hpclip-bench-search), THREADS (default 2), ROUNDS (default 3).
@@ -77,21 +78,27 @@ if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
 fi
 
 if [ "$WHAT" = forest ] || [ "$WHAT" = all ]; then
-  B="$OUT/clu100k.f32" Q="$OUT/clu100k_q.f32"
-  [ -f "$B" ] || "$BS" gen --n 100000 --nq 1000 --dim 768 --clusters 1000 --sigma 1.0 --base "$B" --queries "$Q"
-  SK_HP=${SK_HP:-200,400,600,800,1200,1600,2400}
-  SK_ANNOY=${SK_ANNOY:-500,1000,2000,3000,4000,6000}
-  for leaf in ${LEAVES:-64}; do
-    load "hpclip forest leaf $leaf"
-    run env OMP_NUM_THREADS=1 "$BS" forest --n 100000 --nq 1000 --k 10 --reps 3 --trees 10 --leaf "$leaf" \
-      --search_k "$SK_HP" --base "$B" --queries "$Q" --gt-out "$OUT/gt_clu100k.i64"
+  # sigma 0.5: the reference-like set (Annoy reaches recall 0.98 with 10 trees);
+  # sigma 1.0: a harder set (clusters overlap more). 1,000 clusters of ~100 rows each.
+  SK_HP=${SK_HP:-100,200,300,400,600,800,1600}
+  SK_ANNOY=${SK_ANNOY:-250,500,1000,1500,2000,4000}
+  for sigma in ${SIGMAS:-0.5 1.0}; do
+    B="$OUT/clu${sigma}.f32" Q="$OUT/clu${sigma}_q.f32" GT="$OUT/gt_clu${sigma}.i64"
+    [ -f "$B" ] || "$BS" gen --n 100000 --nq 1000 --dim 768 --clusters 1000 --sigma "$sigma" --base "$B" --queries "$Q"
+    for leaf in ${LEAVES:-32}; do
+      load "hpclip forest sigma $sigma leaf $leaf"
+      run env OMP_NUM_THREADS=1 "$BS" forest --n 100000 --nq 1000 --k 10 --reps 3 --trees 10 --leaf "$leaf" \
+        --search_k "$SK_HP" --base "$B" --queries "$Q" --gt-out "$GT"
+    done
+    load "annoy sigma $sigma"
+    run "$OUT/bench_search_annoy" "$B" "$Q" 768 10 "$GT" 10 ${SK_ANNOY//,/ }
   done
-  load "hpclip forest build, $THREADS threads"
-  run env OMP_NUM_THREADS=$THREADS "$BS" forest --n 100000 --nq 1000 --k 10 --reps 3 --trees 10 --leaf 64 \
-    --search_k 800 --base "$B" --queries "$Q"
-  load "annoy"
-  run "$OUT/bench_search_annoy" "$B" "$Q" 768 10 "$OUT/gt_clu100k.i64" 10 ${SK_ANNOY//,/ }
-  load "faiss hnsw"
-  run env OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE $FAISS hnsw "$B" "$Q" 768 10 "$OUT/gt_clu100k.i64" 32 40 16 32 64
+  sigma=${SIGMAS:-0.5}; sigma=${sigma%% *}
+  B="$OUT/clu${sigma}.f32" Q="$OUT/clu${sigma}_q.f32" GT="$OUT/gt_clu${sigma}.i64"
+  load "hpclip forest build sigma $sigma, $THREADS threads"
+  run env OMP_NUM_THREADS=$THREADS "$BS" forest --n 100000 --nq 1000 --k 10 --reps 3 --trees 10 --leaf 32 \
+    --search_k 400 --base "$B" --queries "$Q"
+  load "faiss hnsw sigma $sigma"
+  run env OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE $FAISS hnsw "$B" "$Q" 768 10 "$GT" 32 40 16 32 64
 fi
 log "== done $(date -u +%FT%TZ)"

@@ -61,6 +61,12 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
   return 0;
 }
 
+/* Rows are visited in random order: fetch the whole next row while this one is used. */
+static inline void prefetch_row(const float *row, int64_t d) {
+  const char *p = (const char *)row;
+  for (int64_t b = 0; b < d * (int64_t)sizeof(float); b += 64) __builtin_prefetch(p + b);
+}
+
 static float sqdist(const float *a, const float *b, int64_t d) {
   int64_t i = 0;
   float s = 0;
@@ -160,6 +166,7 @@ static int build_range(tree_ctx *t, int64_t lo, int64_t hi, int32_t *out) {
     if (two_means(t, lo, hi, normal, &bias)) continue;
     int64_t ones = 0;
     for (int64_t i = lo; i < hi; i++) {
+      if (i + 1 < hi) prefetch_row(t->x + (int64_t)t->perm[i + 1] * t->dim, t->dim);
       float m = hp_index_dot(normal, t->x + (int64_t)t->perm[i] * t->dim, t->dim) + bias;
       t->side[i - lo] = m > 0;
       ones += m > 0;
@@ -429,10 +436,7 @@ int hp_forest_search_local(hp_index *ix, int64_t nq, const float *q, int k, hp_i
         const float *xs = ix->x + s->row0 * d;
         const int64_t *ids = ix->ids + s->row0;
         for (int64_t j = 0; j < nc; j++) {
-          if (j + 1 < nc) { /* the whole next row: rows are random accesses */
-            const char *nx = (const char *)(xs + (int64_t)cand[j + 1] * d);
-            for (int64_t b = 0; b < d * (int64_t)sizeof(float); b += 64) __builtin_prefetch(nx + b);
-          }
+          if (j + 1 < nc) prefetch_row(xs + (int64_t)cand[j + 1] * d, d);
           float sc = hp_index_dot(xs + (int64_t)cand[j] * d, qv, d);
           hp_topk_push(hq, k, sc, ids[cand[j]]);
         }
