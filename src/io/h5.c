@@ -396,6 +396,10 @@ int hp_h5_attr_read_str(hid_t fid, const char *path, const char *obj, const char
     char *s = NULL;
     HP_H5(HP_ERR_INPUT, mt = H5Tcopy(H5T_C_S1), path, obj, "H5Tcopy failed");
     HP_H5(HP_ERR_INPUT, H5Tset_size(mt, H5T_VARIABLE), path, obj, "H5Tset_size failed");
+    /* Same character set as the file's (h5py writes UTF-8): HDF5 converts no ASCII <-> UTF-8. */
+    H5T_cset_t cset = H5Tget_cset(t);
+    if (cset < 0) HP_H5_ERROR(HP_ERR_INPUT, path, obj, "attribute '%s': bad character set", name);
+    HP_H5(HP_ERR_INPUT, H5Tset_cset(mt, cset), path, obj, "H5Tset_cset failed");
     HP_H5(HP_ERR_INPUT, H5Aread(a, mt, &s), path, obj, "cannot read attribute '%s'", name);
     size_t len = s ? strlen(s) : 0;
     int ok = len <= max_len;

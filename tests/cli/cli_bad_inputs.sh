@@ -105,6 +105,8 @@ for np in 0 1 2 3; do
   expect_fail "check directory"    $np 4 "$T/dir.h5" -- check "$T/dir.h5"
   expect_fail "check foreign h5"   $np 4 "foreign.h5.*schema" -- check "$T/foreign.h5"
 done
+# Variable-length UTF-8 string attributes (h5py's default) are as valid as fixed-length ones.
+$PY "$SRC_DIR/tests/cli/tamper.py" "$good" "$T/vlen.h5" vlen_attrs && expect_ok "check variable-length UTF-8 attributes" 0 check "$T/vlen.h5"
 for c in wrong_schema wrong_version no_schema_attr missing_images float_images images_rank3 \
          images_4_channels caption_index_out_of_range caption_index_negative offsets_decreasing \
          offsets_past_end labels_wrong_width split_bad_value split_wrong_length caption_count_mismatch; do
