@@ -197,3 +197,6 @@ if __name__ == "__main__":
     fx_vit("vit_p8", 8)
     fx_head()
     fx_optim()
+    # Appended last so the fixtures above keep their bytes (one global seeded generator).
+    # ViT/32 as in the study: 64x64 images give a 2x2 patch grid.
+    fx_vit("vit_p32", 32, S=64)

@@ -100,6 +100,8 @@ static void check_fixture(const char *name) {
 
 static void test_vit_p16(void **state) { (void)state; check_fixture("vit_p16"); }
 static void test_vit_p8(void **state) { (void)state; check_fixture("vit_p8"); }
+/* ViT/32, the study's second patch size: 64x64 images, a 2x2 patch grid (T = 5). */
+static void test_vit_p32(void **state) { (void)state; check_fixture("vit_p32"); }
 
 static vit_case *fd_case;
 static double fd_loss(void *ctx) { (void)ctx; return run_forward(fd_case, NULL, NULL, NULL); }
@@ -165,6 +167,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vit_p16),
       cmocka_unit_test(test_vit_p8),
+      cmocka_unit_test(test_vit_p32),
       cmocka_unit_test(test_vit_fd_dropout),
       cmocka_unit_test(test_vit_init_and_errors),
   };
