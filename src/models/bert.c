@@ -259,6 +259,7 @@ void hp_bert_backward(hp_bert *m, const hp_params *p, float *grad, const float *
     const float *x = l ? hp_tblock_out(&m->blk, &m->la[l - 1]) : m->x0;
     hp_tblock_backward(&m->blk, &m->layer[l], w, grad, &m->la[l], &m->scr, x, dx, B, T, dr,
                        BERT_SITE + 1 + 2 * (uint64_t)l);
+    hp_grad_hook_call(&m->hook, hp_tblock_params_lo(&m->layer[l]));
   }
   /* embeddings: dropout, LN, then the three tables */
   const float *dln = dx;

@@ -76,6 +76,7 @@ typedef struct {
   const int32_t *ids;
   const uint8_t *valid;
   hp_drop drop;
+  hp_grad_hook hook;           /* optional per-block gradient hand-off in backward */
 } hp_bert;
 
 /* Register every tensor (names above) in p. Config errors are HP_ERR_CONFIG. */

@@ -147,12 +147,21 @@ int hp_clip_backward(hp_clip *m, const float *dimg, const float *dtxt, double dl
   hp_head_backward(&m->ihead, &m->p, g, dimg, m->difeat);
   hp_head_backward(&m->thead, &m->p, g, dtxt, m->dtfeat);
   if (ready) HP_CALL(ready(arg, m->head_lo));
-  if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT)
+  /* per-block hand-off inside the towers, so buckets start while later blocks still run */
+  const hp_grad_hook hook = {.fn = ready, .arg = arg, .err = 0};
+  if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT) {
+    m->vit.hook = hook;
     hp_vit_backward(&m->vit, &m->p, g, m->difeat);
-  else
+    HP_CALL(m->vit.hook.err);
+  } else {
+    m->resnet.hook = hook;
     HP_CALL(hp_resnet_backward(&m->resnet, &m->p, g, m->difeat));
+    HP_CALL(m->resnet.hook.err);
+  }
   if (ready) HP_CALL(ready(arg, m->image_lo));
+  m->text.hook = hook;
   hp_bert_backward(&m->text, &m->p, g, m->dtfeat);
+  HP_CALL(m->text.hook.err);
   if (ready) HP_CALL(ready(arg, 0));
   return HP_OK;
 }

@@ -9,7 +9,10 @@
  *   [head_lo, total)       text_projection.*, visual_projection.*, logit_scale [1]
  * Backward runs loss -> heads -> image tower -> text tower, i.e. from the end of the buffer to
  * its start, and reports through `ready(arg, lo)` that gradients [lo, total) are final after
- * each stage (head_lo, image_lo, 0): the hook of comm/allreduce.h's hp_bar_ready.
+ * the heads (head_lo), after every block of the image tower (ViT layer / ResNet bottleneck),
+ * after the image tower (image_lo), after every BERT layer, and at the end (0): the hook of
+ * comm/allreduce.h's hp_bar_ready, so gradient buckets start while earlier blocks still run
+ * (tests/models/test_clip_handoff.c checks that each reported range never changes again).
  *
  * logit_scale: a learnable scalar (flags 0) when cfg.learn_temperature, otherwise an
  * HP_PARAM_BUFFER (stored in checkpoints, never trained). Initial value log(1/temperature).
@@ -78,7 +81,8 @@ float hp_clip_logit_scale(const hp_clip *m);
 typedef int (*hp_clip_ready_fn)(void *arg, size_t lo);
 /* Backward through the last encode_text / encode_image calls: demb [B,E] of both towers,
  * dlogit_scale (ignored when the temperature is fixed). Gradients accumulate into m->p.grad;
- * ready (may be NULL) is called with head_lo, image_lo and 0 as ranges become final. */
+ * ready (may be NULL) is called as ranges become final (see the top of this file); its first
+ * error ends backward with that error. */
 int hp_clip_backward(hp_clip *m, const float *dimg, const float *dtxt, double dlogit_scale,
                      hp_clip_ready_fn ready, void *arg);
 /* Clamp a learned logit scale to [0, log 100]. */

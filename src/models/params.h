@@ -42,6 +42,22 @@ typedef struct {
   float *grad;    /* [total], 64-byte aligned, zero after alloc */
 } hp_params;
 
+/* Gradient hand-off during backward: a tower calls fn(arg, lo) when every gradient in
+ * [lo, total) is final (parameters are laid out input layer first, so a backward pass finishes
+ * them from the end of the buffer towards its start) — the hook of comm/allreduce.h's
+ * hp_bar_ready, which starts the buckets that became complete. fn == NULL: no hand-off. The
+ * first failure is kept in err and stops further calls; the caller checks it after backward. */
+typedef int (*hp_grad_ready_fn)(void *arg, size_t lo);
+typedef struct {
+  hp_grad_ready_fn fn;
+  void *arg;
+  int err;
+} hp_grad_hook;
+
+static inline void hp_grad_hook_call(hp_grad_hook *h, size_t lo) {
+  if (h && h->fn && !h->err) h->err = h->fn(h->arg, lo);
+}
+
 void hp_params_init(hp_params *p);
 /* Register a tensor; *offset receives its offset. Fails on a duplicate name, bad shape or
  * size overflow. Offsets are rounded up to 16 floats so every tensor starts 64-byte aligned. */

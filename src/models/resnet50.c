@@ -447,6 +447,15 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
       P = R;
       R = t;
     }
+    /* the block's parameters (and everything after them) are final */
+    size_t lo = SIZE_MAX;
+    for (int k = 0; k < 4; k++) {
+      if (blk->conv[k] < 0) continue;
+      const hp_resnet_conv *u = &m->convs[blk->conv[k]];
+      const size_t v[3] = {u->w, u->bn_w, u->bn_b};
+      for (int j = 0; j < 3; j++) lo = v[j] < lo ? v[j] : lo;
+    }
+    hp_grad_hook_call(&m->hook, lo);
   }
   /* stem: maxpool backward P -> Q (zeroed), bn1 + ReLU in place, conv1 weight gradient only */
   hp_resnet_conv *u = &m->convs[0];

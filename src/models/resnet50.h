@@ -106,6 +106,7 @@ typedef struct {
   /* state of the last forward */
   const float *x;        /* images of the last forward (caller's memory or xbuf) */
   int B, training;
+  hp_grad_hook hook;           /* optional per-block gradient hand-off in backward */
 } hp_resnet;
 
 /* Register every tensor in p (before hp_params_alloc) and set up the model's shapes. */

@@ -184,3 +184,11 @@ void hp_tb_init_by_name(hp_params *p, int first, int last, float std, uint64_t s
     else hp_params_fill_normal(p, t->offset, t->numel, std, seed, k);
   }
 }
+
+size_t hp_tblock_params_lo(const hp_tblock_params *o) {
+  const size_t v[] = {o->ln1_w, o->ln1_b, o->qkv_w, o->qkv_b, o->proj_w, o->proj_b,
+                      o->ln2_w, o->ln2_b, o->fc1_w, o->fc1_b, o->fc2_w, o->fc2_b};
+  size_t lo = v[0];
+  for (size_t i = 1; i < sizeof v / sizeof *v; i++) lo = v[i] < lo ? v[i] : lo;
+  return lo;
+}

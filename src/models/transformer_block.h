@@ -84,6 +84,9 @@ static inline const float *hp_tblock_out(const hp_tblock_cfg *c, const hp_tblock
   return c->pre_ln ? a->r2 : a->n2;
 }
 
+/* The lowest parameter offset of a block: after its backward, [lo, total) is final. */
+size_t hp_tblock_params_lo(const hp_tblock_params *o);
+
 /* x [B,T,D], key_valid [B,T] or NULL -> acts (output hp_tblock_out). w = params->data.
  * x must stay unchanged until backward (it is the previous block's output). */
 void hp_tblock_forward(const hp_tblock_cfg *c, const hp_tblock_params *o, const float *w,

@@ -242,6 +242,7 @@ void hp_vit_backward(hp_vit *m, const hp_params *p, float *grad, const float *dp
     const float *x = l ? hp_tblock_out(&m->blk, &m->la[l - 1]) : m->x0;
     hp_tblock_backward(&m->blk, &m->layer[l], w, grad, &m->la[l], &m->scr, x, dx, B, T, dr,
                        VIT_SITE + 1 + 2 * (uint64_t)l);
+    hp_grad_hook_call(&m->hook, hp_tblock_params_lo(&m->layer[l]));
   }
   const float *d0 = dx;
   if (dr->p > 0.0f) {

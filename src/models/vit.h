@@ -70,6 +70,7 @@ typedef struct {
   float *dx;                   /* [B,T,D] */
   int B;
   hp_drop drop;
+  hp_grad_hook hook;           /* optional per-block gradient hand-off in backward */
 } hp_vit;
 
 int hp_vit_build(hp_vit *m, const hp_vit_config *cfg, hp_params *p);
