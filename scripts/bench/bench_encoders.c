@@ -3,7 +3,11 @@
  * median over repetitions after warm-up, in ONE process per model so that the peak resident
  * memory (getrusage ru_maxrss) is that model's.
  *
- *   bench_encoders MODEL [--batch B] [--image S] [--tokens T] [--warmup W] [--reps R]
+ *   bench_encoders MODEL [--batch B] [--image S] [--tokens T] [--warmup W] [--reps R] [--infer]
+ * --infer: inference instead of a training step — the forward pass alone in eval mode (no
+ * dropout; ResNet batch norm with running statistics; CLIP models through hp_clip_encode_text /
+ * hp_clip_encode_image as the embed stage runs them), no gradients, no optimiser; FLOPs are the
+ * forward terms below (the transformer's 1x, patch embedding 2*B*Np*3P^2*D, every conv 1x).
  *   MODEL: sgemm            cblas_sgemm, square N = 3072 (the machine's GEMM peak)
  *          bert-4-256       BERT L=4 D=256 H=4 F=1024, V=15000, T tokens (tower alone)
  *          bert-12-768      BERT L=12 D=768 H=12 F=3072, V=15000
@@ -52,7 +56,7 @@ enum { K_SGEMM, K_BERT, K_VIT, K_RESNET, K_CLIP };
 
 typedef struct {
   const char *model;
-  int kind, B, S, T, warmup, reps;
+  int kind, B, S, T, warmup, reps, infer;
   int text_L, text_D, vit_P, image_resnet; /* model shape */
   hp_params own;                           /* towers alone */
   hp_params *p;                            /* own or clip.p */
@@ -91,10 +95,12 @@ static void vit_cfg(hp_vit_config *c, int S, int P) {
   c->patch = P;
 }
 
+static int g_infer; /* --infer: count forward FLOPs only */
+
 static double tblock_flops(int B, int T, int L, int D, int F) {
   double N = (double)B * T;
   double fwd = 2.0 * N * (4.0 * D * D + 2.0 * D * F) + 4.0 * B * (double)T * T * D;
-  return 3.0 * fwd * L;
+  return (g_infer ? 1.0 : 3.0) * fwd * L;
 }
 
 static double bert_flops(const hp_bert_config *c, int B, int T) {
@@ -103,7 +109,7 @@ static double bert_flops(const hp_bert_config *c, int B, int T) {
 
 static double vit_flops(const hp_vit_config *c, int B) {
   int Np = (c->image / c->patch) * (c->image / c->patch);
-  double pe = 4.0 * B * Np * (3.0 * c->patch * c->patch) * c->width;
+  double pe = (g_infer ? 2.0 : 4.0) * B * Np * (3.0 * c->patch * c->patch) * c->width;
   return pe + tblock_flops(B, Np + 1, c->layers, c->width, c->mlp ? c->mlp : 4 * c->width);
 }
 
@@ -112,7 +118,7 @@ static double resnet_flops(const hp_resnet *m, int B) {
   for (int i = 0; i < m->nconv; i++) {
     const hp_resnet_conv *u = &m->convs[i];
     double fwd = 2.0 * B * u->oh * u->ow * (double)u->oc * u->ic * u->k * u->k;
-    f += (i == 0 ? 2.0 : 3.0) * fwd;
+    f += (g_infer ? 1.0 : i == 0 ? 2.0 : 3.0) * fwd;
   }
   return f;
 }
@@ -211,12 +217,14 @@ static int setup(bench *b) {
     b->p = &b->clip.p;
     HP_CALL(fill_random(b, c.embed_dim));
     int E = c.embed_dim;
-    b->flops = bert_flops(&b->clip.cfg.text, b->B, b->T) + 6.0 * b->B * 256.0 * E +
-               6.0 * b->B * (double)b->clip.image_feat * E +
+    const double hm = g_infer ? 2.0 : 6.0; /* projection heads */
+    b->flops = bert_flops(&b->clip.cfg.text, b->B, b->T) + hm * b->B * 256.0 * E +
+               hm * b->B * (double)b->clip.image_feat * E +
                (c.image_kind == HP_CLIP_IMAGE_VIT ? vit_flops(&b->clip.cfg.vit, b->B) : resnet_flops(&b->clip.resnet, b->B));
   } else {
     HP_ERROR(HP_ERR_USAGE, "unknown model '%s'", m);
   }
+  if (b->infer) return 0; /* no optimiser state */
   hp_optim_config oc;
   hp_optim_config_adamw(&oc);
   HP_CALL(hp_optim_init(&b->opt, &oc, b->p, 0, b->p->total));
@@ -228,6 +236,24 @@ static int step(bench *b) {
   if (b->kind == K_SGEMM) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->n, b->n, b->n, 1.0f, b->a, b->n, b->b, b->n, 0.0f,
                 b->c, b->n);
+    return 0;
+  }
+  if (b->infer) {
+    switch (b->kind) {
+      case K_BERT:
+        HP_CALL(hp_bert_forward(&b->bert, b->p, b->ids, b->valid, b->B, b->T, NULL, &out));
+        break;
+      case K_VIT:
+        HP_CALL(hp_vit_forward(&b->vit, b->p, NULL, b->img, b->B, NULL, &out));
+        break;
+      case K_RESNET:
+        HP_CALL(hp_resnet_forward_u8(&b->res, b->p, b->img, b->B, 0, b->feat));
+        break;
+      default:
+        HP_CALL(hp_clip_encode_text(&b->clip, b->ids, b->valid, b->B, b->T, NULL, &out));
+        HP_CALL(hp_clip_encode_image(&b->clip, b->img, b->B, 0, NULL, &out2));
+        break;
+    }
     return 0;
   }
   hp_params_zero_grad(b->p);
@@ -279,10 +305,10 @@ static int run(bench *b) {
 #ifdef _OPENMP
   threads = omp_get_max_threads();
 #endif
-  printf("{\"impl\": \"hpclip\", \"model\": \"%s\", \"threads\": %d, \"blas_threads\": %d, \"batch\": %d, "
+  printf("{\"impl\": \"hpclip\", \"mode\": \"%s\", \"model\": \"%s\", \"threads\": %d, \"blas_threads\": %d, \"batch\": %d, "
          "\"image\": %d, \"tokens\": %d, \"params\": %zu, \"flops\": %.6g, \"median_s\": %.6f, \"min_s\": %.6f, "
          "\"gflops\": %.3f, \"per_s\": %.4f, \"maxrss_mb\": %.1f, \"setup_s\": %.2f, \"times\": [",
-         b->model, threads, openblas_get_num_threads(), b->kind == K_SGEMM ? 0 : b->B, b->S, b->T,
+         b->infer ? "infer" : "train", b->model, threads, openblas_get_num_threads(), b->kind == K_SGEMM ? 0 : b->B, b->S, b->T,
          b->kind == K_SGEMM ? (size_t)0 : hp_params_trainable(b->p), b->flops, med, sorted[0], b->flops / med * 1e-9,
          b->kind == K_SGEMM ? 1.0 / med : (double)b->B / med, (double)ru.ru_maxrss / 1024.0, t_setup);
   for (int i = 0; i < b->reps; i++) printf("%s%.5f", i ? ", " : "", times[i]);
@@ -308,10 +334,15 @@ int main(int argc, char **argv) {
   b.reps = 5;
   int err = argc < 2 ? hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__,
                                     "usage: bench_encoders MODEL [--batch B] [--image S] [--tokens T] "
-                                    "[--warmup W] [--reps R]")
+                                    "[--warmup W] [--reps R] [--infer]")
                      : 0;
   if (!err) b.model = argv[1];
   for (int i = 2; i < argc && !err; i += 2) {
+    if (strcmp(argv[i], "--infer") == 0) {
+      b.infer = g_infer = 1;
+      i--;
+      continue;
+    }
     if (i + 1 >= argc) {
       err = hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__, "%s needs a value", argv[i]);
       break;

@@ -7,7 +7,9 @@ ResNet50 without fc, the CLIP wrapper) in float32, eager mode, one process per m
 ru_maxrss is that model's peak.
 
     /usr/bin/python3 scripts/bench/bench_encoders_torch.py MODEL THREADS
-        [--batch 32] [--image 128] [--tokens 20] [--warmup 2] [--reps 5]
+        [--batch 32] [--image 128] [--tokens 20] [--warmup 2] [--reps 5] [--infer]
+--infer: inference as bench_encoders.c --infer: model.eval(), the forward pass alone under
+torch.inference_mode() (CLIP models: encode_text and encode_image), no optimiser.
 MODEL as bench_encoders.c: sgemm (torch.mm, square 3072), bert-4-256, bert-12-768, vit-b16,
 vit-b32, resnet50, clip-bert4-vitb16, clip-bert4-resnet50. THREADS -> torch.set_num_threads;
 run it with OMP_WAIT_POLICY=PASSIVE (the shell script does). No dropout, every token valid,
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--infer", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -83,11 +86,18 @@ def main():
             fwd = lambda: torch.cat([model.encode_text(ids), model.encode_image(img)], 0)
         else:
             sys.exit("bench_encoders_torch.py: unknown model %r" % m)
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         G = None
+        if a.infer:
+            model.eval()
 
-        def fn():
+            def fn():
+                with torch.inference_mode():
+                    return fwd()
+        else:
+            model.train()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def train_fn():
             nonlocal G
             opt.zero_grad()
             out = fwd()
@@ -95,6 +105,8 @@ def main():
                 G = (torch.rand(out.shape) - 0.5) * 0.02
             (out * G).sum().backward()
             opt.step()
+        if not a.infer:
+            fn = train_fn
         flops_note = None
     setup = time.perf_counter() - t0
     for _ in range(a.warmup):
@@ -107,7 +119,7 @@ def main():
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     params = sum(p.numel() for p in model.parameters()) if model is not None else 0
-    rec = {"impl": "torch", "model": m, "threads": torch.get_num_threads(), "batch": 0 if m == "sgemm" else B,
+    rec = {"impl": "torch", "mode": "infer" if a.infer else "train", "model": m, "threads": torch.get_num_threads(), "batch": 0 if m == "sgemm" else B,
            "image": S, "tokens": T, "params": params, "median_s": round(med, 6), "min_s": round(min(times), 6),
            "per_s": round((1.0 if m == "sgemm" else B) / med, 4), "maxrss_mb": round(rss, 1),
            "rss_base_mb": round(rss_base, 1), "setup_s": round(setup, 2), "times": [round(t, 5) for t in times],

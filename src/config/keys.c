@@ -172,6 +172,24 @@ const hp_cfg_key hp_cfg_keys[] = {
      "denominators of R@k, NDCG@k and AP@k in the printed tables: relevant items in the split "
      "(textbook) or relevant items retrieved (the study's Table 1); results.h5 holds both "
      "(docs/metrics.md)"},
+    {"search.index", HP_T_ENUM, "exact", NO_RANGE, "exact|forest",
+     "nearest-neighbour index of the searches (src/index): exact (blocked sgemm, the reference) or "
+     "forest (Annoy-style random-projection trees per shard); with forest every query set is also "
+     "searched exactly and the forest's recall@10 against exact is reported"},
+    {"search.trees", HP_T_INT, "10", 1, 100000, NULL, "forest: trees per shard"},
+    {"search.leaf_size", HP_T_INT, "64", 2, 1e6, NULL, "forest: most items in a leaf"},
+    {"search.search_k", HP_T_INT, "0", 0, 1e12, NULL,
+     "forest: search effort, distinct candidates re-ranked exactly per shard and query; 0 = "
+     "search.trees * search.leaf_size"},
+    {"search.seed", HP_T_INT, "1", 0, 1e15, NULL, "forest: seed of the trees' random splits"},
+    {"search.shards", HP_T_INT, "12", 1, 1e6, NULL,
+     "index shards: shard j holds the rows hp_shard_range(N, shards, j) of the images (and, for "
+     "image->caption, of the captions) in the split; rank r holds whole shards "
+     "hp_shard_range(shards, ranks, r), so a forest is the same for any rank count (use a "
+     "multiple of the rank count for balance; ranks beyond it hold none)"},
+    {"search.save_index", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "also save the image index (with its trees) to index.h5 in the run directory "
+     "(hpclip-index schema, loadable at any rank count)"},
 
     /* ---- zeroshot: zero-shot classification with label prompts (results.h5 /zeroshot) ------ */
     {"zeroshot.split", HP_T_ENUM, "test", NO_RANGE, "train|val|test|all",

@@ -17,10 +17,16 @@ int hp_eval_split_code(const char *name) {
 }
 
 int hp_eval_load_images(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, hp_eval_images *out) {
-  memset(out, 0, sizeof *out);
-  const int64_t E = em->embed_dim, L = with_labels ? em->n_labels : 0;
   int64_t r0, n;
   hp_shard_range(em->n_images, ctx->size, ctx->rank, &r0, &n);
+  HP_CALL(hp_eval_load_image_rows(ctx, em, split, with_labels, r0, n, out));
+  return 0;
+}
+
+int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int64_t r0,
+                            int64_t n, hp_eval_images *out) {
+  memset(out, 0, sizeof *out);
+  const int64_t E = em->embed_dim, L = with_labels ? em->n_labels : 0;
   uint8_t *sp = NULL;
   HP_CALLOC(sp, n > 0 ? n : 1, "split shard");
   HP_CALLOC(out->ids, n > 0 ? n : 1, "selected image ids");

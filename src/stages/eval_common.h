@@ -25,6 +25,9 @@ typedef struct {
 
 /* Collective: this rank's block of images (hp_shard_range), those of split `split` (-1 = all). */
 int hp_eval_load_images(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, hp_eval_images *out);
+/* Collective: the same for the image rows [r0, r0+n) of this rank (any contiguous range). */
+int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int64_t r0,
+                            int64_t n, hp_eval_images *out);
 void hp_eval_images_free(hp_eval_images *im);
 
 /* Every rank: the L label names through `prompt`, text-encoded -> out [L,E] (identical on all). */

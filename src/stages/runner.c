@@ -22,7 +22,7 @@ const hp_stage hp_stages[] = {
      "data-parallel contrastive training"},
     {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, hp_stage_embed,
      "embed every image and caption"},
-    {"search", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"search.", NULL}, hp_stage_search,
+    {"search", "results.h5", {"embeddings.h5", "ckpt.h5", "dataset.h5", NULL}, {"search.", NULL}, hp_stage_search,
      "sharded nearest-neighbour search and retrieval metrics"},
     {"zeroshot", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"zeroshot.", NULL}, hp_stage_zeroshot,
      "zero-shot classification"},

@@ -1,4 +1,5 @@
-/* search.c — the `search` stage: retrieval evaluation -> results.h5 /search, search.md.
+/* search.c — the `search` stage: retrieval evaluation -> results.h5 /search, search.md,
+ * search_top5.png (and index.h5 with search.save_index).
  *
  * Label queries (the study's Table 1): every label name, put through search.prompt, is
  * text-encoded; it ranks the images of search.split by cosine similarity (embeddings are unit
@@ -6,11 +7,18 @@
  * per class and class-averaged, in both denominator conventions (docs/metrics.md).
  * The CLIP protocol: caption -> image and image -> caption recall at 1, 5, 10 within the split.
  *
- * Parallelism: images (and captions) are sharded over the ranks; each rank scores its items
- * against every query and keeps its top 10; the per-query lists are merged across ranks
- * (eval_topk.h: exact, ties by index, scores computed pair by pair in a fixed order), and
- * relevance of the merged lists is OR-reduced. Every figure is therefore the same for any rank
- * count.
+ * Search goes through src/index (index.h): an index over the split's images and one over their
+ * captions, of kind search.index (exact, or the random-projection forest). Both are sharded
+ * the same way for any rank count: shard j of search.shards holds the rows
+ * hp_shard_range(N, shards, j) of the global row range (images, or captions), restricted to the
+ * split, and rank r holds the whole shards hp_shard_range(shards, P, r). A forest is built per
+ * shard from a seed and the shard's first id (index.h), so the trees, the candidates and the
+ * results are the same at any rank count; exact results are so anyway. With the forest, every
+ * query set is also searched exactly and the forest's recall@10 against exact is reported, with
+ * the build time and queries/s of both.
+ *
+ * Relevance of the merged top-k lists is OR-reduced (the rank holding an image knows its
+ * labels); counts are summed. Every figure is therefore the same for any rank count.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -23,10 +31,14 @@
 #include "comm/shard.h"
 #include "metrics/ranking.h"
 #include "stages/eval_common.h"
-#include "stages/eval_topk.h"
+#include "index/index.h"
+#include "stages/search_png.h"
 
 #define KMAX 10
 static const int g_ks[3] = {1, 5, 10};
+
+/* query sets, in the order of /search/index/recall_at_10 and the timing columns */
+enum { QS_LABEL = 0, QS_C2I = 1, QS_I2C = 2, QS_N = 3 };
 
 typedef struct {
   int64_t L;
@@ -39,13 +51,113 @@ typedef struct {
   int64_t n_images, n_captions;
   const char *prompt, *split, *model;
   int conv;
+  int64_t *top;                        /* [L,KMAX] label queries' merged top-k ids */
+  uint8_t *rel;                        /* [L,KMAX] their relevance */
+  int64_t best, worst;                 /* classes of the PNG grid (-1: none) */
+  int png;                             /* search_top5.png written */
+  /* index */
+  hp_index_params ip;
+  int64_t shards;
+  int forest, save;
+  double recall[QS_N];                 /* forest's recall@10 against exact (forest only) */
+  double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
+  double qps[2][QS_N];                 /* queries/s: exact, forest */
+  int have_qs[QS_N];
 } search_out;
 
 static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
                                         "ap_retrieved"};
+static const char *const g_qsnames[QS_N] = {"label", "caption->image", "image->caption"};
 
-/* Label-query retrieval over the selected images. */
-static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_images *im, int64_t L, search_out *o) {
+/* The global rows [r0, r0+n) of the shards this rank holds: shard j = hp_shard_range(N, S, j),
+ * rank r holds shards hp_shard_range(S, P, r). */
+static void rank_rows(int64_t N, int64_t S, int size, int rank, int64_t *r0, int64_t *n) {
+  int64_t s0, ns, a, an, b, bn;
+  hp_shard_range(S, size, rank, &s0, &ns);
+  *r0 = 0;
+  *n = 0;
+  if (ns == 0) return;
+  hp_shard_range(N, (int)S, (int)s0, &a, &an);
+  hp_shard_range(N, (int)S, (int)(s0 + ns - 1), &b, &bn);
+  *r0 = a;
+  *n = b + bn - a;
+}
+
+/* An index over this rank's selected rows (ids ascending, within rank_rows), one hp_index_add
+ * per global shard so the shards are the same at any rank count; built collectively. */
+static int build_index(hp_stage_ctx *ctx, search_out *o, int64_t N, const float *x, const int64_t *ids, int64_t n,
+                       hp_index **out) {
+  const int64_t E = o->ip.dim;
+  int64_t s0, ns;
+  hp_shard_range(o->shards, ctx->size, ctx->rank, &s0, &ns);
+  double t0 = hp_now();
+  HP_CALL(hp_index_create(&o->ip, ctx->comm, out));
+  int64_t at = 0;
+  for (int64_t j = s0; j < s0 + ns; j++) {
+    int64_t a, an, cnt = 0;
+    hp_shard_range(N, (int)o->shards, (int)j, &a, &an);
+    while (at + cnt < n && ids[at + cnt] < a + an) cnt++;
+    HP_CALL(hp_index_add(*out, cnt, x + at * E, ids + at));
+    at += cnt;
+  }
+  if (at != n) HP_ERROR(HP_ERR_INTERNAL, "search: %lld of %lld rows outside this rank's shards", (long long)(n - at), (long long)n);
+  double t1 = hp_now();
+  HP_CALL(hp_index_build(*out));
+  double t2 = hp_now(), d[2] = {t1 - t0, t2 - t0};
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, d, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  o->build_s[0] += d[0];
+  o->build_s[1] += d[1];
+  return 0;
+}
+
+/* Global top-KMAX of nq queries through the index; with the forest, also exactly (recall@10 and
+ * queries/s of both). Query set qs. */
+static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q,
+                       int64_t *ids, float *sc) {
+  double t0 = hp_now();
+  HP_CALL(hp_index_search(ix, nq, q, KMAX, ids, sc));
+  double dt[2] = {hp_now() - t0, 0};
+  o->recall[qs] = 1.0;
+  if (o->forest && nq > 0) {
+    int64_t *ie = NULL;
+    float *se = NULL;
+    HP_CALLOC(ie, (size_t)nq * KMAX, "exact top-k ids");
+    HP_CALLOC(se, (size_t)nq * KMAX, "exact top-k scores");
+    t0 = hp_now();
+    HP_CALL(hp_index_search_exact(ix, nq, q, KMAX, ie, se));
+    dt[1] = hp_now() - t0;
+    /* the mean over queries of |forest ∩ exact| / |exact| (index.h's hp_index_recall) */
+    double sum = 0;
+    int64_t counted = 0;
+    for (int64_t i = 0; i < nq; i++) {
+      const int64_t *a = ids + i * KMAX, *e = ie + i * KMAX;
+      int valid = 0, hit = 0;
+      for (int j = 0; j < KMAX; j++) {
+        if (e[j] < 0) continue;
+        valid++;
+        for (int m = 0; m < KMAX; m++)
+          if (a[m] == e[j]) { hit++; break; }
+      }
+      if (valid) { sum += (double)hit / valid; counted++; }
+    }
+    o->recall[qs] = counted ? sum / (double)counted : 1.0;
+    free(ie);
+    free(se);
+  }
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, dt, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  if (o->forest) {
+    o->qps[1][qs] = dt[0] > 0 ? (double)nq / dt[0] : 0.0;
+    o->qps[0][qs] = dt[1] > 0 ? (double)nq / dt[1] : 0.0;
+  } else {
+    o->qps[0][qs] = dt[0] > 0 ? (double)nq / dt[0] : 0.0;
+  }
+  o->have_qs[qs] = 1;
+  return 0;
+}
+
+/* Label-query retrieval over the selected images (index ix). */
+static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_images *im, hp_index *ix, int64_t L,
+                        search_out *o) {
   const int64_t E = ev->m.cfg.embed_dim;
   float *q = NULL, *sc = NULL;
   int64_t *ids = NULL;
@@ -55,7 +167,7 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
   HP_CALLOC(sc, L * KMAX, "top-k scores");
   HP_CALLOC(rel, L * KMAX, "top-k relevance");
   HP_CALL(hp_eval_label_queries(ev, o->prompt, o->names, L, q));
-  HP_CALL(hp_eval_topk(ctx->comm, im->emb, im->ids, im->n, q, L, E, KMAX, ids, sc));
+  HP_CALL(run_queries(ctx, o, ix, QS_LABEL, L, q, ids, sc));
   /* relevance of the merged lists: the rank owning an image knows its labels */
   for (int64_t c = 0; c < L; c++)
     for (int j = 0; j < KMAX; j++) {
@@ -76,6 +188,8 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
   int64_t len = im->total < KMAX ? im->total : KMAX;
   memset(o->table1, 0, sizeof o->table1);
   o->active = 0;
+  o->best = o->worst = -1;
+  const int apm = o->conv ? 6 : 3; /* AP in the printed convention: ranks the PNG's classes */
   for (int64_t c = 0; c < L; c++) {
     const uint8_t *r = rel + c * KMAX;
     for (int k = 0; k < 3; k++) {
@@ -92,14 +206,20 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
         }
       }
     }
+    if (o->relevant[c] > 0) {
+      /* best: highest AP@10, first class on ties; worst: lowest, first on ties */
+      double ap = o->m[apm][c * 3 + 2];
+      if (o->best < 0 || ap > o->m[apm][o->best * 3 + 2]) o->best = c;
+      if (o->worst < 0 || ap < o->m[apm][o->worst * 3 + 2]) o->worst = c;
+    }
     o->active += o->relevant[c] > 0;
   }
   for (int r = 0; r < 2; r++)
     for (int j = 0; j < 12; j++) o->table1[r][j] = o->active ? o->table1[r][j] / (double)o->active : 0.0;
+  o->top = ids;
+  o->rel = rel;
   free(q);
-  free(ids);
   free(sc);
-  free(rel);
   return 0;
 }
 
@@ -133,8 +253,9 @@ static int gather_sel(MPI_Comm comm, int size, const float *emb, const int64_t *
   return 0;
 }
 
-/* CLIP protocol within the selected images and their captions. */
-static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, int split, search_out *o) {
+/* CLIP protocol within the selected images (index ix) and their captions. */
+static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix, int split,
+                         search_out *o) {
   const int64_t E = em->embed_dim, M = em->n_captions;
   int64_t *capimg = NULL;
   uint8_t *sp = NULL;
@@ -143,7 +264,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   HP_CALL(hp_embeddings_read_caption_image(em, capimg));
   HP_CALL(hp_embeddings_read_split(em, 0, em->n_images, sp));
   int64_t c0, cn;
-  hp_shard_range(M, ctx->size, ctx->rank, &c0, &cn);
+  rank_rows(M, o->shards, ctx->size, ctx->rank, &c0, &cn);
   float *ce = NULL;
   int64_t *cid = NULL;
   HP_CALLOC(ce, (size_t)(cn > 0 ? cn : 1) * (size_t)E, "caption embeddings");
@@ -155,6 +276,8 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
     if (k != i) memmove(ce + k * E, ce + i * E, (size_t)E * sizeof(float));
     cid[k++] = c0 + i;
   }
+  hp_index *cix = NULL;
+  HP_CALL(build_index(ctx, o, M, ce, cid, k, &cix));
   float *qc = NULL, *qi = NULL, *sc = NULL;
   int64_t *qcid = NULL, *qiid = NULL, nqc, nqi, *top = NULL;
   HP_CALL(gather_sel(ctx->comm, ctx->size, ce, cid, k, E, &qc, &qcid, &nqc));
@@ -165,16 +288,16 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   HP_CALLOC(top, (nmax > 0 ? nmax : 1) * KMAX, "top-k ids");
   HP_CALLOC(sc, (nmax > 0 ? nmax : 1) * KMAX, "top-k scores");
   memset(o->clip, 0, sizeof o->clip);
-  /* caption -> image: items = this rank's selected images */
-  HP_CALL(hp_eval_topk(ctx->comm, im->emb, im->ids, im->n, qc, nqc, E, KMAX, top, sc));
+  /* caption -> image: the image index */
+  HP_CALL(run_queries(ctx, o, ix, QS_C2I, nqc, qc, top, sc));
   for (int64_t q = 0; q < nqc; q++) {
     int64_t want = capimg[qcid[q]], at = KMAX;
     for (int j = 0; j < KMAX; j++)
       if (top[q * KMAX + j] == want) { at = j; break; }
     for (int kk = 0; kk < 3; kk++) o->clip[1][kk] += at < g_ks[kk];
   }
-  /* image -> caption: items = this rank's selected captions */
-  HP_CALL(hp_eval_topk(ctx->comm, ce, cid, k, qi, nqi, E, KMAX, top, sc));
+  /* image -> caption: the caption index */
+  HP_CALL(run_queries(ctx, o, cix, QS_I2C, nqi, qi, top, sc));
   for (int64_t q = 0; q < nqi; q++) {
     int at = KMAX;
     for (int j = 0; j < KMAX; j++) {
@@ -187,6 +310,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
     o->clip[0][kk] = nqi ? o->clip[0][kk] / (double)nqi : 0.0;
     o->clip[1][kk] = nqc ? o->clip[1][kk] / (double)nqc : 0.0;
   }
+  hp_index_free(cix);
   free(capimg);
   free(sp);
   free(ce);
@@ -211,7 +335,28 @@ static int write_group(hp_results_w *w, void *arg) {
   HP_CALL(hp_results_attr_str(w, "clip_recall_rows", "image->caption,caption->image"));
   HP_CALL(hp_results_attr_str(w, "k", "1,5,10"));
   HP_CALL(hp_results_f64(w, "clip_recall", 2, d2, &o->clip[0][0]));
+  /* the index: parameters, the forest's recall@10 against exact, timings (not rank-independent) */
+  HP_CALL(hp_results_attr_str(w, "index", o->forest ? "forest" : "exact"));
+  HP_CALL(hp_results_attr_i64(w, "index_shards", o->shards));
+  HP_CALL(hp_results_attr_str(w, "index_query_sets", "label,caption->image,image->caption"));
+  if (o->forest) {
+    HP_CALL(hp_results_attr_i64(w, "index_trees", o->ip.n_trees));
+    HP_CALL(hp_results_attr_i64(w, "index_leaf_size", o->ip.leaf_size));
+    HP_CALL(hp_results_attr_i64(w, "index_search_k", o->ip.search_k));
+    HP_CALL(hp_results_attr_i64(w, "index_seed", (int64_t)o->ip.seed));
+    int64_t d3 = QS_N;
+    HP_CALL(hp_results_f64(w, "index/recall_at_10", 1, &d3, o->recall));
+  }
+  int64_t nk = o->forest ? 2 : 1, dq[2] = {nk, QS_N};
+  HP_CALL(hp_results_attr_str(w, "timing_rows", o->forest ? "exact,forest" : "exact"));
+  HP_CALL(hp_results_f64(w, "timing/build_seconds", 1, &nk, o->build_s));
+  HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &o->qps[0][0]));
   if (o->L == 0) return 0;
+  if (o->png) {
+    HP_CALL(hp_results_attr_str(w, "top5_png", "search_top5.png"));
+    HP_CALL(hp_results_attr_i64(w, "top5_best_class", o->best));
+    HP_CALL(hp_results_attr_i64(w, "top5_worst_class", o->worst));
+  }
   int64_t d12[2] = {2, 12}, dl[2] = {o->L, 3};
   HP_CALL(hp_results_attr_str(w, "table1_columns", "P@1,P@5,P@10,R@1,R@5,R@10,NDCG@1,NDCG@5,NDCG@10,MAP@1,MAP@5,MAP@10"));
   HP_CALL(hp_results_attr_str(w, "table1_rows", "relevant,retrieved"));
@@ -261,12 +406,57 @@ static void markdown(FILE *f, void *arg) {
   fprintf(f, "CLIP retrieval protocol within the split:\n\n| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n");
   fprintf(f, "| image → caption | %.3f | %.3f | %.3f |\n", o->clip[0][0], o->clip[0][1], o->clip[0][2]);
   fprintf(f, "| caption → image | %.3f | %.3f | %.3f |\n\n", o->clip[1][0], o->clip[1][1], o->clip[1][2]);
+  if (o->png) {
+    const char *apn = o->conv ? "AP@10, retrieved" : "AP@10";
+    fprintf(f, "Top-5 images of the best and the worst class by %s (green border: relevant, red: not relevant; "
+               "grey: no image): ![top-5 grid](search_top5.png)\n\n| row | class | %s |\n|---|---|---:|\n",
+            apn, apn);
+    const int apm = o->conv ? 6 : 3;
+    fprintf(f, "| 1 (best) | %s | %.3f |\n", o->names[o->best], o->m[apm][o->best * 3 + 2]);
+    fprintf(f, "| 2 (worst) | %s | %.3f |\n\n", o->names[o->worst], o->m[apm][o->worst * 3 + 2]);
+  }
+  if (o->forest) {
+    fprintf(f, "Index `forest`: %d trees, leaf size %d, search_k %" PRId64 " per shard, %" PRId64
+               " shards. Recall@10 against exact search on the same queries:\n\n| queries | recall@10 |\n|---|---:|\n",
+            o->ip.n_trees, o->ip.leaf_size, o->ip.search_k, o->shards);
+    for (int qs = 0; qs < QS_N; qs++)
+      if (o->have_qs[qs]) fprintf(f, "| %s | %.4f |\n", g_qsnames[qs], o->recall[qs]);
+    fprintf(f, "\n");
+  } else {
+    fprintf(f, "Index `exact`, %" PRId64 " shards.\n\n", o->shards);
+  }
+  /* timings vary from run to run: one block, delimited for tools that compare runs */
+  fprintf(f, "<!-- timing -->\nTiming (wall seconds, slowest rank; image and caption indices together):\n\n"
+             "| index | build s | label q/s | caption → image q/s | image → caption q/s |\n|---|---:|---:|---:|---:|\n");
+  for (int r = 0; r < (o->forest ? 2 : 1); r++) {
+    fprintf(f, "| %s | %.3f", r ? "forest" : "exact", o->build_s[r]);
+    for (int qs = 0; qs < QS_N; qs++) {
+      if (o->have_qs[qs]) fprintf(f, " | %.0f", o->qps[r][qs]);
+      else fprintf(f, " | –");
+    }
+    fprintf(f, " |\n");
+  }
+  fprintf(f, "<!-- /timing -->\n\n");
+}
+
+/* search.* index keys -> o->ip, o->shards (ranges are checked by the config table) */
+static void index_params(hp_stage_ctx *ctx, int64_t E, search_out *o) {
+  o->forest = strcmp(hp_cfg_str(ctx->cfg, "search.index"), "forest") == 0;
+  hp_index_params_default(&o->ip, o->forest ? HP_INDEX_FOREST : HP_INDEX_EXACT, E);
+  o->ip.n_trees = (int)hp_cfg_int(ctx->cfg, "search.trees");
+  o->ip.leaf_size = (int)hp_cfg_int(ctx->cfg, "search.leaf_size");
+  o->ip.search_k = hp_cfg_int(ctx->cfg, "search.search_k");
+  if (o->ip.search_k <= 0) o->ip.search_k = (int64_t)o->ip.n_trees * o->ip.leaf_size;
+  o->ip.seed = (uint64_t)hp_cfg_int(ctx->cfg, "search.seed");
+  o->shards = hp_cfg_int(ctx->cfg, "search.shards");
+  o->save = hp_cfg_bool(ctx->cfg, "search.save_index");
 }
 
 int hp_stage_search(hp_stage_ctx *ctx) {
-  char epath[4096], cpath[4096];
+  char epath[4096], cpath[4096], dpath[4096];
   HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
   HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
   hp_embeddings em;
   HP_CALL(hp_embeddings_open(ctx->comm, epath, &em));
   search_out o;
@@ -277,12 +467,25 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   o.model = em.model;
   o.L = em.n_labels;
   o.names = em.label_names;
+  index_params(ctx, em.embed_dim, &o);
   int split = hp_eval_split_code(o.split);
   double t0 = hp_now();
   hp_eval_images im;
-  HP_CALL(hp_eval_load_images(ctx, &em, split, o.L > 0, &im));
+  int64_t r0, rn;
+  rank_rows(em.n_images, o.shards, ctx->size, ctx->rank, &r0, &rn);
+  HP_CALL(hp_eval_load_image_rows(ctx, &em, split, o.L > 0, r0, rn, &im));
   if (im.total == 0)
     HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (search.split)", epath, o.split);
+  hp_index *ix = NULL;
+  HP_CALL(build_index(ctx, &o, em.n_images, im.emb, im.ids, im.n, &ix));
+  hp_log_info("search: %s index over %" PRId64 " images in %" PRId64 " shards built in %.2f s",
+              o.forest ? "forest" : "exact", im.total, o.shards, o.build_s[o.forest]);
+  if (o.save) {
+    char ipath[4096];
+    HP_CALL(hp_run_path(ctx, "index.h5", ipath, sizeof ipath));
+    HP_CALL(hp_index_save(ix, ipath));
+    hp_log_info("search: image index saved to %s", ipath);
+  }
   hp_clip_eval ev;
   if (o.L > 0) {
     HP_CALL(hp_clip_eval_load(ctx->comm, ctx->cfg, cpath, em.image_size, (int)hp_cfg_int(ctx->cfg, "embed.batch"), &ev));
@@ -291,21 +494,41 @@ int hp_stage_search(hp_stage_ctx *ctx) {
                epath, em.model, em.model_fingerprint, cpath, ev.m.desc, ev.fingerprint);
     HP_CALLOC(o.relevant, o.L, "relevant counts");
     for (int m = 0; m < 7; m++) HP_CALLOC(o.m[m], o.L * 3, "per-class metrics");
-    HP_CALL(label_search(ctx, &ev, &im, o.L, &o));
+    HP_CALL(label_search(ctx, &ev, &im, ix, o.L, &o));
     hp_clip_eval_free(&ev);
     hp_log_info("search: %" PRId64 " label queries over %" PRId64 " '%s' images in %.2f s", o.L, im.total, o.split,
                 hp_now() - t0);
+    if (o.best >= 0) {
+      int64_t rows[2] = {o.best, o.worst};
+      int64_t ids[2 * 5];
+      uint8_t rel[2 * 5];
+      for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 5; j++) {
+          ids[r * 5 + j] = o.top[rows[r] * KMAX + j];
+          rel[r * 5 + j] = o.rel[rows[r] * KMAX + j];
+        }
+      char ppath[4096];
+      HP_CALL(hp_run_path(ctx, "search_top5.png", ppath, sizeof ppath));
+      HP_CALL(hp_search_png(ctx->comm, dpath, ppath, 2, 5, ids, rel));
+      o.png = 1;
+    }
   } else {
     hp_log_info("search: %s has no labels: label-query retrieval skipped", epath);
   }
   double t1 = hp_now();
-  HP_CALL(clip_protocol(ctx, &em, &im, split, &o));
+  HP_CALL(clip_protocol(ctx, &em, &im, ix, split, &o));
   hp_log_info("search: CLIP protocol (%" PRId64 " images, %" PRId64 " captions) in %.2f s", o.n_images, o.n_captions,
               hp_now() - t1);
+  if (o.forest)
+    hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f",
+                o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C]);
   HP_CALL(hp_eval_write_results(ctx, "search", &em, write_group, &o));
   HP_CALL(hp_eval_write_markdown(ctx, "search.md", markdown, &o));
+  hp_index_free(ix);
   hp_eval_images_free(&im);
   free(o.relevant);
+  free(o.top);
+  free(o.rel);
   for (int m = 0; m < 7; m++) free(o.m[m]);
   hp_embeddings_close(&em);
   return 0;

@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "metrics/classify.h"
 #include "stages/eval_common.h"
-#include "stages/eval_topk.h"
+#include "index/index.h"
 
 typedef struct {
   int64_t L, unlabelled, n_images;
@@ -110,9 +110,9 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   int64_t items = 0, correct = 0;
   for (int64_t i = 0; i < im.n; i++) {
     int64_t best = 0;
-    float bs = hp_eval_dot(im.emb + i * E, q, E);
+    float bs = hp_index_dot(im.emb + i * E, q, E);
     for (int64_t c = 1; c < L; c++) {
-      float s = hp_eval_dot(im.emb + i * E, q + c * E, E);
+      float s = hp_index_dot(im.emb + i * E, q + c * E, E);
       if (s > bs) {
         bs = s;
         best = c;

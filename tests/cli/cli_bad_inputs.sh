@@ -30,6 +30,10 @@ data = { train_frac = 0.8; val_frac = 0.15; test_frac = 0.15; };'
 w groupasval   'run = { dir = "x"; };
 data = 5;'
 w valasgroup   'run = { dir = "x"; seed = { a = 1; }; };'
+w badindex     'run = { dir = "x"; };
+search = { index = "annoy"; };'
+w badtrees     'run = { dir = "x"; };
+search = { index = "forest"; trees = -2; };'
 : >"$T/empty.cfg"
 # A stage that is planned but not implemented yet (the last one `hpclip --help` marks so).
 NI=$("$HPCLIP" --help | sed -n 's/^  \([a-z-]*\) .*(not implemented yet)$/\1/p' | tail -1)
@@ -68,6 +72,12 @@ for np in 1 2 3; do
   expect_fail "override bad int"      $np 3 "-s synth.num_images=lots" -- synth "$T/good.cfg" -s synth.num_images=lots
   expect_fail "override float as int" $np 3 "-s run.seed=1e400" -- synth "$T/good.cfg" -s run.seed=1e400
   expect_fail "override out of range" $np 3 "-s data.image_size=2" -- synth "$T/good.cfg" -s data.image_size=2
+  expect_fail "unknown index kind"    $np 3 "badindex.cfg:2.*search.index.*'annoy' is not one of: exact, forest" -- search "$T/badindex.cfg"
+  expect_fail "trees <= 0"            $np 3 "badtrees.cfg:2.*search.trees.*out of range \[1, " -- search "$T/badtrees.cfg"
+  expect_fail "override index kind"   $np 3 "-s search.index=hnsw.*not one of: exact, forest" -- search "$T/good.cfg" -s search.index=hnsw
+  expect_fail "override trees = 0"    $np 3 "-s search.trees=0.*out of range" -- search "$T/good.cfg" -s search.trees=0
+  expect_fail "override leaf_size 1"  $np 3 "-s search.leaf_size=1.*out of range" -- search "$T/good.cfg" -s search.leaf_size=1
+  expect_fail "override shards = 0"   $np 3 "-s search.shards=0.*out of range" -- search "$T/good.cfg" -s search.shards=0
   expect_fail "config --check bad"    $np 3 "unknown.cfg:2" -- config --check "$T/unknown.cfg"
   if [ -n "$NI" ]; then
     expect_fail "stage not implemented" $np 9 "stage '$NI'.*not implemented" -- run "$T/notimpl.cfg"

@@ -1,10 +1,16 @@
 #!/bin/bash
 # cli_eval_ranks.sh — the evaluation pipeline synth -> train -> embed -> search -> zeroshot on a
 # tiny model at 1, 2 and 3 ranks: every embedding and every results.h5 table identical (h5diff),
-# files valid (hpclip check), the results.h5 skip rule per stage group, Markdown tables written.
+# files valid (hpclip check), the results.h5 skip rule per stage group, Markdown tables written;
+# search_top5.png valid, of the documented size and identical; search.index="forest" (small
+# trees, so it really approximates): its recall@10 against exact reported and every figure,
+# the PNG and the saved index identical at 1, 2 and 3 ranks.
 . "$SRC_DIR/tests/cli/lib.sh"
 CFG="$SRC_DIR/tests/eval/tiny.cfg"
 t0=$SECONDS
+notiming() { sed '/^<!-- timing -->$/,/^<!-- \/timing -->$/d' "$1"; }
+# images of 32x32 (tiny.cfg) -> zoom 3, cells 96+2*4, gaps 4: 5*104+6*4 x 2*104+3*4
+PNG_W=544 PNG_H=220
 # one dataset and one checkpoint (training itself is tested by tests/train), shared by all runs
 if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train; then
   for np in 1 2 3; do
@@ -24,8 +30,41 @@ if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train
       if h5diff "$T/r1/results.h5" "$T/r$np/results.h5" $o >/dev/null; then ok "results $o: 1 = $np ranks"
       else bad "results $o differs between 1 and $np ranks"; h5diff -r "$T/r1/results.h5" "$T/r$np/results.h5" $o | head -10; fi
     done
-    if cmp -s "$T/r1/search.md" "$T/r$np/search.md" && cmp -s "$T/r1/zeroshot.md" "$T/r$np/zeroshot.md"; then
+    if cmp -s <(notiming "$T/r1/search.md") <(notiming "$T/r$np/search.md") && cmp -s "$T/r1/zeroshot.md" "$T/r$np/zeroshot.md"; then
       ok "search.md, zeroshot.md: 1 = $np ranks"; else bad "Markdown tables differ between 1 and $np ranks"; fi
+  done
+  for np in 1 2 3; do
+    if $PY "$SRC_DIR/tests/eval/png_check.py" "$T/r$np/search_top5.png" $PNG_W $PNG_H >"$T/png.txt" 2>&1; then
+      ok "search_top5.png ($np ranks): $(cat "$T/png.txt")"; else bad "search_top5.png ($np ranks): $(tail -1 "$T/png.txt")"; fi
+  done
+  for np in 2 3; do
+    cmp -s "$T/r1/search_top5.png" "$T/r$np/search_top5.png" && ok "search_top5.png: 1 = $np ranks" \
+      || bad "search_top5.png differs between 1 and $np ranks"
+  done
+  grep -q "search_top5.png" "$T/r1/search.md" && ok "PNG referenced from search.md" || bad "search.md does not reference the PNG"
+  # the forest: 4 shards, 3 trees, leaves of 2, 4 candidates per shard — approximate on ~25 images
+  FOREST=(-s search.index=forest -s search.shards=4 -s search.trees=3 -s search.leaf_size=2 -s search.search_k=4 -s search.save_index=true)
+  for np in 1 2 3; do
+    mkdir -p "$T/f$np" && cp "$T/r1/dataset.h5" "$T/r1/ckpt.h5" "$T/r1/embeddings.h5" "$T/f$np/"
+    expect_ok "search forest" $np search "$CFG" --run-dir "$T/f$np" "${FOREST[@]}"
+    cp "$T/out.txt" "$T/flog$np.txt"
+  done
+  if "$HPCLIP" check "$T/f1/results.h5" >/dev/null 2>&1; then ok "forest results.h5 valid"; else bad "forest results.h5 invalid: $("$HPCLIP" check "$T/f1/results.h5" 2>&1)"; fi
+  rec=$(h5dump -d /search/index/recall_at_10 -y "$T/f1/results.h5" 2>/dev/null | sed -n '/DATA {/,/}/p' | tr -d ' \n' | sed 's/DATA{//; s/}//')
+  [ -n "$rec" ] && ok "forest recall@10 against exact (label, c->i, i->c): $rec" || bad "no /search/index/recall_at_10"
+  grep -qi "recall@10 against exact" "$T/f1/search.md" && ok "recall in search.md" || bad "recall not in search.md"
+  grep -Eq "forest recall@10 against exact" "$T/flog2.txt" && ok "recall logged" || bad "recall not logged"
+  grep -A4 "^| index | build s" "$T/f1/search.md" | grep -q "^| forest |" && ok "timing of exact and forest in search.md" || bad "no timing rows"
+  for np in 2 3; do
+    for o in /search/index /search/table1 /search/clip_recall /search/per_class; do
+      if h5diff "$T/f1/results.h5" "$T/f$np/results.h5" $o >/dev/null; then ok "forest results $o: 1 = $np ranks"
+      else bad "forest results $o differs between 1 and $np ranks"; h5diff -r "$T/f1/results.h5" "$T/f$np/results.h5" $o | head -10; fi
+    done
+    cmp -s <(notiming "$T/f1/search.md") <(notiming "$T/f$np/search.md") && ok "forest search.md: 1 = $np ranks" \
+      || bad "forest search.md differs between 1 and $np ranks"
+    cmp -s "$T/f1/search_top5.png" "$T/f$np/search_top5.png" && ok "forest search_top5.png: 1 = $np ranks" \
+      || bad "forest search_top5.png differs between 1 and $np ranks"
+    h5diff "$T/f1/index.h5" "$T/f$np/index.h5" >/dev/null && ok "index.h5: 1 = $np ranks" || bad "index.h5 differs between 1 and $np ranks"
   done
   grep -q "| Model | P@1 | P@5" "$T/log2.txt" && grep -q "| Model | macro-P | micro-P" "$T/log2.txt" \
     && ok "both tables printed" || bad "tables not printed to stdout"
