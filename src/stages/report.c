@@ -560,8 +560,9 @@ static herr_t attr_row(hid_t loc, const char *name, const H5A_info_t *info, void
   return 0;
 }
 
-/* Include RUN_DIR/G.md without its stamp, first heading and timing blocks; 1 if included. */
-static int include_fragment(report *r, const char *group, const char *fp, const char *title) {
+/* Include RUN_DIR/G.md without its stamp and timing blocks, its first heading replaced by `title`
+ * unless keep_heading (a stage this file has no title for keeps its own); 1 if included. */
+static int include_fragment(report *r, const char *group, const char *fp, const char *title, int keep_heading) {
   char name[300], path[4096], have[64];
   snprintf(name, sizeof name, "%s.md", group);
   if (hp_run_path(r->ctx, name, path, sizeof path) != 0) {
@@ -593,7 +594,8 @@ static int include_fragment(report *r, const char *group, const char *fp, const 
       continue;
     }
     if (!heading_done && line[0] == '#') {
-      fprintf(r->f, "%s\n", title);
+      if (keep_heading) fputs(line, r->f);
+      else fprintf(r->f, "%s\n", title);
       heading_done = 1;
       blank = 0;
       continue;
@@ -629,7 +631,8 @@ static int section_group(report *r, hid_t fid, const char *path, const char *gro
   else if (strcmp(group, "zeroshot") == 0)
     snprintf(title, sizeof title, "## Table 2 — zero-shot classification (`zeroshot`)");
   else snprintf(title, sizeof title, "## `%s`", group);
-  if (!include_fragment(r, group, fp ? fp : "", title)) {
+  int known = strcmp(group, "search") == 0 || strcmp(group, "zeroshot") == 0;
+  if (!include_fragment(r, group, fp ? fp : "", title, !known)) {
     fprintf(r->f, "| attribute | value |\n|---|---|\n");
     attr_walk a = {r, fid, path, obj};
     hsize_t idx = 0;

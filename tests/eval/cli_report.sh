@@ -58,12 +58,19 @@ with h5py.File(sys.argv[1], "a") as f:
     g["sizes"] = np.array([31, 42, 53], dtype=np.int64)
     g["big"] = np.zeros((300, 4))
 PYEOF
+printf '<!-- hpclip mystage fingerprint=0123456789abcdef -->\n## My stage (`mystage`)\n\nmystage fragment text\n' >"$G/mystage.md"
 if expect_ok "report, fragments missing/stale" 2 report "$CFG" --run-dir "$G"; then
   $PY "$CHECK" "$G/summary.md" "$G" generic >"$T/chk.txt" 2>&1 && ok "generic listing: $(cat "$T/chk.txt")" || bad "generic: $(cat "$T/chk.txt")"
   grep -q '`search.md` is not in the run directory' "$G/summary.md" && ok "missing fragment said" || bad "missing fragment not said"
   grep -q '`zeroshot.md` does not carry the fingerprint' "$G/summary.md" && ok "stale fragment said" || bad "stale fragment not said"
-  grep -q '^## `mystage`$' "$G/summary.md" && grep -q '^| 2 | 53 |$' "$G/summary.md" && grep -q '^| `big` | float64 | \[300,4\] |$' "$G/summary.md" \
-    && grep -q '^| k_best | 4 |$' "$G/summary.md" && ok "unknown group listed" || bad "unknown group not listed"
+  grep -q '^## My stage (`mystage`)$' "$G/summary.md" && grep -q '^mystage fragment text$' "$G/summary.md" \
+    && grep -q '^| `big` | float64 | \[300,4\] |$' "$G/summary.md" && ok "unknown group: its stamped fragment and datasets" \
+    || bad "unknown group's fragment or datasets missing"
+  rm "$G/mystage.md"
+  if expect_ok "report, unknown group without fragment" 2 report "$CFG" --run-dir "$G" --force; then
+    grep -q '^## `mystage`$' "$G/summary.md" && grep -q '^| 2 | 53 |$' "$G/summary.md" && grep -q '^| k_best | 4 |$' "$G/summary.md" \
+      && ok "unknown group listed generically" || bad "unknown group not listed"
+  fi
   grep -q '](cluster_elbow.png)' "$G/summary.md" && grep -q '](search_top5.png)' "$G/summary.md" \
     && ok "PNGs linked" || bad "PNGs not linked"
 fi
