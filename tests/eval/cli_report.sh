@@ -85,6 +85,18 @@ if expect_ok "forest search + report" 2 run "$CFG" --run-dir "$F" "${TWO[@]}" --
     && ok "forest recall@10 in summary.md (label queries $rec)" || bad "forest recall@10 not in summary.md"
 fi
 
+# results.h5 alone (ckpt.h5 and dataset.h5 are optional inputs): no dataset/training sections
+O="$T/only"
+mkdir -p "$O" && cp "$T/r1/results.h5" "$T/r1/search.md" "$O/"
+if expect_ok "report from results.h5 alone" 3 report "$CFG" --run-dir "$O"; then
+  grep -q "^## Table 1" "$O/summary.md" && ! grep -q "^## Training\|^## Dataset" "$O/summary.md" \
+    && grep -q '^| `ckpt.h5` | trained model | – | (not in the run directory) |$' "$O/summary.md" \
+    && ok "summary.md without ckpt.h5 / dataset.h5" || bad "summary.md from results.h5 alone"
+  cp "$T/r1/ckpt.h5" "$O/"
+  expect_ok "ckpt.h5 appears" 2 report "$CFG" --run-dir "$O" && grep -q "stage report: start" "$T/out.txt" \
+    && grep -q "^## Training" "$O/summary.md" && ok "report reran when an optional input appeared" || bad "optional input ignored"
+fi
+
 # bad input: every rank agrees, one message naming the file, exit 4, no summary.md
 B="$T/bad"
 mkdir -p "$B" && cp "$T/r1/dataset.h5" "$T/r1/ckpt.h5" "$B/"
