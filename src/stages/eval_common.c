@@ -120,6 +120,10 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
     FILE *f = err ? NULL : fopen(tmp, "w");
     if (!err && !f) err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot create %s: %s", tmp, strerror(errno));
     if (f) {
+      /* the stamp (stage.h) lets `report` include this file only while it matches /STAGE */
+      char stage[64];
+      snprintf(stage, sizeof stage, "%.*s", (int)(strcspn(name, ".") < 63 ? strcspn(name, ".") : 63), name);
+      fprintf(f, HP_MD_STAMP_FMT, stage, ctx->fingerprint);
       fn(f, arg);
       if (fclose(f) != 0 || rename(tmp, path) != 0)
         err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write %s: %s", path, strerror(errno));

@@ -40,7 +40,9 @@ typedef int (*hp_eval_write_fn)(hp_results_w *w, void *arg);
  * contents. The verdict is shared: a failure on rank 0 ends every rank with its message. */
 int hp_eval_write_results(hp_stage_ctx *ctx, const char *group, const hp_embeddings *em, hp_eval_write_fn fn,
                           void *arg);
-/* Rank 0 writes RUN_DIR/NAME from fn and prints it to stdout; verdict shared likewise. */
+/* Rank 0 writes RUN_DIR/NAME ("STAGE.md") from fn, after the stamp line of stage.h (STAGE and
+ * this run's fingerprint: `report` includes the file while /STAGE carries the same), and prints
+ * fn's text to stdout; verdict shared likewise. */
 typedef void (*hp_eval_md_fn)(FILE *f, void *arg);
 int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn, void *arg);
 

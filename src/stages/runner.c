@@ -12,7 +12,8 @@
 #include "stages/stage.h"
 
 /* Pipeline order. Stages whose `run` is NULL are planned but not implemented yet: asking for
- * them is an error, never a silent no-op. */
+ * them is an error, never a silent no-op. An input named "?FILE" is optional: read (and its
+ * fingerprint folded in) when it exists, "FILE absent" folded in when it does not. */
 const hp_stage hp_stages[] = {
     {"synth", "dataset.h5", {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
      "generate the synthetic image-caption dataset"},
@@ -30,8 +31,8 @@ const hp_stage hp_stages[] = {
      "parallel k-means, elbow, cluster quality"},
     {"caption", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"caption.", NULL}, NULL,
      "captioning from embeddings"},
-    {"report", "summary.md", {"results.h5", NULL}, {"report.", NULL}, NULL,
-     "Markdown summary and plots"},
+    {"report", "summary.md", {"results.h5", "?ckpt.h5", "?dataset.h5", NULL}, {"run.name", "report.", NULL},
+     hp_stage_report, "Markdown summary of the run directory (summary.md)"},
 };
 const int hp_nstages = (int)(sizeof hp_stages / sizeof hp_stages[0]);
 
@@ -101,10 +102,26 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
   fp ^= 0x9e3779b97f4a7c15ULL * (uint64_t)(st - hp_stages + 1);
   for (int i = 0; st->inputs[i]; i++) {
     char path[4096], attr[64];
-    snprintf(path, sizeof path, "%s/%s", run_dir, st->inputs[i]);
-    if (access(path, R_OK) != 0)
-      HP_ERROR(HP_ERR_INPUT, "stage %s needs %s, which does not exist (run the stage that makes it first)",
-               st->name, path);
+    const char *name = st->inputs[i];
+    int optional = name[0] == '?';
+    if (optional) name++;
+    snprintf(path, sizeof path, "%s/%s", run_dir, name);
+    /* every rank looks; the verdict is agreed, so a missing input ends the job cleanly */
+    int missing = access(path, R_OK) != 0, any = 0;
+    HP_MPI(MPI_Allreduce(&missing, &any, 1, MPI_INT, MPI_MAX, comm));
+    if (any && optional) {
+      for (const char *c = name; *c; c++) fp = (fp ^ (uint8_t)*c) * 0x100000001b3ULL;
+      fp = (fp ^ '-') * 0x100000001b3ULL;
+      continue;
+    }
+    if (any) {
+      int e = 0;
+      if (missing)
+        e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+                         "stage %s needs %s, which does not exist (run the stage that makes it first)", st->name,
+                         path);
+      HP_CALL(hp_agree(comm, e));
+    }
     HP_CALL(hp_h5_root_attr(comm, path, "fingerprint", attr, sizeof attr));
     /* FNV-1a of the input's fingerprint folded in: any change upstream invalidates us. */
     for (const char *c = attr; *c; c++) fp = (fp ^ (uint8_t)*c) * 0x100000001b3ULL;
@@ -122,6 +139,15 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
   if (!exists) return 0;
   char have[64] = "";
   char obj[80] = "/";
+  size_t ol = strlen(st->output);
+  if (ol < 3 || strcmp(st->output + ol - 3, ".h5") != 0) {
+    /* a Markdown output (summary.md): its first line is the stamp hp_md_stamp_read reads;
+     * written atomically, so a file carrying the stamp is complete */
+    int cur = 0;
+    if (rank == 0) cur = hp_md_stamp_read(path, st->name, have, sizeof have) == 1 && strcmp(have, fp) == 0;
+    MPI_Bcast(&cur, 1, MPI_INT, 0, comm);
+    return cur;
+  }
   if (strcmp(st->output, "results.h5") == 0) snprintf(obj, sizeof obj, "/%s", st->name);
   if (hp_h5_obj_attr(comm, path, obj, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
     hp_error_clear();
@@ -132,6 +158,22 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
     hp_error_clear();
     return 0;
   }
+  return 1;
+}
+
+int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
+  char line[256], pre[128];
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char *got = fgets(line, sizeof line, f);
+  fclose(f);
+  int len = snprintf(pre, sizeof pre, "<!-- hpclip %s fingerprint=", stage);
+  if (!got || len < 0 || (size_t)len >= sizeof pre || strncmp(line, pre, (size_t)len) != 0) return 0;
+  const char *h = line + len;
+  size_t k = strspn(h, "0123456789abcdef");
+  if (k == 0 || k >= n || strncmp(h + k, " -->", 4) != 0) return 0;
+  memcpy(fp, h, k);
+  fp[k] = 0;
   return 1;
 }
 

@@ -9,6 +9,7 @@
 #define HP_STAGES_STAGE_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -50,5 +51,16 @@ int hp_stage_train(hp_stage_ctx *ctx);
 int hp_stage_embed(hp_stage_ctx *ctx);
 int hp_stage_search(hp_stage_ctx *ctx);
 int hp_stage_zeroshot(hp_stage_ctx *ctx);
+int hp_stage_report(hp_stage_ctx *ctx);
+
+/* Markdown files written by stages (STAGE.md, summary.md) start with the stamp line
+ *   <!-- hpclip STAGE fingerprint=HEX -->
+ * (an HTML comment: invisible when rendered) naming the fingerprint of the run that wrote
+ * them, so the runner can skip a current summary.md and `report` includes only fragments that
+ * match their results.h5 group. */
+#define HP_MD_STAMP_FMT "<!-- hpclip %s fingerprint=%s -->\n"
+/* 1 and fp = the stamp's fingerprint if `path` starts with the stamp of `stage`; 0 if it does
+ * not (no stamp, another stage's, malformed); -1 if the file cannot be opened. Serial. */
+int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n);
 
 #endif
