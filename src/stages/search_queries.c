@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "metrics/ranking.h"
 #include "stages/eval_topk.h"
 
@@ -58,11 +59,10 @@ static int parse_one(const char *file, int64_t q, const char *text, const char *
         HP_ERROR(HP_ERR_CONFIG, "%s: search.query_labels item %" PRId64 " (\"%s\", query \"%s\"): empty label name",
                  file, q + 1, spec, text);
       int64_t k = find_label(names, L, x, y);
-      if (k < 0)
-        HP_ERROR(HP_ERR_CONFIG,
-                 "%s: search.query_labels item %" PRId64 " (query \"%s\"): \"%.*s\" is not a label of the dataset "
-                 "(dataset.h5 /labels/names; e.g. \"%s\")",
-                 file, q + 1, text, (int)(y - x), x, L > 0 ? names[0] : "");
+      if (k < 0) /* e.g. an articleType absent from a subset: no image can be relevant through it */
+        hp_log_info("search: search.query_labels item %" PRId64 " (query \"%s\"): \"%.*s\" is not a label of "
+                    "this dataset (dataset.h5 /labels/names, e.g. \"%s\"): no image has it",
+                    q + 1, text, (int)(y - x), x, L > 0 ? names[0] : "");
       t->term_label[q][i][j] = k;
       a = b + 1;
     }
@@ -106,7 +106,10 @@ int hp_query_table_parse(const hp_config *cfg, char *const *label_names, int64_t
 static uint8_t relevant(const hp_query_table *t, int64_t q, const uint8_t *row) {
   for (int64_t i = 0; i < t->nterm[q]; i++) {
     int any = 0;
-    for (int64_t j = 0; j < t->term_nalt[q][i] && !any; j++) any = row[t->term_label[q][i][j]] != 0;
+    for (int64_t j = 0; j < t->term_nalt[q][i] && !any; j++) {
+      int64_t k = t->term_label[q][i][j];
+      any = k >= 0 && row[k] != 0;
+    }
     if (!any) return 0;
   }
   return 1;

@@ -6,7 +6,8 @@
  *     term  = label { "|" label }        a term holds iff the image has any of its labels
  * with label names exactly as in dataset.h5 /labels/names (surrounding blanks ignored), e.g.
  * "articleType:Trousers | articleType:Track Pants & baseColour:Yellow" = (Trousers or Track
- * Pants) and Yellow. The queries rank the images of search.split like the label queries (same
+ * Pants) and Yellow. A label name the dataset does not have (e.g. an articleType absent from a
+ * subset) is logged and holds for no image. The queries rank the images of search.split like the label queries (same
  * exact, rank-count-independent top-10, eval_topk.h); P, NDCG and AP at 1, 5, 10 per query in
  * both denominator conventions, and Table 3 = their means over the queries with at least one
  * relevant image in the split (docs/metrics.md).
@@ -36,7 +37,7 @@ typedef struct {
 } hp_query_table;
 
 /* Every rank: parse search.queries / search.query_labels against the dataset's L label names.
- * A count mismatch, an empty term or an unknown label is HP_ERR_CONFIG naming the key and query.
+ * A count mismatch, an empty query or label name is HP_ERR_CONFIG naming the key and query.
  * No queries configured: t->Q = 0. */
 int hp_query_table_parse(const hp_config *cfg, char *const *label_names, int64_t L, hp_query_table *t);
 

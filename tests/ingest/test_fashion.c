@@ -129,7 +129,7 @@ static void test_oversized_fields(void **st) {
   print_report(&r);
   assert_int_equal(l.n, 1);
   assert_report_has(&r, "styles.csv:2", "caption longer than");
-  assert_report_has(&r, "styles.csv:3", "baseColour longer than");
+  assert_report_has(&r, "styles.csv:3", "baseColour or gender longer than");
   hp_ingest_list_free(&l);
   hp_report_free(&r);
   free(csv);
