@@ -113,6 +113,20 @@ ingest_only slice-coco-val conf/coco.cfg coco data/samples/coco val2017
 run_job slice-roco conf/roco.cfg roco data/samples/roco test/radiology "${FAST[@]}"
 run_job slice-fashion conf/fashion.cfg fashion data/samples/fashion "" "${FAST[@]}"
 
+# the query table is the same for any rank count (the search stage alone, on 1 and 3 ranks)
+R="$T/run-slice-fashion"
+if [ -f "$R/results.h5" ]; then
+  for np in 1 3; do
+    rm -rf "$T/q$np" && cp -r "$R" "$T/q$np"
+    timeout 120 $MPIRUN -np $np "$HPCLIP" search conf/fashion.cfg --run-dir "$T/q$np" --force "${FAST[@]}" >"$out" 2>&1 \
+      || { bad "fashion search on $np ranks"; tail "$out"; continue; }
+    if h5diff "$R/results.h5" "$T/q$np/results.h5" /search/table3 >"$out" 2>&1 \
+       && h5diff "$R/results.h5" "$T/q$np/results.h5" /search/queries >>"$out" 2>&1
+    then ok "fashion: /search/table3 and /search/queries identical on 2 and $np ranks"
+    else bad "fashion: query table differs between 2 and $np ranks"; head "$out"; fi
+  done
+fi
+
 # bad query tables and soft targets without labels: clean config errors on every rank
 R="$T/run-slice-roco"
 if [ -f "$R/embeddings.h5" ]; then
