@@ -182,7 +182,7 @@ const hp_cfg_key hp_cfg_keys[] = {
      "search.prompt); empty = no query table"},
     {"search.query_labels", HP_T_STRLIST, "", NO_RANGE, NULL,
      "relevance of each search.queries entry, one item per query: label names of dataset.h5 joined "
-     "by \"&\" (all required), a term may list alternatives joined by \"|\" (any one), e.g. "
+     "by \"&\" (all required), a term may list alternatives joined by a vertical bar (any one), e.g. "
      "\"articleType:Scarves & baseColour:Red\" (docs/metrics.md)"},
 
     /* ---- zeroshot: zero-shot classification with label prompts (results.h5 /zeroshot) ------ */
