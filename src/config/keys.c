@@ -153,6 +153,11 @@ const hp_cfg_key hp_cfg_keys[] = {
      "stop after this many optimiser steps in total (0 = no cap); the partial epoch is validated"},
     {"train.eval_batch", HP_T_INT, "0", 0, 1048576, NULL,
      "global batch of the validation loss (its negatives) and of test-split embedding; 0 = train.batch"},
+    {"train.soft_targets", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "MedCLIP-style label-aware targets: an image's target in the contrastive loss is spread evenly "
+     "over every caption of the global batch whose image has the same label set (same for "
+     "caption -> image), so pairs that share labels are not negatives; images without labels keep "
+     "the one-hot CLIP target (docs/metrics.md)"},
     {"train.init_checkpoint", HP_T_STRING, "", NO_RANGE, NULL,
      "start from the parameters of this ckpt.h5 (same model description) instead of a seeded "
      "initialisation; empty = none"},
@@ -190,6 +195,13 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"search.save_index", HP_T_BOOL, "false", NO_RANGE, NULL,
      "also save the image index (with its trees) to index.h5 in the run directory "
      "(hpclip-index schema, loadable at any rank count)"},
+    {"search.queries", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "free-text queries of the study's Table 3 (e.g. \"red scarf\"), text-encoded as given (no "
+     "search.prompt); empty = no query table"},
+    {"search.query_labels", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "relevance of each search.queries entry, one item per query: label names of dataset.h5 joined "
+     "by \"&\" (all required), a term may list alternatives joined by a vertical bar (any one), e.g. "
+     "\"articleType:Scarves & baseColour:Red\" (docs/metrics.md)"},
 
     /* ---- zeroshot: zero-shot classification with label prompts (results.h5 /zeroshot) ------ */
     {"zeroshot.split", HP_T_ENUM, "test", NO_RANGE, "train|val|test|all",

@@ -20,6 +20,7 @@ typedef struct {
   char *caption;
   char *article;  /* non-empty */
   char *colour;   /* may be "" */
+  char *gender;   /* may be "" */
 } frow;
 
 typedef struct {
@@ -90,7 +91,7 @@ static int add_group(fstate *s, const char *prefix, int which) {
   HP_CALLOC(v, s->nr ? s->nr : 1, "fashion label values");
   for (int64_t i = 0; i < s->nr; i++) {
     if (s->rows[i].why) continue;
-    const char *x = which ? s->rows[i].colour : s->rows[i].article;
+    const char *x = which == 2 ? s->rows[i].gender : which ? s->rows[i].colour : s->rows[i].article;
     if (x[0]) v[n++] = x;
   }
   qsort(v, (size_t)n, sizeof *v, cmp_str);
@@ -191,8 +192,10 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     }
     size_t nc = s->csv.len[col[C_COLOUR]];
     (void)hp_ingest_trim(s->csv.field[col[C_COLOUR]], &nc);
-    if (na > HP_INGEST_MAX_LABEL_BYTES || nc > HP_INGEST_MAX_LABEL_BYTES) {
-      HP_CALL(row_bad(r, "articleType or baseColour longer than %lld bytes",
+    size_t ng = s->csv.len[col[C_GENDER]];
+    (void)hp_ingest_trim(s->csv.field[col[C_GENDER]], &ng);
+    if (na > HP_INGEST_MAX_LABEL_BYTES || nc > HP_INGEST_MAX_LABEL_BYTES || ng > HP_INGEST_MAX_LABEL_BYTES) {
+      HP_CALL(row_bad(r, "articleType, baseColour or gender longer than %lld bytes",
                       (long long)HP_INGEST_MAX_LABEL_BYTES, 0));
       continue;
     }
@@ -205,6 +208,7 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     }
     HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
     HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
+    HP_CALL(copy_trim(s->csv.field[col[C_GENDER]], s->csv.len[col[C_GENDER]], &r->gender));
     if (o->check_files) {
       char rel[40];
       snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
@@ -232,6 +236,8 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
   HP_CALL(add_group(s, "articleType", 0));
   int64_t n_article = s->nlab;
   HP_CALL(add_group(s, "baseColour", 1));
+  int64_t n_colour = s->nlab;
+  HP_CALL(add_group(s, "gender", 2));
   HP_CALL(hp_ingest_list_set_labels(out, s->nlab, (const char *const *)s->label_text));
   /* emit in file order */
   for (int64_t i = 0; i < s->nr; i++) {
@@ -249,10 +255,15 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     HP_CALL(hp_ingest_list_add(out, rel, sid, &it));
     HP_CALL(hp_ingest_item_add_caption(out, it, r->caption, strlen(r->caption)));
     int64_t a = find_label(s->label_text, 0, n_article, "articleType", r->article);
+    if (r->gender[0]) {
+      int64_t g = find_label(s->label_text, n_colour, s->nlab, "gender", r->gender);
+      if (g < 0) HP_ERROR(HP_ERR_INTERNAL, "fashion: label of %s not found", r->gender);
+      it->labels[g] = 1;
+    }
     if (a < 0) HP_ERROR(HP_ERR_INTERNAL, "fashion: label of %s not found", r->article);
     it->labels[a] = 1;
     if (r->colour[0]) {
-      int64_t b = find_label(s->label_text, n_article, s->nlab, "baseColour", r->colour);
+      int64_t b = find_label(s->label_text, n_article, n_colour, "baseColour", r->colour);
       if (b < 0) HP_ERROR(HP_ERR_INTERNAL, "fashion: label of %s not found", r->colour);
       it->labels[b] = 1;
     }
@@ -273,6 +284,7 @@ int hp_fashion_parse(const char *root, const hp_ingest_opts *opts, hp_ingest_lis
     free(s.rows[i].caption);
     free(s.rows[i].article);
     free(s.rows[i].colour);
+    free(s.rows[i].gender);
   }
   for (int64_t i = 0; i < s.nlab; i++) free(s.label_text[i]);
   free(s.label_text);

@@ -13,10 +13,11 @@
  * Fanwear Round Neck Jersey", "Puma Deck Navy Blue Backpack"), so the brand is already the
  * start of the caption and is not added again. Example:
  *     "Puma Deck Navy Blue Backpack, Unisex, Navy Blue, Fall"
- * Labels (multi-hot, exactly one articleType and at most one baseColour set per record):
- * "articleType:<value>" for every distinct articleType of the good rows, then
- * "baseColour:<value>" for every distinct non-empty baseColour, each group sorted by byte
- * order. Records: one per good row in file order; path "images/<id>.jpg", source id
+ * Labels (multi-hot, exactly one articleType, at most one baseColour and at most one gender set
+ * per record): "articleType:<value>" for every distinct articleType of the good rows, then
+ * "baseColour:<value>" for every distinct non-empty baseColour, then "gender:<value>" for every
+ * distinct non-empty gender (so that a query such as the study's "t-shirt woman" has a
+ * relevance set), each group sorted by byte order. Records: one per good row in file order; path "images/<id>.jpg", source id
  * "fashion:<id>".
  * Bad rows (reported as "styles.csv:LINE", skipped): CSV syntax errors (see csv.h), invalid
  * UTF-8, a field count different from the header's (e.g. an unquoted comma in the product

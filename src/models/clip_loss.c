@@ -53,14 +53,49 @@ void hp_clip_loss_ws_free(hp_clip_loss_ws *ws) {
   free(ws->dall_txt);
   free(ws->probs_i);
   free(ws->probs_t);
+  free(ws->tgt);
   memset(ws, 0, sizeof *ws);
 }
 
+int hp_clip_loss_set_targets(hp_clip_loss_ws *ws, const unsigned char *labels, int L) {
+  const int N = ws->N, B = ws->B, row0 = ws->row0;
+  ws->soft = 0;
+  if (!labels) return 0;
+  if (L <= 0) HP_ERROR(HP_ERR_INTERNAL, "clip loss: soft targets with %d labels", L);
+  if (!ws->tgt) HP_CALLOC(ws->tgt, (size_t)(B > 0 ? B : 1) * (size_t)N, "clip loss soft targets");
+  for (int b = 0; b < B; b++) {
+    const unsigned char *li = labels + (size_t)(row0 + b) * L;
+    float *t = ws->tgt + (size_t)b * N;
+    int ni = 0;
+    for (int k = 0; k < L; k++) ni += li[k] != 0;
+    double sum = 0.0;
+    for (int j = 0; j < N; j++) {
+      t[j] = 0.0f;
+      if (ni == 0) continue;
+      const unsigned char *lj = labels + (size_t)j * L;
+      int nj = 0, both = 0;
+      for (int k = 0; k < L; k++) {
+        nj += lj[k] != 0;
+        both += li[k] != 0 && lj[k] != 0;
+      }
+      if (both) t[j] = (float)((double)both / sqrt((double)ni * (double)nj));
+      sum += t[j];
+    }
+    if (ni == 0) {
+      t[row0 + b] = 1.0f;
+    } else {
+      for (int j = 0; j < N; j++) t[j] = (float)(t[j] / sum);
+    }
+  }
+  ws->soft = 1;
+  return 0;
+}
+
 /* probs [B,N] <- softmax(s * q [B,E] . keys [N,E]^T) row-wise; returns the sum over rows of
- * -log p at the diagonal (row b's target is column row0+b) and counts rows whose argmax is
- * their target. */
+ * the cross-entropy against the targets (tgt [B,N], or NULL: row b's target is column row0+b)
+ * and counts rows whose argmax is their own pair (column row0+b). */
 static double rows_softmax(float *probs, const float *q, const float *keys, int B, int N, int E, float s, int row0,
-                           int *correct) {
+                           const float *tgt, int *correct) {
   if (B == 0) return 0.0;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, E, s, q, E, keys, E, 0.0f, probs, N);
   double loss = 0.0;
@@ -73,7 +108,14 @@ static double rows_softmax(float *probs, const float *q, const float *keys, int 
     double z = 0.0;
     for (int j = 0; j < N; j++) z += exp((double)p[j] - mx);
     double logz = log(z) + mx;
-    loss += logz - p[row0 + b];
+    if (tgt) {
+      const float *t = tgt + (size_t)b * N;
+      double dot = 0.0;
+      for (int j = 0; j < N; j++) dot += (double)t[j] * p[j];
+      loss += logz - dot; /* sum_j t_j (logz - logit_j), sum_j t_j = 1 */
+    } else {
+      loss += logz - p[row0 + b];
+    }
     for (int j = 0; j < N; j++) p[j] = (float)exp((double)p[j] - logz);
     *correct += (arg == row0 + b);
   }
@@ -92,8 +134,9 @@ int hp_clip_loss(hp_clip_loss_ws *ws, MPI_Comm comm, const float *img, const flo
   /* Image rows against every caption, caption rows against every image. */
   int correct[2] = {0, 0};
   double local[4];
-  local[0] = rows_softmax(ws->probs_i, img, ws->all_txt, B, N, E, s, row0, &correct[0]);
-  local[1] = rows_softmax(ws->probs_t, txt, ws->all_img, B, N, E, s, row0, &correct[1]);
+  const float *tgt = ws->soft ? ws->tgt : NULL;
+  local[0] = rows_softmax(ws->probs_i, img, ws->all_txt, B, N, E, s, row0, tgt, &correct[0]);
+  local[1] = rows_softmax(ws->probs_t, txt, ws->all_img, B, N, E, s, row0, tgt, &correct[1]);
   local[2] = correct[0];
   local[3] = correct[1];
   double global[4];
@@ -104,14 +147,21 @@ int hp_clip_loss(hp_clip_loss_ws *ws, MPI_Comm comm, const float *img, const flo
   out->dlogit_scale = 0.0;
   if (!dimg || !dtxt) return 0;
 
-  /* dlogits = (P - onehot) / (2N), in place in the probability buffers. dL/dlogit_scale =
+  /* dlogits = (P - targets) / (2N), in place in the probability buffers. dL/dlogit_scale =
    * sum(dlogits * logits) = s * sum(dlogits * raw); raw = log p + logz is not kept, so it is
    * recomputed from the embeddings below as a dot product per entry only where needed:
    * sum_j dlogits[b,j] * raw[b,j] = sum_j dlogits[b,j] * (q_b . k_j). */
   const float inv = 1.0f / (2.0f * (float)N);
-  for (int b = 0; b < B; b++) {
-    ws->probs_i[(size_t)b * N + row0 + b] -= 1.0f;
-    ws->probs_t[(size_t)b * N + row0 + b] -= 1.0f;
+  if (tgt) {
+    for (size_t k = 0; k < (size_t)B * N; k++) {
+      ws->probs_i[k] -= tgt[k];
+      ws->probs_t[k] -= tgt[k];
+    }
+  } else {
+    for (int b = 0; b < B; b++) {
+      ws->probs_i[(size_t)b * N + row0 + b] -= 1.0f;
+      ws->probs_t[(size_t)b * N + row0 + b] -= 1.0f;
+    }
   }
   for (size_t k = 0; k < (size_t)B * N; k++) {
     ws->probs_i[k] *= inv;

@@ -33,6 +33,7 @@
 #include "stages/eval_common.h"
 #include "index/index.h"
 #include "stages/search_png.h"
+#include "stages/search_queries.h"
 
 #define KMAX 10
 static const int g_ks[3] = {1, 5, 10};
@@ -63,6 +64,8 @@ typedef struct {
   double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
   double qps[2][QS_N];                 /* queries/s: exact, forest */
   int have_qs[QS_N];
+  hp_query_table qt;                   /* search.queries: the study's Table 3 (search_queries.h) */
+  const char *run_name;
 } search_out;
 
 static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
@@ -369,6 +372,7 @@ static int write_group(hp_results_w *w, void *arg) {
     snprintf(name, sizeof name, "per_class/%s", g_mnames[m]);
     HP_CALL(hp_results_f64(w, name, 2, dl, o->m[m]));
   }
+  HP_CALL(hp_query_table_write(w, &o->qt));
   return 0;
 }
 
@@ -400,6 +404,7 @@ static void markdown(FILE *f, void *arg) {
       fprintf(f, " |\n");
     }
     fprintf(f, "\n");
+    hp_query_table_markdown(f, &o->qt, o->run_name, o->conv);
   } else {
     fprintf(f, "The dataset has no labels: no label-query retrieval.\n\n");
   }
@@ -468,6 +473,8 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   o.L = em.n_labels;
   o.names = em.label_names;
   index_params(ctx, em.embed_dim, &o);
+  o.run_name = hp_cfg_str(ctx->cfg, "run.name");
+  HP_CALL(hp_agree(ctx->comm, hp_query_table_parse(ctx->cfg, o.names, o.L, &o.qt)));
   int split = hp_eval_split_code(o.split);
   double t0 = hp_now();
   hp_eval_images im;
@@ -495,6 +502,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
     HP_CALLOC(o.relevant, o.L, "relevant counts");
     for (int m = 0; m < 7; m++) HP_CALLOC(o.m[m], o.L * 3, "per-class metrics");
     HP_CALL(label_search(ctx, &ev, &im, ix, o.L, &o));
+    HP_CALL(hp_query_table_run(ctx, &ev, &im, ix, o.L, &o.qt));
     hp_clip_eval_free(&ev);
     hp_log_info("search: %" PRId64 " label queries over %" PRId64 " '%s' images in %.2f s", o.L, im.total, o.split,
                 hp_now() - t0);
@@ -530,6 +538,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   free(o.top);
   free(o.rel);
   for (int m = 0; m < 7; m++) free(o.m[m]);
+  hp_query_table_free(&o.qt);
   hp_embeddings_close(&em);
   return 0;
 }

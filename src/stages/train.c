@@ -43,6 +43,7 @@
 #include "config/config.h"
 #include "io/check.h"
 #include "io/checkpoint.h"
+#include "io/dataset.h"
 #include "models/clip.h"
 #include "models/clip_loss.h"
 #include "nn/optim.h"
@@ -55,7 +56,7 @@ typedef struct {
   int64_t batch, epochs, patience, ckpt_every, max_steps, eval_batch, T;
   double lr, min_lr, grad_clip, bucket_mb, momentum, weight_decay, l2;
   int64_t warmup;
-  int zero1, cosine, sgd;
+  int zero1, cosine, sgd, soft;
   float text_dropout, image_dropout;
   uint64_t seed;
   const char *init_ckpt;
@@ -92,6 +93,7 @@ static int read_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, tra
   t->l2 = hp_cfg_float(cfg, "train.l2_penalty");
   t->warmup = hp_cfg_int(cfg, "train.warmup_steps");
   t->zero1 = hp_cfg_bool(cfg, "train.zero1");
+  t->soft = hp_cfg_bool(cfg, "train.soft_targets");
   t->cosine = strcmp(hp_cfg_str(cfg, "train.schedule"), "cosine") == 0;
   t->sgd = strcmp(hp_cfg_str(cfg, "train.optimizer"), "sgd") == 0;
   t->seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
@@ -214,6 +216,8 @@ typedef struct {
   int32_t *ids;
   float *dimg, *dtxt;
   hp_clip_loss_ws ws;
+  uint8_t *labels, *blab;        /* train.soft_targets: [N,L] every image's labels, [batch,L] one batch's */
+  int64_t L;
   float *best, *buffers;         /* best parameters; packed buffer tensors (BN statistics) */
   size_t nbuffers;
   char *config_text;
@@ -454,6 +458,11 @@ static int train_step(trainer *tr, double *loss) {
   double tc = hp_now();
   HP_CALL(sync_buffers(tr));
   hp_clip_loss_out out;
+  if (tr->labels) {
+    const int64_t *grows = tr->perm + tr->s.batch * B;
+    for (int64_t i = 0; i < B; i++) memcpy(tr->blab + i * tr->L, tr->labels + grows[i] * tr->L, (size_t)tr->L);
+    HP_CALL(hp_clip_loss_set_targets(&tr->ws, tr->blab, (int)tr->L));
+  }
   HP_CALL(hp_clip_loss(&tr->ws, ctx->comm, iemb, temb, hp_clip_logit_scale(m), tr->dimg, tr->dtxt, &out));
   comm += hp_now() - tc;
   if (!isfinite(out.loss)) return numeric_error(tr, "the contrastive loss", out.loss, -1);
@@ -543,6 +552,10 @@ static int eval_loss(trainer *tr, int split, double *loss) {
     hp_clip_loss_ws ws;
     hp_clip_loss_out out;
     HP_CALL(hp_clip_loss_ws_init(&ws, ctx->comm, (int)bl, tr->m.cfg.embed_dim));
+    if (tr->labels) { /* the same objective as training: soft targets within the eval batch */
+      for (int64_t i = 0; i < Bg; i++) memcpy(tr->blab + i * tr->L, tr->labels + list[a + i] * tr->L, (size_t)tr->L);
+      HP_CALL(hp_clip_loss_set_targets(&ws, tr->blab, (int)tr->L));
+    }
     HP_CALL(hp_clip_loss(&ws, ctx->comm, iemb, temb, hp_clip_logit_scale(&tr->m), NULL, NULL, &out));
     hp_clip_loss_ws_free(&ws);
     sum += out.loss * (double)Bg;
@@ -702,6 +715,33 @@ static int check_setup(trainer *tr) {
   return 0;
 }
 
+/* train.soft_targets: every image's labels on every rank (N x L bytes). */
+static int load_labels(trainer *tr, const char *dpath) {
+  hp_dataset *ds = NULL;
+  HP_CALL(hp_dataset_open(tr->ctx->comm, dpath, &ds));
+  hp_dataset_dims dims = hp_dataset_get_dims(ds);
+  int err = 0;
+  if (dims.n_labels == 0)
+    err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__,
+                       "%s: train.soft_targets = true needs labels, but %s has none (no /labels)",
+                       hp_config_path(tr->ctx->cfg), dpath);
+  if (!err && dims.n_labels > INT32_MAX)
+    err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__, "%s: too many labels", dpath);
+  if (err) {
+    hp_dataset_close(ds);
+    HP_CALL(err);
+  }
+  tr->L = dims.n_labels;
+  int64_t eb = tr->c.eval_batch > tr->c.batch ? tr->c.eval_batch : tr->c.batch;
+  HP_CALLOC(tr->labels, (size_t)(dims.n_images > 0 ? dims.n_images : 1) * (size_t)tr->L, "soft-target labels");
+  HP_CALLOC(tr->blab, (size_t)eb * (size_t)tr->L, "soft-target batch labels");
+  err = hp_dataset_read_labels(ds, 0, dims.n_images, tr->labels);
+  hp_dataset_close(ds);
+  HP_CALL(err);
+  hp_log_info("train: label-aware soft targets over %" PRId64 " labels (train.soft_targets)", tr->L);
+  return 0;
+}
+
 static int setup(trainer *tr) {
   hp_stage_ctx *ctx = tr->ctx;
   hp_config *cfg = ctx->cfg;
@@ -776,6 +816,7 @@ static int setup(trainer *tr) {
   HP_CALLOC(tr->dimg, (size_t)tr->Bmax * tr->m.cfg.embed_dim, "image embedding gradient");
   HP_CALLOC(tr->dtxt, (size_t)tr->Bmax * tr->m.cfg.embed_dim, "text embedding gradient");
   HP_CALL(hp_clip_loss_ws_init(&tr->ws, ctx->comm, (int)tr->Bl, tr->m.cfg.embed_dim));
+  if (tr->c.soft) HP_CALL(load_labels(tr, dpath));
   HP_CALLOC(tr->best, p->total, "best parameters");
   for (int i = 0; i < p->n; i++)
     if (p->t[i].flags & HP_PARAM_BUFFER) tr->nbuffers += p->t[i].numel;
@@ -826,6 +867,8 @@ static void teardown(trainer *tr) {
   hp_optim_free(&tr->opt);
   hp_bar_free(&tr->bar);
   hp_clip_loss_ws_free(&tr->ws);
+  free(tr->labels);
+  free(tr->blab);
   free(tr->zcounts);
   free(tr->zdispls);
   free(tr->gslice);

@@ -35,12 +35,13 @@ static void test_fixture(void **st) {
     assert_int_equal(l.items[i].n_captions, 1);
     assert_string_equal(l.items[i].captions[0], caps[i]);
   }
-  assert_int_equal(l.n_labels, 5);
-  const char *names[5] = {"articleType:Backpacks", "articleType:Tshirts", "baseColour:Black",
-                          "baseColour:Blue", "baseColour:Navy Blue"};
-  for (int k = 0; k < 5; k++) assert_string_equal(l.label_names[k], names[k]);
-  const uint8_t want[4][5] = {{0, 1, 0, 1, 0}, {0, 1, 0, 1, 0}, {1, 0, 0, 0, 1}, {1, 0, 1, 0, 0}};
-  for (int i = 0; i < 4; i++) assert_memory_equal(l.items[i].labels, want[i], 5);
+  assert_int_equal(l.n_labels, 7);
+  const char *names[7] = {"articleType:Backpacks", "articleType:Tshirts", "baseColour:Black",
+                          "baseColour:Blue", "baseColour:Navy Blue", "gender:Men", "gender:Unisex"};
+  for (int k = 0; k < 7; k++) assert_string_equal(l.label_names[k], names[k]);
+  const uint8_t want[4][7] = {{0, 1, 0, 1, 0, 1, 0}, {0, 1, 0, 1, 0, 1, 0}, {1, 0, 0, 0, 1, 0, 1},
+                              {1, 0, 1, 0, 0, 0, 1}};
+  for (int i = 0; i < 4; i++) assert_memory_equal(l.items[i].labels, want[i], 7);
   assert_report_has(&r, "styles.csv:7", "11 fields, the header has 10");
   assert_report_has(&r, "styles.csv:8", "invalid UTF-8");
   assert_report_has(&r, "styles.csv:9", "duplicate id");
@@ -98,10 +99,13 @@ static void test_header_and_recipe(void **st) {
   assert_int_equal(l.n, 2);
   assert_string_equal(l.items[0].captions[0], "Ferrari Tee, Men");
   assert_string_equal(l.items[1].captions[0], "Blue Cap, Blue, Summer");
-  assert_int_equal(l.n_labels, 3); /* Caps, Tshirts, Blue */
+  assert_int_equal(l.n_labels, 4); /* Caps, Tshirts, Blue, Men (empty gender: no label) */
   assert_string_equal(l.label_names[2], "baseColour:Blue");
+  assert_string_equal(l.label_names[3], "gender:Men");
   assert_int_equal(l.items[0].labels[2], 0);
   assert_int_equal(l.items[1].labels[2], 1);
+  assert_int_equal(l.items[0].labels[3], 1);
+  assert_int_equal(l.items[1].labels[3], 0);
   hp_ingest_list_free(&l);
   hp_report_free(&r);
 }
@@ -125,7 +129,7 @@ static void test_oversized_fields(void **st) {
   print_report(&r);
   assert_int_equal(l.n, 1);
   assert_report_has(&r, "styles.csv:2", "caption longer than");
-  assert_report_has(&r, "styles.csv:3", "baseColour longer than");
+  assert_report_has(&r, "styles.csv:3", "baseColour or gender longer than");
   hp_ingest_list_free(&l);
   hp_report_free(&r);
   free(csv);
@@ -163,7 +167,7 @@ static void test_shared_fashion_mini(void **st) {
   for (int64_t i = 0; i < l.n; i++) {
     int s = 0;
     for (int64_t k = 0; k < l.n_labels; k++) s += l.items[i].labels[k];
-    assert_true(s == 1 || s == 2);
+    assert_true(s >= 1 && s <= 3); /* articleType, baseColour, gender */
   }
   uint8_t *out = malloc(128 * 128 * 3);
   for (int64_t i = 0; i < l.n; i++) {

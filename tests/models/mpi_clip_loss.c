@@ -1,7 +1,8 @@
 /* mpi_clip_loss.c — the data-parallel contrastive loss at 1, 2, 3 ranks against a serial
  * double-precision reference computed here from its definition (checked by central finite
  * differences): loss, accuracies, every embedding gradient and d logit_scale. Uneven local
- * batches are covered too. */
+ * batches are covered too, and the label-aware soft targets (hp_clip_loss_set_targets) against
+ * a reference target matrix built here from the label cosines. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,8 +31,27 @@ static void make_unit_rows(float *x, int N, uint64_t seed) {
   }
 }
 
-/* L(I,T,ls) in double from the definition. */
-static double ref_loss(const double *I, const double *T, int N, double ls) {
+/* Soft targets (train.soft_targets) from their definition: t_ij = cos(l_i, l_j) normalised over
+ * j, one-hot for unlabelled rows. */
+static void ref_targets(const unsigned char *lab, int N, int L, double *tg) {
+  for (int i = 0; i < N; i++) {
+    double ni = 0, sum = 0;
+    for (int k = 0; k < L; k++) ni += lab[i * L + k];
+    for (int j = 0; j < N; j++) {
+      double nj = 0, d = 0;
+      for (int k = 0; k < L; k++) {
+        nj += lab[j * L + k];
+        d += lab[i * L + k] * lab[j * L + k];
+      }
+      tg[i * N + j] = ni > 0 && nj > 0 ? d / sqrt(ni * nj) : 0;
+      sum += tg[i * N + j];
+    }
+    for (int j = 0; j < N; j++) tg[i * N + j] = ni > 0 ? tg[i * N + j] / sum : (i == j);
+  }
+}
+
+/* L(I,T,ls) in double from the definition; tg [N,N] targets or NULL (one-hot). */
+static double ref_loss(const double *I, const double *T, int N, double ls, const double *tg) {
   double s = exp(ls), L = 0;
   for (int dir = 0; dir < 2; dir++)
     for (int i = 0; i < N; i++) {
@@ -45,13 +65,18 @@ static double ref_loss(const double *I, const double *T, int N, double ls) {
       }
       double z = 0;
       for (int j = 0; j < N; j++) z += exp(lg[j] - mx);
-      L += log(z) + mx - lg[i];
+      if (!tg) {
+        L += log(z) + mx - lg[i];
+      } else {
+        for (int j = 0; j < N; j++) L += tg[i * N + j] * (log(z) + mx - lg[j]);
+      }
     }
   return L / (2.0 * N);
 }
 
 /* Analytic gradients in double. */
-static void ref_grad(const double *I, const double *T, int N, double ls, double *dI, double *dT, double *dls) {
+static void ref_grad(const double *I, const double *T, int N, double ls, const double *tg, double *dI, double *dT,
+                     double *dls) {
   double s = exp(ls);
   memset(dI, 0, sizeof(double) * N * E);
   memset(dT, 0, sizeof(double) * N * E);
@@ -69,7 +94,7 @@ static void ref_grad(const double *I, const double *T, int N, double ls, double 
       }
       for (int j = 0; j < N; j++) z += exp(lg[j] - mx);
       for (int j = 0; j < N; j++) {
-        double g = (exp(lg[j] - mx) / z - (i == j)) / (2.0 * N);
+        double g = (exp(lg[j] - mx) / z - (tg ? tg[i * N + j] : (double)(i == j))) / (2.0 * N);
         *dls += g * lg[j];
         for (int e = 0; e < E; e++) {
           dq[e] += g * s * K[j * E + e];
@@ -79,7 +104,8 @@ static void ref_grad(const double *I, const double *T, int N, double ls, double 
     }
 }
 
-static void check_case(const int *local_rows, int nranks_max) {
+/* soft: labels for the N rows (L = 3, some rows unlabelled, some sharing labels) and targets */
+static void check_case_soft(const int *local_rows, int nranks_max, int soft) {
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -99,23 +125,40 @@ static void check_case(const int *local_rows, int nranks_max) {
          *dT = calloc((size_t)N * E, 8);
   for (int k = 0; k < N * E; k++) { Id[k] = I[k]; Td[k] = T[k]; }
   const double ls = log(1.0 / 0.07);
-  double Lref = ref_loss(Id, Td, N, ls), dls_ref;
-  ref_grad(Id, Td, N, ls, dI, dT, &dls_ref);
+  enum { NL = 3 };
+  unsigned char *lab = calloc((size_t)N * NL, 1);
+  double *tg = NULL;
+  if (soft) {
+    for (int i = 0; i < N; i++) /* row i: labels from the bits of i mod 6 (0 = unlabelled) */
+      for (int k = 0; k < NL; k++) lab[i * NL + k] = (unsigned char)(((i % 6) >> k) & 1);
+    tg = calloc((size_t)N * N, 8);
+    ref_targets(lab, N, NL, tg);
+  }
+  double Lref = ref_loss(Id, Td, N, ls, tg), dls_ref;
+  ref_grad(Id, Td, N, ls, tg, dI, dT, &dls_ref);
 
   /* the reference itself against central differences */
   for (int k = 0; k < N * E; k += 37) {
     double h = 1e-6, keep = Id[k];
-    Id[k] = keep + h; double lp = ref_loss(Id, Td, N, ls);
-    Id[k] = keep - h; double lm = ref_loss(Id, Td, N, ls);
+    Id[k] = keep + h; double lp = ref_loss(Id, Td, N, ls, tg);
+    Id[k] = keep - h; double lm = ref_loss(Id, Td, N, ls, tg);
     Id[k] = keep;
     assert_true(fabs((lp - lm) / (2 * h) - dI[k]) < 1e-6);
   }
-  double lp = ref_loss(Id, Td, N, ls + 1e-6), lm = ref_loss(Id, Td, N, ls - 1e-6);
+  for (int k = 5; k < N * E; k += 41) { /* and a text gradient */
+    double h = 1e-6, keep = Td[k];
+    Td[k] = keep + h; double lp = ref_loss(Id, Td, N, ls, tg);
+    Td[k] = keep - h; double lm = ref_loss(Id, Td, N, ls, tg);
+    Td[k] = keep;
+    assert_true(fabs((lp - lm) / (2 * h) - dT[k]) < 1e-6);
+  }
+  double lp = ref_loss(Id, Td, N, ls + 1e-6, tg), lm = ref_loss(Id, Td, N, ls - 1e-6, tg);
   assert_true(fabs((lp - lm) / 2e-6 - dls_ref) < 1e-6);
 
   hp_clip_loss_ws ws;
   assert_int_equal(hp_clip_loss_ws_init(&ws, MPI_COMM_WORLD, B, E), 0);
   assert_int_equal(ws.N, N);
+  if (soft) assert_int_equal(hp_clip_loss_set_targets(&ws, lab, NL), 0);
   float *gI = calloc((size_t)(B ? B : 1) * E, 4), *gT = calloc((size_t)(B ? B : 1) * E, 4);
   hp_clip_loss_out out;
   assert_int_equal(hp_clip_loss(&ws, MPI_COMM_WORLD, I + (size_t)row0 * E, T + (size_t)row0 * E, (float)ls, gI, gT, &out), 0);
@@ -129,7 +172,7 @@ static void check_case(const int *local_rows, int nranks_max) {
     }
   double all_err;
   MPI_Allreduce(&err, &all_err, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  if (rank == 0) printf("  N=%d ranks=%d loss %.6f (ref %.6f) max grad err %.2e (max |g| %.2e)\n", N, size, out.loss, Lref, all_err, gmax);
+  if (rank == 0) printf("  %sN=%d ranks=%d loss %.6f (ref %.6f) max grad err %.2e (max |g| %.2e)\n", soft ? "soft targets " : "", N, size, out.loss, Lref, all_err, gmax);
   assert_true(err <= 1e-4 * fmax(gmax, 1e-3));
   double dls = 0;
   MPI_Allreduce(&out.dlogit_scale, &dls, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
@@ -140,8 +183,28 @@ static void check_case(const int *local_rows, int nranks_max) {
   hp_clip_loss_out out2;
   assert_int_equal(hp_clip_loss(&ws, MPI_COMM_WORLD, I + (size_t)row0 * E, T + (size_t)row0 * E, (float)ls, NULL, NULL, &out2), 0);
   assert_true(out2.loss == out.loss);
+  if (soft) { /* labels = NULL restores the one-hot targets */
+    assert_int_equal(hp_clip_loss_set_targets(&ws, NULL, NL), 0);
+    assert_int_equal(hp_clip_loss(&ws, MPI_COMM_WORLD, I + (size_t)row0 * E, T + (size_t)row0 * E, (float)ls, NULL, NULL, &out2), 0);
+    double L1 = ref_loss(Id, Td, N, ls, NULL);
+    assert_true(fabs(out2.loss - L1) < 1e-5 * fmax(1.0, L1));
+    assert_true(out2.loss < out.loss); /* the correlated pairs: one-hot is the easier target here */
+  }
   hp_clip_loss_ws_free(&ws);
+  free(lab);
+  free(tg);
   free(I); free(T); free(Id); free(Td); free(dI); free(dT); free(gI); free(gT);
+}
+
+static void check_case(const int *local_rows, int nranks_max) { check_case_soft(local_rows, nranks_max, 0); }
+
+static void test_soft(void **state) {
+  (void)state;
+  int rows[3] = {5, 0, 7}, size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size == 1) rows[0] = 12;
+  if (size == 2) { rows[0] = 4; rows[1] = 8; }
+  check_case_soft(rows, 3, 1);
 }
 
 static void test_even(void **state) {
@@ -167,7 +230,8 @@ static void test_uneven(void **state) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_even), cmocka_unit_test(test_uneven)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_even), cmocka_unit_test(test_uneven),
+                                     cmocka_unit_test(test_soft)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   MPI_Finalize();
   return rc;
