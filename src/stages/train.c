@@ -207,6 +207,8 @@ typedef struct {
   hp_lr_schedule sched;
   hp_bucket_allreduce bar;
   MPI_Comm bn_comm;              /* synchronised batch norm (a duplicate of ctx->comm), or NULL */
+  double bn_time;                /* seconds in the batch-norm reductions (training steps) */
+  int64_t bn_calls;
   size_t lo, hi;                 /* this rank's optimiser slice */
   int *zcounts, *zdispls;        /* ZeRO-1 slices of every rank (floats) */
   float *gslice;                 /* ZeRO-1 reduce-scattered gradient slice */
@@ -236,7 +238,11 @@ static int bar_ready(void *arg, size_t lo) { return hp_bar_ready((hp_bucket_allr
  * duplicate communicator so these blocking reductions never interleave with the gradient
  * buckets' non-blocking allreduces on ctx->comm. */
 static int bn_allreduce(void *arg, double *buf, int n) {
-  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, *(MPI_Comm *)arg));
+  trainer *tr = arg;
+  double t0 = hp_now();
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, tr->bn_comm));
+  tr->bn_time += hp_now() - t0;
+  tr->bn_calls++;
   return 0;
 }
 
@@ -748,7 +754,7 @@ static int setup(trainer *tr) {
   HP_CALL(hp_clip_alloc_acts(&tr->m, (int)tr->Bmax, &act));
   if (tr->c.mc.image_kind == HP_CLIP_IMAGE_RESNET && tr->c.sync_bn && ctx->size > 1) {
     HP_MPI(MPI_Comm_dup(ctx->comm, &tr->bn_comm));
-    tr->m.resnet.bn_reduce = (hp_bn_reducer){.fn = bn_allreduce, .arg = &tr->bn_comm};
+    tr->m.resnet.bn_reduce = (hp_bn_reducer){.fn = bn_allreduce, .arg = tr};
   }
   if (tr->c.mc.image_kind == HP_CLIP_IMAGE_RESNET)
     hp_log_info("train: ResNet batch norm: %s", tr->bn_comm != MPI_COMM_NULL ? "synchronised over the ranks (global batch statistics)"
@@ -973,6 +979,10 @@ int hp_stage_train(hp_stage_ctx *ctx) {
   hp_log_info("train: %" PRId64 " steps in %.1f s (%.0f%% of step time in gradient/feature communication)",
               tr->s.step - tr->step0, hp_now() - tr->t_start,
               tr->step_total > 0 ? 100.0 * tr->comm_total / tr->step_total : 0.0);
+  if (tr->bn_calls > 0)
+    hp_log_info("train: synchronised batch norm: %" PRId64 " allreduces, %.2f s (%.1f%% of the step time, "
+                "including waits for slower ranks; not in the communication share above)", tr->bn_calls, tr->bn_time,
+                tr->step_total > 0 ? 100.0 * tr->bn_time / tr->step_total : 0.0);
   teardown(tr);
   free(tr);
   return 0;
