@@ -33,7 +33,7 @@ same() {
   if out=$($CMP "$a" "$b" "$@" 2>&1); then ok "$what: $out"; else bad "$what: $out"; fi
 }
 
-for np in 1 2 3; do
+for np in 1 2 3 4; do
   t0=$SECONDS
   if run "sync$np" $np; then ok "ResNet train 4 steps, sync BN (np=$np, $((SECONDS - t0))s)"
   else bad "sync BN run (np=$np)"; sed 's/^/     | /' "$T/sync$np.txt" | tail -20; fi
@@ -43,6 +43,7 @@ grep -q "ResNet batch norm: over the batch (1 rank)" "$T/sync1.txt" && ok "1 ran
 # params include every BN running_mean / running_var (rank 0's, saved after the last step)
 same "sync BN 1 vs 2 ranks (params + running stats)" "$T/sync1/ckpt.h5" "$T/sync2/ckpt.h5" tol=1e-4
 same "sync BN 1 vs 3 ranks (params + running stats)" "$T/sync1/ckpt.h5" "$T/sync3/ckpt.h5" tol=1e-4
+same "sync BN 1 vs 4 ranks (params + running stats)" "$T/sync1/ckpt.h5" "$T/sync4/ckpt.h5" tol=1e-4
 same "sync BN 1 vs 3 ranks, restart state" "$T/sync1/train-state.h5" "$T/sync3/train-state.h5" tol=1e-4
 
 # local BN: each rank normalises its 4 images — not the same model as the 1-rank run
