@@ -3,7 +3,7 @@
 # MPI_Allreduce per ResNet BN layer in forward and one in backward) against per-rank BN
 # ("local"), on the quickstart model (conf/quickstart.cfg: ResNet blocks 1-1-1-1 width 16, 64x64
 # images, BERT 2x64, global batch 32) or the full ResNet50 image tower (--resnet50).
-# For each mode, `hpclip train` runs --steps steps on --ranks ranks (1 thread each); the figure
+# For each mode, `hpclip train` runs --steps steps on --ranks ranks (1 BLAS thread, --omp OpenMP threads each); the figure
 # is the median per-step time (global batch / the "pairs/s" rank 0 logs) after --warmup steps.
 # Modes alternate within every repeat so that machine load hits both alike. Every BN reduction
 # is a synchronisation point (2 x 17 per step here, 2 x 53 for ResNet50): on an oversubscribed
@@ -12,7 +12,9 @@
 # N allreduces, T s" includes the waits for the slower rank at each of them.
 #
 #   scripts/bench/bench_syncbn.sh [--build DIR] [--out DIR] [--ranks 2] [--steps 23] [--warmup 3]
-#                                 [--reps 3] [--images 600] [--resnet50]
+#                                 [--reps 3] [--images 600] [--resnet50] [--omp 1]
+# --omp sets OMP_NUM_THREADS per rank (1 = the demo's setting; more threads than free cores
+# make every BN synchronisation point wait for descheduled OpenMP threads).
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$SRC/build
@@ -23,6 +25,7 @@ WARMUP=3
 REPS=3
 IMAGES=600
 R50=0
+OMP=1
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --images) IMAGES=$2; shift 2 ;;
     --resnet50) R50=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --omp) OMP=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench_syncbn.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +45,7 @@ OUT=${OUT:-$BUILD/bench-syncbn}
 HP=$BUILD/hpclip
 [ -x "$HP" ] || { echo "bench_syncbn.sh: $HP not built" >&2; exit 1; }
 mkdir -p "$OUT" || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$OMP
 MPIRUN="mpirun --oversubscribe --bind-to none -np $RANKS"
 CFG=$SRC/conf/quickstart.cfg
 MODEL=(-s model.image=resnet50)
@@ -87,7 +91,7 @@ for rep in $(seq 1 "$REPS"); do
     rm -rf "$dir"
   done
 done
-/usr/bin/python3 - "$RES" "$RANKS" "$R50" <<'EOF'
+/usr/bin/python3 - "$RES" "$RANKS x $OMP" "$R50" <<'EOF'
 import statistics, sys
 res, ranks, r50 = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 v = {}
@@ -96,7 +100,7 @@ for line in open(res):
     if ms != "nan":
         v.setdefault(mode, []).append(float(ms))
 model = "ResNet50 (3,4,6,3 width 64)" if r50 else "quickstart ResNet (1,1,1,1 width 16)"
-print(f"\n| model | ranks | local BN ms/step | sync BN ms/step | sync / local |")
+print(f"\n| model | ranks x OpenMP threads | local BN ms/step | sync BN ms/step | sync / local |")
 print("|---|---|---|---|---|")
 s, l = statistics.median(v.get("sync", [float("nan")])), statistics.median(v.get("local", [float("nan")]))
 print(f"| {model}, 64x64, batch 32 | {ranks} | {l:.1f} | {s:.1f} | {s / l:.3f} |")
