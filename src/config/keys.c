@@ -109,6 +109,13 @@ const hp_cfg_key hp_cfg_keys[] = {
      "ResNet bottleneck blocks of the four stages, comma separated: 3,4,6,3 = ResNet50"},
     {"model.resnet_width", HP_T_INT, "64", 4, 512, NULL,
      "ResNet stem channels (64 = ResNet50; features = 32 x width); smaller for tests"},
+    {"model.batch_norm", HP_T_ENUM, "sync", NO_RANGE, "sync|local",
+     "ResNet batch norm in training on more than one rank: sync = synchronised (PyTorch "
+     "SyncBatchNorm maths: per-channel sums allreduced in double, one allreduce per BN layer in "
+     "forward and one in backward, so every rank normalises with the global batch statistics and "
+     "results match any other rank count within float rounding); local = each rank's own batch "
+     "(plain BatchNorm2d under DDP: results depend on the rank count, rank 0's running statistics "
+     "are broadcast). Ignored for the ViT tower, at 1 rank and in evaluation (running statistics)"},
     {"model.embed_dim", HP_T_INT, "768", 1, 8192, NULL,
      "joint embedding width: both towers end in Dense(embed_dim) + L2 normalisation (the study: 768)"},
 

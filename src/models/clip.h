@@ -73,7 +73,8 @@ void hp_clip_free(hp_clip *m);
 /* ids/valid [B,T] -> emb [B,E] (unit rows). drop NULL = eval. */
 int hp_clip_encode_text(hp_clip *m, const int32_t *ids, const uint8_t *valid, int B, int T,
                         const hp_drop *drop, const float **emb);
-/* images uint8 [B,S,S,3] -> emb [B,E]. training: dropout (ViT) / batch statistics (ResNet). */
+/* images uint8 [B,S,S,3] -> emb [B,E]. training: dropout (ViT) / batch statistics (ResNet;
+ * synchronised across ranks when the caller has set m->resnet.bn_reduce, see resnet50.h). */
 int hp_clip_encode_image(hp_clip *m, const uint8_t *images, int B, int training, const hp_drop *drop,
                          const float **emb);
 float hp_clip_logit_scale(const hp_clip *m);

@@ -320,16 +320,17 @@ static void conv_bwd(hp_resnet *m, const hp_resnet_conv *u, const float *w, floa
 /* ---- forward ------------------------------------------------------------------------------- */
 
 /* u->c [M,oc] -> u->mean, u->rstd (and the running statistics when training) */
-static void unit_stats(hp_resnet *m, hp_resnet_conv *u, float *d, int M, int training) {
-  hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, m->cfg.bn_eps,
-              m->cfg.bn_momentum, training, m->bnscr);
+static int unit_stats(hp_resnet *m, hp_resnet_conv *u, float *d, int M, int training) {
+  HP_CALL(hp_bn_stats(u->mean, u->rstd, d + u->bn_rm, d + u->bn_rv, u->c, M, u->oc, m->cfg.bn_eps,
+                      m->cfg.bn_momentum, training, m->bnscr, m->bn_reduce.fn ? &m->bn_reduce : NULL));
+  return 0;
 }
 
 int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, int training,
                       float *feat) {
   if (!m->arena) HP_ERROR(HP_ERR_INTERNAL, "resnet: hp_resnet_alloc_acts not called");
   if (B < 1 || B > m->Bcap) HP_ERROR(HP_ERR_INTERNAL, "resnet: batch %d outside 1..%d", B, m->Bcap);
-  if (training && B * m->final_h * m->final_w < 2)
+  if (training && !m->bn_reduce.fn && B * m->final_h * m->final_w < 2)
     HP_ERROR(HP_ERR_CONFIG, "resnet: batch-norm training needs more than one value per channel "
              "(batch %d, final map %dx%d)", B, m->final_h, m->final_w);
   float *d = p->data;
@@ -340,7 +341,7 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
   hp_resnet_conv *u = &m->convs[0];
   int M = B * u->oh * u->ow;
   conv_fwd(m, u, d + u->w, images, B);
-  unit_stats(m, u, d, M, training);
+  HP_CALL(unit_stats(m, u, d, M, training));
   hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
   hp_maxpool2d_forward(m->pool, m->argmax, u->a, B, u->oh, u->ow, u->oc, 3, 3, 2, 1);
   /* blocks */
@@ -351,18 +352,18 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
       u = &m->convs[blk->conv[j]];
       M = B * u->oh * u->ow;
       conv_fwd(m, u, d + u->w, x, B);
-      unit_stats(m, u, d, M, training);
+      HP_CALL(unit_stats(m, u, d, M, training));
       hp_bn_apply(u->a, u->c, u->mean, u->rstd, d + u->bn_w, d + u->bn_b, M, u->oc, 1);
       x = u->a;
     }
     hp_resnet_conv *u3 = &m->convs[blk->conv[2]];
     M = B * u3->oh * u3->ow;
     conv_fwd(m, u3, d + u3->w, x, B);
-    unit_stats(m, u3, d, M, training);
+    HP_CALL(unit_stats(m, u3, d, M, training));
     if (blk->conv[3] >= 0) {
       hp_resnet_conv *ud = &m->convs[blk->conv[3]];
       conv_fwd(m, ud, d + ud->w, blk->in, B);
-      unit_stats(m, ud, d, M, training);
+      HP_CALL(unit_stats(m, ud, d, M, training));
       hp_bn_add_relu(blk->out, u3->c, u3->mean, u3->rstd, d + u3->bn_w, d + u3->bn_b, ud->c,
                      ud->mean, ud->rstd, d + ud->bn_w, d + ud->bn_b, NULL, M, u3->oc);
     } else {
@@ -399,6 +400,7 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
   if (!m->x) HP_ERROR(HP_ERR_INTERNAL, "resnet: backward without a forward");
   const float *d = p->data;
   const int B = m->B, tr = m->training;
+  const hp_bn_reducer *red = m->bn_reduce.fn ? &m->bn_reduce : NULL;
   float *P = m->g[0], *Q = m->g[1], *R = m->g[2];
   /* global average pool: P[b,h,w,c] = dfeat[b,c] / (H W) (overwrite) */
   {
@@ -424,23 +426,23 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
     if (ident) hp_relu_mask_inplace(P, blk->out, (size_t)M3 * u3->oc);
     const float *omask = ident ? NULL : blk->out;
     /* bn3: P -> Q;  conv3: Q -> R (overwrite) */
-    hp_bn_backward(Q, grad + u3->bn_w, grad + u3->bn_b, P, omask, u3->c, d + u3->bn_w, u3->mean,
-                   u3->rstd, M3, u3->oc, tr, m->bnscr);
+    HP_CALL(hp_bn_backward(Q, grad + u3->bn_w, grad + u3->bn_b, P, omask, u3->c, d + u3->bn_w, u3->mean,
+                   u3->rstd, M3, u3->oc, tr, m->bnscr, red));
     conv_bwd(m, u3, d + u3->w, grad + u3->w, u2->a, Q, R, 0, B);
     /* bn2 + ReLU in place in R;  conv2: R -> Q (overwrite) */
-    hp_bn_backward(R, grad + u2->bn_w, grad + u2->bn_b, R, u2->a, u2->c, d + u2->bn_w, u2->mean,
-                   u2->rstd, M2, u2->oc, tr, m->bnscr);
+    HP_CALL(hp_bn_backward(R, grad + u2->bn_w, grad + u2->bn_b, R, u2->a, u2->c, d + u2->bn_w, u2->mean,
+                   u2->rstd, M2, u2->oc, tr, m->bnscr, red));
     conv_bwd(m, u2, d + u2->w, grad + u2->w, u1->a, R, Q, 0, B);
     /* bn1 + ReLU in place in Q */
-    hp_bn_backward(Q, grad + u1->bn_w, grad + u1->bn_b, Q, u1->a, u1->c, d + u1->bn_w, u1->mean,
-                   u1->rstd, M1, u1->oc, tr, m->bnscr);
+    HP_CALL(hp_bn_backward(Q, grad + u1->bn_w, grad + u1->bn_b, Q, u1->a, u1->c, d + u1->bn_w, u1->mean,
+                   u1->rstd, M1, u1->oc, tr, m->bnscr, red));
     if (ident) {
       /* identity: P already holds the shortcut's share; conv1 adds its own */
       conv_bwd(m, u1, d + u1->w, grad + u1->w, blk->in, Q, P, 1, B);
     } else {
       hp_resnet_conv *ud = &m->convs[blk->conv[3]];
-      hp_bn_backward(P, grad + ud->bn_w, grad + ud->bn_b, P, omask, ud->c, d + ud->bn_w, ud->mean,
-                     ud->rstd, M3, ud->oc, tr, m->bnscr);
+      HP_CALL(hp_bn_backward(P, grad + ud->bn_w, grad + ud->bn_b, P, omask, ud->c, d + ud->bn_w, ud->mean,
+                     ud->rstd, M3, ud->oc, tr, m->bnscr, red));
       conv_bwd(m, ud, d + ud->w, grad + ud->w, blk->in, P, R, 0, B);
       conv_bwd(m, u1, d + u1->w, grad + u1->w, blk->in, Q, R, 1, B);
       float *t = P;
@@ -462,8 +464,8 @@ int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const floa
   int M = B * u->oh * u->ow;
   memset(Q, 0, (size_t)M * u->oc * sizeof(float));
   hp_maxpool2d_backward(Q, P, m->argmax, B, u->oh, u->ow, u->oc, m->pool_h, m->pool_w);
-  hp_bn_backward(Q, grad + u->bn_w, grad + u->bn_b, Q, u->a, u->c, d + u->bn_w, u->mean, u->rstd,
-                 M, u->oc, tr, m->bnscr);
+  HP_CALL(hp_bn_backward(Q, grad + u->bn_w, grad + u->bn_b, Q, u->a, u->c, d + u->bn_w, u->mean, u->rstd,
+                 M, u->oc, tr, m->bnscr, red));
   conv_bwd(m, u, d + u->w, grad + u->w, m->x, Q, NULL, 0, B);
   return 0;
 }

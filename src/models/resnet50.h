@@ -29,14 +29,27 @@
  *   Parameter count of ResNet50: 23,508,032 trainable (torchvision resnet50 25,557,032 minus
  *   the 2048x1000+1000 fc) + 53,120 running-statistic floats.
  *
- * Batch norm: training != 0 in hp_resnet_forward uses the batch statistics of THIS CALL ON
- * THIS RANK (no synchronisation across ranks: each rank normalises over its local batch of B
- * images, as PyTorch's plain BatchNorm2d under DDP) and updates the running statistics with
- * momentum cfg.bn_momentum (0.1) and the unbiased batch variance; ranks' running statistics
- * therefore drift apart slightly — average them (allreduce/size) before saving or evaluating,
- * or keep rank 0's. training == 0 uses the running statistics (inference / eval mode).
- * Synchronised BN would replace the per-channel reductions in nn/bn_relu.c (hp_bn_stats and
- * the two sums in hp_bn_backward) by allreduced ones; not implemented.
+ * Batch norm: training != 0 in hp_resnet_forward normalises with batch statistics and updates
+ * the running statistics with momentum cfg.bn_momentum (0.1) and the unbiased batch variance;
+ * training == 0 uses the running statistics (inference / eval mode; no communication).
+ *   - bn_reduce.fn == NULL (hp_resnet_build's default): statistics of THIS CALL ON THIS RANK
+ *     (PyTorch's plain BatchNorm2d under DDP). With several ranks each normalises over its
+ *     local batch, so results depend on the rank count and ranks' running statistics drift
+ *     apart (train.c broadcasts rank 0's after every forward, as DDP's broadcast_buffers).
+ *   - bn_reduce set (train.c does so for model.batch_norm = "sync" on more than one rank: an
+ *     MPI_Allreduce in double over a duplicate of the training communicator): synchronised
+ *     batch norm, the maths of PyTorch's SyncBatchNorm. Every BN layer makes one reducer call
+ *     in forward (count, sum, sum of squares per channel) and one in backward (sum dy, sum
+ *     dy*(x-mean)), so all ranks normalise with the GLOBAL batch statistics and compute the
+ *     exact gradient of the global batch; running statistics are updated from the global
+ *     statistics (unbiased with the global count) and agree on every rank; the trained
+ *     parameters agree with a 1-rank run at the same global batch within float rounding
+ *     (tests/train/cli_train_syncbn.sh). Per forward+backward: 2 x 53 small reductions for
+ *     ResNet50 (2C+1 doubles each, C <= 2048). Every rank must make the same sequence of
+ *     forward/backward calls (they do: same model, same step); the check that BN sees more
+ *     than one value per channel becomes a global one (every rank gets the same
+ *     HP_ERR_CONFIG), so a local batch of one 1x1-final-map image is fine.
+ *   See nn/bn_relu.h for the numerics (double sums re-centred on the running mean).
  *
  * Threading: GEMMs go to OpenBLAS (its own threads); element-wise passes and reductions use
  * OpenMP. Results do not depend on the OpenMP thread count except through BLAS.
@@ -48,6 +61,7 @@
 #include <stdint.h>
 
 #include "models/params.h"
+#include "nn/bn_relu.h"
 
 typedef struct {
   int layers[4];          /* bottleneck blocks per stage: {3,4,6,3} = ResNet50 */
@@ -107,6 +121,8 @@ typedef struct {
   const float *x;        /* images of the last forward (caller's memory or xbuf) */
   int B, training;
   hp_grad_hook hook;           /* optional per-block gradient hand-off in backward */
+  hp_bn_reducer bn_reduce;     /* synchronised batch norm in training (fn NULL = local BN);
+                                  set by the caller after hp_resnet_build */
 } hp_resnet;
 
 /* Register every tensor in p (before hp_params_alloc) and set up the model's shapes. */

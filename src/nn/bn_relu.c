@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 enum { RB = 32 }; /* rows per float partial sum in the backward reduction */
 
 static void chunk_rows(int M, int ch, int *m0, int *m1) {
@@ -13,16 +15,22 @@ static void chunk_rows(int M, int ch, int *m0, int *m1) {
   *m1 = (int)((int64_t)M * (ch + 1) / HP_BN_CHUNKS);
 }
 
-void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
-                 const float *inp, int M, int C, float eps, float momentum, int training,
-                 double *scratch) {
+static int sync_stats(float *mean, float *rstd, float *running_mean, float *running_var,
+                      const float *k, int M, int C, float eps, float momentum, double *scratch,
+                      const hp_bn_reducer *red);
+
+int hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
+                const float *inp, int M, int C, float eps, float momentum, int training,
+                double *scratch, const hp_bn_reducer *red) {
   if (!training) {
     for (int c = 0; c < C; c++) {
       mean[c] = running_mean[c];
       rstd[c] = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
     }
-    return;
+    return 0;
   }
+  if (red && !red->fn) red = NULL;
+  if (M < (red ? 0 : 1)) HP_ERROR(HP_ERR_INTERNAL, "batch norm over %d rows", M);
   const float *restrict k = inp; /* shift: the first row */
   HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
   for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
@@ -39,6 +47,7 @@ void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_v
       }
     }
   }
+  if (red) return sync_stats(mean, rstd, running_mean, running_var, k, M, C, eps, momentum, scratch, red);
   for (int c = 0; c < C; c++) {
     double S = 0.0, SS = 0.0;
     for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
@@ -54,6 +63,51 @@ void hp_bn_stats(float *mean, float *rstd, float *running_mean, float *running_v
     running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
     running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unb);
   }
+  return 0;
+}
+
+/* Synchronised statistics from the chunk sums of values shifted by k (this participant's first
+ * row): exact local mean / squared deviations, re-centred on the common running mean K, summed
+ * over the participants in one reducer call. buf = chunk 0's slots: [0,C) sum (x - K),
+ * [C,2C) sum (x - K)^2, [2C] count (each channel's chunk slots are read before written). */
+static int sync_stats(float *mean, float *rstd, float *running_mean, float *running_var,
+                      const float *k, int M, int C, float eps, float momentum, double *scratch,
+                      const hp_bn_reducer *red) {
+  double *buf = scratch;
+  for (int c = 0; c < C; c++) {
+    double S = 0.0, SS = 0.0;
+    for (int ch = 0; ch < HP_BN_CHUNKS; ch++) {
+      S += scratch[(size_t)ch * 3 * C + c];
+      SS += scratch[(size_t)ch * 3 * C + C + c];
+    }
+    double s = 0.0, q = 0.0;
+    if (M > 0) {
+      double m2 = SS - S * S / M; /* local sum of squared deviations */
+      if (m2 < 0.0) m2 = 0.0;
+      double d = ((double)k[c] + S / M) - (double)running_mean[c]; /* local mean - K */
+      s = M * d;
+      q = m2 + M * d * d;
+    }
+    buf[c] = s;
+    buf[C + c] = q;
+  }
+  buf[2 * (size_t)C] = (double)M;
+  HP_CALL(red->fn(red->arg, buf, 2 * C + 1));
+  double N = buf[2 * (size_t)C];
+  if (!(N >= 2.0))
+    HP_ERROR(HP_ERR_CONFIG, "synchronised batch norm over %.0f value(s) per channel in the global batch: "
+             "training needs more than one (a larger global batch or image size)", N);
+  for (int c = 0; c < C; c++) {
+    double dm = buf[c] / N, var = buf[C + c] / N - dm * dm;
+    if (var < 0.0) var = 0.0;
+    double mu = (double)running_mean[c] + dm;
+    mean[c] = (float)mu;
+    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+    double unb = var * N / (N - 1.0);
+    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unb);
+  }
+  return 0;
 }
 
 /* y = x * scale + shift with scale = rstd*w, shift = b - mean*rstd*w. scale/shift are
@@ -100,10 +154,11 @@ void hp_bn_add_relu(float *out, const float *xa, const float *mean_a, const floa
   }
 }
 
-void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                    const float *relu_out, const float *inp, const float *weight,
-                    const float *mean, const float *rstd, int M, int C, int training,
-                    double *scratch) {
+int hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                   const float *relu_out, const float *inp, const float *weight,
+                   const float *mean, const float *rstd, int M, int C, int training,
+                   double *scratch, const hp_bn_reducer *red) {
+  if (red && !red->fn) red = NULL;
   /* pass 1: per chunk, sdy = sum g, sdxm = sum g (x - mean)   (g = masked dout); float
    * partial sums over blocks of RB rows (vectorise 8-wide) flushed into double */
   HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
@@ -153,7 +208,15 @@ void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout
     scratch[c] = Sdy;
     scratch[C + c] = sdyx;
   }
-  if (!dinp) return;
+  if (!dinp) return 0; /* (a reducer is then skipped: every participant must pass dinp alike) */
+  /* synchronised: global sums and count (one reducer call); the coefficients below divide by
+   * the global count. scratch[2C] is free until the coefficients are written. */
+  double N = (double)M;
+  if (red && training) {
+    scratch[2 * (size_t)C] = (double)M;
+    HP_CALL(red->fn(red->arg, scratch, 2 * C + 1));
+    N = scratch[2 * (size_t)C];
+  }
   /* dx = a (g - mdy - xhat mdyx), a = w rstd: as dx = a g - (b + d (x - mean)) with
    * b = a mdy, d = a rstd mdyx, coefficients in float in the scratch (after chunk 0's) */
   coef_a = (float *)(scratch + 2 * (size_t)C);
@@ -162,8 +225,8 @@ void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout
   for (int c = 0; c < C; c++) {
     float a = weight[c] * rstd[c];
     coef_a[c] = a;
-    coef_b[c] = training ? (float)(a * (scratch[c] / M)) : 0.0f;
-    coef_d[c] = training ? (float)(a * rstd[c] * (scratch[C + c] / M)) : 0.0f;
+    coef_b[c] = training ? (float)(a * (scratch[c] / N)) : 0.0f;
+    coef_d[c] = training ? (float)(a * rstd[c] * (scratch[C + c] / N)) : 0.0f;
   }
   HP_OMP("omp parallel for schedule(static) if((size_t)M * C > HP_OMP_MIN_ELEMS)")
   for (int m = 0; m < M; m++) {
@@ -182,6 +245,7 @@ void hp_bn_backward(float *dinp, float *dweight, float *dbias, const float *dout
         dx[c] = ca[c] * dy[c] - (cb[c] + cd[c] * (x[c] - mean[c]));
     }
   }
+  return 0;
 }
 
 void hp_relu_mask_inplace(float *g, const float *out, size_t n) {

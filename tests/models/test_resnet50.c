@@ -336,13 +336,13 @@ static void bn_kernels(float *out, int training) {
   fill(rm, BC, 6, -0.2f, 0.2f);
   fill(rv, BC, 7, 0.5f, 1.5f);
   memset(out, 0, 7 * n * sizeof(float));
-  hp_bn_stats(mean, rstd, rm, rv, x, BM, BC, 1e-5f, 0.1f, training, scr);
+  assert_int_equal(hp_bn_stats(mean, rstd, rm, rv, x, BM, BC, 1e-5f, 0.1f, training, scr, NULL), 0);
   hp_bn_apply(out, x, mean, rstd, w, b, BM, BC, 0);
   hp_bn_apply(out + n, x, mean, rstd, w, b, BM, BC, 1);
   hp_bn_add_relu(out + 2 * n, x, mean, rstd, w, b, NULL, NULL, NULL, NULL, NULL, res, BM, BC);
   hp_bn_backward(out + 3 * n, out + 5 * n, out + 6 * n, dy, NULL, x, w, mean, rstd, BM, BC,
-                 training, scr);
-  hp_bn_backward(out + 4 * n, NULL, NULL, dy, out + n, x, w, mean, rstd, BM, BC, training, scr);
+                 training, scr, NULL);
+  hp_bn_backward(out + 4 * n, NULL, NULL, dy, out + n, x, w, mean, rstd, BM, BC, training, scr, NULL);
   free(x); free(res); free(dy); free(w); free(b); free(mean); free(rstd); free(scr);
 }
 
