@@ -50,5 +50,6 @@ int hp_stage_train(hp_stage_ctx *ctx);
 int hp_stage_embed(hp_stage_ctx *ctx);
 int hp_stage_search(hp_stage_ctx *ctx);
 int hp_stage_zeroshot(hp_stage_ctx *ctx);
+int hp_stage_cluster(hp_stage_ctx *ctx);
 
 #endif
