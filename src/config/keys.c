@@ -198,10 +198,8 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"cluster.tol", HP_T_FLOAT, "1e-4", 0, 1, NULL,
      "convergence: stop when the summed squared centre shift is at most tol x the mean per-feature "
      "variance (scikit-learn's rule), or when no label changes"},
-    {"cluster.seed", HP_T_INT, "1234", 0, 4611686018427387904.0 /* 2^62 */, NULL,
-     "seed of the k-means++ initialisation and of the silhouette sample"},
     {"cluster.silhouette_sample", HP_T_INT, "0", 0, 1000000000, NULL,
-     "silhouette over a seeded sample of this many rows (distances within the sample); 0 = exact "
+     "silhouette over a sample (seeded by run.seed, as the k-means++ initialisation) of this many rows (distances within the sample); 0 = exact "
      "over all rows (every rank then holds all rows: N x dim x 4 bytes)"},
 };
 

@@ -127,7 +127,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   o.k = hp_cfg_int(cfg, "cluster.k");
   o.max_iter = hp_cfg_int(cfg, "cluster.max_iter");
   o.tol = hp_cfg_float(cfg, "cluster.tol");
-  o.seed = (uint64_t)hp_cfg_int(cfg, "cluster.seed");
+  o.seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
   const int64_t kmin = hp_cfg_int(cfg, "cluster.k_min"), kmax = hp_cfg_int(cfg, "cluster.k_max"),
                 kstep = hp_cfg_int(cfg, "cluster.k_step"), sample = hp_cfg_int(cfg, "cluster.silhouette_sample");
   const char *cf = hp_config_path(cfg);
