@@ -198,6 +198,11 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"cluster.tol", HP_T_FLOAT, "1e-4", 0, 1, NULL,
      "convergence: stop when the summed squared centre shift is at most tol x the mean per-feature "
      "variance (scikit-learn's rule), or when no label changes"},
+    {"cluster.analysis", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "also run the ScaLAPACK analytics: PCA of the clustered rows (explained variance, 3-D "
+     "projection), the image-caption modality gap, and the linear probe (needs labels)"},
+    {"cluster.probe_ridge", HP_T_FLOAT, "1.0", 0, 1e12, NULL,
+     "ridge added to the diagonal of X^T X in the linear probe (train split -> test split)"},
     {"cluster.silhouette_sample", HP_T_INT, "0", 0, 1000000000, NULL,
      "silhouette over a sample (seeded by run.seed, as the k-means++ initialisation) of this many rows (distances within the sample); 0 = exact "
      "over all rows (every rank then holds all rows: N x dim x 4 bytes)"},

@@ -17,6 +17,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "cluster/analysis.h"
 #include "cluster/kmeans.h"
 #include "comm/shard.h"
 #include "stages/eval_common.h"
@@ -30,6 +31,13 @@ typedef struct {
   double *wcss_curve, *centers; /* [nk], [k,E] */
   hp_km_quality q;
   double seconds;
+  /* analytics (cluster.analysis) */
+  int analysis, probe_done;
+  hp_pca pca;
+  double *proj; /* [N,3] rank 0 */
+  hp_gap gap;
+  hp_probe probe;
+  double ridge;
 } cl_out;
 
 static int write_group(hp_results_w *w, void *arg) {
@@ -54,6 +62,21 @@ static int write_group(hp_results_w *w, void *arg) {
     HP_CALL(hp_results_i64(w, "elbow/k", 1, &o->nk, o->ks));
     HP_CALL(hp_results_f64(w, "elbow/wcss", 1, &o->nk, o->wcss_curve));
   }
+  if (o->analysis) {
+    int64_t d3[2] = {o->N, 3}, dc[2] = {3, o->E}, d3v = 3;
+    HP_CALL(hp_results_f64(w, "pca/eigenvalues", 1, &o->E, o->pca.eig));
+    HP_CALL(hp_results_f64(w, "pca/components", 2, dc, o->pca.components));
+    HP_CALL(hp_results_f64(w, "pca/projection", 2, d3, o->proj));
+    double g[5] = {o->gap.gap, o->gap.cosine, o->gap.share, (double)o->gap.n_images, (double)o->gap.n_captions};
+    HP_CALL(hp_results_f64(w, "modality_gap", 1, &d5, g));
+    HP_CALL(hp_results_attr_str(w, "modality_gap_columns", "gap,centroid_cosine,variance_share,n_images,n_captions"));
+    if (o->probe_done) {
+      double pr[3] = {o->probe.accuracy, (double)o->probe.n_train, (double)o->probe.n_test};
+      HP_CALL(hp_results_f64(w, "probe", 1, &d3v, pr));
+      HP_CALL(hp_results_attr_str(w, "probe_columns", "accuracy,n_train,n_test"));
+      HP_CALL(hp_results_attr_f64(w, "probe_ridge", o->ridge));
+    }
+  }
   return 0;
 }
 
@@ -73,6 +96,23 @@ static void markdown(FILE *f, void *arg) {
     for (int64_t i = 0; i < o->nk; i++)
       fprintf(f, "| %" PRId64 "%s | %.6g |\n", o->ks[i], o->ks[i] == o->k ? " (elbow)" : "", o->wcss_curve[i]);
     fprintf(f, "\n![elbow curve](cluster_elbow.png) — drawn by `scripts/plot_cluster.py RUN_DIR/results.h5`\n\n");
+  }
+  if (o->analysis) {
+    double r3 = 0;
+    for (int64_t j = 0; j < 3 && j < o->E; j++) r3 += o->pca.total > 0 ? o->pca.eig[j] / o->pca.total : 0;
+    fprintf(f, "PCA (ScaLAPACK pdsyevd): the first three components explain %.1f%% of the variance (%.1f%%, %.1f%%, "
+            "%.1f%%).\n\n![3-D PCA view coloured by cluster](cluster_pca3d.png) — drawn by `scripts/plot_cluster.py`\n\n",
+            100 * r3, 100 * o->pca.eig[0] / (o->pca.total > 0 ? o->pca.total : 1),
+            100 * (o->E > 1 ? o->pca.eig[1] : 0) / (o->pca.total > 0 ? o->pca.total : 1),
+            100 * (o->E > 2 ? o->pca.eig[2] : 0) / (o->pca.total > 0 ? o->pca.total : 1));
+    fprintf(f, "| modality gap | centroid cosine | variance share along the gap | images | captions |\n"
+            "|---:|---:|---:|---:|---:|\n| %.4f | %.4f | %.4f | %" PRId64 " | %" PRId64 " |\n\n",
+            o->gap.gap, o->gap.cosine, o->gap.share, o->gap.n_images, o->gap.n_captions);
+    if (o->probe_done)
+      fprintf(f, "Linear probe (ridge %g, ScaLAPACK pdposv): top-1 accuracy %.4f on %" PRId64 " test images "
+              "(trained on %" PRId64 ").\n\n", o->ridge, o->probe.accuracy, o->probe.n_test, o->probe.n_train);
+    else
+      fprintf(f, "Linear probe: skipped (no labels in embeddings.h5).\n\n");
   }
   fprintf(f, "Cluster sizes:");
   for (int64_t c = 0; c < o->k; c++) fprintf(f, " %" PRId64, o->sizes[c]);
@@ -193,6 +233,42 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   }
   if (ctx->rank == 0) HP_CALLOC(o.labels, o.N, "labels");
   HP_MPI(MPI_Gatherv(r.label, (int)n, MPI_INT64_T, o.labels, rc, rd, MPI_INT64_T, 0, ctx->comm));
+  o.analysis = hp_cfg_bool(cfg, "cluster.analysis");
+  o.ridge = hp_cfg_float(cfg, "cluster.probe_ridge");
+  if (o.analysis) {
+    double ta = hp_now();
+    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, &o.pca));
+    for (int p = 0; p < ctx->size; p++) {
+      rc[p] *= 3;
+      rd[p] *= 3;
+    }
+    if (ctx->rank == 0) HP_CALLOC(o.proj, (size_t)o.N * 3, "projection");
+    HP_MPI(MPI_Gatherv(o.pca.proj, (int)(3 * n), MPI_DOUBLE, o.proj, rc, rd, MPI_DOUBLE, 0, ctx->comm));
+    /* the other modality of the same split */
+    float *y = NULL;
+    int64_t ny = 0;
+    int ssplit = hp_eval_split_code(o.split);
+    HP_CALL(load_rows(ctx, &em, strcmp(o.source, "image") == 0 ? "caption" : "image", ssplit, &y, &ny));
+    if (strcmp(o.source, "image") == 0)
+      HP_CALL(hp_gap_run(ctx->comm, x, n, y, ny, o.E, &o.gap));
+    else
+      HP_CALL(hp_gap_run(ctx->comm, y, ny, x, n, o.E, &o.gap));
+    free(y);
+    if (em.n_labels > 0) {
+      hp_eval_images tr, te;
+      HP_CALL(hp_eval_load_images(ctx, &em, 0, 1, &tr));
+      HP_CALL(hp_eval_load_images(ctx, &em, 2, 1, &te));
+      HP_CALL(hp_probe_run(ctx->comm, tr.emb, tr.labels, tr.n, te.emb, te.labels, te.n, o.E, em.n_labels, o.ridge,
+                           &o.probe));
+      o.probe_done = 1;
+      hp_eval_images_free(&tr);
+      hp_eval_images_free(&te);
+    }
+    hp_log_info("cluster: PCA top-3 variance %.3f, modality gap %.4f (variance share %.4f), probe accuracy %s%.4f "
+                "(%.2f s)", (o.pca.eig[0] + (o.E > 1 ? o.pca.eig[1] : 0) + (o.E > 2 ? o.pca.eig[2] : 0)) /
+                (o.pca.total > 0 ? o.pca.total : 1), o.gap.gap, o.gap.share, o.probe_done ? "" : "(none) ",
+                o.probe.accuracy, hp_now() - ta);
+  }
   o.seconds = hp_now() - t0;
   hp_log_info("cluster: %" PRId64 " %s rows, K = %" PRId64 " (%s): WCSS %.6g, BCSS %.6g, silhouette %.4f over %" PRId64
               " rows, %" PRId64 " iterations, %.2f s", o.N, o.source, o.k, o.chosen_by, o.q.wcss, o.q.bcss,
@@ -202,6 +278,8 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   free(rc);
   free(rd);
   free(o.labels);
+  free(o.proj);
+  hp_pca_free(&o.pca);
   free(o.ks);
   free(o.wcss_curve);
   hp_km_result_free(&r);
