@@ -27,7 +27,12 @@ extern void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a
 extern void pdposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *ia, const int *ja,
                     const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
 
-#define NB 32 /* square block of the E x E matrices */
+/* Square block of the E x E matrices: 32, smaller for small E (pdsyevd returned wrong
+ * eigenvectors here with a block larger than the matrix; tests/cluster/mpi_analysis.c). */
+static int block_of(int m, int P) {
+  int nb = (m + P - 1) / P; /* every process row gets a block when m >= P */
+  return nb < 1 ? 1 : nb > 32 ? 32 : nb;
+}
 
 typedef struct {
   MPI_Comm comm;
@@ -96,30 +101,32 @@ static int to_blocks(const grid *g, const double *in, int64_t n, int64_t w, int6
 
 /* A distributed E1 x E2 matrix (NB x NB blocks, P x 1 grid) */
 typedef struct {
-  int desc[9], m, n, nl, lld;
+  int desc[9], m, n, nl, lld, nb;
   double *a;
 } dmat;
 
 static int dmat_init(const grid *g, int m, int n, dmat *d) {
-  int izero = 0, info, nb = NB, P = g->size;
+  int izero = 0, info, P = g->size, nb = block_of(m, P);
+  d->nb = nb;
   d->m = m;
   d->n = n;
   d->nl = numroc_(&m, &nb, &g->rank, &izero, &P);
   d->lld = d->nl > 1 ? d->nl : 1;
   descinit_(d->desc, &m, &n, &nb, &nb, &izero, &izero, &g->ctxt, &d->lld, &info);
   if (info != 0) HP_ERROR(HP_ERR_INTERNAL, "descinit: info %d", info);
-  HP_CALLOC(d->a, (size_t)d->lld * (size_t)(n > 0 ? n : 1), "distributed matrix");
+  /* room for nb extra rows: ScaLAPACK's drivers were seen to write past a process's empty share */
+  HP_CALLOC(d->a, (size_t)(d->lld + nb) * (size_t)(n > 0 ? n : 1), "distributed matrix");
   return 0;
 }
 
 /* local row li -> global row (block-cyclic over P process rows) */
-static int64_t l2g(int li, int rank, int P) { return (int64_t)(li / NB) * P * NB + (int64_t)rank * NB + li % NB; }
+static int64_t l2g(int li, int rank, int P, int nb) { return (int64_t)(li / nb) * P * nb + (int64_t)rank * nb + li % nb; }
 
 /* every rank gets the whole matrix, row-major [m,n] */
 static int dmat_gather(const grid *g, const dmat *d, double *full) {
   memset(full, 0, (size_t)d->m * (size_t)d->n * sizeof(double));
   for (int li = 0; li < d->nl; li++) {
-    int64_t gi = l2g(li, g->rank, g->size);
+    int64_t gi = l2g(li, g->rank, g->size, d->nb);
     for (int j = 0; j < d->n; j++) full[gi * d->n + j] = d->a[(size_t)j * d->lld + li];
   }
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, full, d->m * d->n, MPI_DOUBLE, MPI_SUM, g->comm));
@@ -177,8 +184,8 @@ int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, hp_pca *out)
   pdsyevd_("V", "U", &iE, C.a, &one, &one, C.desc, out->eig, Z.a, &one, &one, Z.desc, &wq, &lwork, &iwq, &liwork,
            &info);
   if (info != 0) HP_ERROR(HP_ERR_NUMERIC, "pdsyevd (workspace query): info %d", info);
-  lwork = (int)wq + 1;
-  liwork = iwq > 1 ? iwq : 1;
+  lwork = 2 * (int)wq + 1024; /* generous: the query is known to be tight on some grids */
+  liwork = 2 * (iwq > 1 ? iwq : 1) + 64;
   double *work = NULL;
   int *iwork = NULL;
   HP_CALLOC(work, lwork, "pdsyevd workspace");
@@ -334,7 +341,7 @@ int hp_probe_run(MPI_Comm comm, const float *xtr, const uint8_t *ytr, int64_t nt
   free(Xb);
   free(Yb);
   for (int li = 0; li < A.nl; li++) {
-    int64_t gi = l2g(li, g.rank, g.size);
+    int64_t gi = l2g(li, g.rank, g.size, A.nb);
     A.a[(size_t)gi * A.lld + li] += ridge;
   }
   int iW = (int)W, iL = (int)L, one = 1, info = 0;
