@@ -114,7 +114,8 @@ static int dmat_init(const grid *g, int m, int n, dmat *d) {
   d->lld = d->nl > 1 ? d->nl : 1;
   descinit_(d->desc, &m, &n, &nb, &nb, &izero, &izero, &g->ctxt, &d->lld, &info);
   if (info != 0) HP_ERROR(HP_ERR_INTERNAL, "descinit: info %d", info);
-  /* room for nb extra rows: ScaLAPACK's drivers were seen to write past a process's empty share */
+  /* nb spare rows, defensive: a heap corruption was seen once (block 3, order 6, 3 ranks: one process
+   * row empty) before the block size and workspaces were changed; its cause was not isolated */
   HP_CALLOC(d->a, (size_t)(d->lld + nb) * (size_t)(n > 0 ? n : 1), "distributed matrix");
   return 0;
 }

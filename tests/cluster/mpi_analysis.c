@@ -96,6 +96,31 @@ static void test_pca(void **state) {
   hp_pca_free(&p);
 }
 
+/* E = 2 < 3 ranks: a process row of the BLACS grid holds no rows of the covariance */
+static void test_pca_tiny_dim(void **state) {
+  (void)state;
+  int64_t r0, n;
+  part(N, &r0, &n);
+  float *x2 = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(float));
+  double m0 = 0, m1 = 0, c00 = 0, c01 = 0, c11 = 0;
+  for (int i = 0; i < N; i++) m0 += X[i * E] / (double)N, m1 += X[i * E + 1] / (double)N;
+  for (int i = 0; i < N; i++) {
+    double a = X[i * E] - m0, b = X[i * E + 1] - m1;
+    c00 += a * a / N, c01 += a * b / N, c11 += b * b / N;
+  }
+  for (int64_t i = 0; i < n; i++) x2[2 * i] = X[(r0 + i) * E], x2[2 * i + 1] = X[(r0 + i) * E + 1];
+  hp_pca p;
+  assert_int_equal(hp_pca_run(MPI_COMM_WORLD, x2, n, 2, &p), 0);
+  double tr = c00 + c11, det = c00 * c11 - c01 * c01, disc = sqrt(tr * tr / 4 - det);
+  assert_true(fabs(p.eig[0] - (tr / 2 + disc)) < 1e-12);
+  assert_true(fabs(p.eig[1] - (tr / 2 - disc)) < 1e-12);
+  const double *v = p.components;
+  assert_true(fabs(c00 * v[0] + c01 * v[1] - p.eig[0] * v[0]) < 1e-12);
+  assert_true(fabs(c01 * v[0] + c11 * v[1] - p.eig[0] * v[1]) < 1e-12);
+  hp_pca_free(&p);
+  free(x2);
+}
+
 static void test_gap(void **state) {
   (void)state;
   int64_t r0, n, c0, m;
@@ -196,7 +221,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   setup_data();
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_pca), cmocka_unit_test(test_gap), cmocka_unit_test(test_probe)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_pca), cmocka_unit_test(test_pca_tiny_dim), cmocka_unit_test(test_gap), cmocka_unit_test(test_probe)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   MPI_Finalize();
   return rc;
