@@ -159,6 +159,26 @@ static int fetch_row(const hp_km_data *d, int64_t g, double *out, float *tmp) {
 
 /* ---- k-means++ --------------------------------------------------------------------------- */
 
+/* D[i] = min(D[i], ||x_i - c||^2) with the exact double distance, for centre c (a data row: cf
+ * holds it exactly as floats). A float dot (sdot) screens rows: when even its lower bound
+ * exceeds D[i] the exact value would too, so skipping it leaves the same D — the outcome does
+ * not depend on the screening's rounding. */
+static void update_min(const hp_km_data *d, const double *c, const float *cf, double *D) {
+  const int64_t E = d->E, n = d->n;
+  const double cc = dot_xx(cf, E), cn = sqrt(cc), efac = (4.0 * (double)E + 16.0) * 0x1p-24 * 1.01;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+  for (int64_t i = 0; i < n; i++) {
+    const float *x = d->x + i * E;
+    double xn = sqrt(d->xx[i]);
+    double approx = d->xx[i] + cc - 2.0 * (double)cblas_sdot((int)E, x, 1, cf, 1);
+    if (approx - efac * (xn + cn) * (xn + cn) > D[i]) continue;
+    double t = hp_km_dist2(x, c, E);
+    if (t < D[i]) D[i] = t;
+  }
+}
+
 int hp_km_init_pp(const hp_km_data *d, int k, uint64_t seed, double *centers) {
   const int64_t E = d->E, n = d->n;
   if (k < 1 || k > d->N) HP_ERROR(HP_ERR_CONFIG, "k-means: k = %d must be in [1, %lld rows]", k, (long long)d->N);
@@ -171,10 +191,8 @@ int hp_km_init_pp(const hp_km_data *d, int k, uint64_t seed, double *centers) {
   hp_rng rng = hp_rng_make(seed, HP_STREAM_KMEANS_INIT, (uint64_t)k);
   int64_t g = (int64_t)hp_rng_below(&rng, (uint64_t)d->N);
   HP_CALL(fetch_row(d, g, centers, tmp));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-  for (int64_t i = 0; i < n; i++) D[i] = hp_km_dist2(d->x + i * E, centers, E);
+  for (int64_t i = 0; i < n; i++) D[i] = INFINITY;
+  update_min(d, centers, tmp, D);
   const int lg = ceil_log2(d->N + 1);
   for (int c = 1; c < k; c++) {
     double m = 0;
@@ -219,13 +237,7 @@ int hp_km_init_pp(const hp_km_data *d, int k, uint64_t seed, double *centers) {
     }
     double *cc = centers + (size_t)c * (size_t)E;
     HP_CALL(fetch_row(d, g, cc, tmp));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-    for (int64_t i = 0; i < n; i++) {
-      double t = hp_km_dist2(d->x + i * E, cc, E);
-      if (t < D[i]) D[i] = t;
-    }
+    update_min(d, cc, tmp, D);
   }
   free(D);
   free(tmp);
@@ -334,16 +346,18 @@ int hp_km_means(const hp_km_data *d, int k, const int64_t *label, double *center
     S = 61 - ceil_log2(d->N + 1) - e;
     if (S > 50 - e) S = 50 - e;
   }
-  const int64_t nchunk = (E + 63) / 64;
+  const double scale = ldexp(1.0, S), unscale = ldexp(1.0, -S); /* powers of two: exact */
+  /* one contiguous column range per thread: no merging, rows read once per thread */
+  const int64_t nchunk = nthreads_max(), width = (E + nchunk - 1) / nchunk;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
   for (int64_t ch = 0; ch < nchunk; ch++) {
-    int64_t j0 = ch * 64, j1 = j0 + 64 < E ? j0 + 64 : E;
+    int64_t j0 = ch * width, j1 = j0 + width < E ? j0 + width : E;
     for (int64_t i = 0; i < n; i++) {
       const float *x = d->x + i * E;
       int64_t *s = sum + (size_t)label[i] * E;
-      for (int64_t j = j0; j < j1; j++) s[j] += (int64_t)llrint(ldexp((double)x[j], S));
+      for (int64_t j = j0; j < j1; j++) s[j] += (int64_t)((double)x[j] * scale); /* truncation */
     }
   }
   /* MPI counts are int: reduce in pieces */
@@ -355,7 +369,7 @@ int hp_km_means(const hp_km_data *d, int k, const int64_t *label, double *center
   for (int c = 0; c < k; c++) {
     if (counts[c] == 0) continue;
     for (int64_t j = 0; j < E; j++)
-      centers[(size_t)c * E + j] = ldexp((double)sum[(size_t)c * E + j], -S) / (double)counts[c];
+      centers[(size_t)c * E + j] = (double)sum[(size_t)c * E + j] * unscale / (double)counts[c];
   }
   free(sum);
   return 0;
