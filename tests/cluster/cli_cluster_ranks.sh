@@ -53,6 +53,23 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
     ! h5ls "$T/na/results.h5/cluster" | grep -q pca && "$HPCLIP" check "$T/na/results.h5" >/dev/null 2>&1 \
       && ok "no analytics written, file valid" || bad "cluster.analysis = false"
   fi
+  # hpclip check on damaged /cluster groups (h5py, independent of hpclip's HDF5 code)
+  for case in negative_label no_sizes short_projection; do
+    cp "$T/r2/results.h5" "$T/bad_$case.h5"
+    $PY - "$T/bad_$case.h5" "$case" <<'PYEOF'
+import sys, h5py
+path, case = sys.argv[1:3]
+with h5py.File(path, "r+") as f:
+    g = f["cluster"]
+    if case == "negative_label":
+        lab = g["labels"][...]; lab[3] = -1; del g["labels"]; g.create_dataset("labels", data=lab)
+    elif case == "no_sizes":
+        del g["sizes"]
+    elif case == "short_projection":
+        p = g["pca/projection"][...][:-1]; del g["pca/projection"]; g.create_dataset("pca/projection", data=p)
+PYEOF
+    expect_fail "check: $case" 0 4 "/cluster/" -- check "$T/bad_$case.h5"
+  done
   # skip rule: unchanged -> skipped; a cluster key changed -> reruns
   if expect_ok "rerun" 2 run "$CFG" --run-dir "$T/r2" --stages cluster -s cluster.k_min=2 -s cluster.k_max=9 -s cluster.k_step=3; then
     grep -q "stage cluster: .*skipping" "$T/out.txt" && ok "unchanged: skipped" || bad "unchanged rerun did not skip"
