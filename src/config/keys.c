@@ -216,6 +216,33 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"zeroshot.prompt", HP_T_STRING, "{}", NO_RANGE, NULL,
      "text of a label's class embedding: every {} is replaced by the label name (\"{}\" = the bare "
      "name)"},
+
+    /* ---- cluster: k-means, elbow, cluster quality (results.h5 /cluster) -------------------- */
+    {"cluster.source", HP_T_ENUM, "image", NO_RANGE, "image|caption",
+     "embeddings clustered: images, or captions (a caption belongs to its image's split)"},
+    {"cluster.split", HP_T_ENUM, "all", NO_RANGE, "train|val|test|all",
+     "rows clustered: the images (or their captions) of one split, or all"},
+    {"cluster.k", HP_T_INT, "0", 0, 1000000, NULL,
+     "number of clusters; 0 = choose it by the elbow method over cluster.k_min..k_max (the study: 110)"},
+    {"cluster.k_min", HP_T_INT, "2", 0, 1000000, NULL,
+     "smallest K of the elbow curve (at least 2)"},
+    {"cluster.k_max", HP_T_INT, "20", 0, 1000000, NULL,
+     "largest K of the elbow curve (at most the number of rows)"},
+    {"cluster.k_step", HP_T_INT, "2", 1, 1000000, NULL,
+     "step between the K values of the elbow curve (k_max is always included)"},
+    {"cluster.max_iter", HP_T_INT, "300", 1, 1000000, NULL,
+     "cap on Lloyd iterations per k-means run"},
+    {"cluster.tol", HP_T_FLOAT, "1e-4", 0, 1, NULL,
+     "convergence: stop when the summed squared centre shift is at most tol x the mean per-feature "
+     "variance (scikit-learn's rule), or when no label changes"},
+    {"cluster.analysis", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "also run the ScaLAPACK analytics: PCA of the clustered rows (explained variance, 3-D "
+     "projection), the image-caption modality gap, and the linear probe (needs labels)"},
+    {"cluster.probe_ridge", HP_T_FLOAT, "1.0", 0, 1e12, NULL,
+     "ridge added to the diagonal of X^T X in the linear probe (train split -> test split)"},
+    {"cluster.silhouette_sample", HP_T_INT, "0", 0, 1000000000, NULL,
+     "silhouette over a sample (seeded by run.seed, as the k-means++ initialisation) of this many rows (distances within the sample); 0 = exact "
+     "over all rows (every rank then holds all rows: N x dim x 4 bytes)"},
 };
 
 const int hp_cfg_nkeys = (int)(sizeof hp_cfg_keys / sizeof hp_cfg_keys[0]);

@@ -27,7 +27,7 @@ const hp_stage hp_stages[] = {
      "sharded nearest-neighbour search and retrieval metrics"},
     {"zeroshot", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"zeroshot.", NULL}, hp_stage_zeroshot,
      "zero-shot classification"},
-    {"cluster", "results.h5", {"embeddings.h5", NULL}, {"cluster.", NULL}, NULL,
+    {"cluster", "results.h5", {"embeddings.h5", NULL}, {"run.seed", "cluster.", NULL}, hp_stage_cluster,
      "parallel k-means, elbow, cluster quality"},
     {"caption", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"caption.", NULL}, NULL,
      "captioning from embeddings"},
