@@ -1,6 +1,6 @@
 #!/bin/bash
 # cli_report.sh — the report stage (summary.md): the tiny pipeline synth -> ... -> zeroshot ->
-# report (run.stages of tiny.cfg) at 1, 2 and 3 ranks; summary.md holds the Table 1 / Table 2
+# report (run.stages of tiny.cfg; synth and train once, the rest at 1, 2 and 3 ranks); summary.md holds the Table 1 / Table 2
 # headings and the figures of results.h5 and ckpt.h5 (read with h5py, report_check.py) and is
 # byte-identical at 1, 2, 3 ranks; the skip rule (report reruns when results.h5 changes); the
 # generic listing when a stage fragment is missing or stale and for an unknown results.h5 group;
@@ -11,8 +11,13 @@ CFG="$SRC_DIR/tests/eval/tiny.cfg"
 CHECK="$SRC_DIR/tests/eval/report_check.py"
 t0=$SECONDS
 TWO=(-s train.max_steps=16) # two epochs: a loss table with a best epoch
+# Training is equal across rank counts only within float tolerance (issue 5), so one dataset and
+# checkpoint are made once and every later stage + report runs at 1, 2 and 3 ranks on copies.
+expect_ok "synth + train" 2 run "$CFG" --run-dir "$T/base" "${TWO[@]}" --stages synth,train
+AFTER=$(sed -n 's/^ *stages *= *\[\(.*\)\];.*/\1/p' "$CFG" | tr -d ' "' | sed 's/synth,//; s/train,//')
 for np in 1 2 3; do
-  expect_ok "tiny pipeline + report" $np run "$CFG" --run-dir "$T/r$np" "${TWO[@]}" \
+  mkdir -p "$T/r$np" && cp "$T/base/dataset.h5" "$T/base/ckpt.h5" "$T/r$np/"
+  expect_ok "pipeline after training + report" $np run "$CFG" --run-dir "$T/r$np" "${TWO[@]}" --stages "$AFTER" \
     && grep -q "stage report: done" "$T/out.txt" || bad "report did not run ($np ranks)"
   if [ -f "$T/r$np/summary.md" ]; then
     if $PY "$CHECK" "$T/r$np/summary.md" "$T/r$np" fragment >"$T/chk.txt" 2>&1; then ok "summary.md ($np ranks): $(cat "$T/chk.txt")"
