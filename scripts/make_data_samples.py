@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""make_data_samples.py — regenerate data/samples/{coco,roco,fashion} from the real samples.
+"""make_data_samples.py — regenerate tests/data/samples/{coco,roco,fashion} from the real samples.
 
     /usr/bin/python3 scripts/make_data_samples.py [SHARED_DATA] [OUT]
-    (defaults: ../shared/data relative to the repository root, and data/samples)
+    (defaults: ../shared/data relative to the repository root, and tests/data/samples)
 
 Reads SHARED_DATA/{coco-mini,roco-mini,fashion-mini} (each with its PROVENANCE.md) and writes a
 small slice of each in its original layout, images downscaled so the longer side is at most
@@ -180,7 +180,7 @@ def fashion(src, dst):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "data")
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "data", "samples")
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "tests", "data", "samples")
     for name, fn, srcname in (("coco", coco, "coco-mini"), ("roco", roco, "roco-mini"),
                               ("fashion", fashion, "fashion-mini")):
         dst = os.path.join(out, name)

@@ -2,7 +2,7 @@
 # scripts/bench/bench_ingest.sh — ingest images/s on 1 and 2 ranks against JPEG decoding alone.
 #
 #   scripts/bench/bench_ingest.sh [DATA]      (default: ../shared/data, else $HPCLIP_SHARED_DATA)
-#   scripts/bench/bench_ingest.sh --small     (the committed slices in data/samples: a quick proof)
+#   scripts/bench/bench_ingest.sh --small     (the committed slices in tests/data/samples: a quick proof)
 #
 # For each real sample (ROCO roco-mini test/radiology, Fashion fashion-mini, COCO coco-mini
 # train2017 + val2017 — whichever DATA holds):
@@ -27,7 +27,7 @@ MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 if [ "${1:-}" = --small ]; then
-  SMALL=1; DATA=data/samples
+  SMALL=1; DATA=tests/data/samples
 else
   SMALL=0; DATA=${1:-${HPCLIP_SHARED_DATA:-../shared/data}}
 fi
