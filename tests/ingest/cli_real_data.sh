@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # conf/coco.cfg, conf/roco.cfg and conf/fashion.cfg end to end (ingest -> train -> embed ->
 # search -> zeroshot) on real data, on 2 ranks:
-#   1. the committed slices (data/samples/*: the jobs' defaults, run from the repository root as
+#   1. the committed slices (tests/data/samples/*: the jobs' defaults, run from the repository root as
 #      a user of a fresh clone would);
 #   2. the real samples in shared/data (coco-mini, roco-mini, fashion-mini) when that folder
 #      exists: $HPCLIP_SHARED_DATA, else ../shared/data next to the repository (skipped with the
@@ -108,10 +108,10 @@ ingest_only() {
 
 # 1. the committed slices, with the jobs' own defaults (fewer epochs only)
 FAST=(-s train.epochs=2)
-run_job slice-coco conf/coco.cfg coco data/samples/coco train2017 "${FAST[@]}"
-ingest_only slice-coco-val conf/coco.cfg coco data/samples/coco val2017
-run_job slice-roco conf/roco.cfg roco data/samples/roco test/radiology "${FAST[@]}"
-run_job slice-fashion conf/fashion.cfg fashion data/samples/fashion "" "${FAST[@]}"
+run_job slice-coco conf/coco.cfg coco tests/data/samples/coco train2017 "${FAST[@]}"
+ingest_only slice-coco-val conf/coco.cfg coco tests/data/samples/coco val2017
+run_job slice-roco conf/roco.cfg roco tests/data/samples/roco test/radiology "${FAST[@]}"
+run_job slice-fashion conf/fashion.cfg fashion tests/data/samples/fashion "" "${FAST[@]}"
 
 # the query table is the same for any rank count (the search stage alone, on 1 and 3 ranks)
 R="$T/run-slice-fashion"
@@ -137,8 +137,8 @@ if [ -f "$R/embeddings.h5" ]; then
   expect_fail "empty query" 2 3 'search.queries item 1 is empty' -- \
     search conf/roco.cfg --run-dir "$R" --force -s 'search.queries=[" ", lung]' -s 'search.query_labels=[tumor, lung]'
 fi
-mkdir -p "$T/nolab/annotations" && cp -r data/samples/coco/val2017 "$T/nolab/" \
-  && cp data/samples/coco/annotations/captions_val2017.json "$T/nolab/annotations/"
+mkdir -p "$T/nolab/annotations" && cp -r tests/data/samples/coco/val2017 "$T/nolab/" \
+  && cp tests/data/samples/coco/annotations/captions_val2017.json "$T/nolab/annotations/"
 expect_fail "soft targets without labels" 2 3 'train.soft_targets = true needs labels' -- \
   run conf/coco.cfg --run-dir "$T/run-nolab" -s ingest.root="$T/nolab" -s ingest.split=val2017 \
   -s 'run.stages=[ingest, train]' -s train.soft_targets=true
