@@ -81,6 +81,19 @@ int hp_agree(MPI_Comm comm, int err) {
   return global[0];
 }
 
+int hp_agree_root(MPI_Comm comm, int err) {
+  int rank = 0;
+  char msg[2048] = "";
+  MPI_Comm_rank(comm, &rank);
+  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
+  if (!err) return 0;
+  if (rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
+  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
+  if (rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
+  HP_CALL(hp_agree(comm, err));
+  return err;
+}
+
 int hp_error_should_report(void) { return g_report; }
 int hp_error_is_collective(void) { return g_collective; }
 

@@ -68,6 +68,9 @@ const char *hp_error_name(int code);
  * that reports. Use at points every rank reaches (after config load, after validation)
  * so that errors everybody sees end the job cleanly, without MPI_Abort. */
 int hp_agree(MPI_Comm comm, int err);
+/* Collective, for work only rank 0 does (rank 0 passes its result, the others 0): rank 0's
+ * verdict AND message become every rank's, then hp_agree; returns that verdict. */
+int hp_agree_root(MPI_Comm comm, int err);
 /* 1 if this rank should print the error after hp_agree (it failed itself and is the
  * lowest failing rank), or when no agreement has happened (local failure). */
 int hp_error_should_report(void);

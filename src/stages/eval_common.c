@@ -69,18 +69,6 @@ int hp_eval_label_queries(hp_clip_eval *ev, const char *prompt, char *const *nam
   return 0;
 }
 
-/* Rank 0's verdict and message become every rank's (the others then fail with it too). */
-static int share(hp_stage_ctx *ctx, int err) {
-  char msg[2048] = "";
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, ctx->comm));
-  if (!err) return 0;
-  if (ctx->rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
-  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, ctx->comm));
-  if (ctx->rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
-  HP_CALL(hp_agree(ctx->comm, err));
-  return err;
-}
-
 static int write_rank0(hp_stage_ctx *ctx, const char *group, const hp_embeddings *em, hp_eval_write_fn fn,
                        void *arg) {
   char path[4096];
@@ -107,7 +95,7 @@ static int write_rank0(hp_stage_ctx *ctx, const char *group, const hp_embeddings
 int hp_eval_write_results(hp_stage_ctx *ctx, const char *group, const hp_embeddings *em, hp_eval_write_fn fn,
                           void *arg) {
   int err = ctx->rank == 0 ? write_rank0(ctx, group, em, fn, arg) : 0;
-  HP_CALL(share(ctx, err));
+  HP_CALL(hp_agree_root(ctx->comm, err));
   return 0;
 }
 
@@ -133,6 +121,6 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
       fflush(stdout);
     }
   }
-  HP_CALL(share(ctx, err));
+  HP_CALL(hp_agree_root(ctx->comm, err));
   return 0;
 }

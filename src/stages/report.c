@@ -768,18 +768,6 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
   return 0;
 }
 
-/* Rank 0's verdict and message become every rank's (agreed: a clean collective exit). */
-static int share(hp_stage_ctx *ctx, int err) {
-  char msg[2048] = "";
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, ctx->comm));
-  if (!err) return 0;
-  if (ctx->rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
-  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, ctx->comm));
-  if (ctx->rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
-  HP_CALL(hp_agree(ctx->comm, err));
-  return err;
-}
-
 int hp_stage_report(hp_stage_ctx *ctx) {
   char rpath[4096], schema[64];
   HP_CALL(hp_run_path(ctx, "results.h5", rpath, sizeof rpath));
@@ -798,7 +786,7 @@ int hp_stage_report(hp_stage_ctx *ctx) {
       unlink(tmp);
     }
   }
-  HP_CALL(share(ctx, err));
+  HP_CALL(hp_agree_root(ctx->comm, err));
   hp_log_info("report: %s/summary.md written", ctx->run_dir);
   return 0;
 }
