@@ -2,21 +2,29 @@
  * (docs/captioning.md, "Decoding").
  *
  * Scores are sums of natural-log softmax probabilities of the logits the callback returns
- * (log-softmax in double). Greedy (beam == 1): at each step the highest-probability allowed
- * token, ties to the lowest token id. Beam search (beam = B > 1): every item keeps B live
- * hypotheses; each step expands every live hypothesis by every allowed token, and the B best
- * expansions by score survive (ties: lowest parent beam index, then lowest token id). An
- * expansion by eos finishes the hypothesis (eos not stored); a hypothesis reaching max_len
- * tokens finishes too. Finished hypotheses are ranked by score / len^length_penalty (len =
- * stored tokens, at least 1 in the divisor; length_penalty 0 = raw sum of log-probs); an
- * item stops when B hypotheses have finished or no live one can still beat its worst
- * finished one under length_penalty 0 (with length_penalty != 0: when B have finished, or
- * at max_len). The result is the best finished hypothesis (ties: the earliest finished).
- * forbid[0..nforbid) are never emitted (pad, unk, bos...); eos can be forbidden too (then
- * every caption runs to max_len).
- * All live sequences of all items go to the callback in one call per step (the caller's
- * forward pass is a batched model). Sequences are passed in a stable order: item 0's live
- * beams, then item 1's... (cond_index tells the item).
+ * (log-softmax in double over the whole vocabulary; forbidden tokens are only never chosen).
+ *
+ * Greedy (beam == 1): at each step the highest-logit allowed token, ties to the lowest token
+ * id; eos ends the caption (not stored), max_len tokens end it too.
+ *
+ * Beam search (beam = B > 1), per item: B live hypotheses (one, empty, at the start). Each step
+ * scores every expansion (live hypothesis + allowed token; score = parent score + log p) and
+ * walks them best first — ties: lowest parent beam index (parents are kept best first), then
+ * lowest token id — until B non-eos expansions are taken: an eos expansion met on the way
+ * finishes its parent (eos not stored, its log p counted); a non-eos one becomes live, or
+ * finishes if it reaches max_len tokens. Finished hypotheses are ranked by
+ * score / max(1, len)^length_penalty (len = stored tokens; length_penalty 0 = raw sum of
+ * log-probs); the result is the best finished one, ties to the one finished first. The item
+ * stops when no hypothesis is live, when B have finished, or — length_penalty 0 only, where it
+ * is exact since log p <= 0 — when the best live score is not above the best finished score.
+ * A beam at least as large as the number of hypotheses is an exhaustive search (tested).
+ *
+ * forbid[0..nforbid) are never emitted (pad, unk, bos...); eos may be forbidden too (then every
+ * caption runs to max_len).
+ * Batching: one callback call per step carries every live sequence of every item of a chunk —
+ * item order, then beam order (cond_index tells the item). Items are decoded in chunks whose
+ * logits take at most 2^24 floats (64 MiB); an item's result does not depend on the chunking
+ * when the callback's logits for a sequence do not depend on the rest of its batch.
  */
 #ifndef HP_MODELS_DECODE_H
 #define HP_MODELS_DECODE_H
