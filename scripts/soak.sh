@@ -6,7 +6,7 @@
 # Each job runs the whole tiny pipeline (tests/eval/tiny.cfg: synth, train, embed, search,
 # zeroshot, cluster, report; training lengthened to 120 steps with a restart state every 5) with
 # `hpclip run` on P ranks (default 2). While it runs, after a random delay, the soak does one
-# (uniform between 0.2 s and the reference run's duration) of: SIGUSR1 to mpirun (preemption notice), SIGTERM to mpirun (time limit), SIGKILL to one
+# (uniform between 0.2 s and 0.7 x the reference run's duration) of: SIGUSR1 to mpirun (preemption notice), SIGTERM to mpirun (time limit), SIGKILL to one
 # rank (a node dying), SIGKILL to mpirun and every rank, or nothing. After every attempt it
 # checks that every *.h5 / summary.md that looks complete passes `hpclip check` (and no
 # attempt left a file that looks complete but is not), then reruns the same job (the requeue)
@@ -35,7 +35,7 @@ RANDOM=$SEED
 rm -rf "$DIR"; mkdir -p "$DIR"
 LOG="$DIR/soak.log"
 say() { echo "$*" | tee -a "$LOG"; }
-declare -A N=([usr1]=0 [term]=0 [kill-rank]=0 [kill-all]=0 [none]=0)
+declare -A N=([usr1]=0 [term]=0 [kill-rank]=0 [kill-all]=0 [none]=0 [finished-first]=0)
 attempts=0 resumed=0 checked=0 badfiles=0 lost=0 unfinished=0 exit12=0 jobs_done=0
 t_end=$(( $(date +%s) + MINUTES * 60 ))
 
@@ -44,7 +44,7 @@ say "reference run (uninterrupted)"
 t0=$(date +%s%N)
 $MPIRUN "$HPCLIP" run "$CFG" --run-dir "$DIR/ref" "${OVR[@]}" >"$DIR/ref.txt" 2>&1 || { say "reference run failed"; tail "$DIR/ref.txt"; exit 1; }
 REF_DS=$(( ($(date +%s%N) - t0) / 100000000 ))   # tenths of a second
-say "reference run: $((REF_DS / 10)).$((REF_DS % 10)) s; interruptions fall uniformly in [0.2 s, that]"
+say "reference run: $((REF_DS / 10)).$((REF_DS % 10)) s; interruptions fall uniformly in [0.2 s, 0.7 x that]"
 [ $REF_DS -gt 2 ] || REF_DS=3
 
 # check every file that looks complete
@@ -66,8 +66,8 @@ for j in $(seq 1 "$JOBS"); do
     attempts=$((attempts + 1))
     $MPIRUN "$HPCLIP" run "$CFG" --run-dir "$d" "${OVR[@]}" >"$d.a$a.txt" 2>&1 &
     mp=$!
-    # random action after 0.2 s .. the reference's duration; the last attempts run undisturbed
-    r=$((RANDOM % 5)); delay=$(( 2 + RANDOM % (REF_DS - 1) ))
+    # random action after 0.2 s .. 0.7 x the reference's duration; the last attempts run undisturbed
+    r=$((RANDOM % 5)); delay=$(( 2 + RANDOM % (REF_DS * 7 / 10) ))
     acts=(usr1 term kill-rank kill-all none); act=${acts[$r]}
     [ $a -ge 8 ] && act=none
     sleep "$(printf '%d.%d' $((delay / 10)) $((delay % 10)))"
@@ -79,7 +79,7 @@ for j in $(seq 1 "$JOBS"); do
         kill-all) pkill -9 -P $mp -f hpclip; kill -9 $mp ;;
         none) ;;
       esac
-    else act=none; fi
+    elif [ "$act" != none ]; then act=finished-first; fi
     for _ in $(seq 1 1200); do kill -0 $mp 2>/dev/null || break; sleep 0.1; done
     kill -0 $mp 2>/dev/null && { say "   job $j attempt $a: mpirun still running 120 s after $act: killed"; pkill -9 -P $mp; kill -9 $mp; }
     wait $mp; rc=$?
@@ -101,5 +101,5 @@ for j in $(seq 1 "$JOBS"); do
   [ $same = 1 ] || lost=$((lost + 1))
   rm -f "$d"/*.txt
 done
-say "== soak summary: $jobs_done jobs finished ($unfinished unfinished), $attempts attempts: usr1 ${N[usr1]}, term ${N[term]}, kill-rank ${N[kill-rank]}, kill-all ${N[kill-all]}, undisturbed ${N[none]}; exit 12 (checkpointed) $exit12; resumed training $resumed times; $checked complete-looking files checked, $badfiles bad; jobs differing from the reference (lost work) $lost"
+say "== soak summary: $jobs_done jobs finished ($unfinished unfinished), $attempts attempts: usr1 ${N[usr1]}, term ${N[term]}, kill-rank ${N[kill-rank]}, kill-all ${N[kill-all]}, undisturbed ${N[none]}, finished before its action ${N[finished-first]}; exit 12 (checkpointed) $exit12; resumed training $resumed times; $checked complete-looking files checked, $badfiles bad; jobs differing from the reference (lost work) $lost"
 [ $badfiles = 0 ] && [ $lost = 0 ] && [ $unfinished = 0 ]
