@@ -94,15 +94,17 @@ void hp_capdec_init(const hp_capdec *m, hp_params *p, uint64_t seed) {
   hp_tb_init_by_name(p, m->first_tensor, m->last_tensor, 0.02f, seed);
 }
 
-static size_t act_floats(const hp_capdec_config *c, const hp_tblock_cfg *blk, int B) {
+/* decode_only: logits for one position per sequence, no backward stream */
+static size_t act_floats(const hp_capdec_config *c, const hp_tblock_cfg *blk, int B, int decode_only) {
   size_t N = (size_t)B * c->max_len, D = (size_t)c->width, V = (size_t)c->vocab;
   return N * D + (size_t)c->layers * hp_tblock_acts_floats(blk, B, c->max_len) +
-         hp_tblock_scratch_floats(blk, B, c->max_len) + N * D + N * V + N * D;
+         hp_tblock_scratch_floats(blk, B, c->max_len) + N * D + (decode_only ? (size_t)B : N) * V +
+         (decode_only ? 0 : N * D);
 }
 
 size_t hp_capdec_acts_bytes(const hp_capdec_config *cfg, int B) {
   hp_tblock_cfg blk = {.D = cfg->width, .H = cfg->heads, .F = cfg->ffn, .ln_eps = cfg->ln_eps, .causal = 1};
-  return act_floats(cfg, &blk, B) * sizeof(float);
+  return act_floats(cfg, &blk, B, 0) * sizeof(float);
 }
 
 /* carve the per-call views for (B, S) out of the (Bmax, T) allocation */
@@ -120,17 +122,18 @@ static void carve(hp_capdec *m, int B, int S) {
   m->hd = q;
   q += Nmax * D;
   m->logits = q;
-  q += Nmax * V;
-  m->dx = q;
+  q += (m->decode_only ? (size_t)m->Bmax : Nmax) * V;
+  m->dx = m->decode_only ? NULL : q;
 }
 
-int hp_capdec_alloc_acts(hp_capdec *m, int B, size_t *bytes) {
+static int alloc_acts(hp_capdec *m, int B, int decode_only, size_t *bytes) {
   if (B < 1) HP_ERROR(HP_ERR_CONFIG, "caption decoder: batch %d", B);
+  m->decode_only = decode_only;
   free(m->act);
   free(m->la);
   m->act = NULL;
   m->la = NULL;
-  size_t nf = act_floats(&m->cfg, &m->blk, B);
+  size_t nf = act_floats(&m->cfg, &m->blk, B, decode_only);
   HP_CALLOC(m->act, nf, "caption decoder activations");
   HP_CALLOC(m->la, m->cfg.layers, "caption decoder layer activations");
   m->act_floats = nf;
@@ -139,6 +142,9 @@ int hp_capdec_alloc_acts(hp_capdec *m, int B, size_t *bytes) {
   if (bytes) *bytes = nf * sizeof(float);
   return HP_OK;
 }
+
+int hp_capdec_alloc_acts(hp_capdec *m, int B, size_t *bytes) { return alloc_acts(m, B, 0, bytes); }
+int hp_capdec_alloc_decode(hp_capdec *m, int B, size_t *bytes) { return alloc_acts(m, B, 1, bytes); }
 
 void hp_capdec_free(hp_capdec *m) {
   free(m->layer);
@@ -162,6 +168,8 @@ int hp_capdec_forward(hp_capdec *m, const hp_params *p, const float *cond, const
         HP_ERROR(HP_ERR_INPUT, "caption decoder: token id %d (sequence %d, position %d) outside the vocabulary [0,%d)",
                  (int)id, b, t, V);
     }
+  if (m->decode_only && !last_only)
+    HP_ERROR(HP_ERR_INTERNAL, "caption decoder: activations allocated for decoding (last position only)");
   carve(m, B, S);
   m->B = B;
   m->S = S;

@@ -66,7 +66,7 @@ typedef struct {
   int first_tensor, last_tensor;
   hp_tblock_params *layer; /* [L] */
   /* activations for up to Bmax sequences of T positions (hp_capdec_alloc_acts) */
-  int Bmax;
+  int Bmax, decode_only;
   float *act;
   size_t act_floats;
   float *x0;           /* [N,D] block input */
@@ -90,6 +90,9 @@ int hp_capdec_build(hp_capdec *m, const hp_capdec_config *cfg, hp_params *p);
 void hp_capdec_init(const hp_capdec *m, hp_params *p, uint64_t seed);
 /* Activations for up to B sequences; *bytes (may be NULL) = size. */
 int hp_capdec_alloc_acts(hp_capdec *m, int B, size_t *bytes);
+/* Activations for decoding only (forward with last_only = 1, no backward): the logits buffer
+ * holds one row per sequence instead of T (B*V floats instead of B*T*V). */
+int hp_capdec_alloc_decode(hp_capdec *m, int B, size_t *bytes);
 size_t hp_capdec_acts_bytes(const hp_capdec_config *cfg, int B);
 void hp_capdec_free(hp_capdec *m);
 

@@ -150,6 +150,18 @@ static void test_capdec_last_and_causal(void **state) {
     for (int b = 0; b < B; b++)
       expect_close("last-position logits", lg + (size_t)b * V, full + ((size_t)b * T + S - 1) * V, (size_t)V, 1e-5);
   }
+  /* decode-only activations: same last-position logits, full forward refused */
+  size_t full_bytes = 0, dec_bytes = 0;
+  assert_int_equal(hp_capdec_alloc_decode(&c.m, B, &dec_bytes), 0);
+  for (int S = 1; S <= T; S += T - 1) {
+    assert_int_equal(hp_capdec_forward(&c.m, &c.p, c.cond, c.caps, T, B, S, 1, NULL, &lg), 0);
+    for (int b = 0; b < B; b++)
+      expect_close("decode-only logits", lg + (size_t)b * V, full + ((size_t)b * T + S - 1) * V, (size_t)V, 1e-5);
+  }
+  assert_int_equal(hp_capdec_forward(&c.m, &c.p, c.cond, c.caps, T, B, T, 0, NULL, &lg), HP_ERR_INTERNAL);
+  hp_error_clear();
+  assert_int_equal(hp_capdec_alloc_acts(&c.m, B, &full_bytes), 0);
+  assert_true(dec_bytes < full_bytes);
   int32_t keep = c.caps[3];
   c.caps[3] = (keep + 1) % V;
   assert_int_equal(hp_capdec_forward(&c.m, &c.p, c.cond, c.caps, T, B, T, 0, NULL, &lg), 0);
