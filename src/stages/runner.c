@@ -35,7 +35,7 @@ const hp_stage hp_stages[] = {
      hp_stage_caption_train, "train the caption decoder on frozen caption embeddings (caption_ckpt.h5)"},
     {"caption", "results.h5", {"embeddings.h5", "caption_ckpt.h5", "dataset.h5", NULL},
      {"caption.beam", "caption.length_penalty", "caption.renorm", "caption.split", "caption.examples", NULL},
-     NULL, "captioning of the images from their embeddings, direct and through the support memory"},
+     hp_stage_caption, "captioning of the images from their embeddings, direct and through the support memory"},
     {"report", "summary.md", {"results.h5", "?ckpt.h5", "?dataset.h5", NULL}, {"run.name", "report.", NULL},
      hp_stage_report, "Markdown summary of the run directory (summary.md)"},
 };
