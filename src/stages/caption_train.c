@@ -11,8 +11,10 @@
  * the order of the key hp_hash4(seed', SHUFFLE, caption, e) (the same permutation for any rank
  * count); global batch g is perm[g*B, (g+1)*B) and rank r takes its hp_shard_range block of
  * it (B need not divide by the rank count). Each rank's gradient is d(sum of its token
- * losses)/N_global, summed across ranks by the bucketed allreduce (comm/allreduce.h) as the
- * backward pass finishes each layer; dropout masks are keyed by the sample's global position
+ * losses), summed across ranks by the bucketed allreduce (comm/allreduce.h) as the
+ * backward pass finishes each layer, and the optimiser step scales it by 1/(global count of
+ * counted tokens) (three collectives per step: error agreement, gradients, loss statistics);
+ * dropout masks are keyed by the sample's global position
  * (seed, step, index), so the mathematics is the same for any rank count (only the float
  * summation order of the gradient differs).
  *
@@ -314,8 +316,7 @@ static int train_step(ctrainer *t, int64_t g, double *loss, double *acc) {
   hp_stage_ctx *ctx = t->ctx;
   int64_t r0, n;
   hp_shard_range(t->B, ctx->size, ctx->rank, &r0, &n);
-  int64_t cnt = fill(t, t->perm + g * t->B + r0, n), gcnt = 0;
-  HP_MPI(MPI_Allreduce(&cnt, &gcnt, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+  fill(t, t->perm + g * t->B + r0, n);
   hp_params_zero_grad(&t->p);
   hp_bar_begin(&t->bar);
   double st[3] = {0.0, 0.0, 0.0}; /* loss sum, count, correct */
@@ -330,7 +331,9 @@ static int train_step(ctrainer *t, int64_t g, double *loss, double *acc) {
       st[0] = hp_capdec_loss(&t->m, t->tg, &c, &k);
       st[1] = (double)c;
       st[2] = (double)k;
-      hp_capdec_backward(&t->m, &t->p, t->p.grad, t->tg, gcnt > 0 ? 1.0f / (float)gcnt : 0.0f);
+      /* gradient of the SUM of this rank's token losses; the optimiser step scales the summed
+       * gradient by 1/(global count), known after the statistics allreduce below */
+      hp_capdec_backward(&t->m, &t->p, t->p.grad, t->tg, 1.0f);
       err = t->m.hook.err;
     }
   }
@@ -343,7 +346,7 @@ static int train_step(ctrainer *t, int64_t g, double *loss, double *acc) {
   if (!isfinite(*loss))
     HP_ERROR(HP_ERR_NUMERIC, "caption-train: step %" PRId64 " (epoch %" PRId64 "): the loss is %g (lower caption.train_lr)",
              t->step + 1, t->epoch + 1, *loss);
-  hp_optim_step(&t->opt, t->p.data, t->p.grad, (float)t->lr, 1.0f);
+  hp_optim_step(&t->opt, t->p.data, t->p.grad, (float)t->lr, st[1] > 0 ? (float)(1.0 / st[1]) : 0.0f);
   t->step++;
   return 0;
 }
