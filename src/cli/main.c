@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "io/check.h"
@@ -233,8 +235,10 @@ int main(int argc, char **argv) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* HDF5 reports through our messages, not its stack */
   hp_log_init(comm);
   if (getenv("HPCLIP_DEBUG")) hp_log_set_level(HP_LOG_DEBUG);
+  hp_preempt_install(); /* SIGUSR1/SIGTERM: checkpoint and requeue (base/preempt.h) */
 
   int err = dispatch(comm, argc, argv);
+  hp_watchdog_stop();
   if (err) {
     int rank;
     MPI_Comm_rank(comm, &rank);

@@ -28,6 +28,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "seed of every random stream (synthesis, initialisation, shuffling); same seed, same results"},
     {"run.log_level", HP_T_ENUM, "info", NO_RANGE, "quiet|info|debug",
      "how much rank 0 logs to stdout"},
+    {"run.watchdog", HP_T_FLOAT, "1800", 0, 1e9, NULL,
+     "seconds a rank may go without progress (a training step, a progress line, a finished collective "
+     "wait) before the watchdog ends the whole job naming the rank, stage and what it waited for "
+     "(exit code 13); 0 = off"},
     {"run.blas_threads", HP_T_INT, "0", 0, 256, NULL,
      "OpenBLAS threads per rank; 0 = leave OPENBLAS_NUM_THREADS as set in the environment"},
 
@@ -240,6 +244,11 @@ const hp_cfg_key hp_cfg_keys[] = {
      "projection), the image-caption modality gap, and the linear probe (needs labels)"},
     {"cluster.probe_ridge", HP_T_FLOAT, "1.0", 0, 1e12, NULL,
      "ridge added to the diagonal of X^T X in the linear probe (train split -> test split)"},
+    {"cluster.solver_ranks", HP_T_INT, "1", 0, 1000000, NULL,
+     "ranks in the ScaLAPACK grid that solves the dense dim x dim PCA eigenproblem (pdsyevd) and the probe's "
+     "normal equations (pdposv); the matrices are summed exactly over all ranks first. 1 (default) gives the "
+     "same bits for any rank count; 0 = every rank (faster for large dim, equal only to rounding across rank "
+     "counts)"},
     {"cluster.silhouette_sample", HP_T_INT, "0", 0, 1000000000, NULL,
      "silhouette over a sample (seeded by run.seed, as the k-means++ initialisation) of this many rows (distances within the sample); 0 = exact "
      "over all rows (every rank then holds all rows: N x dim x 4 bytes)"},

@@ -235,9 +235,10 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   HP_MPI(MPI_Gatherv(r.label, (int)n, MPI_INT64_T, o.labels, rc, rd, MPI_INT64_T, 0, ctx->comm));
   o.analysis = hp_cfg_bool(cfg, "cluster.analysis");
   o.ridge = hp_cfg_float(cfg, "cluster.probe_ridge");
+  const int solver_ranks = (int)hp_cfg_int(cfg, "cluster.solver_ranks");
   if (o.analysis) {
     double ta = hp_now();
-    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, &o.pca));
+    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, solver_ranks, &o.pca));
     for (int p = 0; p < ctx->size; p++) {
       rc[p] *= 3;
       rd[p] *= 3;
@@ -259,7 +260,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
       HP_CALL(hp_eval_load_images(ctx, &em, 0, 1, &tr));
       HP_CALL(hp_eval_load_images(ctx, &em, 2, 1, &te));
       HP_CALL(hp_probe_run(ctx->comm, tr.emb, tr.labels, tr.n, te.emb, te.labels, te.n, o.E, em.n_labels, o.ridge,
-                           &o.probe));
+                           solver_ranks, &o.probe));
       o.probe_done = 1;
       hp_eval_images_free(&tr);
       hp_eval_images_free(&te);

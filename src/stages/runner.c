@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "io/check.h"
 #include "stages/stage.h"
@@ -182,6 +185,18 @@ int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
   return 1;
 }
 
+/* HPCLIP_TEST_STALL=RANK:STAGE (tests only, unset = off): that rank stops making progress at
+ * the start of that stage, as if stuck in I/O, so the watchdog can be tested. */
+static void test_stall(const hp_stage_ctx *ctx, const hp_stage *st) {
+  const char *env = getenv("HPCLIP_TEST_STALL");
+  int r = -1;
+  char name[64] = "";
+  if (!env || sscanf(env, "%d:%63s", &r, name) != 2 || r != ctx->rank || strcmp(name, st->name) != 0) return;
+  hp_log_warn("HPCLIP_TEST_STALL: rank %d stalls at the start of stage %s (test hook)", r, st->name);
+  hp_watch_doing("stalled on purpose (HPCLIP_TEST_STALL)");
+  for (;;) pause();
+}
+
 int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force) {
   if (!st->run)
     HP_ERROR(HP_ERR_NOTIMPL, "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc,
@@ -200,7 +215,19 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   }
   double t0 = hp_now();
   hp_log_info("stage %s: start (%d rank%s) -> %s", st->name, ctx.size, ctx.size > 1 ? "s" : "", out);
+  HP_CALL(hp_watchdog_start(ctx.rank, hp_cfg_float(cfg, "run.watchdog")));
+  hp_watch_stage(st->name);
+  test_stall(&ctx, st);
   HP_CALL(st->run(&ctx));
+  hp_watch_doing("between stages");
   hp_log_info("stage %s: done in %.2f s -> %s", st->name, hp_now() - t0, out);
+  /* a signal during the stage's last moments: stop before the next stage starts */
+  int stop = 0, sig = 0;
+  HP_CALL(hp_preempt_agree(comm, &stop, &sig));
+  if (stop)
+    HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+                                        "signal %d after stage %s completed (%s is complete): stopping before the "
+                                        "next stage; rerun `hpclip run` (a requeue) to continue",
+                                        sig, st->name, out)));
   return 0;
 }

@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "comm/allreduce.h"
 #include "comm/shard.h"
@@ -949,6 +951,21 @@ static int end_epoch(trainer *tr, int *stop) {
   return 0;
 }
 
+/* After a step or an epoch: did any rank get SIGUSR1/SIGTERM (base/preempt.h)? Then every rank
+ * stops here together with the restart state on disk (written now unless just written). */
+static int check_preempt(trainer *tr, int state_written) {
+  int stop = 0, sig = 0;
+  HP_CALL(hp_preempt_agree(tr->ctx->comm, &stop, &sig));
+  if (!stop) return 0;
+  if (!state_written) HP_CALL(save_state(tr));
+  HP_CALL(hp_agree(tr->ctx->comm,
+                   hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+                                "train: signal %d: stopped after step %" PRId64 " (next: epoch %" PRId64 ", batch %" PRId64
+                                "); restart state saved to %s; rerun the same job (a requeue) to resume",
+                                sig, tr->s.step, tr->s.epoch + 1, tr->s.batch + 1, tr->path_state)));
+  return 0;
+}
+
 static int train_loop(trainer *tr) {
   int stop = tr->c.patience > 0 && tr->s.bad >= tr->c.patience; /* a resumed run that had stopped */
   tr->step0 = tr->s.step;
@@ -958,17 +975,25 @@ static int train_loop(trainer *tr) {
     while (tr->s.batch < tr->spe) {
       if (tr->c.max_steps > 0 && tr->s.step >= tr->c.max_steps) break;
       double loss;
+      hp_watch_doing("a training step");
       HP_CALL(train_step(tr, &loss));
       tr->s.loss_sum += loss;
       tr->s.loss_n++;
       tr->s.batch++;
-      if (tr->c.ckpt_every > 0 && tr->s.step % tr->c.ckpt_every == 0 && tr->s.batch < tr->spe) HP_CALL(save_state(tr));
+      int saved = 0;
+      if (tr->c.ckpt_every > 0 && tr->s.step % tr->c.ckpt_every == 0 && tr->s.batch < tr->spe) {
+        HP_CALL(save_state(tr));
+        saved = 1;
+      }
       if (tr->crash_step == tr->s.step && tr->ctx->rank == tr->ctx->size - 1) {
         hp_log_warn("train: HPCLIP_TEST_CRASH_AT_STEP=%" PRId64 ": killing this rank (test hook)", tr->s.step);
         raise(SIGKILL);
       }
+      /* at an epoch's last batch the epoch end (validation, state) comes first */
+      if (tr->s.batch < tr->spe) HP_CALL(check_preempt(tr, saved));
     }
-    HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by train.max_steps */
+    HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by train.max_steps; writes the state */
+    HP_CALL(check_preempt(tr, 1));
   }
   return 0;
 }
@@ -1017,7 +1042,10 @@ int hp_stage_train(hp_stage_ctx *ctx) {
   tr->bn_comm = MPI_COMM_NULL;
   HP_CALL(setup(tr));
   tr->t_start = hp_now();
-  HP_CALL(train_loop(tr));
+  hp_preempt_polling(1); /* SIGUSR1/SIGTERM now end the job at a step boundary, checkpointed */
+  int err = train_loop(tr);
+  hp_preempt_polling(0);
+  HP_CALL(err);
   HP_CALL(finish(tr));
   hp_log_info("train: %" PRId64 " steps in %.1f s (%.0f%% of step time in gradient/feature communication)",
               tr->s.step - tr->step0, hp_now() - tr->t_start,
