@@ -30,6 +30,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/watchdog.h"
 #include "comm/shard.h"
 #include "io/check.h"
 #include "io/checkpoint.h"
@@ -407,6 +408,7 @@ int hp_stage_caption(hp_stage_ctx *ctx) {
     for (int64_t i = i0; i < i1 && !err; i += db) {
       int64_t nb = i1 - i < db ? i1 - i : db;
       dx.cond = q[k] + i * E;
+      hp_watch_doing("decoding a batch of captions");
       err = hp_decode(next_logits, &dx, nb, (int)V, &opts, toks[k] + i * T, lens[k] + i, NULL);
     }
     HP_CALL(hp_agree(ctx->comm, err));

@@ -32,7 +32,9 @@
  *                              `state` = "epoch= step= best_acc= ..."); removed at the end
  *   caption-train-best.h5      the best parameters so far (for a restart); removed at the end
  * Restart: a state file with this run's fingerprint is resumed from at its epoch boundary; the
- * resumed run ends bitwise equal to an uninterrupted one with the same rank count.
+ * resumed run ends bitwise equal to an uninterrupted one with the same rank count. A SIGUSR1 /
+ * SIGTERM (base/preempt.h) ends the stage at once: the last epoch's state file is complete, so
+ * the requeued job resumes from it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +47,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include "base/watchdog.h"
 #include "comm/allreduce.h"
 #include "comm/shard.h"
 #include "io/check.h"
@@ -315,6 +318,7 @@ static int setup(ctrainer *t) {
 static int train_step(ctrainer *t, int64_t g, double *loss, double *acc) {
   hp_stage_ctx *ctx = t->ctx;
   int64_t r0, n;
+  hp_watch_doing("a caption-train step");
   hp_shard_range(t->B, ctx->size, ctx->rank, &r0, &n);
   fill(t, t->perm + g * t->B + r0, n);
   hp_params_zero_grad(&t->p);

@@ -9,7 +9,7 @@
 CFG="$SRC_DIR/tests/eval/tiny.cfg"
 notiming() { sed '/^<!-- timing -->$/,/^<!-- \/timing -->$/d' "$1"; }
 # a small decoder: seconds per run
-CAP=(-s caption.width=32 -s caption.ffn=64 -s caption.heads=2 -s caption.train_batch=16 -s caption.train_epochs=3
+CAP=(-s caption.width=32 -s caption.ffn=64 -s caption.heads=2 -s caption.train_batch=16 -s caption.train_epochs=2
      -s caption.decode_batch=5 -s caption.examples=3)
 h5param() { h5diff "$1" "$2" /params >/dev/null 2>&1; }
 if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth,train,embed; then
@@ -17,7 +17,7 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
     caption "$CFG" --run-dir "$T/base" "${CAP[@]}"
   md5a=$(md5sum <"$T/base/ckpt.h5")
   if expect_ok "caption-train" 2 caption-train "$CFG" --run-dir "$T/base" "${CAP[@]}"; then
-    grep -Eq "caption-train: epoch 3: train loss [0-9.]+ .*validation token accuracy" "$T/out.txt" && ok "epochs logged" \
+    grep -Eq "caption-train: epoch 2: train loss [0-9.]+ .*validation token accuracy" "$T/out.txt" && ok "epochs logged" \
       || bad "no epoch log line"
     "$HPCLIP" check "$T/base/caption_ckpt.h5" >/dev/null 2>&1 && ok "caption_ckpt.h5 valid" || bad "caption_ckpt.h5 invalid"
     [ "$(md5sum <"$T/base/ckpt.h5")" = "$md5a" ] && ok "ckpt.h5 untouched by caption-train" || bad "ckpt.h5 changed"
