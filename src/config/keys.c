@@ -32,6 +32,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "seconds a rank may go without progress (a training step, a progress line, a finished collective "
      "wait) before the watchdog ends the whole job naming the rank, stage and what it waited for "
      "(exit code 13); 0 = off"},
+    {"run.memory_limit", HP_T_FLOAT, "0", 0, 1e12, NULL,
+     "MiB per rank a stage may use; each stage estimates its peak from the config and input sizes "
+     "before allocating and refuses with a clear error above this, above `ulimit -v`, or above the "
+     "node's available memory shared by its ranks (exit code 6); 0 = only the latter two"},
     {"run.blas_threads", HP_T_INT, "0", 0, 256, NULL,
      "OpenBLAS threads per rank; 0 = leave OPENBLAS_NUM_THREADS as set in the environment"},
 

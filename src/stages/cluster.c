@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/log.h"
 #include "cluster/analysis.h"
 #include "cluster/kmeans.h"
@@ -195,6 +196,20 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   if (top > o.N)
     HP_ERROR(HP_ERR_CONFIG, "%s: %s = %" PRId64 " exceeds the %" PRId64 " %s rows of split '%s' in %s", cf,
              o.k > 0 ? "cluster.k" : "cluster.k_max", top, o.N, o.source, o.split, epath);
+  {
+    /* peak per rank: its rows (held), the exact silhouette's copy of every row (or the sample's),
+     * Lloyd's distance tiles and the centres (base/memory.h) */
+    const int64_t sil_rows = sample > 0 && sample < o.N ? sample : o.N;
+    size_t rows = (size_t)n * (size_t)o.E * sizeof(float), all = (size_t)sil_rows * (size_t)o.E * sizeof(float);
+    size_t cent = (size_t)top * (size_t)o.E * sizeof(double) * 4 + (size_t)n * (size_t)top * sizeof(float);
+    char detail[256];
+    snprintf(detail, sizeof detail, "this rank's %" PRId64 " rows %.1f MiB, %s silhouette rows %.1f MiB, centres and "
+             "distances %.1f MiB", n, rows / 1048576.0, sil_rows == o.N ? "exact: all" : "sampled", all / 1048576.0,
+             cent / 1048576.0);
+    HP_CALL(hp_mem_require(ctx->comm, "cluster", hp_cfg_float(ctx->cfg, "run.memory_limit"), rows + all + cent, rows,
+                           detail, "cluster.silhouette_sample (the exact silhouette holds every row on every rank), "
+                           "more ranks, cluster.k / cluster.k_max"));
+  }
   hp_km_opts opt = {.k = 0, .max_iter = (int)o.max_iter, .tol = o.tol, .seed = o.seed};
   hp_km_result r;
   if (o.k == 0) {

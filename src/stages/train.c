@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/preempt.h"
 #include "base/watchdog.h"
 #include "base/log.h"
@@ -768,6 +769,29 @@ static int load_labels(trainer *tr, const char *dpath) {
   return 0;
 }
 
+/* Peak memory per rank before the big allocations (base/memory.h): activations are linear in
+ * the batch, so two tiny allocations give their fixed and per-image parts exactly. */
+static int check_memory(trainer *tr) {
+  hp_params *p = &tr->m.p;
+  size_t a1 = 0, a2 = 0;
+  HP_CALL(hp_clip_alloc_acts(&tr->m, 1, &a1));
+  HP_CALL(hp_clip_alloc_acts(&tr->m, 2, &a2));
+  size_t per = a2 > a1 ? a2 - a1 : 0, fixed = 2 * a1 > a2 ? 2 * a1 - a2 : 0;
+  size_t act = fixed + per * (size_t)tr->Bmax;
+  size_t pb = p->total * sizeof(float);
+  size_t opt = p->total * sizeof(float) * (tr->c.sgd ? 1 : 2); /* upper bound: ZeRO-1 keeps a slice */
+  size_t px = (size_t)tr->d.S * tr->d.S * 3;
+  size_t data = (size_t)tr->d.M * tr->c.T * sizeof(int32_t) + (size_t)tr->Bmax * px * 2;
+  size_t need = 2 * pb + opt + act + 2 * pb + data;
+  char detail[512];
+  snprintf(detail, sizeof detail,
+           "parameters + gradients %.1f MiB, optimiser state %.1f MiB, activations for %" PRId64
+           " images %.1f MiB, best copy + checkpoint staging %.1f MiB, data %.1f MiB",
+           2 * pb / 1048576.0, opt / 1048576.0, tr->Bmax, act / 1048576.0, 2 * pb / 1048576.0, data / 1048576.0);
+  return hp_mem_require(tr->ctx->comm, "train", hp_cfg_float(tr->ctx->cfg, "run.memory_limit"), need, 2 * pb, detail,
+                        "train.batch (or more ranks), train.eval_batch, the model.* sizes");
+}
+
 static int setup(trainer *tr) {
   hp_stage_ctx *ctx = tr->ctx;
   hp_config *cfg = ctx->cfg;
@@ -793,6 +817,7 @@ static int setup(trainer *tr) {
 
   hp_params *p = &tr->m.p;
   size_t act = 0;
+  HP_CALL(check_memory(tr));
   HP_CALL(hp_clip_alloc_acts(&tr->m, (int)tr->Bmax, &act));
   if (tr->c.mc.image_kind == HP_CLIP_IMAGE_RESNET && tr->c.sync_bn && ctx->size > 1) {
     HP_MPI(MPI_Comm_dup(ctx->comm, &tr->bn_comm));
