@@ -75,6 +75,20 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
   # guard rails
   expect_fail "another decoder shape" 2 4 "caption_ckpt.h5: checkpoint of model 'capdec\(.*D=32.*this job's config describes 'capdec\(.*D=48" \
     -- caption "$CFG" --run-dir "$T/greedy2" "${CAP[@]}" -s caption.width=48 --force
+  # a decoder whose vocabulary is not the dataset's (one letter of /vocab changed in caption_ckpt.h5)
+  mkdir -p "$T/voc" && cp "$T/base/"{dataset,ckpt,embeddings,caption_ckpt}.h5 "$T/voc/"
+  if $PY - "$T/voc/caption_ckpt.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    b = f["/vocab/bytes"][...]
+    i = int(np.nonzero((b >= ord("a")) & (b < ord("z")))[0][0])
+    b[i] += 1
+    f["/vocab/bytes"][...] = b
+PYEOF
+  then
+    expect_fail "decoder of another vocabulary" 2 4 "caption_ckpt.h5: /vocab \([0-9]+ words\) is not the vocabulary of .*dataset.h5" \
+      -- caption "$CFG" --run-dir "$T/voc" "${CAP[@]}"
+  else bad "could not tamper with /vocab"; fi
   expect_ok "re-embed (another batch)" 2 embed "$CFG" --run-dir "$T/greedy2" -s embed.batch=5 --force
   expect_fail "stale decoder" 2 4 "decoder trained on embeddings [0-9a-f]+, but .*embeddings.h5 is [0-9a-f]+ .*rerun caption-train" \
     -- caption "$CFG" --run-dir "$T/greedy2" "${CAP[@]}" --force
