@@ -106,11 +106,9 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   e->fingerprint = info.fingerprint;
   info.fingerprint = NULL;
   hp_ckpt_info_free(&info);
-  /* peak memory before the batch's activations (base/memory.h): linear in the batch */
-  size_t a1 = 0, a2 = 0;
-  HP_CALL(hp_clip_alloc_acts(&e->m, 1, &a1));
-  HP_CALL(hp_clip_alloc_acts(&e->m, 2, &a2));
-  size_t act = (2 * a1 > a2 ? 2 * a1 - a2 : 0) + (a2 > a1 ? a2 - a1 : 0) * (size_t)batch;
+  /* peak memory before the batch's activations (base/memory.h) */
+  size_t act = 0;
+  HP_CALL(hp_clip_acts_estimate(&e->m, batch, &act));
   size_t pb = 2 * e->m.p.total * sizeof(float); /* parameters and their (unused) gradients */
   size_t imgs = (size_t)batch * (size_t)image_size * (size_t)image_size * 3;
   char detail[256];

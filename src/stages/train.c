@@ -50,6 +50,7 @@
 #include "models/clip.h"
 #include "models/clip_loss.h"
 #include "nn/optim.h"
+#include "stages/clip_eval.h"
 #include "stages/stage.h"
 #include "stages/train_data.h"
 
@@ -66,17 +67,6 @@ typedef struct {
   int sync_bn;                   /* model.batch_norm = "sync" (ResNet, > 1 rank) */
   hp_clip_config mc;
 } train_cfg;
-
-static int parse_blocks(const hp_config *cfg, int out[4]) {
-  const char *s = hp_cfg_str(cfg, "model.resnet_blocks");
-  int n = 0, k = 0;
-  if (sscanf(s, "%d,%d,%d,%d%n", &out[0], &out[1], &out[2], &out[3], &n) != 4 || s[n] != 0) k = 1;
-  for (int i = 0; !k && i < 4; i++) k = out[i] < 1 || out[i] > 64;
-  if (k)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.resnet_blocks = \"%s\": must be four block counts in [1,64], e.g. \"3,4,6,3\"",
-             hp_config_path(cfg), s);
-  return 0;
-}
 
 static int read_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, train_cfg *t) {
   memset(t, 0, sizeof *t);
@@ -105,45 +95,9 @@ static int read_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, tra
   t->text_dropout = (float)hp_cfg_float(cfg, "model.text_dropout");
   t->image_dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
 
-  hp_clip_config *m = &t->mc;
-  hp_bert_config_default(&m->text);
-  m->text.vocab = (int)vocab;
-  m->text.max_len = (int)t->T;
-  m->text.layers = (int)hp_cfg_int(cfg, "model.text_layers");
-  m->text.heads = (int)hp_cfg_int(cfg, "model.text_heads");
-  m->text.width = (int)hp_cfg_int(cfg, "model.text_width");
-  m->text.ffn = (int)hp_cfg_int(cfg, "model.text_ffn");
-  m->text.dropout = t->text_dropout;
-  m->text.pooling = strcmp(hp_cfg_str(cfg, "model.text_pooling"), "cls") == 0 ? HP_BERT_POOL_CLS : HP_BERT_POOL_MEAN;
-  if (strcmp(hp_cfg_str(cfg, "model.image"), "vit") == 0) {
-    m->image_kind = HP_CLIP_IMAGE_VIT;
-    hp_vit_config_default(&m->vit);
-    m->vit.image = (int)image_size;
-    m->vit.patch = (int)hp_cfg_int(cfg, "model.image_patch");
-    m->vit.layers = (int)hp_cfg_int(cfg, "model.image_layers");
-    m->vit.heads = (int)hp_cfg_int(cfg, "model.image_heads");
-    m->vit.width = (int)hp_cfg_int(cfg, "model.image_width");
-    m->vit.mlp = (int)hp_cfg_int(cfg, "model.image_mlp");
-    m->vit.dropout = t->image_dropout;
-    if (image_size % m->vit.patch)
-      HP_ERROR(HP_ERR_CONFIG, "%s: model.image_patch = %d does not divide the dataset's image size %lld",
-               hp_config_path(cfg), m->vit.patch, (long long)image_size);
-  } else {
-    m->image_kind = HP_CLIP_IMAGE_RESNET;
-    hp_resnet_config_resnet50(&m->resnet, (int)image_size);
-    HP_CALL(parse_blocks(cfg, m->resnet.layers));
-    m->resnet.width = (int)hp_cfg_int(cfg, "model.resnet_width");
-    t->sync_bn = strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
-  }
-  m->embed_dim = (int)hp_cfg_int(cfg, "model.embed_dim");
-  m->temperature = (float)hp_cfg_float(cfg, "train.temperature");
-  m->learn_temperature = hp_cfg_bool(cfg, "train.learn_temperature");
-  if (m->text.width % m->text.heads)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.text_width = %d is not a multiple of model.text_heads = %d",
-             hp_config_path(cfg), m->text.width, m->text.heads);
-  if (m->image_kind == HP_CLIP_IMAGE_VIT && m->vit.width % m->vit.heads)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.image_width = %d is not a multiple of model.image_heads = %d",
-             hp_config_path(cfg), m->vit.width, m->vit.heads);
+  /* the model: one mapping from the model.* keys, shared with the evaluation stages */
+  HP_CALL(hp_clip_config_from_cfg(cfg, image_size, vocab, t->T, &t->mc));
+  t->sync_bn = t->mc.image_kind == HP_CLIP_IMAGE_RESNET && strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
   return 0;
 }
 
@@ -769,15 +723,11 @@ static int load_labels(trainer *tr, const char *dpath) {
   return 0;
 }
 
-/* Peak memory per rank before the big allocations (base/memory.h): activations are linear in
- * the batch, so two tiny allocations give their fixed and per-image parts exactly. */
+/* Peak memory per rank before the big allocations (base/memory.h). */
 static int check_memory(trainer *tr) {
   hp_params *p = &tr->m.p;
-  size_t a1 = 0, a2 = 0;
-  HP_CALL(hp_clip_alloc_acts(&tr->m, 1, &a1));
-  HP_CALL(hp_clip_alloc_acts(&tr->m, 2, &a2));
-  size_t per = a2 > a1 ? a2 - a1 : 0, fixed = 2 * a1 > a2 ? 2 * a1 - a2 : 0;
-  size_t act = fixed + per * (size_t)tr->Bmax;
+  size_t act = 0;
+  HP_CALL(hp_clip_acts_estimate(&tr->m, (int)tr->Bmax, &act));
   size_t pb = p->total * sizeof(float);
   size_t opt = p->total * sizeof(float) * (tr->c.sgd ? 1 : 2); /* upper bound: ZeRO-1 keeps a slice */
   size_t px = (size_t)tr->d.S * tr->d.S * 3;

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# cli_preempt.sh — preemption (src/base/preempt.h): SIGUSR1 and SIGTERM sent to mpirun while
-# training stop every rank at the same step with the restart state written (exit 12 on
-# SIGUSR1, which mpirun forwards; on SIGTERM mpirun reports its own status), no ckpt.h5 and no
-# temporary file is left, earlier outputs stay valid, and a later `hpclip run` resumes and ends
-# bitwise equal to an uninterrupted run — also after two preemptions in a row. A stage that
-# cannot checkpoint (synth) exits 12 at once and leaves neither its output nor its temporary.
+# cli_preempt.sh — preemption (src/base/preempt.h): SIGUSR1 sent to mpirun (which forwards it)
+# and SIGTERM sent to every rank (what SLURM does at the time limit) while training stop every
+# rank at the same step with the restart state written (exit 12), no ckpt.h5 and no temporary
+# file is left, earlier outputs stay valid, and a later `hpclip run` resumes and ends bitwise
+# equal to an uninterrupted run — also after two preemptions in a row. SIGTERM sent to mpirun
+# itself (mpirun then SIGTERMs the ranks and SIGKILLs them a few seconds later: on a loaded
+# machine the checkpoint may not finish) still leaves nothing that looks complete, and the
+# resumed run is still bitwise equal. A stage that cannot checkpoint (synth) exits 12 at once
+# and leaves neither its output nor its temporary.
 source "$SRC_DIR/tests/cli/lib.sh"
 export OMPI_MCA_mpi_yield_when_idle=1
 CMP="$PY $SRC_DIR/tests/train/compare.py"
@@ -32,7 +35,7 @@ interrupt() {
   $MPIRUN -np 2 "$HPCLIP" run "$T/job.cfg" --run-dir "$T/$name" >"$T/$name.txt" 2>&1 &
   local mp=$! i
   for i in $(seq 1 600); do grep -Eq "step $step/" "$T/$name.txt" 2>/dev/null && break; sleep 0.05; done
-  kill -"$sig" $mp
+  if [ "$sig" = TERM-RANKS ]; then pkill -TERM -P $mp -f hpclip; else kill -"$sig" $mp; fi
   for i in $(seq 1 600); do kill -0 $mp 2>/dev/null || break; sleep 0.05; done
   if kill -0 $mp 2>/dev/null; then bad "$name: mpirun still running 30 s after SIG$sig"; kill -9 $mp; fi
   wait $mp; rc=$?
@@ -63,9 +66,16 @@ fresh usr1; interrupt usr1 USR1 20
 [ $rc = 12 ] && ok "SIGUSR1 to mpirun: exit 12 (checkpointed, requeue)" || bad "SIGUSR1: exit $rc, expected 12"
 after usr1; resume_same usr1
 
-fresh term; interrupt term TERM 30
-[ $rc != 0 ] && ok "SIGTERM to mpirun: non-zero exit ($rc: mpirun's own status when it is signalled)" || bad "SIGTERM: exit 0"
+fresh term; interrupt term TERM-RANKS 30
+[ $rc = 12 ] && ok "SIGTERM to every rank: exit 12" || bad "SIGTERM to the ranks: exit $rc, expected 12"
 after term; resume_same term
+
+fresh mpterm; interrupt mpterm TERM 30
+[ $rc != 0 ] && ok "SIGTERM to mpirun: non-zero exit ($rc: mpirun's own status when it is signalled)" || bad "SIGTERM: exit 0"
+if grep -q "preempted \[rank 0\]" "$T/mpterm.txt"; then ok "mpterm: checkpointed within mpirun's grace period"
+else ok "mpterm: mpirun's SIGKILL came before the checkpoint (loaded machine)"; fi
+[ ! -e "$T/mpterm/ckpt.h5" ] && ok "mpterm: no ckpt.h5" || bad "mpterm: ckpt.h5 exists"
+resume_same mpterm
 
 # twice: preempted, resumed and preempted again, then resumed to the end
 fresh twice; interrupt twice USR1 15
