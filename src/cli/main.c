@@ -51,7 +51,7 @@ static void usage(FILE *f) {
           "stages:\n",
           HPCLIP_VERSION);
   for (int i = 0; i < hp_nstages; i++)
-    fprintf(f, "  %-9s %s%s\n", hp_stages[i].name, hp_stages[i].doc,
+    fprintf(f, "  %-13s %s%s\n", hp_stages[i].name, hp_stages[i].doc,
             hp_stages[i].run ? "" : " (not implemented yet)");
   fprintf(f,
           "\n"
