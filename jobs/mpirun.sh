@@ -60,7 +60,7 @@ command -v "$launcher" >/dev/null || die "'$launcher' not found (Debian: apt-get
 
 if [ -z "$np" ]; then
   if [ -n "${SLURM_NTASKS:-}" ]; then np=$SLURM_NTASKS
-  else cores=$(nproc 2>/dev/null || echo 1); np=$(( cores / threads )); [ "$np" -ge 1 ] || np=1; fi
+  else cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); np=$(( cores / threads )); [ "$np" -ge 1 ] || np=1; fi
 fi
 if [ -z "$mapby" ]; then
   if [ -n "$ppn" ]; then mapby="ppr:$ppn:node:PE=$threads"; else mapby="slot:PE=$threads"; fi
