@@ -87,7 +87,7 @@ def main(argv):
     out = ["# The study's tables, as reproduced by hpclip", ""]
     if reduced:
         out += ["**Reduced grid** (`scripts/reproduce.sh --reduced`): small data slices, 64×64 images, at most",
-                "3 epochs — a test of the pipeline at full model size, not a reproduction of the study's",
+                "2 epochs — a test of the pipeline at full model size, not a reproduction of the study's",
                 "figures (docs/reproduce.md).", ""]
     out += ["Assembled by `scripts/paper_tables.py` from `%s/NAME/results.h5`; \"%s\" = no run or no" % (runs, DASH),
             "such table in it. Tables 1 and 3: the `retrieved` convention (the study's; docs/metrics.md),",

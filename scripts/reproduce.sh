@@ -7,7 +7,7 @@
 #
 #   --reduced       the reduced grid: every job on the small real slices (COCO: tests/data/samples/coco;
 #                   ROCO, Fashion: ../shared/data/{roco,fashion}-mini when present, else
-#                   tests/data/samples/), 64x64 images, at most 3 epochs and 24 steps; the study's models
+#                   tests/data/samples/), 64x64 images, at most 2 epochs and 24 steps; the study's models
 #                   unchanged (docs/reproduce.md). Default runs dir: runs/paper-reduced
 #   --only A,B      only these jobs (names of conf/paper/*.cfg without .cfg); default all 13
 #   --runs DIR      where the run directories go (DIR/NAME, one per job) [runs/paper]
@@ -65,7 +65,7 @@ fi
 first_dir() { for d in "$@"; do [ -d "$d" ] && { echo "$d"; return; }; done; }
 reduced_over() {
   local name=$1 root
-  echo -s data.image_size=64 -s train.epochs=3 -s train.patience=1 -s train.max_steps=24
+  echo -s data.image_size=64 -s train.epochs=2 -s train.patience=1 -s train.max_steps=24
   case "$name" in
     coco-*) echo -s ingest.root=tests/data/samples/coco -s ingest.split=train2017 \
                  -s cluster.split=all -s cluster.k=10 ;;

@@ -46,4 +46,31 @@ for c in "--np 0|--np: expected a positive integer" "--threads x|--threads: expe
 done
 if out=$("$J/mpirun.sh" --hpclip /nonexistent/hpclip run x.cfg 2>&1); then bad "missing binary accepted"
 else echo "$out" | grep -q "hpclip binary not found" && ok "missing binary: $out" || bad "missing binary: $out"; fi
+# slurm.sbatch outside SLURM, with the variables SLURM would set and the mpirun launcher: runs the
+# job into HPCLIP_RUN_DIR; SIGUSR1 (the time-limit warning) stops hpclip and requeues the job
+# (scontrol replaced by a recorder).
+export SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_CPUS_PER_TASK=1
+if SLURM_SUBMIT_DIR="$SRC_DIR" HPCLIP="$HPCLIP" HPCLIP_LAUNCHER=mpirun HPCLIP_RUN_DIR="$T/slurm" HPCLIP_MPIRUN_EXTRA=--oversubscribe \
+     timeout 120 bash "$J/slurm.sbatch" tests/eval/tiny.cfg --stages synth,train -s train.max_steps=2 >"$T/slog" 2>&1 \
+   && "$HPCLIP" check "$T/slurm/ckpt.h5" >/dev/null 2>&1 && grep -q "hpclip: exit 0" "$T/slog"; then
+  ok "slurm.sbatch (mpirun launcher, fake SLURM environment): job complete in HPCLIP_RUN_DIR"
+else bad "slurm.sbatch run"; tail -10 "$T/slog" | sed 's/^/     | /'; fi
+mkdir -p "$T/bin"
+printf '#!/bin/sh\necho "$@" >"%s/scontrol.txt"\n' "$T" >"$T/bin/scontrol"; chmod +x "$T/bin/scontrol"
+PATH="$T/bin:$PATH" SLURM_SUBMIT_DIR="$SRC_DIR" HPCLIP="$HPCLIP" HPCLIP_LAUNCHER=mpirun HPCLIP_RUN_DIR="$T/slurm2" \
+  HPCLIP_MPIRUN_EXTRA=--oversubscribe bash "$J/slurm.sbatch" tests/eval/tiny.cfg --stages synth,train \
+  -s train.epochs=100000 -s train.patience=0 >"$T/slog2" 2>&1 &
+spid=$!
+for _ in $(seq 1 120); do grep -q "train: epoch" "$T/slog2" 2>/dev/null && break; sleep 0.5; done
+kill -USR1 $spid
+for _ in $(seq 1 60); do kill -0 $spid 2>/dev/null || break; sleep 0.5; done
+if kill -0 $spid 2>/dev/null; then bad "slurm.sbatch still running 30 s after USR1"; kill -TERM $spid
+else
+  wait $spid; rc=$?
+  if [ $rc = 0 ] && grep -q "time limit near: requeueing job 42" "$T/slog2" && grep -qx "requeue 42" "$T/scontrol.txt" 2>/dev/null; then
+    ok "USR1: hpclip stopped, scontrol requeue 42, exit 0"
+  else bad "USR1: exit $rc, scontrol: $(cat "$T/scontrol.txt" 2>/dev/null)"; tail -5 "$T/slog2" | sed 's/^/     | /'; fi
+fi
+sleep 1
+if pgrep -f "$T/slurm2" >/dev/null; then bad "hpclip ranks left running after the requeue: $(pgrep -f "$T/slurm2" | tr "\n" " ")"; else ok "no rank left running"; fi
 finish
