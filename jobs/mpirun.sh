@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     --mpirun) need "$@"; launcher=$2; shift 2 ;;
     --oversubscribe) over=1; shift ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     --) shift; break ;;
     -*) die "unknown option '$1' (try --help)" ;;
     *) break ;;

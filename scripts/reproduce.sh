@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --tables-only) tables_only=1; shift ;;
     --dry-run) dry=1; shift ;;
     -s) [ $# -ge 2 ] && [[ "$2" == *=* ]] || die "-s needs key=value"; user_over+=(-s "$2"); shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
@@ -48,7 +48,7 @@ cd "$repo"
 [ -n "$runs" ] || { [ $reduced = 1 ] && runs=runs/paper-reduced || runs=runs/paper; }
 
 all=()
-for f in conf/paper/*.cfg; do all+=("$(basename "$f" .cfg)"); done
+while read -r f; do all+=("$(basename "$f" .cfg)"); done < <(ls conf/paper/*.cfg | sort -V)
 [ ${#all[@]} -gt 0 ] || die "no job files in conf/paper/"
 jobs=()
 if [ -n "$only" ]; then

@@ -18,11 +18,12 @@
 #   --out DIR    output directory [runs/scaling]: DIR/scaling.csv, DIR/scaling.h5,
 #                DIR/scaling_strong.png, DIR/scaling_weak.png, DIR/MODE/npP/ (run dirs and logs)
 #   -s key=value extra overrides for every stage (e.g. -s cluster.k=20)
+# Environment: HPCLIP_CORES = the core count to assume (default: nproc, ignoring OMP_NUM_THREADS).
 #
 # Timings: `seconds` is the stage's own time as hpclip's runner logs it ("stage X: done in S s",
 # without MPI start-up); `wall_seconds` is the whole mpirun process. Each stage adds its own
 # throughput from its log / results.h5: train pairs/s over the timed steps ("N steps in S s"),
-# embed images/s, search caption->image queries/s (results.h5 /search/timing), cluster rows/s.
+# embed images/s, search caption->image queries/s (results.h5 /search/timing), cluster: rows clustered.
 # Speed-up and efficiency are against the smallest rank count P0: strong S = T(P0)/T(P) x P0,
 # E = S/P; weak E = T(P0)/T(P), S = E x P. Plots: scripts/plot_scaling.py (python3-matplotlib).
 set -uo pipefail
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
     --config) [ -f "${2:-}" ] || die "--config: no such file '${2:-}'"; config=$2; shift 2 ;;
     --out) [ -n "${2:-}" ] || die "--out needs a directory"; out=$2; shift 2 ;;
     -s) [[ "${2:-}" == *=* ]] || die "-s needs key=value"; user_over+=(-s "$2"); shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
@@ -67,7 +68,7 @@ done
 cd "$repo"
 [ -x build/hpclip ] || die "build/hpclip not found: build first"
 mkdir -p "$out" || die "cannot create $out"
-cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)
+cores=${HPCLIP_CORES:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)}
 csv="$out/scaling.csv"
 echo "mode,stage,ranks,threads,oversubscribed,images,batch,seconds,wall_seconds,throughput,throughput_unit" >"$csv"
 
