@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# cli_reproduce.sh — scripts/reproduce.sh runs one job of the study's grid (--reduced on the
-# committed COCO slice, with a tiny model so it takes seconds) on 2 ranks and assembles
-# tables.md in the study's layout: Tables 1-3 with the study's rows and columns, the run's figures
-# in its rows (equal to its results.h5), "—" everywhere else; bad arguments fail with a message.
+# cli_reproduce.sh — scripts/reproduce.sh runs two jobs of the study's grid (--reduced on the
+# committed COCO slice and the Fashion slice, with tiny models so they take seconds) on 2 ranks and assembles
+# tables.md in the study's layout: Tables 1-3 with the study's rows and columns, the runs' figures
+# in their rows (equal to their results.h5), "—" everywhere else; bad arguments fail with a message.
 . "$SRC_DIR/tests/cli/lib.sh"
 cd "$SRC_DIR"
 R="$T/runs"
 tiny=(-s model.text_layers=1 -s model.text_heads=2 -s model.text_width=16 -s model.resnet_blocks=1,1,1,1
+      -s model.image_layers=1 -s model.image_heads=2 -s model.image_width=16
       -s model.resnet_width=4 -s model.embed_dim=16 -s data.image_size=32 -s train.max_steps=2 -s embed.batch=16)
-if timeout 240 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50 --runs "$R" --np 2 "${tiny[@]}" >"$T/log" 2>&1
-then ok "reproduce.sh --reduced --only coco-bert4-256-resnet50 (2 ranks)"
+if timeout 240 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50,fashion-bert12-768-vit16 --runs "$R" --np 2 "${tiny[@]}" >"$T/log" 2>&1
+then ok "reproduce.sh --reduced --only coco-bert4-256-resnet50,fashion-bert12-768-vit16 (2 ranks)"
 else bad "reproduce.sh failed"; sed 's/^/     | /' "$T/log" | tail -20; tail -20 "$R/coco-bert4-256-resnet50.log"; fi
 M="$R/tables.md"
 [ -f "$M" ] && ok "tables.md written" || bad "no tables.md"
@@ -43,9 +44,12 @@ want1 = ["%.3f" % v for v in f["search/table1"][1]]
 want2 = ["%.3f" % v for v in f["zeroshot/table2"][()]]
 assert t1[0][1:] == want1, (t1[0], want1)
 assert t2[0][1:] == want2, (t2[0], want2)
-for r in t1[1:] + t2[1:] + t3:
+g = h5py.File(R + "/fashion-bert12-768-vit16/results.h5", "r")
+want3 = ["%.3f" % v for v in g["search/table3"][1]]
+assert t3[1][1:] == want3, (t3[1], want3)
+for r in t1[1:] + t2[1:] + t3[:1]:
     assert set(r[1:]) == {"—"}, r
-print("11 + 11 + 2 rows, Bert 4/256 row = results.h5, the rest —")
+print("11 + 11 + 2 rows, Bert 4/256 and Fashion rows = results.h5, the rest —")
 PY
 # --tables-only on an empty directory: all "—", exit 0.
 mkdir -p "$T/empty"
