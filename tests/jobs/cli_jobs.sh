@@ -59,7 +59,7 @@ mkdir -p "$T/bin"
 printf '#!/bin/sh\necho "$@" >"%s/scontrol.txt"\n' "$T" >"$T/bin/scontrol"; chmod +x "$T/bin/scontrol"
 PATH="$T/bin:$PATH" SLURM_SUBMIT_DIR="$SRC_DIR" HPCLIP="$HPCLIP" HPCLIP_LAUNCHER=mpirun HPCLIP_RUN_DIR="$T/slurm2" \
   HPCLIP_MPIRUN_EXTRA=--oversubscribe bash "$J/slurm.sbatch" tests/eval/tiny.cfg --stages synth,train \
-  -s train.epochs=100000 -s train.patience=0 >"$T/slog2" 2>&1 &
+  -s train.epochs=100000 -s train.patience=0 -s train.max_steps=0 >"$T/slog2" 2>&1 &
 spid=$!
 for _ in $(seq 1 120); do grep -q "train: epoch" "$T/slog2" 2>/dev/null && break; sleep 0.5; done
 kill -USR1 $spid
@@ -67,9 +67,13 @@ for _ in $(seq 1 60); do kill -0 $spid 2>/dev/null || break; sleep 0.5; done
 if kill -0 $spid 2>/dev/null; then bad "slurm.sbatch still running 30 s after USR1"; kill -TERM $spid
 else
   wait $spid; rc=$?
-  if [ $rc = 0 ] && grep -q "time limit near: requeueing job 42" "$T/slog2" && grep -qx "requeue 42" "$T/scontrol.txt" 2>/dev/null; then
+  if [ $rc = 0 ] && grep -q "time limit near: asking hpclip to stop" "$T/slog2" && grep -q "stopped with exit" "$T/slog2" && grep -qx "requeue 42" "$T/scontrol.txt" 2>/dev/null; then
     ok "USR1: hpclip stopped, scontrol requeue 42, exit 0"
   else bad "USR1: exit $rc, scontrol: $(cat "$T/scontrol.txt" 2>/dev/null)"; tail -5 "$T/slog2" | sed 's/^/     | /'; fi
+  # With hpclip's preemption support (exit 12), training saved its restart state first.
+  if grep -q "stopped with exit 12" "$T/slog2"; then
+    [ -f "$T/slurm2/train-state.h5" ] && ok "exit 12: train-state.h5 written before the requeue" || bad "exit 12 but no train-state.h5"
+  fi
 fi
 sleep 1
 if pgrep -f "$T/slurm2" >/dev/null; then bad "hpclip ranks left running after the requeue: $(pgrep -f "$T/slurm2" | tr "\n" " ")"; else ok "no rank left running"; fi
