@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-cd "$repo"
+cd "$repo" || exit 2
 [ -n "$runs" ] || { [ $reduced = 1 ] && runs=runs/paper-reduced || runs=runs/paper; }
 
 all=()

@@ -65,7 +65,7 @@ for m in "${modes[@]}"; do
     [ $((batch % p)) = 0 ] || die "strong scaling: --batch $batch is not divisible by $p ranks (train.batch must be)"
   done
 done
-cd "$repo"
+cd "$repo" || exit 2
 [ -x build/hpclip ] || die "build/hpclip not found: build first"
 mkdir -p "$out" || die "cannot create $out"
 cores=${HPCLIP_CORES:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)}

@@ -2,7 +2,7 @@
 # cli_paper_configs.sh — the study's 13 job files in conf/paper/ all pass `hpclip config --check`,
 # with the dataset roots overridable by -s, and a broken override is reported against its key.
 . "$(dirname "$0")/lib.sh"
-cd "$SRC_DIR"
+cd "$SRC_DIR" || exit 1
 
 files=(conf/paper/*.cfg)
 if [ ${#files[@]} = 13 ]; then ok "conf/paper holds 13 job files"; else bad "conf/paper holds ${#files[@]} job files, expected 13"; fi

@@ -3,7 +3,7 @@
 # conf/paper/README.md), docs/index.md links the user pages and every HDF5 schema page, and
 # the jobs and scripts the docs name exist.
 . "$SRC_DIR/tests/cli/lib.sh"
-cd "$SRC_DIR"
+cd "$SRC_DIR" || exit 1
 if out=$($PY - <<'PY' 2>&1
 import glob, os, re, sys
 files = glob.glob("docs/*.md") + ["README.md", "jobs/README.md", "conf/paper/README.md"]

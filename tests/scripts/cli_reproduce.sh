@@ -4,9 +4,9 @@
 # tables.md in the study's layout: Tables 1-3 with the study's rows and columns, the runs' figures
 # in their rows (equal to their results.h5), "—" everywhere else; bad arguments fail with a message.
 . "$SRC_DIR/tests/cli/lib.sh"
-cd "$SRC_DIR"
+cd "$SRC_DIR" || exit 1
 R="$T/runs"
-tiny=(-s model.text_layers=1 -s model.text_heads=2 -s model.text_width=16 -s model.resnet_blocks=1,1,1,1
+tiny=(-s model.text_layers=1 -s model.text_heads=2 -s model.text_width=16 -s "model.resnet_blocks=1,1,1,1"
       -s model.image_layers=1 -s model.image_heads=2 -s model.image_width=16
       -s model.resnet_width=4 -s model.embed_dim=16 -s data.image_size=32 -s train.max_steps=2 -s embed.batch=16)
 if timeout 240 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50,fashion-bert12-768-vit16 --runs "$R" --np 2 "${tiny[@]}" >"$T/log" 2>&1

@@ -3,7 +3,7 @@
 # per (mode, stage, ranks) with timings, speed-up and efficiency, scaling.h5 with the same table,
 # both PNGs valid, oversubscribed rank counts marked; bad arguments fail with a message. Timings here are not measurements.
 . "$SRC_DIR/tests/cli/lib.sh"
-cd "$SRC_DIR"
+cd "$SRC_DIR" || exit 1
 O="$T/scal"
 # HPCLIP_CORES=1: the 2-rank runs count as oversubscribed (checks the marking without a 3rd rank).
 if HPCLIP_CORES=1 timeout 300 scripts/scaling.sh --ranks 1,2 --images 60 --batch 12 --steps 2 --config tests/eval/tiny.cfg \
