@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# cli_custom_dataset.sh — docs/custom-dataset.md's path: a tab-separated table of your own images
+# and captions -> scripts/make_coco_json.py -> COCO layout -> `hpclip ingest` (format coco) on 2
+# ranks gives a valid dataset.h5 with the table's labels; the converter's bad inputs fail with a
+# message naming the line.
+. "$SRC_DIR/tests/cli/lib.sh"
+D="$T/mydata"
+mkdir -p "$D/train2017"
+cp "$SRC_DIR"/tests/data/samples/fashion/images/*.jpg "$D/train2017/"
+$PY -c '
+import csv, sys
+out = open(sys.argv[2], "w")
+for r in csv.DictReader(open(sys.argv[1])):
+    out.write("%s.jpg\t%s\t%s\n" % (r["id"], r["productDisplayName"], r["articleType"]))
+' "$SRC_DIR/tests/data/samples/fashion/styles.csv" "$D/captions.tsv"
+if out=$($PY "$SRC_DIR/scripts/make_coco_json.py" "$D/captions.tsv" "$D" train2017 2>&1); then ok "make_coco_json.py: $out"
+else bad "make_coco_json.py: $out"; fi
+if expect_ok "ingest of the converted data" 2 ingest "$SRC_DIR/conf/coco.cfg" --run-dir "$T/run" \
+     -s ingest.root="$D" -s ingest.split=train2017 -s data.image_size=32; then
+  grep -q "200 images 32x32 (stretch), 200 captions, split 140/30/30, 25 labels" "$T/out.txt" \
+    && ok "200 images, 200 captions, 25 labels" || bad "ingest log: $(grep 'ingest:' "$T/out.txt" | tail -1)"
+  "$HPCLIP" check "$T/run/dataset.h5" >/dev/null 2>&1 && ok "dataset.h5 valid" || bad "dataset.h5 invalid"
+fi
+# Bad inputs of the converter.
+printf 'nosuch.jpg\ta caption\n' >"$T/missing.tsv"
+printf '1165.jpg\n' >"$T/nocaption.tsv"
+for c in "$T/missing.tsv train2017|missing.tsv:1: no image" "$T/nocaption.tsv train2017|nocaption.tsv:1: expected FILE<TAB>CAPTION" \
+         "$D/captions.tsv mysplit|split 'mysplit': expected one of"; do
+  args=${c%%|*} re=${c#*|}
+  # shellcheck disable=SC2086
+  set -- $args
+  if out=$($PY "$SRC_DIR/scripts/make_coco_json.py" "$1" "$D" "$2" 2>&1); then bad "make_coco_json.py $args succeeded"
+  else echo "$out" | grep -qF -- "$re" && ok "make_coco_json.py $(basename "$1") $2: $out" || bad "make_coco_json.py $args: $out"; fi
+done
+finish
