@@ -68,8 +68,8 @@ for h in "${harnesses[@]}"; do
   set -e
   after=$(ls "$findings" | wc -l)
   # libFuzzer's fork mode prints "#N ... exec/s: ..." status lines; the last holds the totals.
-  execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-  rate=$(grep -Eo 'exec/s: [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+')
+  execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+  rate=$(grep -Eo 'exec/s:? [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+' || true)
   n=$((after - before))
   total=$((total + n))
   printf '%-10s %8s %12s %10s %8s  %s\n' "$h" "$secs" "${execs:-?}" "${rate:-?}" "$n" "$(ls "$corpus" | wc -l)" | tee -a "$B/summary.txt"
