@@ -54,4 +54,30 @@ limit_case "embeddings.h5 (embed)"  embed  $(( $(size embeddings.h5) / 2 ))  "em
 limit_case "results.h5 (zeroshot)"  zeroshot $(( $(size results.h5) / 2 ))     "results\.h5.*(File too large|write|disk full)"
 limit_case "search_top5.png (search)" search $(( $(size search_top5.png) / 2 )) "search_top5\.png.*(File too large|write|disk full)"
 limit_case "summary.md (report)"    report $(( $(size summary.md) / 2 ))     "summary\.md.*(File too large|write|disk full)"
+# Full file system: a small tmpfs (needs root and a kernel that lets us mount; skipped cleanly
+# otherwise) holding a copy of the complete run, filled up to leave half of the output's size
+# free. Same checks; the message says the write failed and names the file.
+M="$T/full"
+mkdir -p "$M"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4m tmpfs "$M" 2>/dev/null; then
+  trap 'umount "$M" 2>/dev/null; rm -rf "$T"' EXIT
+  full_case() {
+    local name=$1 stage=$2 free=$3 re=$4 np
+    for np in 2; do # (1 rank: the file-size cases above take the same paths)
+      rm -rf "$M"/* && cp -a "$R" "$M/run"
+      dd if=/dev/zero of="$M/filler" bs=4096 2>/dev/null # until the file system is full
+      truncate -s -"$free" "$M/filler"
+      expect_fail "full disk: $name, $free bytes free" $np 5 "$re" -- "$stage" "$CFG" --run-dir "$M/run" --force
+      rm -f "$M/filler"
+      same_as_ref "full disk: $name (np=$np)" "$M/run"
+    done
+  }
+  full_case "dataset.h5 (synth)"    synth    $(( $(size dataset.h5) / 2 ))    "dataset\.h5.*(No space|write|disk full)"
+  full_case "embeddings.h5 (embed)" embed    $(( $(size embeddings.h5) / 2 )) "embeddings\.h5.*(No space|write|disk full)"
+  full_case "results.h5 (zeroshot)" zeroshot $(( $(size results.h5) / 2 ))   "results\.h5.*(No space|write|disk full)"
+  full_case "summary.md (report)"   report   $(( $(size summary.md) / 2 ))    "summary\.md.*(No space|write|disk full)"
+  umount "$M"
+else
+  echo "skip full-disk cases: cannot mount a tmpfs here (not root, or no permission)"
+fi
 finish
