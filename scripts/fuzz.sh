@@ -36,11 +36,12 @@ targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 
 echo "== configure $B (clang, libFuzzer, ASan + UBSan)"
+mkdir -p "$B"
 CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPCLIP_FUZZ=ON -DHPCLIP_TESTS=OFF \
-  -DHPCLIP_WERROR=OFF >"$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
+  -DHPCLIP_WERROR=OFF >"$B/configure.log" 2>&1 || { cat "$B/configure.log"; exit 1; }
 echo "== build ${targets[*]}"
-cmake --build "$B" -j"$(hpclip_jobs)" --target "${targets[@]}" >"$B.build.log" 2>&1 \
-  || { tail -40 "$B.build.log"; exit 1; }
+cmake --build "$B" -j"$(hpclip_jobs)" --target "${targets[@]}" >"$B/build.log" 2>&1 \
+  || { tail -40 "$B/build.log"; exit 1; }
 
 # Leak checking off: error paths may leak by design (base/error.h: the process is about to end),
 # and Open MPI keeps allocations past MPI_Finalize.
