@@ -1,5 +1,6 @@
 /* error.c — error recording, tracing and collective agreement (see error.h). */
 #include "base/error.h"
+#include "base/watchdog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,8 @@ const char *hp_error_name(int code) {
     case HP_ERR_NOTIMPL: return "not implemented";
     case HP_ERR_INTERNAL: return "internal error";
     case HP_ERR_REMOTE: return "error on another rank";
+    case HP_ERR_PREEMPTED: return "preempted";
+    case HP_ERR_WATCHDOG: return "watchdog";
     default: return "error";
   }
 }
@@ -69,8 +72,10 @@ int hp_agree(MPI_Comm comm, int err) {
   /* (code, rank) pairs: the max code wins; among failing ranks the lowest reports. */
   int local[2] = {err, err ? -rank : -size};
   int global[2];
-  if (MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
-    return hp_error_set(HP_ERR_MPI, __FILE__, __LINE__, __func__, "error agreement failed");
+  const char *prev = hp_watch_enter("waiting for the other ranks to agree on errors (hp_agree)");
+  int mpi = MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, comm);
+  hp_watch_leave(prev);
+  if (mpi != MPI_SUCCESS) return hp_error_set(HP_ERR_MPI, __FILE__, __LINE__, __func__, "error agreement failed");
   if (global[0] == 0) return 0;
   int reporter = -global[1];
   if (!err) {

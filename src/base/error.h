@@ -28,7 +28,9 @@ typedef enum {
   HP_ERR_NUMERIC = 8,   /* NaN/Inf and friends */
   HP_ERR_NOTIMPL = 9,   /* stage or feature not implemented yet */
   HP_ERR_INTERNAL = 10, /* a bug: an invariant that should hold did not */
-  HP_ERR_REMOTE = 11    /* another rank failed (set by hp_agree on healthy ranks) */
+  HP_ERR_REMOTE = 11,   /* another rank failed (set by hp_agree on healthy ranks) */
+  HP_ERR_PREEMPTED = 12, /* SIGUSR1/SIGTERM: state checkpointed (or stage not started), requeue me */
+  HP_ERR_WATCHDOG = 13  /* a rank made no progress for run.watchdog seconds (base/watchdog.h) */
 } hp_err;
 
 /* Record a new error; returns code. printf-style reason. */

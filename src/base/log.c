@@ -1,5 +1,6 @@
 /* log.c — rank-aware logging and progress lines (see log.h). */
 #include "base/log.h"
+#include "base/watchdog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ static void progress_print(hp_progress *p, int64_t done, int final) {
 }
 
 void hp_progress_update(hp_progress *p, int64_t done) {
+  hp_watch_beat();
   double now = MPI_Wtime();
   if (now - p->last < p->every) return;
   p->last = now;

@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "io/check.h"
@@ -51,7 +53,7 @@ static void usage(FILE *f) {
           "stages:\n",
           HPCLIP_VERSION);
   for (int i = 0; i < hp_nstages; i++)
-    fprintf(f, "  %-9s %s%s\n", hp_stages[i].name, hp_stages[i].doc,
+    fprintf(f, "  %-13s %s%s\n", hp_stages[i].name, hp_stages[i].doc,
             hp_stages[i].run ? "" : " (not implemented yet)");
   fprintf(f,
           "\n"
@@ -245,8 +247,10 @@ int main(int argc, char **argv) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* HDF5 reports through our messages, not its stack */
   hp_log_init(comm);
   if (getenv("HPCLIP_DEBUG")) hp_log_set_level(HP_LOG_DEBUG);
+  hp_preempt_install(); /* SIGUSR1/SIGTERM: checkpoint and requeue (base/preempt.h) */
 
   int err = dispatch(comm, argc, argv);
+  hp_watchdog_stop();
   if (err) {
     int rank;
     MPI_Comm_rank(comm, &rank);

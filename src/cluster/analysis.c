@@ -1,6 +1,8 @@
 /* analysis.c — see analysis.h. */
 #include "cluster/analysis.h"
 
+#include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,17 +36,125 @@ static int block_of(int m, int P) {
   return nb < 1 ? 1 : nb > 32 ? 32 : nb;
 }
 
+/* ---- exact Gram matrices ------------------------------------------------------------------ */
+
+/* Why exact: a floating-point A^T B summed over rows depends on how the rows are split
+ * between ranks. Here every value is rounded to a multiple of 2^-q with |value| * 2^q <= 2^23
+ * (q from the global max |value|, so the same for any rank count): each product is then an
+ * integer of at most 2^46 in units of 2^-(qa+qb), and a block of HP_XG_ROWS = 128 rows sums to
+ * an integer of at most 2^53 — exact in double whatever order (or FMA) dgemm/dsyrk use. The
+ * blocks' integer results are summed in __int128, across ranks as two int64 limbs, and
+ * converted to double once. So the Gram matrix is the exact one of the rounded values: the
+ * same bits for any rank count, any split of the rows and any BLAS thread count. The rounding
+ * is at most 2^-24 of the largest |value|'s power-of-two bound (float32's own epsilon). */
+#define HP_XG_ROWS 128
+#define HP_XG_BITS 23
+
+/* fill out[r*w + j], r < nrows, with the values of rows row0..row0+nrows-1 */
+typedef void (*xg_fill)(const void *ctx, int64_t row0, int64_t nrows, double *out);
+
+static int xg_scale(MPI_Comm comm, xg_fill fill, const void *ctx, int64_t n, int w, double *buf, int *q) {
+  double mx = 0;
+  for (int64_t r0 = 0; r0 < n; r0 += HP_XG_ROWS) {
+    int64_t nr = n - r0 < HP_XG_ROWS ? n - r0 : HP_XG_ROWS;
+    fill(ctx, r0, nr, buf);
+    for (int64_t t = 0; t < nr * w; t++) {
+      double a = fabs(buf[t]);
+      if (!(a <= DBL_MAX)) HP_ERROR(HP_ERR_NUMERIC, "Gram matrix: a value is not finite (row %lld)", (long long)(r0 + t / w));
+      if (a > mx) mx = a;
+    }
+  }
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, comm));
+  int e = 0;
+  if (mx > 0) frexp(mx, &e); /* mx < 2^e */
+  *q = HP_XG_BITS - e;       /* mx * 2^q < 2^23 */
+  return 0;
+}
+
+static void xg_round(double *v, int64_t m, int q) {
+  for (int64_t t = 0; t < m; t++) v[t] = nearbyint(ldexp(v[t], q)); /* round half to even */
+}
+
+/* G[wa,wb] (row-major, replicated on every rank) = sum over all ranks' rows of a_r^T b_r,
+ * exactly for the values rounded as above. fb == NULL: B = A (G symmetric, dsyrk). */
+static int xgram(MPI_Comm comm, int64_t n, int wa, xg_fill fa, const void *ca, int wb, xg_fill fb, const void *cb,
+                 double *G) {
+  const int sym = fb == NULL;
+  if (sym) wb = wa;
+  double *A = NULL, *B = NULL, *C = NULL;
+  __int128 *acc = NULL;
+  int64_t *lim = NULL;
+  const size_t gw = (size_t)wa * (size_t)wb;
+  HP_CALLOC(A, (size_t)HP_XG_ROWS * (size_t)wa, "Gram: row block");
+  if (!sym) HP_CALLOC(B, (size_t)HP_XG_ROWS * (size_t)wb, "Gram: row block");
+  HP_CALLOC(C, gw, "Gram: block product");
+  HP_CALLOC(acc, gw, "Gram: exact sums");
+  HP_CALLOC(lim, 2 * gw, "Gram: limbs");
+  int qa = 0, qb = 0;
+  HP_CALL(xg_scale(comm, fa, ca, n, wa, A, &qa));
+  if (sym) qb = qa;
+  else HP_CALL(xg_scale(comm, fb, cb, n, wb, B, &qb));
+  for (int64_t r0 = 0; r0 < n; r0 += HP_XG_ROWS) {
+    int nr = (int)(n - r0 < HP_XG_ROWS ? n - r0 : HP_XG_ROWS);
+    fa(ca, r0, nr, A);
+    xg_round(A, (int64_t)nr * wa, qa);
+    if (sym) {
+      /* C (column-major wa x wa, upper) = A^T A with A row-major [nr, wa] = column-major [wa, nr] */
+      cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, wa, nr, 1.0, A, wa, 0.0, C, wa);
+      for (int j = 0; j < wa; j++)
+        for (int i = 0; i <= j; i++) acc[(size_t)i * wa + j] += (__int128)(int64_t)C[(size_t)j * wa + i];
+    } else {
+      fb(cb, r0, nr, B);
+      xg_round(B, (int64_t)nr * wb, qb);
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, wa, wb, nr, 1.0, A, wa, B, wb, 0.0, C, wb);
+      for (size_t t = 0; t < gw; t++) acc[t] += (__int128)(int64_t)C[t];
+    }
+  }
+  /* exact across ranks: low 32 bits and the rest, each summed as int64 */
+  for (size_t t = 0; t < gw; t++) {
+    lim[t] = (int64_t)(acc[t] & 0xffffffff);
+    lim[gw + t] = (int64_t)(acc[t] >> 32); /* arithmetic shift (gcc/clang) */
+  }
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, lim, (int)(2 * gw), MPI_INT64_T, MPI_SUM, comm));
+  for (size_t t = 0; t < gw; t++) {
+    __int128 v = (__int128)lim[gw + t] * ((__int128)1 << 32) + lim[t];
+    G[t] = ldexp((double)v, -(qa + qb));
+  }
+  if (sym)
+    for (int i = 0; i < wa; i++)
+      for (int j = 0; j < i; j++) G[(size_t)i * wa + j] = G[(size_t)j * wa + i];
+  free(A);
+  free(B);
+  free(C);
+  free(acc);
+  free(lim);
+  return 0;
+}
+
+/* ---- the solver grid --------------------------------------------------------------------- */
+
+/* The dense m x m solves (pdsyevd, pdposv) run on the first `want` ranks (0 = all) as a
+ * want x 1 grid. The matrices are replicated before and the results broadcast after, so with
+ * a fixed `want` (cluster.solver_ranks, default 1) the results are the same bits for any
+ * rank count; the other ranks wait in the broadcast. */
 typedef struct {
-  MPI_Comm comm;
+  MPI_Comm comm; /* the whole job */
+  MPI_Comm sub;  /* grid members, MPI_COMM_NULL elsewhere */
   int rank, size, handle, ctxt;
 } grid;
 
-/* P x 1 grid: process row = MPI rank */
-static int grid_open(MPI_Comm comm, grid *g) {
-  HP_MPI(MPI_Comm_rank(comm, &g->rank));
-  HP_MPI(MPI_Comm_size(comm, &g->size));
+static int grid_open(MPI_Comm comm, int want, grid *g) {
+  int r, P;
+  HP_MPI(MPI_Comm_rank(comm, &r));
+  HP_MPI(MPI_Comm_size(comm, &P));
+  if (want <= 0 || want > P) want = P;
+  memset(g, 0, sizeof *g);
   g->comm = comm;
-  g->handle = Csys2blacs_handle(comm);
+  HP_MPI(MPI_Comm_split(comm, r < want ? 0 : MPI_UNDEFINED, r, &g->sub));
+  if (g->sub == MPI_COMM_NULL) return 0;
+  g->rank = r;
+  g->size = want;
+  g->handle = Csys2blacs_handle(g->sub);
   g->ctxt = g->handle;
   Cblacs_gridinit(&g->ctxt, "R", g->size, 1);
   int pr, pc, myr, myc;
@@ -55,58 +165,24 @@ static int grid_open(MPI_Comm comm, grid *g) {
 }
 
 static void grid_close(grid *g) {
+  if (g->sub == MPI_COMM_NULL) return;
   Cblacs_gridexit(g->ctxt);
   Cfree_blacs_system_handle(g->handle);
+  MPI_Comm_free(&g->sub);
 }
 
-/* This rank's rows (global order rank by rank, n of them, w doubles each, row-major `in`) into
- * the block layout of an N x w matrix on the P x 1 grid: rows [r*MB, (r+1)*MB) on rank r,
- * column-major with leading dimension lld. *mb, *nloc, *lld out; *out allocated. */
-static int to_blocks(const grid *g, const double *in, int64_t n, int64_t w, int64_t *N, int *mb, int *nloc, int *lld,
-                     double **out) {
-  int64_t row0 = 0;
-  HP_MPI(MPI_Allreduce(&n, N, 1, MPI_INT64_T, MPI_SUM, g->comm));
-  HP_MPI(MPI_Exscan(&n, &row0, 1, MPI_INT64_T, MPI_SUM, g->comm));
-  if (g->rank == 0) row0 = 0;
-  if (*N * w > INT32_MAX) HP_ERROR(HP_ERR_INPUT, "ScaLAPACK analysis: %lld x %lld values exceed 2^31", (long long)*N, (long long)w);
-  int MB = (int)((*N + g->size - 1) / g->size);
-  if (MB < 1) MB = 1;
-  int P = g->size, izero = 0, iN = (int)*N;
-  int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL;
-  HP_CALLOC(sc, P, "redistribution");
-  HP_CALLOC(sd, P, "redistribution");
-  HP_CALLOC(rc, P, "redistribution");
-  HP_CALLOC(rd, P, "redistribution");
-  for (int64_t i = 0; i < n; i++) sc[(row0 + i) / MB] += (int)w;
-  for (int r = 1; r < P; r++) sd[r] = sd[r - 1] + sc[r - 1];
-  HP_MPI(MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, g->comm));
-  for (int r = 1; r < P; r++) rd[r] = rd[r - 1] + rc[r - 1];
-  int nl = numroc_(&iN, &MB, &g->rank, &izero, &P);
-  double *tmp = NULL;
-  HP_CALLOC(tmp, (size_t)(nl > 0 ? nl : 1) * (size_t)w, "redistributed rows");
-  HP_MPI(MPI_Alltoallv(in, sc, sd, MPI_DOUBLE, tmp, rc, rd, MPI_DOUBLE, g->comm));
-  *lld = nl > 1 ? nl : 1;
-  HP_CALLOC(*out, (size_t)(*lld) * (size_t)w, "block-layout matrix");
-  for (int i = 0; i < nl; i++)
-    for (int64_t j = 0; j < w; j++) (*out)[(size_t)j * (size_t)(*lld) + (size_t)i] = tmp[(size_t)i * w + j];
-  *mb = MB;
-  *nloc = nl;
-  free(tmp);
-  free(sc);
-  free(sd);
-  free(rc);
-  free(rd);
-  return 0;
-}
-
-/* A distributed E1 x E2 matrix (NB x NB blocks, P x 1 grid) */
+/* A distributed m x n matrix (NB x NB blocks, rows block-cyclic over the grid's P x 1) */
 typedef struct {
   int desc[9], m, n, nl, lld, nb;
   double *a;
 } dmat;
 
-static int dmat_init(const grid *g, int m, int n, dmat *d) {
-  int izero = 0, info, P = g->size, nb = block_of(m, P);
+/* local row li -> global row (block-cyclic over P process rows) */
+static int64_t l2g(int li, int rank, int P, int nb) { return (int64_t)(li / nb) * P * nb + (int64_t)rank * nb + li % nb; }
+
+/* this grid member's blocks of the replicated row-major full[m,n] */
+static int dmat_scatter(const grid *g, const double *full, int m, int n, int nb_rows, dmat *d) {
+  int izero = 0, info, P = g->size, nb = block_of(nb_rows, P);
   d->nb = nb;
   d->m = m;
   d->n = n;
@@ -117,46 +193,83 @@ static int dmat_init(const grid *g, int m, int n, dmat *d) {
   /* nb spare rows, defensive: a heap corruption was seen once (block 3, order 6, 3 ranks: one process
    * row empty) before the block size and workspaces were changed; its cause was not isolated */
   HP_CALLOC(d->a, (size_t)(d->lld + nb) * (size_t)(n > 0 ? n : 1), "distributed matrix");
+  if (full)
+    for (int li = 0; li < d->nl; li++) {
+      int64_t gi = l2g(li, g->rank, g->size, nb);
+      for (int j = 0; j < n; j++) d->a[(size_t)j * d->lld + li] = full[gi * n + j];
+    }
   return 0;
 }
 
-/* local row li -> global row (block-cyclic over P process rows) */
-static int64_t l2g(int li, int rank, int P, int nb) { return (int64_t)(li / nb) * P * nb + (int64_t)rank * nb + li % nb; }
-
-/* every rank gets the whole matrix, row-major [m,n] */
+/* every grid member gets the whole matrix, row-major [m,n] (exact: one owner per entry) */
 static int dmat_gather(const grid *g, const dmat *d, double *full) {
   memset(full, 0, (size_t)d->m * (size_t)d->n * sizeof(double));
   for (int li = 0; li < d->nl; li++) {
     int64_t gi = l2g(li, g->rank, g->size, d->nb);
     for (int j = 0; j < d->n; j++) full[gi * d->n + j] = d->a[(size_t)j * d->lld + li];
   }
-  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, full, d->m * d->n, MPI_DOUBLE, MPI_SUM, g->comm));
-  return 0;
-}
-
-/* C = A^T B for A (N x wa), B (N x wb) in row-block layout -> C (wa x wb, NB blocks). */
-static int gram(const grid *g, const double *A, int wa, const double *B, int wb, int64_t N, int mb, int lld,
-                dmat *C) {
-  int da[9], db[9], info, izero = 0, iN = (int)N, one = 1;
-  descinit_(da, &iN, &wa, &mb, &wa, &izero, &izero, &g->ctxt, &lld, &info);
-  if (info != 0) HP_ERROR(HP_ERR_INTERNAL, "descinit (A): info %d", info);
-  descinit_(db, &iN, &wb, &mb, &wb, &izero, &izero, &g->ctxt, &lld, &info);
-  if (info != 0) HP_ERROR(HP_ERR_INTERNAL, "descinit (B): info %d", info);
-  HP_CALL(dmat_init(g, wa, wb, C));
-  double alpha = 1.0, beta = 0.0;
-  pdgemm_("T", "N", &wa, &wb, &iN, &alpha, A, &one, &one, da, B, &one, &one, db, &beta, C->a, &one, &one, C->desc);
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, full, d->m * d->n, MPI_DOUBLE, MPI_SUM, g->sub));
   return 0;
 }
 
 /* ---- PCA --------------------------------------------------------------------------------- */
 
-int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, hp_pca *out) {
+typedef struct {
+  const float *x;
+  const double *mean;
+  int64_t E;
+} centred_rows;
+
+static void fill_centred(const void *ctx, int64_t r0, int64_t nr, double *out) {
+  const centred_rows *c = ctx;
+  for (int64_t i = 0; i < nr; i++)
+    for (int64_t j = 0; j < c->E; j++) out[i * c->E + j] = (double)c->x[(r0 + i) * c->E + j] - c->mean[j];
+}
+
+/* eigen-decomposition of the replicated symmetric C[E,E] on the grid: eig ascending, Z[i*E+j]
+ * entry i of eigenvector j; both broadcast to every rank of g->comm. */
+static int grid_syevd(const grid *g, const double *C, int64_t E, double *eig, double *Z) {
+  int err = 0;
+  if (g->sub != MPI_COMM_NULL) {
+    dmat A, V;
+    const int iE = (int)E;
+    HP_CALL(dmat_scatter(g, C, iE, iE, iE, &A));
+    HP_CALL(dmat_scatter(g, NULL, iE, iE, iE, &V));
+    int one = 1, info = 0, lwork = -1, liwork = -1, iwq = 0;
+    double wq = 0;
+    pdsyevd_("V", "U", &iE, A.a, &one, &one, A.desc, eig, V.a, &one, &one, V.desc, &wq, &lwork, &iwq, &liwork, &info);
+    if (info != 0) HP_ERROR(HP_ERR_NUMERIC, "pdsyevd (workspace query): info %d", info);
+    lwork = 2 * (int)wq + 1024; /* generous: the query is known to be tight on some grids */
+    liwork = 2 * (iwq > 1 ? iwq : 1) + 64;
+    double *work = NULL;
+    int *iwork = NULL;
+    HP_CALLOC(work, lwork, "pdsyevd workspace");
+    HP_CALLOC(iwork, liwork, "pdsyevd integer workspace");
+    pdsyevd_("V", "U", &iE, A.a, &one, &one, A.desc, eig, V.a, &one, &one, V.desc, work, &lwork, iwork, &liwork,
+             &info);
+    free(work);
+    free(iwork);
+    if (info != 0) err = info;
+    else HP_CALL(dmat_gather(g, &V, Z));
+    free(A.a);
+    free(V.a);
+  }
+  /* the grid's verdict reaches every rank (rank 0 is always a member) */
+  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, g->comm));
+  if (err != 0) HP_ERROR(HP_ERR_NUMERIC, "pdsyevd: info %d (covariance %lld x %lld)", err, (long long)E, (long long)E);
+  HP_MPI(MPI_Bcast(eig, (int)E, MPI_DOUBLE, 0, g->comm));
+  HP_MPI(MPI_Bcast(Z, (int)(E * E), MPI_DOUBLE, 0, g->comm));
+  return 0;
+}
+
+int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, int solver_ranks, hp_pca *out) {
   memset(out, 0, sizeof *out);
   out->E = E;
+  if (E < 1 || E * E > INT32_MAX) HP_ERROR(HP_ERR_INPUT, "PCA: dimension %lld out of range", (long long)E);
   /* exact, rank-independent mean */
   hp_km_data d;
   HP_CALL(hp_km_data_init(comm, x, n, E, &d));
-  double *mean = NULL;
+  double *mean = NULL, *C = NULL, *Zf = NULL;
   int64_t *zero = NULL, cnt = 0;
   HP_CALLOC(mean, E, "PCA: mean");
   HP_CALLOC(zero, n > 0 ? n : 1, "PCA: zeros");
@@ -164,44 +277,19 @@ int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, hp_pca *out)
   const int64_t Nall = d.N;
   hp_km_data_free(&d);
   free(zero);
-  double *xc = NULL;
-  HP_CALLOC(xc, (size_t)(n > 0 ? n : 1) * (size_t)E, "PCA: centred rows");
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t j = 0; j < E; j++) xc[i * E + j] = (double)x[i * E + j] - mean[j];
-  grid g;
-  HP_CALL(grid_open(comm, &g));
-  int64_t N;
-  int mb, nl, lld;
-  double *Xb = NULL;
-  HP_CALL(to_blocks(&g, xc, n, E, &N, &mb, &nl, &lld, &Xb));
-  dmat C, Z;
-  HP_CALL(gram(&g, Xb, (int)E, Xb, (int)E, N, mb, lld, &C));
-  free(Xb);
-  for (size_t t = 0; t < (size_t)C.lld * (size_t)C.n; t++) C.a[t] /= (double)Nall;
-  HP_CALL(dmat_init(&g, (int)E, (int)E, &Z));
+  if (Nall < 1) HP_ERROR(HP_ERR_INPUT, "PCA: no rows");
+  /* covariance X_c^T X_c / N, exact and replicated */
+  HP_CALLOC(C, (size_t)E * (size_t)E, "PCA: covariance");
+  centred_rows cr = {x, mean, E};
+  HP_CALL(xgram(comm, n, (int)E, fill_centred, &cr, 0, NULL, NULL, C));
+  for (size_t t = 0; t < (size_t)E * (size_t)E; t++) C[t] /= (double)Nall;
   HP_CALLOC(out->eig, E, "PCA: eigenvalues");
-  int iE = (int)E, one = 1, info = 0, lwork = -1, liwork = -1, iwq = 0;
-  double wq = 0;
-  pdsyevd_("V", "U", &iE, C.a, &one, &one, C.desc, out->eig, Z.a, &one, &one, Z.desc, &wq, &lwork, &iwq, &liwork,
-           &info);
-  if (info != 0) HP_ERROR(HP_ERR_NUMERIC, "pdsyevd (workspace query): info %d", info);
-  lwork = 2 * (int)wq + 1024; /* generous: the query is known to be tight on some grids */
-  liwork = 2 * (iwq > 1 ? iwq : 1) + 64;
-  double *work = NULL;
-  int *iwork = NULL;
-  HP_CALLOC(work, lwork, "pdsyevd workspace");
-  HP_CALLOC(iwork, liwork, "pdsyevd integer workspace");
-  pdsyevd_("V", "U", &iE, C.a, &one, &one, C.desc, out->eig, Z.a, &one, &one, Z.desc, work, &lwork, iwork, &liwork,
-           &info);
-  if (info != 0) HP_ERROR(HP_ERR_NUMERIC, "pdsyevd: info %d (covariance %lld x %lld)", info, (long long)E, (long long)E);
-  free(work);
-  free(iwork);
-  double *Zf = NULL;
   HP_CALLOC(Zf, (size_t)E * (size_t)E, "PCA: eigenvectors");
-  HP_CALL(dmat_gather(&g, &Z, Zf)); /* Zf[i*E + j]: entry i of eigenvector j (ascending) */
-  free(C.a);
-  free(Z.a);
+  grid g;
+  HP_CALL(grid_open(comm, solver_ranks, &g));
+  HP_CALL(grid_syevd(&g, C, E, out->eig, Zf));
   grid_close(&g);
+  free(C);
   /* descending order; the first three eigenvectors with a sign convention */
   for (int64_t a = 0, b = E - 1; a < b; a++, b--) {
     double t = out->eig[a];
@@ -219,15 +307,15 @@ int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, hp_pca *out)
     double s = Zf[arg * E + col] < 0 ? -1.0 : 1.0;
     for (int64_t i = 0; i < E; i++) out->components[c * E + i] = s * Zf[i * E + col];
   }
+  /* per-row projection in a fixed order: the same bits whichever rank holds the row */
   HP_CALLOC(out->proj, (size_t)(n > 0 ? n : 1) * 3, "PCA: projection");
   for (int64_t i = 0; i < n; i++)
     for (int c = 0; c < nc; c++) {
       double v = 0;
-      for (int64_t j = 0; j < E; j++) v += xc[i * E + j] * out->components[c * E + j];
+      for (int64_t j = 0; j < E; j++) v += ((double)x[i * E + j] - mean[j]) * out->components[c * E + j];
       out->proj[i * 3 + c] = v;
     }
   free(Zf);
-  free(xc);
   free(mean);
   return 0;
 }
@@ -310,52 +398,81 @@ static int any_label(const uint8_t *y, int64_t L) {
   return 0;
 }
 
+typedef struct {
+  const float *x;
+  const uint8_t *y;
+  const int64_t *row; /* labelled local rows */
+  int64_t E, L;
+} probe_rows;
+
+static void fill_design(const void *ctx, int64_t r0, int64_t nr, double *out) {
+  const probe_rows *p = ctx;
+  for (int64_t i = 0; i < nr; i++) {
+    const float *x = p->x + p->row[r0 + i] * p->E;
+    for (int64_t j = 0; j < p->E; j++) out[i * (p->E + 1) + j] = x[j];
+    out[i * (p->E + 1) + p->E] = 1.0;
+  }
+}
+
+static void fill_targets(const void *ctx, int64_t r0, int64_t nr, double *out) {
+  const probe_rows *p = ctx;
+  for (int64_t i = 0; i < nr; i++) {
+    const uint8_t *y = p->y + p->row[r0 + i] * p->L;
+    for (int64_t c = 0; c < p->L; c++) out[i * p->L + c] = y[c] ? 1.0 : 0.0;
+  }
+}
+
+/* solve the replicated SPD A[W,W] X = B[W,L] on the grid; X (row-major [W,L]) to every rank */
+static int grid_posv(const grid *g, const double *A, const double *B, int64_t W, int64_t L, double *X) {
+  int err = 0;
+  if (g->sub != MPI_COMM_NULL) {
+    dmat a, b;
+    const int iW = (int)W, iL = (int)L;
+    HP_CALL(dmat_scatter(g, A, iW, iW, iW, &a));
+    HP_CALL(dmat_scatter(g, B, iW, iL, iW, &b));
+    int one = 1, info = 0;
+    pdposv_("U", &iW, &iL, a.a, &one, &one, a.desc, b.a, &one, &one, b.desc, &info);
+    if (info != 0) err = info;
+    else HP_CALL(dmat_gather(g, &b, X));
+    free(a.a);
+    free(b.a);
+  }
+  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, g->comm));
+  if (err != 0)
+    HP_ERROR(HP_ERR_NUMERIC, "linear probe: pdposv info %d (X^T X + ridge I not positive definite: raise "
+             "cluster.probe_ridge)", err);
+  HP_MPI(MPI_Bcast(X, (int)(W * L), MPI_DOUBLE, 0, g->comm));
+  return 0;
+}
+
 int hp_probe_run(MPI_Comm comm, const float *xtr, const uint8_t *ytr, int64_t ntr, const float *xte,
-                 const uint8_t *yte, int64_t nte, int64_t E, int64_t L, double ridge, hp_probe *out) {
+                 const uint8_t *yte, int64_t nte, int64_t E, int64_t L, double ridge, int solver_ranks,
+                 hp_probe *out) {
   memset(out, 0, sizeof *out);
   const int64_t W = E + 1; /* bias column */
-  double *X = NULL, *Y = NULL;
-  HP_CALLOC(X, (size_t)(ntr > 0 ? ntr : 1) * (size_t)W, "probe: design rows");
-  HP_CALLOC(Y, (size_t)(ntr > 0 ? ntr : 1) * (size_t)L, "probe: targets");
-  int64_t k = 0;
-  for (int64_t i = 0; i < ntr; i++) {
-    if (!any_label(ytr + i * L, L)) continue;
-    for (int64_t j = 0; j < E; j++) X[k * W + j] = xtr[i * E + j];
-    X[k * W + E] = 1.0;
-    for (int64_t c = 0; c < L; c++) Y[k * L + c] = ytr[i * L + c] ? 1.0 : 0.0;
-    k++;
-  }
+  if (E < 1 || L < 1 || W * W > INT32_MAX || W * L > INT32_MAX)
+    HP_ERROR(HP_ERR_INPUT, "linear probe: %lld dimensions x %lld labels out of range", (long long)E, (long long)L);
+  int64_t *row = NULL, k = 0;
+  HP_CALLOC(row, ntr > 0 ? ntr : 1, "probe: labelled rows");
+  for (int64_t i = 0; i < ntr; i++)
+    if (any_label(ytr + i * L, L)) row[k++] = i;
   HP_MPI(MPI_Allreduce(&k, &out->n_train, 1, MPI_INT64_T, MPI_SUM, comm));
   if (out->n_train == 0) HP_ERROR(HP_ERR_INPUT, "linear probe: no labelled training images");
-  grid g;
-  HP_CALL(grid_open(comm, &g));
-  int64_t N;
-  int mb, nl, lld, lld2;
-  double *Xb = NULL, *Yb = NULL;
-  HP_CALL(to_blocks(&g, X, k, W, &N, &mb, &nl, &lld, &Xb));
-  HP_CALL(to_blocks(&g, Y, k, L, &N, &mb, &nl, &lld2, &Yb));
-  free(X);
-  free(Y);
-  dmat A, B;
-  HP_CALL(gram(&g, Xb, (int)W, Xb, (int)W, N, mb, lld, &A));
-  HP_CALL(gram(&g, Xb, (int)W, Yb, (int)L, N, mb, lld, &B));
-  free(Xb);
-  free(Yb);
-  for (int li = 0; li < A.nl; li++) {
-    int64_t gi = l2g(li, g.rank, g.size, A.nb);
-    A.a[(size_t)gi * A.lld + li] += ridge;
-  }
-  int iW = (int)W, iL = (int)L, one = 1, info = 0;
-  pdposv_("U", &iW, &iL, A.a, &one, &one, A.desc, B.a, &one, &one, B.desc, &info);
-  if (info != 0)
-    HP_ERROR(HP_ERR_NUMERIC, "linear probe: pdposv info %d (X^T X + ridge I not positive definite: raise "
-             "cluster.probe_ridge)", info);
-  double *Wf = NULL;
+  double *A = NULL, *B = NULL, *Wf = NULL;
+  HP_CALLOC(A, (size_t)W * (size_t)W, "probe: X^T X");
+  HP_CALLOC(B, (size_t)W * (size_t)L, "probe: X^T Y");
   HP_CALLOC(Wf, (size_t)W * (size_t)L, "probe: weights");
-  HP_CALL(dmat_gather(&g, &B, Wf));
-  free(A.a);
-  free(B.a);
+  probe_rows pr = {xtr, ytr, row, E, L};
+  HP_CALL(xgram(comm, k, (int)W, fill_design, &pr, 0, NULL, NULL, A));
+  HP_CALL(xgram(comm, k, (int)W, fill_design, &pr, (int)L, fill_targets, &pr, B));
+  free(row);
+  for (int64_t i = 0; i < W; i++) A[i * W + i] += ridge;
+  grid g;
+  HP_CALL(grid_open(comm, solver_ranks, &g));
+  HP_CALL(grid_posv(&g, A, B, W, L, Wf));
   grid_close(&g);
+  free(A);
+  free(B);
   int64_t cnt[2] = {0, 0};
   for (int64_t i = 0; i < nte; i++) {
     const uint8_t *y = yte + i * L;

@@ -1,14 +1,18 @@
 /* analysis.h — embedding analytics beside k-means (docs/cluster.md):
- *  - PCA with ScaLAPACK: the covariance X_c^T X_c / N by pdgemm on a block-cyclic process grid
- *    (P x 1, rows in blocks), eigen-decomposition by pdsyevd; explained variance, the first
- *    three components and every row's 3-D projection;
+ *  - PCA: the covariance X_c^T X_c / N summed exactly over every rank's rows (BLAS dsyrk on
+ *    blocks of rows of values rounded to 2^-24 of the largest, integer sums; analysis.c), then
+ *    the eigen-decomposition by ScaLAPACK pdsyevd on a block-cyclic grid of solver_ranks
+ *    ranks; explained variance, the first three components and every row's 3-D projection;
  *  - the modality gap: distance between the image and caption centroids, their cosine, and the
  *    share of the pooled variance along the gap direction (exact sums, rank-independent);
  *  - a linear probe: ridge regression from image embeddings (+ bias) to multi-hot labels, the
- *    normal equations (X^T X + ridge I) W = X^T Y formed by pdgemm and solved by pdposv; top-1
- *    accuracy (the highest-scoring label is one of the image's labels) on held-out rows.
- * The ScaLAPACK results depend on the process grid in the last bits (the reduction order of
- * pdgemm/pdsyevd/pdposv): identical to rounding, not bitwise, across rank counts.
+ *    normal equations (X^T X + ridge I) W = X^T Y formed exactly as above and solved by
+ *    ScaLAPACK pdposv on the solver grid; top-1 accuracy (the highest-scoring label is one of
+ *    the image's labels) on held-out rows.
+ * solver_ranks: ranks in the ScaLAPACK grid of the dense E x E solves (0 = all). The Gram
+ * matrices are the same bits for any rank count, so with a fixed solver_ranks (1 by default,
+ * cluster.solver_ranks) every figure is identical for any rank count; a grid that follows the
+ * rank count (0) is faster for large E but agrees only to rounding across rank counts.
  * All functions are collective over comm; rows are in global order rank by rank.
  */
 #ifndef HP_CLUSTER_ANALYSIS_H
@@ -25,7 +29,7 @@ typedef struct {
   double *proj;       /* [n,3] this rank's rows projected (centred) */
 } hp_pca;
 
-int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, hp_pca *out);
+int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, int solver_ranks, hp_pca *out);
 void hp_pca_free(hp_pca *p);
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
 
 /* Rows with no label are skipped (train and test). */
 int hp_probe_run(MPI_Comm comm, const float *xtr, const uint8_t *ytr, int64_t ntr, const float *xte,
-                 const uint8_t *yte, int64_t nte, int64_t E, int64_t L, double ridge, hp_probe *out);
+                 const uint8_t *yte, int64_t nte, int64_t E, int64_t L, double ridge, int solver_ranks,
+                 hp_probe *out);
 
 #endif

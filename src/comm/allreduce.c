@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/watchdog.h"
 
 int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats) {
   memset(bar, 0, sizeof *bar);
@@ -57,7 +58,11 @@ int hp_bar_ready(hp_bucket_allreduce *bar, size_t lo) {
 int hp_bar_finish(hp_bucket_allreduce *bar, double *wait) {
   double t0 = MPI_Wtime();
   HP_CALL(hp_bar_ready(bar, 0));
-  if (bar->size > 1) HP_MPI(MPI_Waitall(bar->nbuckets, bar->req, MPI_STATUSES_IGNORE));
+  if (bar->size > 1) {
+    const char *prev = hp_watch_enter("waiting for the gradient allreduce (MPI_Waitall)");
+    HP_MPI(MPI_Waitall(bar->nbuckets, bar->req, MPI_STATUSES_IGNORE));
+    hp_watch_leave(prev);
+  }
   bar->wait_seconds = MPI_Wtime() - t0;
   if (wait) *wait = bar->wait_seconds;
   return 0;

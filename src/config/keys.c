@@ -14,7 +14,7 @@
 /* min > max: the range is not checked. */
 #define NO_RANGE 1, 0
 
-#define STAGE_NAMES "synth|ingest|train|embed|search|zeroshot|cluster|caption|report"
+#define STAGE_NAMES "synth|ingest|train|embed|search|zeroshot|cluster|caption-train|caption|report"
 
 const hp_cfg_key hp_cfg_keys[] = {
     /* ---- run: the job as a whole ---------------------------------------------------------- */
@@ -28,6 +28,14 @@ const hp_cfg_key hp_cfg_keys[] = {
      "seed of every random stream (synthesis, initialisation, shuffling); same seed, same results"},
     {"run.log_level", HP_T_ENUM, "info", NO_RANGE, "quiet|info|debug",
      "how much rank 0 logs to stdout"},
+    {"run.watchdog", HP_T_FLOAT, "1800", 0, 1e9, NULL,
+     "seconds a rank may go without progress (a training step, a progress line, a finished collective "
+     "wait) before the watchdog ends the whole job naming the rank, stage and what it waited for "
+     "(exit code 13); 0 = off"},
+    {"run.memory_limit", HP_T_FLOAT, "0", 0, 1e12, NULL,
+     "MiB per rank a stage may use; each stage estimates its peak from the config and input sizes "
+     "before allocating and refuses with a clear error above this, above `ulimit -v`, or above the "
+     "node's available memory shared by its ranks (exit code 6); 0 = only the latter two"},
     {"run.blas_threads", HP_T_INT, "0", 0, 256, NULL,
      "OpenBLAS threads per rank; 0 = leave OPENBLAS_NUM_THREADS as set in the environment"},
 
@@ -240,9 +248,50 @@ const hp_cfg_key hp_cfg_keys[] = {
      "projection), the image-caption modality gap, and the linear probe (needs labels)"},
     {"cluster.probe_ridge", HP_T_FLOAT, "1.0", 0, 1e12, NULL,
      "ridge added to the diagonal of X^T X in the linear probe (train split -> test split)"},
+    {"cluster.solver_ranks", HP_T_INT, "1", 0, 1000000, NULL,
+     "ranks in the ScaLAPACK grid that solves the dense dim x dim PCA eigenproblem (pdsyevd) and the probe's "
+     "normal equations (pdposv); the matrices are summed exactly over all ranks first. 1 (default) gives the "
+     "same bits for any rank count; 0 = every rank (faster for large dim, equal only to rounding across rank "
+     "counts)"},
     {"cluster.silhouette_sample", HP_T_INT, "0", 0, 1000000000, NULL,
      "silhouette over a sample (seeded by run.seed, as the k-means++ initialisation) of this many rows (distances within the sample); 0 = exact "
      "over all rows (every rank then holds all rows: N x dim x 4 bytes)"},
+
+    /* ---- caption: the text decoder on frozen CLIP embeddings (caption-train, caption) ------- */
+    {"caption.width", HP_T_INT, "768", 8, 16384, NULL,
+     "decoder width D (the study: 768); the CLIP embedding enters as a prefix token through a "
+     "linear projection to D"},
+    {"caption.ffn", HP_T_INT, "2048", 8, 65536, NULL, "decoder feed-forward width (the study: 2048)"},
+    {"caption.heads", HP_T_INT, "8", 1, 256, NULL, "decoder attention heads (the study: 8; divides caption.width)"},
+    {"caption.layers", HP_T_INT, "1", 1, 64, NULL, "transformer decoder blocks (the study: 1)"},
+    {"caption.dropout", HP_T_FLOAT, "0.5", 0, 0.99, NULL,
+     "dropout before the vocabulary projection (the study: 0.5)"},
+    {"caption.block_dropout", HP_T_FLOAT, "0", 0, 0.99, NULL,
+     "dropout inside the decoder blocks (attention and MLP outputs); the study: none"},
+    {"caption.train_optimizer", HP_T_ENUM, "rmsprop", NO_RANGE, "rmsprop|adamw",
+     "caption-train optimiser: RMSprop (the study; alpha 0.9, eps 1e-7) or AdamW (betas 0.9/0.999)"},
+    {"caption.train_lr", HP_T_FLOAT, "1e-3", 0, 1e30, NULL, "caption-train learning rate (the study: 1e-3)"},
+    {"caption.train_weight_decay", HP_T_FLOAT, "0", 0, 10, NULL,
+     "caption-train weight decay on the matrices (RMSprop: coupled, AdamW: decoupled)"},
+    {"caption.train_batch", HP_T_INT, "64", 1, 1048576, NULL,
+     "caption-train global batch of captions per step, spread over the ranks (the study: 64)"},
+    {"caption.train_epochs", HP_T_INT, "20", 1, 100000, NULL, "caption-train epochs at most (the study: 20)"},
+    {"caption.train_patience", HP_T_INT, "2", 0, 100000, NULL,
+     "early stopping: stop after this many epochs without a better validation token accuracy "
+     "(0 = never); the best epoch's decoder is kept"},
+    {"caption.train_max_steps", HP_T_INT, "0", 0, 1e12, NULL,
+     "stop caption-train after this many optimiser steps (0 = no limit; for tests and benchmarks)"},
+    {"caption.beam", HP_T_INT, "1", 1, 64, NULL, "decoding beam width: 1 = greedy, more = beam search"},
+    {"caption.length_penalty", HP_T_FLOAT, "0", 0, 10, NULL,
+     "beam search: a hypothesis is scored by log-probability / length^length_penalty (0 = raw log-probability)"},
+    {"caption.renorm", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "mode (b): L2-normalise the support-memory projection before decoding (the caption embeddings "
+     "the decoder was trained on are unit vectors)"},
+    {"caption.split", HP_T_ENUM, "test", NO_RANGE, "train|val|test",
+     "images captioned and scored (against all their reference captions)"},
+    {"caption.decode_batch", HP_T_INT, "64", 1, 65536, NULL, "images decoded together per rank"},
+    {"caption.examples", HP_T_INT, "5", 0, 1000, NULL,
+     "example captions per mode in results.h5 and caption.md (the first images of the split)"},
 };
 
 const int hp_cfg_nkeys = (int)(sizeof hp_cfg_keys / sizeof hp_cfg_keys[0]);

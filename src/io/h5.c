@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/watchdog.h"
 
 #define ROW_MAX_BYTES ((size_t)1 << 30) /* one row must fit one MPI-IO call comfortably */
 
@@ -83,6 +84,7 @@ static int file_init(MPI_Comm comm, const char *path, hp_h5file *f) {
 
 int hp_h5_create(MPI_Comm comm, const char *path, hp_h5file *f) {
   hid_t fapl;
+  const char *prev = hp_watch_enter("creating an HDF5 file (collective H5Fcreate)");
   HP_CALL(file_init(comm, path, f));
   HP_CALL(parallel_fapl(comm, path, &fapl));
   hp_tmpfile_register(f->tmp); /* every rank: whichever fails first cleans up */
@@ -94,6 +96,7 @@ int hp_h5_create(MPI_Comm comm, const char *path, hp_h5file *f) {
   H5Pclose(fcpl);
   H5Pclose(fapl);
   f->creating = 1;
+  hp_watch_leave(prev);
   return 0;
 }
 
@@ -126,10 +129,12 @@ int hp_h5_commit(hp_h5file *f) {
 
 int hp_h5_open_read(MPI_Comm comm, const char *path, hp_h5file *f) {
   hid_t fapl;
+  const char *prev = hp_watch_enter("opening an HDF5 file (collective H5Fopen)");
   HP_CALL(file_init(comm, path, f));
   HP_CALL(parallel_fapl(comm, path, &fapl));
   HP_H5(HP_ERR_INPUT, f->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl), path, "", "cannot open for reading");
   H5Pclose(fapl);
+  hp_watch_leave(prev);
   return 0;
 }
 

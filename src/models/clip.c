@@ -68,6 +68,14 @@ void hp_clip_init(hp_clip *m, uint64_t seed) {
   m->p.data[m->logit_scale] = (float)log(1.0 / (double)m->cfg.temperature);
 }
 
+int hp_clip_acts_estimate(hp_clip *m, int B, size_t *bytes) {
+  size_t a1 = 0, a2 = 0;
+  HP_CALL(hp_clip_alloc_acts(m, 1, &a1));
+  HP_CALL(hp_clip_alloc_acts(m, 2, &a2));
+  *bytes = (2 * a1 > a2 ? 2 * a1 - a2 : 0) + (a2 > a1 ? a2 - a1 : 0) * (size_t)(B > 0 ? B : 1);
+  return 0;
+}
+
 int hp_clip_alloc_acts(hp_clip *m, int B, size_t *bytes) {
   size_t b = 0, x = 0;
   if (B < 1) HP_ERROR(HP_ERR_INTERNAL, "CLIP: activation batch %d", B);

@@ -68,6 +68,10 @@ int hp_clip_build(hp_clip *m, const hp_clip_config *cfg);
 void hp_clip_init(hp_clip *m, uint64_t seed);
 /* Activations for batches of up to B rows; *bytes (may be NULL) = bytes allocated. */
 int hp_clip_alloc_acts(hp_clip *m, int B, size_t *bytes);
+/* The activation bytes hp_clip_alloc_acts(m, B) would allocate, without allocating them:
+ * activations are linear in the batch, so allocations for batches 1 and 2 give the fixed and
+ * per-sample parts exactly (m is left with batch-2 activations). For memory checks. */
+int hp_clip_acts_estimate(hp_clip *m, int B, size_t *bytes);
 void hp_clip_free(hp_clip *m);
 
 /* ids/valid [B,T] -> emb [B,E] (unit rows). drop NULL = eval. */

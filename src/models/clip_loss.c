@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/watchdog.h"
 
 int hp_clip_loss_ws_init(hp_clip_loss_ws *ws, MPI_Comm comm, int B, int E) {
   int size, rank;
@@ -128,8 +129,10 @@ int hp_clip_loss(hp_clip_loss_ws *ws, MPI_Comm comm, const float *img, const flo
   const float s = expf(logit_scale);
   int size;
   MPI_Comm_size(comm, &size);
+  const char *prev = hp_watch_enter("exchanging embeddings for the global contrastive loss (MPI_Allgatherv)");
   HP_MPI(MPI_Allgatherv(img, B * E, MPI_FLOAT, ws->all_img, ws->elem_counts, ws->elem_displs, MPI_FLOAT, comm));
   HP_MPI(MPI_Allgatherv(txt, B * E, MPI_FLOAT, ws->all_txt, ws->elem_counts, ws->elem_displs, MPI_FLOAT, comm));
+  hp_watch_leave(prev);
 
   /* Image rows against every caption, caption rows against every image. */
   int correct[2] = {0, 0};

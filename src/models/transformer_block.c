@@ -75,7 +75,7 @@ void hp_tblock_forward(const hp_tblock_cfg *c, const hp_tblock_params *o, const 
     ain = x;
   }
   hp_linear_forward(a->qkv, ain, w + o->qkv_w, w + o->qkv_b, N, D, 3 * D);      /* [N,3D] */
-  hp_attention_forward(a->a, a->att, a->qkv, key_valid, 0, B, T, D, c->H);     /* [N,D] */
+  hp_attention_forward(a->a, a->att, a->qkv, key_valid, c->causal, B, T, D, c->H);     /* [N,D] */
   hp_linear_forward(a->r1, a->a, w + o->proj_w, w + o->proj_b, N, D, D);       /* [N,D] */
   drop_add(a->r1, x, ND, drop, i0);
   const float *min; /* MLP input, MLP residual */

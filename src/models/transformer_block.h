@@ -48,6 +48,8 @@ typedef struct {
   int D, H, F;  /* width, heads (D % H == 0), MLP width */
   int pre_ln;   /* 1 = ViT, 0 = BERT */
   float ln_eps; /* BERT 1e-12, timm ViT 1e-6 */
+  int causal;   /* 1 = causal self-attention (key j > query i masked; the caption decoder),
+                   0 = bidirectional (BERT, ViT) */
 } hp_tblock_cfg;
 
 /* Saved activations of one block for batch capacity Bmax, sequence capacity Tmax. Rows are

@@ -25,11 +25,18 @@ void hp_optim_config_sgd(hp_optim_config *c) {
   c->l2 = 1e-3f;
 }
 
+void hp_optim_config_rmsprop(hp_optim_config *c) {
+  memset(c, 0, sizeof *c);
+  c->kind = HP_OPT_RMSPROP;
+  c->alpha = 0.9f;
+  c->eps = 1e-7f;
+}
+
 int hp_optim_init(hp_optim *o, const hp_optim_config *cfg, const hp_params *p, size_t lo, size_t hi) {
   memset(o, 0, sizeof *o);
   if (lo > hi || hi > p->total)
     HP_ERROR(HP_ERR_INTERNAL, "optimiser slice [%zu,%zu) outside the buffer of %zu", lo, hi, p->total);
-  if (cfg->kind != HP_OPT_ADAMW && cfg->kind != HP_OPT_SGD)
+  if (cfg->kind != HP_OPT_ADAMW && cfg->kind != HP_OPT_SGD && cfg->kind != HP_OPT_RMSPROP)
     HP_ERROR(HP_ERR_CONFIG, "unknown optimiser kind %d", cfg->kind);
   o->cfg = *cfg;
   o->lo = lo;
@@ -118,6 +125,19 @@ void hp_optim_step(hp_optim *o, float *w, const float *g, float lr, float scale)
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         w[i] = wi - step * m[i] / (sqrtf(v[i]) * rbc2 + eps);
+      }
+    }
+  } else if (c->kind == HP_OPT_RMSPROP) {
+    float al = c->alpha, eps = c->eps;
+    float *sq = o->m;
+    for (int k = 0; k < o->nr; k++) {
+      size_t a = o->r[k].lo, b = o->r[k].hi;
+      float wd = (o->r[k].flags & HP_PARAM_DECAY) ? c->weight_decay : 0.0f;
+      HP_OMP("omp parallel for if(b - a > HP_OMP_MIN_ELEMS)")
+      for (size_t i = a; i < b; i++) {
+        float d = g[i] * scale + wd * w[i];
+        sq[i] = al * sq[i] + (1.0f - al) * d * d;
+        w[i] -= lr * d / (sqrtf(sq[i]) + eps);
       }
     }
   } else {

@@ -31,6 +31,10 @@
  * SGD (torch.optim.SGD): d = g (+ wd*w on HP_PARAM_DECAY tensors — coupled, as torch);
  *   momentum > 0: buf = d at t = 1, else buf = momentum*buf + (1-dampening)*d;
  *   d = nesterov ? d + momentum*buf : buf;  w -= lr*d.
+ * RMSprop (torch.optim.RMSprop, momentum 0, not centered): d = g (+ wd*w on HP_PARAM_DECAY
+ *   tensors — coupled, as torch);  sq = alpha*sq + (1-alpha)*d^2;  w -= lr * d / (sqrt(sq) + eps).
+ *   Defaults alpha 0.9, eps 1e-7 (Keras' RMSprop, which the study used: rho 0.9, epsilon 1e-7),
+ *   wd 0. The state sq lives in m.
  */
 #ifndef HP_NN_OPTIM_H
 #define HP_NN_OPTIM_H
@@ -40,7 +44,7 @@
 
 #include "models/params.h"
 
-enum { HP_OPT_ADAMW = 0, HP_OPT_SGD = 1 };
+enum { HP_OPT_ADAMW = 0, HP_OPT_SGD = 1, HP_OPT_RMSPROP = 2 };
 
 typedef struct {
   int kind;             /* HP_OPT_* */
@@ -51,12 +55,15 @@ typedef struct {
   float dampening;      /* SGD */
   int nesterov;         /* SGD */
   float l2;             /* lambda of the L2 kernel penalty (1e-3) */
+  float alpha;          /* RMSprop smoothing constant (0.9) */
 } hp_optim_config;
 
 /* AdamW defaults: b1 .9, b2 .999, eps 1e-8, wd .01, l2 1e-3 */
 void hp_optim_config_adamw(hp_optim_config *c);
 /* SGD defaults: momentum .9, dampening 0, nesterov 0, wd 0, l2 1e-3 */
 void hp_optim_config_sgd(hp_optim_config *c);
+/* RMSprop defaults: alpha .9, eps 1e-7, wd 0, l2 0 */
+void hp_optim_config_rmsprop(hp_optim_config *c);
 
 typedef struct {
   size_t lo, hi; /* relative to the slice start (element lo of the buffer = 0) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "io/check.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
@@ -105,6 +106,16 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   e->fingerprint = info.fingerprint;
   info.fingerprint = NULL;
   hp_ckpt_info_free(&info);
+  /* peak memory before the batch's activations (base/memory.h) */
+  size_t act = 0;
+  HP_CALL(hp_clip_acts_estimate(&e->m, batch, &act));
+  size_t pb = 2 * e->m.p.total * sizeof(float); /* parameters and their (unused) gradients */
+  size_t imgs = (size_t)batch * (size_t)image_size * (size_t)image_size * 3;
+  char detail[256];
+  snprintf(detail, sizeof detail, "model %.1f MiB, activations for a batch of %d %.1f MiB, image batch %.1f MiB",
+           pb / 1048576.0, batch, act / 1048576.0, imgs / 1048576.0);
+  HP_CALL(hp_mem_require(comm, "CLIP model (embed/search/zeroshot)", hp_cfg_float(cfg, "run.memory_limit"),
+                         pb + act + imgs, pb, detail, "embed.batch, the model.* sizes"));
   HP_CALL(hp_clip_alloc_acts(&e->m, batch, NULL));
   HP_CALLOC(e->ids, (size_t)batch * (size_t)e->T, "text batch ids");
   HP_CALLOC(e->valid, (size_t)batch * (size_t)e->T, "text batch mask");

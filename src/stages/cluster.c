@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/log.h"
 #include "cluster/analysis.h"
 #include "cluster/kmeans.h"
@@ -195,6 +196,20 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   if (top > o.N)
     HP_ERROR(HP_ERR_CONFIG, "%s: %s = %" PRId64 " exceeds the %" PRId64 " %s rows of split '%s' in %s", cf,
              o.k > 0 ? "cluster.k" : "cluster.k_max", top, o.N, o.source, o.split, epath);
+  {
+    /* peak per rank: its rows (held), the exact silhouette's copy of every row (or the sample's),
+     * Lloyd's distance tiles and the centres (base/memory.h) */
+    const int64_t sil_rows = sample > 0 && sample < o.N ? sample : o.N;
+    size_t rows = (size_t)n * (size_t)o.E * sizeof(float), all = (size_t)sil_rows * (size_t)o.E * sizeof(float);
+    size_t cent = (size_t)top * (size_t)o.E * sizeof(double) * 4 + (size_t)n * (size_t)top * sizeof(float);
+    char detail[256];
+    snprintf(detail, sizeof detail, "this rank's %" PRId64 " rows %.1f MiB, %s silhouette rows %.1f MiB, centres and "
+             "distances %.1f MiB", n, rows / 1048576.0, sil_rows == o.N ? "exact: all" : "sampled", all / 1048576.0,
+             cent / 1048576.0);
+    HP_CALL(hp_mem_require(ctx->comm, "cluster", hp_cfg_float(ctx->cfg, "run.memory_limit"), rows + all + cent, rows,
+                           detail, "cluster.silhouette_sample (the exact silhouette holds every row on every rank), "
+                           "more ranks, cluster.k / cluster.k_max"));
+  }
   hp_km_opts opt = {.k = 0, .max_iter = (int)o.max_iter, .tol = o.tol, .seed = o.seed};
   hp_km_result r;
   if (o.k == 0) {
@@ -235,9 +250,10 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   HP_MPI(MPI_Gatherv(r.label, (int)n, MPI_INT64_T, o.labels, rc, rd, MPI_INT64_T, 0, ctx->comm));
   o.analysis = hp_cfg_bool(cfg, "cluster.analysis");
   o.ridge = hp_cfg_float(cfg, "cluster.probe_ridge");
+  const int solver_ranks = (int)hp_cfg_int(cfg, "cluster.solver_ranks");
   if (o.analysis) {
     double ta = hp_now();
-    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, &o.pca));
+    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, solver_ranks, &o.pca));
     for (int p = 0; p < ctx->size; p++) {
       rc[p] *= 3;
       rd[p] *= 3;
@@ -259,7 +275,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
       HP_CALL(hp_eval_load_images(ctx, &em, 0, 1, &tr));
       HP_CALL(hp_eval_load_images(ctx, &em, 2, 1, &te));
       HP_CALL(hp_probe_run(ctx->comm, tr.emb, tr.labels, tr.n, te.emb, te.labels, te.n, o.E, em.n_labels, o.ridge,
-                           &o.probe));
+                           solver_ranks, &o.probe));
       o.probe_done = 1;
       hp_eval_images_free(&tr);
       hp_eval_images_free(&te);

@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "io/check.h"
 #include "stages/stage.h"
@@ -29,8 +32,13 @@ const hp_stage hp_stages[] = {
      "zero-shot classification"},
     {"cluster", "results.h5", {"embeddings.h5", NULL}, {"run.seed", "cluster.", NULL}, hp_stage_cluster,
      "parallel k-means, elbow, cluster quality"},
-    {"caption", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"caption.", NULL}, NULL,
-     "captioning from embeddings"},
+    {"caption-train", "caption_ckpt.h5", {"embeddings.h5", "dataset.h5", NULL},
+     {"run.seed", "caption.width", "caption.ffn", "caption.heads", "caption.layers", "caption.dropout",
+      "caption.block_dropout", "caption.train_", NULL},
+     hp_stage_caption_train, "train the caption decoder on frozen caption embeddings (caption_ckpt.h5)"},
+    {"caption", "results.h5", {"embeddings.h5", "caption_ckpt.h5", "dataset.h5", NULL},
+     {"caption.beam", "caption.length_penalty", "caption.renorm", "caption.split", "caption.examples", NULL},
+     hp_stage_caption, "captioning of the images from their embeddings, direct and through the support memory"},
     {"report", "summary.md", {"results.h5", "?ckpt.h5", "?dataset.h5", NULL}, {"run.name", "report.", NULL},
      hp_stage_report, "Markdown summary of the run directory (summary.md)"},
 };
@@ -177,6 +185,18 @@ int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
   return 1;
 }
 
+/* HPCLIP_TEST_STALL=RANK:STAGE (tests only, unset = off): that rank stops making progress at
+ * the start of that stage, as if stuck in I/O, so the watchdog can be tested. */
+static void test_stall(const hp_stage_ctx *ctx, const hp_stage *st) {
+  const char *env = getenv("HPCLIP_TEST_STALL");
+  int r = -1;
+  char name[64] = "";
+  if (!env || sscanf(env, "%d:%63s", &r, name) != 2 || r != ctx->rank || strcmp(name, st->name) != 0) return;
+  hp_log_warn("HPCLIP_TEST_STALL: rank %d stalls at the start of stage %s (test hook)", r, st->name);
+  hp_watch_doing("stalled on purpose (HPCLIP_TEST_STALL)");
+  for (;;) pause();
+}
+
 int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force) {
   if (!st->run)
     HP_ERROR(HP_ERR_NOTIMPL, "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc,
@@ -195,7 +215,19 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   }
   double t0 = hp_now();
   hp_log_info("stage %s: start (%d rank%s) -> %s", st->name, ctx.size, ctx.size > 1 ? "s" : "", out);
+  HP_CALL(hp_watchdog_start(ctx.rank, hp_cfg_float(cfg, "run.watchdog")));
+  hp_watch_stage(st->name);
+  test_stall(&ctx, st);
   HP_CALL(st->run(&ctx));
+  hp_watch_doing("between stages");
   hp_log_info("stage %s: done in %.2f s -> %s", st->name, hp_now() - t0, out);
+  /* a signal during the stage's last moments: stop before the next stage starts */
+  int stop = 0, sig = 0;
+  HP_CALL(hp_preempt_agree(comm, &stop, &sig));
+  if (stop)
+    HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+                                        "signal %d after stage %s completed (%s is complete): stopping before the "
+                                        "next stage; rerun `hpclip run` (a requeue) to continue",
+                                        sig, st->name, out)));
   return 0;
 }

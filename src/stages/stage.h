@@ -52,6 +52,8 @@ int hp_stage_embed(hp_stage_ctx *ctx);
 int hp_stage_search(hp_stage_ctx *ctx);
 int hp_stage_zeroshot(hp_stage_ctx *ctx);
 int hp_stage_cluster(hp_stage_ctx *ctx);
+int hp_stage_caption_train(hp_stage_ctx *ctx);
+int hp_stage_caption(hp_stage_ctx *ctx);
 int hp_stage_report(hp_stage_ctx *ctx);
 
 /* Markdown files written by stages (STAGE.md, summary.md) start with the stamp line

@@ -37,6 +37,9 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/memory.h"
+#include "base/preempt.h"
+#include "base/watchdog.h"
 #include "base/log.h"
 #include "comm/allreduce.h"
 #include "comm/shard.h"
@@ -47,6 +50,7 @@
 #include "models/clip.h"
 #include "models/clip_loss.h"
 #include "nn/optim.h"
+#include "stages/clip_eval.h"
 #include "stages/stage.h"
 #include "stages/train_data.h"
 
@@ -63,17 +67,6 @@ typedef struct {
   int sync_bn;                   /* model.batch_norm = "sync" (ResNet, > 1 rank) */
   hp_clip_config mc;
 } train_cfg;
-
-static int parse_blocks(const hp_config *cfg, int out[4]) {
-  const char *s = hp_cfg_str(cfg, "model.resnet_blocks");
-  int n = 0, k = 0;
-  if (sscanf(s, "%d,%d,%d,%d%n", &out[0], &out[1], &out[2], &out[3], &n) != 4 || s[n] != 0) k = 1;
-  for (int i = 0; !k && i < 4; i++) k = out[i] < 1 || out[i] > 64;
-  if (k)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.resnet_blocks = \"%s\": must be four block counts in [1,64], e.g. \"3,4,6,3\"",
-             hp_config_path(cfg), s);
-  return 0;
-}
 
 static int read_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, train_cfg *t) {
   memset(t, 0, sizeof *t);
@@ -102,45 +95,9 @@ static int read_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, tra
   t->text_dropout = (float)hp_cfg_float(cfg, "model.text_dropout");
   t->image_dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
 
-  hp_clip_config *m = &t->mc;
-  hp_bert_config_default(&m->text);
-  m->text.vocab = (int)vocab;
-  m->text.max_len = (int)t->T;
-  m->text.layers = (int)hp_cfg_int(cfg, "model.text_layers");
-  m->text.heads = (int)hp_cfg_int(cfg, "model.text_heads");
-  m->text.width = (int)hp_cfg_int(cfg, "model.text_width");
-  m->text.ffn = (int)hp_cfg_int(cfg, "model.text_ffn");
-  m->text.dropout = t->text_dropout;
-  m->text.pooling = strcmp(hp_cfg_str(cfg, "model.text_pooling"), "cls") == 0 ? HP_BERT_POOL_CLS : HP_BERT_POOL_MEAN;
-  if (strcmp(hp_cfg_str(cfg, "model.image"), "vit") == 0) {
-    m->image_kind = HP_CLIP_IMAGE_VIT;
-    hp_vit_config_default(&m->vit);
-    m->vit.image = (int)image_size;
-    m->vit.patch = (int)hp_cfg_int(cfg, "model.image_patch");
-    m->vit.layers = (int)hp_cfg_int(cfg, "model.image_layers");
-    m->vit.heads = (int)hp_cfg_int(cfg, "model.image_heads");
-    m->vit.width = (int)hp_cfg_int(cfg, "model.image_width");
-    m->vit.mlp = (int)hp_cfg_int(cfg, "model.image_mlp");
-    m->vit.dropout = t->image_dropout;
-    if (image_size % m->vit.patch)
-      HP_ERROR(HP_ERR_CONFIG, "%s: model.image_patch = %d does not divide the dataset's image size %lld",
-               hp_config_path(cfg), m->vit.patch, (long long)image_size);
-  } else {
-    m->image_kind = HP_CLIP_IMAGE_RESNET;
-    hp_resnet_config_resnet50(&m->resnet, (int)image_size);
-    HP_CALL(parse_blocks(cfg, m->resnet.layers));
-    m->resnet.width = (int)hp_cfg_int(cfg, "model.resnet_width");
-    t->sync_bn = strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
-  }
-  m->embed_dim = (int)hp_cfg_int(cfg, "model.embed_dim");
-  m->temperature = (float)hp_cfg_float(cfg, "train.temperature");
-  m->learn_temperature = hp_cfg_bool(cfg, "train.learn_temperature");
-  if (m->text.width % m->text.heads)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.text_width = %d is not a multiple of model.text_heads = %d",
-             hp_config_path(cfg), m->text.width, m->text.heads);
-  if (m->image_kind == HP_CLIP_IMAGE_VIT && m->vit.width % m->vit.heads)
-    HP_ERROR(HP_ERR_CONFIG, "%s: model.image_width = %d is not a multiple of model.image_heads = %d",
-             hp_config_path(cfg), m->vit.width, m->vit.heads);
+  /* the model: one mapping from the model.* keys, shared with the evaluation stages */
+  HP_CALL(hp_clip_config_from_cfg(cfg, image_size, vocab, t->T, &t->mc));
+  t->sync_bn = t->mc.image_kind == HP_CLIP_IMAGE_RESNET && strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
   return 0;
 }
 
@@ -766,6 +723,25 @@ static int load_labels(trainer *tr, const char *dpath) {
   return 0;
 }
 
+/* Peak memory per rank before the big allocations (base/memory.h). */
+static int check_memory(trainer *tr) {
+  hp_params *p = &tr->m.p;
+  size_t act = 0;
+  HP_CALL(hp_clip_acts_estimate(&tr->m, (int)tr->Bmax, &act));
+  size_t pb = p->total * sizeof(float);
+  size_t opt = p->total * sizeof(float) * (tr->c.sgd ? 1 : 2); /* upper bound: ZeRO-1 keeps a slice */
+  size_t px = (size_t)tr->d.S * tr->d.S * 3;
+  size_t data = (size_t)tr->d.M * tr->c.T * sizeof(int32_t) + (size_t)tr->Bmax * px * 2;
+  size_t need = 2 * pb + opt + act + 2 * pb + data;
+  char detail[512];
+  snprintf(detail, sizeof detail,
+           "parameters + gradients %.1f MiB, optimiser state %.1f MiB, activations for %" PRId64
+           " images %.1f MiB, best copy + checkpoint staging %.1f MiB, data %.1f MiB",
+           2 * pb / 1048576.0, opt / 1048576.0, tr->Bmax, act / 1048576.0, 2 * pb / 1048576.0, data / 1048576.0);
+  return hp_mem_require(tr->ctx->comm, "train", hp_cfg_float(tr->ctx->cfg, "run.memory_limit"), need, 2 * pb, detail,
+                        "train.batch (or more ranks), train.eval_batch, the model.* sizes");
+}
+
 static int setup(trainer *tr) {
   hp_stage_ctx *ctx = tr->ctx;
   hp_config *cfg = ctx->cfg;
@@ -791,6 +767,7 @@ static int setup(trainer *tr) {
 
   hp_params *p = &tr->m.p;
   size_t act = 0;
+  HP_CALL(check_memory(tr));
   HP_CALL(hp_clip_alloc_acts(&tr->m, (int)tr->Bmax, &act));
   if (tr->c.mc.image_kind == HP_CLIP_IMAGE_RESNET && tr->c.sync_bn && ctx->size > 1) {
     HP_MPI(MPI_Comm_dup(ctx->comm, &tr->bn_comm));
@@ -949,6 +926,21 @@ static int end_epoch(trainer *tr, int *stop) {
   return 0;
 }
 
+/* After a step or an epoch: did any rank get SIGUSR1/SIGTERM (base/preempt.h)? Then every rank
+ * stops here together with the restart state on disk (written now unless just written). */
+static int check_preempt(trainer *tr, int state_written) {
+  int stop = 0, sig = 0;
+  HP_CALL(hp_preempt_agree(tr->ctx->comm, &stop, &sig));
+  if (!stop) return 0;
+  if (!state_written) HP_CALL(save_state(tr));
+  HP_CALL(hp_agree(tr->ctx->comm,
+                   hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+                                "train: signal %d: stopped after step %" PRId64 " (next: epoch %" PRId64 ", batch %" PRId64
+                                "); restart state saved to %s; rerun the same job (a requeue) to resume",
+                                sig, tr->s.step, tr->s.epoch + 1, tr->s.batch + 1, tr->path_state)));
+  return 0;
+}
+
 static int train_loop(trainer *tr) {
   int stop = tr->c.patience > 0 && tr->s.bad >= tr->c.patience; /* a resumed run that had stopped */
   tr->step0 = tr->s.step;
@@ -958,17 +950,25 @@ static int train_loop(trainer *tr) {
     while (tr->s.batch < tr->spe) {
       if (tr->c.max_steps > 0 && tr->s.step >= tr->c.max_steps) break;
       double loss;
+      hp_watch_doing("a training step");
       HP_CALL(train_step(tr, &loss));
       tr->s.loss_sum += loss;
       tr->s.loss_n++;
       tr->s.batch++;
-      if (tr->c.ckpt_every > 0 && tr->s.step % tr->c.ckpt_every == 0 && tr->s.batch < tr->spe) HP_CALL(save_state(tr));
+      int saved = 0;
+      if (tr->c.ckpt_every > 0 && tr->s.step % tr->c.ckpt_every == 0 && tr->s.batch < tr->spe) {
+        HP_CALL(save_state(tr));
+        saved = 1;
+      }
       if (tr->crash_step == tr->s.step && tr->ctx->rank == tr->ctx->size - 1) {
         hp_log_warn("train: HPCLIP_TEST_CRASH_AT_STEP=%" PRId64 ": killing this rank (test hook)", tr->s.step);
         raise(SIGKILL);
       }
+      /* at an epoch's last batch the epoch end (validation, state) comes first */
+      if (tr->s.batch < tr->spe) HP_CALL(check_preempt(tr, saved));
     }
-    HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by train.max_steps */
+    HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by train.max_steps; writes the state */
+    HP_CALL(check_preempt(tr, 1));
   }
   return 0;
 }
@@ -1017,7 +1017,10 @@ int hp_stage_train(hp_stage_ctx *ctx) {
   tr->bn_comm = MPI_COMM_NULL;
   HP_CALL(setup(tr));
   tr->t_start = hp_now();
-  HP_CALL(train_loop(tr));
+  hp_preempt_polling(1); /* SIGUSR1/SIGTERM now end the job at a step boundary, checkpointed */
+  int err = train_loop(tr);
+  hp_preempt_polling(0);
+  HP_CALL(err);
   HP_CALL(finish(tr));
   hp_log_info("train: %" PRId64 " steps in %.1f s (%.0f%% of step time in gradient/feature communication)",
               tr->s.step - tr->step0, hp_now() - tr->t_start,

@@ -35,9 +35,9 @@ search = { index = "annoy"; };'
 w badtrees     'run = { dir = "x"; };
 search = { index = "forest"; trees = -2; };'
 : >"$T/empty.cfg"
-# A stage that is planned but not implemented yet (the last one `hpclip --help` marks so).
-NI=$("$HPCLIP" --help | sed -n 's/^  \([a-z-]*\) .*(not implemented yet)$/\1/p' | tail -1)
-w notimpl      'run = { dir = "'"$T"'/ni"; stages = ["synth", "'"${NI:-synth}"'"]; };
+# Every stage is implemented now: an unknown stage name, in run.stages and on the command line,
+# is rejected before any stage runs.
+w notimpl      'run = { dir = "'"$T"'/ni"; stages = ["synth", "captioning"]; };
 data = { image_size = 16; };
 synth = { num_images = 24; };'
 
@@ -79,17 +79,15 @@ for np in 1 2 3; do
   expect_fail "override leaf_size 1"  $np 3 "-s search.leaf_size=1.*out of range" -- search "$T/good.cfg" -s search.leaf_size=1
   expect_fail "override shards = 0"   $np 3 "-s search.shards=0.*out of range" -- search "$T/good.cfg" -s search.shards=0
   expect_fail "config --check bad"    $np 3 "unknown.cfg:2" -- config --check "$T/unknown.cfg"
-  if [ -n "$NI" ]; then
-    expect_fail "stage not implemented" $np 9 "stage '$NI'.*not implemented" -- run "$T/notimpl.cfg"
-    expect_fail "single stage not impl" $np 9 "stage '$NI'.*not implemented" -- "$NI" "$T/good.cfg"
-  fi
+  expect_fail "unknown stage in run"  $np 3 "notimpl.cfg:1: run.stages: item 2 'captioning' is not one of: .*caption-train, caption" -- run "$T/notimpl.cfg"
+  expect_fail "unknown stage command" $np 2 "unknown command 'captioning'" -- captioning "$T/good.cfg"
   : >"$T/plainfile"
   expect_fail "run dir is a file"     $np 5 "run directory $T/plainfile: exists but is not a directory" -- synth "$T/good.cfg" --run-dir "$T/plainfile"
   expect_fail "run dir under a file"  $np 5 "run directory $T/plainfile/sub: cannot create" -- synth "$T/good.cfg" --run-dir "$T/plainfile/sub"
   head -c 3000 /dev/urandom >"$T/garbage.cfg"
   expect_fail "binary job file"       $np 3 "garbage.cfg:[0-9]+: syntax error" -- synth "$T/garbage.cfg"
   expect_fail "check a job file"      $np 4 "good.cfg: not an HDF5 file" -- check "$T/good.cfg"
-  if [ -n "$NI" ] && [ -e "$T/ni/dataset.h5" ]; then bad "not-implemented stage in run.stages must fail before any stage runs"; fi
+  if [ -e "$T/ni/dataset.h5" ]; then bad "an unknown stage in run.stages must fail before any stage runs"; fi
 done
 
 # HDF5 inputs to `hpclip check` (and to a stage that reads them)

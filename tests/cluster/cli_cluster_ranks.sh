@@ -1,7 +1,8 @@
 #!/bin/bash
 # cli_cluster_ranks.sh — `hpclip cluster` on the tiny evaluation run (tests/eval/tiny.cfg) at 1,
-# 2 and 3 ranks: every k-means / quality / modality-gap / probe table identical (h5diff),
-# the ScaLAPACK PCA equal to rounding (its reduction order follows the process grid),
+# 2 and 3 ranks: every k-means / quality / modality-gap / probe / PCA table identical (h5diff;
+# the PCA's covariance is summed exactly and solved on a 1-rank grid by default), with
+# cluster.solver_ranks = 0 (a grid over every rank) equal to rounding,
 # cluster.md identical, results.h5 valid (hpclip check), the elbow curve stored and both figures
 # drawn, caption clustering and a silhouette sample too, cluster.analysis = false; the skip
 # rule; bad configurations (k = 1, inverted elbow range, k_min < 2, k > rows) fail clearly.
@@ -22,7 +23,8 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
   done
   for np in 1 3; do
     for o in /cluster/quality /cluster/sizes /cluster/centers /cluster/labels /cluster/elbow/k /cluster/elbow/wcss \
-             /cluster/modality_gap /cluster/probe; do
+             /cluster/modality_gap /cluster/probe /cluster/pca/eigenvalues /cluster/pca/components \
+             /cluster/pca/projection; do
       if h5diff "$T/r2/results.h5" "$T/r$np/results.h5" $o >/dev/null; then ok "images $o: 2 = $np ranks"
       else bad "images $o differs between 2 and $np ranks"; h5diff "$T/r2/results.h5" "$T/r$np/results.h5" $o | head -5; fi
     done
@@ -30,11 +32,18 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
       if h5diff "$T/c2/results.h5" "$T/c$np/results.h5" $o >/dev/null; then ok "captions $o: 2 = $np ranks"
       else bad "captions $o differs between 2 and $np ranks"; fi
     done
-    # PCA: eigenvalues within 1e-13 absolute (the largest is ~1e-4 here), vectors within 1e-8
-    if h5diff -d 1e-13 "$T/r2/results.h5" "$T/r$np/results.h5" /cluster/pca/eigenvalues >/dev/null \
-       && h5diff -d 1e-8 "$T/r2/results.h5" "$T/r$np/results.h5" /cluster/pca/components >/dev/null \
-       && h5diff -d 1e-8 "$T/r2/results.h5" "$T/r$np/results.h5" /cluster/pca/projection >/dev/null; then
-      ok "PCA: 2 = $np ranks to rounding"; else bad "PCA differs between 2 and $np ranks"; fi
+    # every rank in the ScaLAPACK grid: PCA equal to the default's to rounding (eigenvalues within
+    # 1e-13 absolute — the largest is ~1e-4 here —, vectors within 1e-8)
+    mkdir -p "$T/g$np" && cp "$T/base/embeddings.h5" "$T/g$np/"
+    if expect_ok "cluster, solver grid over all ranks" $np cluster "$CFG" --run-dir "$T/g$np" -s cluster.k=4 \
+         -s cluster.solver_ranks=0; then
+      if h5diff -d 1e-13 "$T/r2/results.h5" "$T/g$np/results.h5" /cluster/pca/eigenvalues >/dev/null \
+         && h5diff -d 1e-8 "$T/r2/results.h5" "$T/g$np/results.h5" /cluster/pca/components >/dev/null \
+         && h5diff -d 1e-8 "$T/r2/results.h5" "$T/g$np/results.h5" /cluster/pca/projection >/dev/null \
+         && h5diff "$T/r2/results.h5" "$T/g$np/results.h5" /cluster/probe >/dev/null; then
+        ok "solver grid of $np ranks: PCA = 1-rank grid to rounding, probe identical"
+      else bad "solver grid of $np ranks: PCA differs beyond rounding"; fi
+    fi
     if cmp -s "$T/r2/cluster.md" "$T/r$np/cluster.md" && cmp -s "$T/c2/cluster.md" "$T/c$np/cluster.md"; then
       ok "cluster.md: 2 = $np ranks"; else bad "cluster.md differs between 2 and $np ranks"; fi
   done

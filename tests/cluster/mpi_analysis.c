@@ -3,7 +3,10 @@
  * orthogonal components, descending eigenvalues summing to the trace, projections), the
  * modality gap (centroid distance, cosine, variance share), and the linear probe (the ridge
  * normal equations solved here by Gaussian elimination give the same test accuracy). Shards are
- * uneven (rank 0 holds more rows). */
+ * uneven (rank 0 holds more rows). The covariance is formed from values rounded to 2^-24 of
+ * their bound (analysis.c), so it matches the unrounded double one here to ~1e-7 relative; with
+ * solver_ranks = 1 every output is bitwise equal to a one-process run (MPI_COMM_SELF) over all
+ * rows, and a grid over all ranks (solver_ranks = 0) still passes the same accuracy checks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,12 +57,11 @@ static void setup_data(void) {
   }
 }
 
-static void test_pca(void **state) {
-  (void)state;
+static void check_pca(int solver_ranks) {
   int64_t r0, n;
   part(N, &r0, &n);
   hp_pca p;
-  assert_int_equal(hp_pca_run(MPI_COMM_WORLD, X + r0 * E, n, E, &p), 0);
+  assert_int_equal(hp_pca_run(MPI_COMM_WORLD, X + r0 * E, n, E, solver_ranks, &p), 0);
   double mean[E] = {0}, C[E * E] = {0};
   for (int i = 0; i < N; i++)
     for (int j = 0; j < E; j++) mean[j] += X[i * E + j] / (double)N;
@@ -68,8 +70,8 @@ static void test_pca(void **state) {
       for (int b = 0; b < E; b++) C[a * E + b] += (X[i * E + a] - mean[a]) * (X[i * E + b] - mean[b]) / N;
   double tr = 0, se = 0;
   for (int j = 0; j < E; j++) tr += C[j * E + j], se += p.eig[j];
-  assert_true(fabs(tr - se) < 1e-12 * tr);
-  assert_true(fabs(p.total - tr) < 1e-12 * tr);
+  assert_true(fabs(tr - se) < 1e-6 * tr);
+  assert_true(fabs(p.total - tr) < 1e-6 * tr);
   for (int j = 1; j < E; j++) assert_true(p.eig[j - 1] >= p.eig[j]);
   for (int c = 0; c < 3; c++) {
     const double *v = p.components + c * E;
@@ -81,7 +83,7 @@ static void test_pca(void **state) {
       nv += v[a] * v[a];
     }
     assert_true(fabs(nv - 1) < 1e-12);
-    assert_true(sqrt(res) < 1e-10 * p.eig[0]);
+    assert_true(sqrt(res) < 1e-6 * p.eig[0]);
     for (int d = 0; d < c; d++) {
       double dot = 0;
       for (int a = 0; a < E; a++) dot += v[a] * p.components[d * E + a];
@@ -90,10 +92,32 @@ static void test_pca(void **state) {
     for (int64_t i = 0; i < n; i++) {
       double pr = 0;
       for (int a = 0; a < E; a++) pr += (X[(r0 + i) * E + a] - mean[a]) * v[a];
-      assert_true(fabs(pr - p.proj[i * 3 + c]) < 1e-10);
+      assert_true(fabs(pr - p.proj[i * 3 + c]) < 1e-6);
     }
   }
   hp_pca_free(&p);
+}
+
+static void test_pca(void **state) {
+  (void)state;
+  check_pca(1);
+  check_pca(0);
+}
+
+/* solver_ranks = 1: the same bits as one process holding every row */
+static void test_pca_bitwise(void **state) {
+  (void)state;
+  int64_t r0, n;
+  part(N, &r0, &n);
+  hp_pca p, s;
+  assert_int_equal(hp_pca_run(MPI_COMM_WORLD, X + r0 * E, n, E, 1, &p), 0);
+  assert_int_equal(hp_pca_run(MPI_COMM_SELF, X, N, E, 1, &s), 0);
+  assert_memory_equal(p.eig, s.eig, E * sizeof(double));
+  assert_memory_equal(p.components, s.components, 3 * E * sizeof(double));
+  assert_memory_equal(&p.total, &s.total, sizeof(double));
+  assert_memory_equal(p.proj, s.proj + r0 * 3, (size_t)n * 3 * sizeof(double));
+  hp_pca_free(&p);
+  hp_pca_free(&s);
 }
 
 /* E = 2 < 3 ranks: a process row of the BLACS grid holds no rows of the covariance */
@@ -110,14 +134,16 @@ static void test_pca_tiny_dim(void **state) {
   }
   for (int64_t i = 0; i < n; i++) x2[2 * i] = X[(r0 + i) * E], x2[2 * i + 1] = X[(r0 + i) * E + 1];
   hp_pca p;
-  assert_int_equal(hp_pca_run(MPI_COMM_WORLD, x2, n, 2, &p), 0);
   double tr = c00 + c11, det = c00 * c11 - c01 * c01, disc = sqrt(tr * tr / 4 - det);
-  assert_true(fabs(p.eig[0] - (tr / 2 + disc)) < 1e-12);
-  assert_true(fabs(p.eig[1] - (tr / 2 - disc)) < 1e-12);
-  const double *v = p.components;
-  assert_true(fabs(c00 * v[0] + c01 * v[1] - p.eig[0] * v[0]) < 1e-12);
-  assert_true(fabs(c01 * v[0] + c11 * v[1] - p.eig[0] * v[1]) < 1e-12);
-  hp_pca_free(&p);
+  for (int sr = 0; sr <= 1; sr++) { /* every rank in the grid (one holds no rows at 3 ranks), then one */
+    assert_int_equal(hp_pca_run(MPI_COMM_WORLD, x2, n, 2, sr, &p), 0);
+    assert_true(fabs(p.eig[0] - (tr / 2 + disc)) < 1e-7 * tr);
+    assert_true(fabs(p.eig[1] - (tr / 2 - disc)) < 1e-7 * tr);
+    const double *v = p.components;
+    assert_true(fabs(c00 * v[0] + c01 * v[1] - p.eig[0] * v[0]) < 1e-7 * tr);
+    assert_true(fabs(c01 * v[0] + c11 * v[1] - p.eig[0] * v[1]) < 1e-7 * tr);
+    hp_pca_free(&p);
+  }
   free(x2);
 }
 
@@ -164,11 +190,17 @@ static void test_probe(void **state) {
   int64_t r0, n, t0, m;
   part(150, &r0, &n);
   part(N - 150, &t0, &m);
-  hp_probe p;
+  hp_probe p, p0, ps;
   double ridge = 0.5;
   assert_int_equal(hp_probe_run(MPI_COMM_WORLD, X + r0 * E, Y + r0 * L, n, X + (150 + t0) * E, Y + (150 + t0) * L, m,
-                                E, L, ridge, &p),
+                                E, L, ridge, 1, &p),
                    0);
+  assert_int_equal(hp_probe_run(MPI_COMM_WORLD, X + r0 * E, Y + r0 * L, n, X + (150 + t0) * E, Y + (150 + t0) * L, m,
+                                E, L, ridge, 0, &p0),
+                   0);
+  assert_int_equal(hp_probe_run(MPI_COMM_SELF, X, Y, 150, X + 150 * E, Y + 150 * L, N - 150, E, L, ridge, 1, &ps), 0);
+  assert_memory_equal(&p, &ps, sizeof p);
+  assert_memory_equal(&p0, &ps, sizeof p);
   /* serial: A = X^T X + ridge I (bias column included), B = X^T Y; Gaussian elimination */
   enum { W = E + 1 };
   double A[W * W] = {0}, B[W * L] = {0};
@@ -221,7 +253,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   setup_data();
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_pca), cmocka_unit_test(test_pca_tiny_dim), cmocka_unit_test(test_gap), cmocka_unit_test(test_probe)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_pca), cmocka_unit_test(test_pca_bitwise), cmocka_unit_test(test_pca_tiny_dim), cmocka_unit_test(test_gap), cmocka_unit_test(test_probe)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   MPI_Finalize();
   return rc;

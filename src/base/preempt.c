@@ -1,0 +1,48 @@
+/* preempt.c — see preempt.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "base/preempt.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+
+static volatile sig_atomic_t g_sig = 0;
+static volatile sig_atomic_t g_polling = 0;
+
+static void put(const char *s) {
+  ssize_t w = write(STDERR_FILENO, s, strlen(s)); /* strlen and write are async-signal-safe */
+  (void)w;
+}
+
+static void on_signal(int sig) {
+  g_sig = sig;
+  if (g_polling) return;
+  put(sig == SIGTERM ? "hpclip: SIGTERM: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n"
+                     : "hpclip: SIGUSR1: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n");
+  hp_tmpfile_remove_all(); /* unlink() and stores only: async-signal-safe */
+  _exit(HP_ERR_PREEMPTED);
+}
+
+void hp_preempt_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART; /* MPI and HDF5 calls in progress continue */
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+void hp_preempt_polling(int on) { g_polling = on ? 1 : 0; }
+
+int hp_preempt_signal(void) { return (int)g_sig; }
+
+int hp_preempt_agree(MPI_Comm comm, int *stop, int *sig) {
+  int mine = (int)g_sig, any = 0;
+  HP_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
+  *stop = any != 0;
+  if (sig) *sig = any;
+  return 0;
+}

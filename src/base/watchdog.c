@@ -1,0 +1,97 @@
+/* watchdog.c — see watchdog.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "base/watchdog.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+
+static atomic_llong g_beat_ms;            /* monotonic ms of the last beat */
+static _Atomic(const char *) g_doing = NULL;
+static _Atomic(const char *) g_stage = NULL;
+static atomic_llong g_limit_ms;           /* 0 = off */
+static atomic_int g_running;
+static int g_rank;
+static pthread_t g_thread;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hp_watch_beat(void) { atomic_store_explicit(&g_beat_ms, now_ms(), memory_order_relaxed); }
+
+void hp_watch_doing(const char *what) {
+  atomic_store(&g_doing, what);
+  hp_watch_beat();
+}
+
+const char *hp_watch_enter(const char *what) {
+  const char *prev = atomic_exchange(&g_doing, what);
+  hp_watch_beat();
+  return prev;
+}
+
+void hp_watch_leave(const char *previous) {
+  atomic_store(&g_doing, previous);
+  hp_watch_beat();
+}
+
+void hp_watch_stage(const char *stage) {
+  atomic_store(&g_stage, stage);
+  atomic_store(&g_doing, "starting");
+  hp_watch_beat();
+}
+
+static void *watch_loop(void *arg) {
+  (void)arg;
+  while (atomic_load(&g_running)) {
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    long long limit = atomic_load(&g_limit_ms);
+    if (limit <= 0) continue;
+    long long idle = now_ms() - atomic_load_explicit(&g_beat_ms, memory_order_relaxed);
+    if (idle < limit) continue;
+    const char *st = atomic_load(&g_stage), *what = atomic_load(&g_doing);
+    char msg[512];
+    int n = snprintf(msg, sizeof msg,
+                     "hpclip: watchdog [rank %d]: no progress for %.0f s in stage %s while %s; ending the job "
+                     "(run.watchdog = %.0f s)\n",
+                     g_rank, (double)idle / 1000.0, st ? st : "(none)", what ? what : "working",
+                     (double)limit / 1000.0);
+    if (n > 0) {
+      ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+      (void)w; /* nothing more to do if stderr is gone */
+    }
+    hp_tmpfile_remove_all();
+    _exit(HP_ERR_WATCHDOG);
+  }
+  return NULL;
+}
+
+int hp_watchdog_start(int rank, double seconds) {
+  g_rank = rank;
+  hp_watch_beat();
+  atomic_store(&g_limit_ms, seconds > 0 ? (long long)(seconds * 1000.0) : 0);
+  if (seconds <= 0 || atomic_load(&g_running)) return 0;
+  atomic_store(&g_running, 1);
+  int e = pthread_create(&g_thread, NULL, watch_loop, NULL);
+  if (e != 0) {
+    atomic_store(&g_running, 0);
+    HP_ERROR(HP_ERR_GENERIC, "cannot start the watchdog thread: %s", strerror(e));
+  }
+  return 0;
+}
+
+void hp_watchdog_stop(void) {
+  if (!atomic_load(&g_running)) return;
+  atomic_store(&g_running, 0);
+  pthread_join(g_thread, NULL);
+}
