@@ -9,8 +9,10 @@
  * Every rank parses the same arguments, so usage and config errors are found by all ranks at
  * once and end the job cleanly (hp_agree); a failure on some ranks only ends it with MPI_Abort.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,16 @@ static int dispatch(MPI_Comm comm, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* A file-size limit (ulimit -f, a batch system's file-size cap) must be an error we report,
+   * naming the file, not a silent kill: with SIGXFSZ ignored, the write that crosses the limit
+   * fails with EFBIG and takes the normal error path (temporary file removed, earlier outputs
+   * untouched). Set before MPI_Init so that no thread of MPI's starts with the default. */
+  signal(SIGXFSZ, SIG_IGN);
+  /* HDF5 is shut down by us (H5close below, while MPI is alive), not by its atexit handler:
+   * after a failed H5Fclose (disk full) that handler closes the broken file again and crashes
+   * (seen with HDF5 1.10 on a write that hit the file-size limit). On the error path the
+   * library is left as it is: the process is about to end and its temporaries are removed. */
+  H5dont_atexit();
   MPI_Init(&argc, &argv);
   MPI_Comm comm = MPI_COMM_WORLD;
   /* Errors come back to us as return codes; MPI must not abort on its own. */
@@ -253,6 +265,7 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return err;
   }
+  H5close();
   MPI_Finalize();
   return 0;
 }

@@ -282,7 +282,7 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     s->order[k] = (idkey){ci->id, k};
     k++;
   }
-  qsort(s->order, (size_t)nimg, sizeof *s->order, cmp_idkey);
+  if (nimg > 1) qsort(s->order, (size_t)nimg, sizeof *s->order, cmp_idkey);
   /* duplicates: among good images with the same id, all but the first in file order */
   for (int64_t i = 0; i < nimg;) {
     int64_t j = i;
@@ -341,7 +341,7 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     free(why_img);
     HP_CALL(e);
   }
-  qsort(s->caps, (size_t)s->ncaps, sizeof *s->caps, cmp_cap);
+  if (s->ncaps > 1) qsort(s->caps, (size_t)s->ncaps, sizeof *s->caps, cmp_cap); /* caps is NULL when empty */
 
   /* instances (optional) */
   int64_t L = 0;
@@ -385,6 +385,12 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
       if ((e = hp_ingest_join(root, rel, &s->file_path))) { free(rel); break; }
       if (!hp_ingest_file_exists(s->file_path)) {
         e = hp_report_add(rep, rel, "image file is missing (%s)", s->file_path);
+        free(rel);
+        continue;
+      }
+      const char *out_why;
+      if (!hp_ingest_path_inside(root, s->file_path, &out_why)) {
+        e = hp_report_add(rep, rel, "image file %s", out_why);
         free(rel);
         continue;
       }

@@ -293,6 +293,13 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
     const hp_ingest_item *it = &l->items[i];
     char *full = NULL;
     HP_CALL(hp_ingest_join(root_dir, it->path, &full));
+    const char *why;
+    if (!hp_ingest_path_inside(root_dir, full, &why)) { /* a link out of the dataset: never read */
+      free(full);
+      HP_CALL(hp_report_add(rep, it->path, "image file %s", why));
+      out->n_bad_local++;
+      continue;
+    }
     hp_image im;
     int e = hp_image_decode_file(full, &o->limits, &im);
     free(full);

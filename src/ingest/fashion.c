@@ -215,10 +215,15 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
       free(s->img_path);
       s->img_path = NULL;
       HP_CALL(hp_ingest_join(root, rel, &s->img_path));
+      const char *out_why;
       if (!hp_ingest_file_exists(s->img_path)) {
         int m = snprintf(NULL, 0, "image file %s is missing", rel);
         HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
         snprintf(r->why, (size_t)m + 1, "image file %s is missing", rel);
+      } else if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
+        int m = snprintf(NULL, 0, "image file %s %s", rel, out_why);
+        HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
+        snprintf(r->why, (size_t)m + 1, "image file %s %s", rel, out_why);
       }
     }
   }

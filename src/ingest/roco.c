@@ -175,6 +175,11 @@ static int roco_run(roco_state *s, const char *root, const char *split, int nter
         HP_CALL(hp_report_add(rep, s->where, "image file %s is missing", s->img_rel));
         continue;
       }
+      const char *out_why;
+      if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
+        HP_CALL(hp_report_add(rep, s->where, "image file %s %s", s->img_rel, out_why));
+        continue;
+      }
     }
     char *sid = NULL;
     HP_CALLOC(sid, r->idn + 8, "ROCO source id");

@@ -1,8 +1,10 @@
 /* util.c — see util.h. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "ingest/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +140,26 @@ const char *hp_ingest_trim(const char *s, size_t *n) {
 int hp_ingest_file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int hp_ingest_path_inside(const char *root, const char *path, const char **why) {
+  /* the root's real path, kept for the next call with the same root (one parser at a time) */
+  static char last_root[PATH_MAX], real_root[PATH_MAX];
+  char real[PATH_MAX];
+  *why = "";
+  if (strcmp(root, last_root) != 0 || !real_root[0]) {
+    if (strlen(root) >= sizeof last_root || !realpath(root[0] ? root : ".", real_root)) {
+      real_root[0] = 0;
+      last_root[0] = 0;
+      *why = "the dataset root cannot be resolved";
+      return 0;
+    }
+    snprintf(last_root, sizeof last_root, "%s", root);
+  }
+  if (!realpath(path, real)) return 1; /* missing (or unreadable): reported by the caller */
+  size_t n = strlen(real_root);
+  if (n == 1 && real_root[0] == '/') return 1; /* root "/" contains everything */
+  if (strncmp(real, real_root, n) == 0 && real[n] == '/') return 1;
+  *why = "resolves outside the dataset root (a symbolic link out of it)";
+  return 0;
 }

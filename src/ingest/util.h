@@ -39,6 +39,13 @@ int hp_ingest_relpath_ok(const char *rel, const char **why);
  * new start and updates *n. */
 const char *hp_ingest_trim(const char *s, size_t *n);
 
+/* Containment of a file named by an annotation file: 1 if `path` (root + a checked relative
+ * name) does not exist (the caller reports it missing) or its real path (every symlink
+ * resolved) lies inside the real path of `root`; 0 if it resolves outside the root (a symlink
+ * out of the dataset), *why then says so. hp_ingest_relpath_ok rejects "../" and absolute names
+ * textually; this catches links. A root that is itself a symlink is fine (it is resolved too). */
+int hp_ingest_path_inside(const char *root, const char *path, const char **why);
+
 /* 1 if the file exists and is a regular file (follows symlinks). */
 int hp_ingest_file_exists(const char *path);
 

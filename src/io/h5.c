@@ -261,7 +261,12 @@ int hp_h5_dims(hp_h5file *f, const char *obj, int max, int *ndims, int64_t *dims
   if (n < 0) HP_H5_ERROR(code, f->path, obj, "cannot get rank");
   if (n > max) HP_ERROR(code, "%s: %s: rank %d, expected at most %d", f->path, obj, n, max);
   HP_H5(code, H5Sget_simple_extent_dims(s, hd, NULL), f->path, obj, "cannot get dimensions");
-  for (int i = 0; i < n; i++) dims[i] = (int64_t)hd[i];
+  for (int i = 0; i < n; i++) {
+    /* HDF5 sizes are unsigned 64-bit: one above INT64_MAX would turn negative here */
+    if (hd[i] > (hsize_t)INT64_MAX)
+      HP_ERROR(code, "%s: %s: dimension %d is %llu, beyond 2^63-1", f->path, obj, i, (unsigned long long)hd[i]);
+    dims[i] = (int64_t)hd[i];
+  }
   *ndims = n;
   H5Sclose(s);
   H5Dclose(d);

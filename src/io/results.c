@@ -55,6 +55,12 @@ int hp_results_begin(const char *path, const char *group, hp_results_w *w) {
   HP_H5(HP_ERR_IO, H5Pset_obj_track_times(fcpl, 0), path, "/", "H5Pset_obj_track_times failed");
   HP_H5(HP_ERR_IO, fapl = H5Pcreate(H5P_FILE_ACCESS), path, "", "H5Pcreate failed");
   HP_H5(HP_ERR_IO, H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), path, "", "cannot set the format");
+  /* Built in memory (results are small tables) and written to PATH.tmp in one piece when the
+   * file is complete: a full disk or a file-size limit then fails in the driver's final write,
+   * after HDF5 has flushed everything to memory. With the sec2 driver the same failure happens
+   * in the metadata flush of H5Fclose, which leaves HDF5 1.10 a half-closed file that crashes
+   * the library's shutdown in MPI_Finalize. */
+  HP_H5(HP_ERR_IO, H5Pset_fapl_core(fapl, (size_t)1 << 20, 1), path, "", "cannot select the core driver");
   hp_tmpfile_register(w->tmp);
   HP_H5(HP_ERR_IO, w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl), w->tmp, "", "cannot create file");
   H5Pclose(fcpl);

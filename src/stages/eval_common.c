@@ -108,13 +108,26 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
     FILE *f = err ? NULL : fopen(tmp, "w");
     if (!err && !f) err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot create %s: %s", tmp, strerror(errno));
     if (f) {
+      hp_tmpfile_register(tmp);
       /* the stamp (stage.h) lets `report` include this file only while it matches /STAGE */
       char stage[64];
       snprintf(stage, sizeof stage, "%.*s", (int)(strcspn(name, ".") < 63 ? strcspn(name, ".") : 63), name);
       fprintf(f, HP_MD_STAMP_FMT, stage, ctx->fingerprint);
       fn(f, arg);
-      if (fclose(f) != 0 || rename(tmp, path) != 0)
-        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write %s: %s", path, strerror(errno));
+      /* a failed fprintf (disk full, file-size limit) sets the error flag; fclose flushes the rest */
+      int bad = ferror(f), e = 0;
+      if (fclose(f) != 0) {
+        if (!bad) e = errno;
+        bad = 1;
+      }
+      if (bad)
+        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write %s: %s", tmp,
+                           e ? strerror(e) : "write error (disk full or file-size limit?)");
+      else if (rename(tmp, path) != 0)
+        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot rename %s to %s: %s", tmp, path,
+                           strerror(errno));
+      if (err) remove(tmp);
+      hp_tmpfile_unregister(tmp);
     }
     if (!err) {
       fn(stdout, arg);

@@ -61,17 +61,23 @@ static int write_png(const char *png, int64_t H, int64_t W, int rows, int cols, 
   pi.width = (png_uint_32)width;
   pi.height = (png_uint_32)height;
   pi.format = PNG_FORMAT_RGB;
+  hp_tmpfile_register(tmp);
+  errno = 0;
   int ok = png_image_write_to_file(&pi, tmp, 0, buf, (png_int_32)stride, NULL);
+  int e = errno; /* libpng's "Write Error" does not say why; the failed fwrite left errno */
   free(buf);
   if (!ok || PNG_IMAGE_FAILED(pi)) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", pi.message);
     png_image_free(&pi);
     remove(tmp);
-    HP_ERROR(HP_ERR_IO, "cannot write %s: %s", tmp, msg[0] ? msg : "libpng failed");
+    hp_tmpfile_unregister(tmp);
+    HP_ERROR(HP_ERR_IO, "cannot write %s: %s%s%s%s", tmp, msg[0] ? msg : "libpng failed", e ? " (" : "",
+             e ? strerror(e) : "", e ? ")" : "");
   }
   png_image_free(&pi);
   if (rename(tmp, png) != 0) HP_ERROR(HP_ERR_IO, "cannot rename %s to %s: %s", tmp, png, strerror(errno));
+  hp_tmpfile_unregister(tmp);
   return 0;
 }
 

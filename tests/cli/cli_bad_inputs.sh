@@ -117,12 +117,19 @@ done
 $PY "$SRC_DIR/tests/cli/tamper.py" "$good" "$T/vlen.h5" vlen_attrs && expect_ok "check variable-length UTF-8 attributes" 0 check "$T/vlen.h5"
 for c in wrong_schema wrong_version no_schema_attr missing_images float_images images_rank3 \
          images_4_channels caption_index_out_of_range caption_index_negative offsets_decreasing \
-         offsets_past_end labels_wrong_width split_bad_value split_wrong_length caption_count_mismatch; do
+         offsets_past_end labels_wrong_width split_bad_value split_wrong_length caption_count_mismatch \
+         huge_images huge_image_side overflow_dims huge_captions huge_text_bytes offsets_huge \
+         chunked_huge_images; do
   $PY "$SRC_DIR/tests/cli/tamper.py" "$good" "$T/$c.h5" $c || { bad "tamper $c"; continue; }
   case $c in
     wrong_schema|no_schema_attr) re="schema" ;;
     wrong_version) re="(version|schema_version)" ;;
     missing_images|float_images|images_rank3|images_4_channels) re="/images" ;;
+    huge_images|overflow_dims|chunked_huge_images) re="/images: dim 0 \\(N\\) is [0-9]+, outside the sane range" ;;
+    huge_image_side) re="/images: dim 1 .*outside the sane range" ;;
+    huge_captions) re="/captions/image: dim 0 \\(M\\).*outside the sane range" ;;
+    huge_text_bytes) re="/captions/text/bytes: declares [0-9]+ bytes of data but the file stores only" ;;
+    offsets_huge) re="/captions/text/offsets: .* past the end" ;;
     caption_index_*|caption_count_mismatch) re="/captions" ;;
     offsets_*) re="/captions/text" ;;
     labels_wrong_width) re="/labels" ;;

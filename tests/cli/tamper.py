@@ -61,5 +61,35 @@ with h5py.File(dst, "r+") as f:
         replace(f, "split", f["split"][...][:-1])
     elif case == "caption_count_mismatch":
         replace(f, "captions/image", f["captions/image"][...][:-1])
+    # Absurd declared sizes: HDF5 stores nothing for a contiguous dataset never written, so a
+    # tiny file can declare 2^40 images; the validator must refuse it before allocating.
+    elif case == "huge_images":
+        shp = f["images"].shape
+        del f["images"]
+        f.create_dataset("images", shape=(2**40,) + shp[1:], dtype=np.uint8)
+    elif case == "huge_image_side":
+        n = f["images"].shape[0]
+        del f["images"]
+        f.create_dataset("images", shape=(n, 2**24, 2**24, 3), dtype=np.uint8)
+    elif case == "overflow_dims":
+        # elements overflow 64 bits: 2^40 * 2^20 * 2^20 * 3
+        del f["images"]
+        f.create_dataset("images", shape=(2**40, 2**20, 2**20, 3), dtype=np.uint8)
+    elif case == "huge_captions":
+        del f["captions/image"]
+        f.create_dataset("captions/image", shape=(2**40,), dtype=np.int64)
+    elif case == "huge_text_bytes":
+        del f["captions/text/bytes"]
+        f.create_dataset("captions/text/bytes", shape=(2**50,), dtype=np.uint8)
+    elif case == "offsets_huge":
+        off = f["captions/text/offsets"][...]
+        off[-1] = 2**62
+        f["captions/text/offsets"][...] = off
+    elif case == "chunked_huge_images":
+        # chunked, one chunk written: declared 2^32 rows, stored a few KB
+        shp = f["images"].shape
+        del f["images"]
+        d = f.create_dataset("images", shape=(2**32,) + shp[1:], chunks=(1,) + shp[1:], dtype=np.uint8)
+        d[0] = 1
     else:
         sys.exit("unknown case " + case)

@@ -4,6 +4,8 @@
 
 #include <cJSON.h>
 
+#include <unistd.h>
+
 #include "ingest/coco.h"
 #include "ingest/image_decode.h"
 #include "ingest/image_resize.h"
@@ -213,12 +215,89 @@ static void test_shared_coco_mini(void **st) {
   }
 }
 
+static void put(const char *path, const char *text, size_t n) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, n, f), n);
+  fclose(f);
+}
+
+static int why_count(const hp_ingest_report *r, const char *where, const char *why) {
+  int c = 0;
+  for (int64_t i = 0; i < r->n; i++)
+    c += strstr(r->items[i].where, where) && strstr(r->items[i].why, why);
+  return c;
+}
+
+/* Hostile annotations (issue 11): file names escaping the root textually ("../", absolute,
+ * "a/../../"), an image that is a symbolic link out of the root, captions with invalid UTF-8
+ * and over 64 KiB. Each is a counted bad record; the one good image is kept. */
+static void test_hostile(void **st) {
+  (void)st;
+  char t[] = "/tmp/hpclip-coco-hostile.XXXXXX", p[512], q[512];
+  assert_non_null(mkdtemp(t));
+  snprintf(p, sizeof p, "%s/root", t);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/root/annotations", t);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/root/val2017", t);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/root/val2017/ok.jpg", t);
+  put(p, "x", 1);
+  snprintf(p, sizeof p, "%s/secret.jpg", t);
+  put(p, "x", 1);
+  snprintf(q, sizeof q, "%s/root/val2017/link.jpg", t);
+  assert_int_equal(symlink(p, q), 0);
+  size_t big = 70000;
+  char *json = malloc(big + 4096);
+  assert_non_null(json);
+  int n = sprintf(json,
+                  "{\"images\": [{\"id\": 1, \"file_name\": \"ok.jpg\"},"
+                  " {\"id\": 2, \"file_name\": \"../../secret.jpg\"},"
+                  " {\"id\": 3, \"file_name\": \"/etc/passwd\"},"
+                  " {\"id\": 4, \"file_name\": \"a/../../secret.jpg\"},"
+                  " {\"id\": 5, \"file_name\": \"link.jpg\"}],"
+                  " \"annotations\": [{\"image_id\": 1, \"caption\": \"a good caption\"},"
+                  " {\"image_id\": 1, \"caption\": \"bad \xff\xfe utf8\"},"
+                  " {\"image_id\": 2, \"caption\": \"x\"}, {\"image_id\": 3, \"caption\": \"x\"},"
+                  " {\"image_id\": 4, \"caption\": \"x\"}, {\"image_id\": 5, \"caption\": \"x\"},"
+                  " {\"image_id\": 1, \"caption\": \"");
+  memset(json + n, 'a', big);
+  n += (int)big;
+  n += sprintf(json + n, "\"}]}");
+  snprintf(p, sizeof p, "%s/root/annotations/captions_val2017.json", t);
+  put(p, json, (size_t)n);
+  free(json);
+  hp_ingest_list l;
+  hp_ingest_report r;
+  hp_ingest_list_init(&l);
+  hp_report_init(&r);
+  snprintf(p, sizeof p, "%s/root", t);
+  if (hp_coco_parse(p, "val2017", NULL, &l, &r)) fail_msg("%s", hp_error_message());
+  print_report(&r);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(l.items[0].path, "val2017/ok.jpg");
+  assert_int_equal(l.items[0].n_captions, 1);
+  assert_int_equal(why_count(&r, "images[1]", "escapes the root"), 1);
+  assert_int_equal(why_count(&r, "images[2]", "absolute path"), 1);
+  assert_int_equal(why_count(&r, "images[3]", "escapes the root"), 1);
+  assert_int_equal(why_count(&r, "val2017/link.jpg", "outside the dataset root"), 1);
+  assert_int_equal(why_count(&r, "annotations[1]", "not valid UTF-8"), 1);
+  assert_int_equal(why_count(&r, "annotations[6]", "longer than 64 KiB"), 1);
+  hp_ingest_list_free(&l);
+  hp_report_free(&r);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", t);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixture),
       cmocka_unit_test(test_whole_file_errors),
       cmocka_unit_test(test_json_parse_helper),
       cmocka_unit_test(test_shared_coco_mini),
+      cmocka_unit_test(test_hostile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,10 @@
 /* test_util.c — path safety, UTF-8, trimming, reading files, and the bad-record report. */
 #include "ingest_test.h"
 
+#include <unistd.h>
+
+#include "ingest/fashion.h"
+#include "ingest/records.h"
 #include "ingest/report.h"
 #include "ingest/util.h"
 
@@ -113,10 +117,94 @@ static void test_report(void **st) {
   free(buf);
 }
 
+static void touch(const char *dir, const char *rel) {
+  char p[2048];
+  snprintf(p, sizeof p, "%s/%s", dir, rel);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fputs("x", f);
+  fclose(f);
+}
+
+static void link_to(const char *target, const char *dir, const char *rel) {
+  char p[2048];
+  snprintf(p, sizeof p, "%s/%s", dir, rel);
+  unlink(p);
+  assert_int_equal(symlink(target, p), 0);
+}
+
+/* Symbolic links out of the dataset root are refused; links inside it, and a root that is a
+ * link itself, are fine; "root2" is not inside "root" (prefix on a path boundary). */
+static void test_path_inside(void **st) {
+  (void)st;
+  char t[] = "/tmp/hpclip-inside.XXXXXX", root[256], p[1024], q[512];
+  assert_non_null(mkdtemp(t));
+  snprintf(root, sizeof root, "%s/root", t);
+  mkdir(root, 0700);
+  snprintf(p, sizeof p, "%s/root2", t);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/root/sub", t);
+  mkdir(p, 0700);
+  touch(root, "a.jpg");
+  touch(t, "root2/x.jpg");
+  touch(t, "secret.jpg");
+  link_to("a.jpg", root, "in.jpg");                /* relative link inside */
+  link_to("../a.jpg", root, "sub/up.jpg");         /* up, but still inside */
+  snprintf(q, sizeof q, "%s/secret.jpg", t);
+  link_to(q, root, "out.jpg");                     /* absolute link out */
+  link_to("../root2/x.jpg", root, "pre.jpg");      /* sibling sharing the prefix */
+  link_to("..", root, "sub/parent");               /* directory link to the root itself */
+  link_to("../..", root, "sub/grand");             /* directory link out */
+  snprintf(q, sizeof q, "%s/rootlink", t);
+  assert_int_equal(symlink(root, q), 0);
+  const char *why;
+  struct { const char *rel; int ok; } cases[] = {
+      {"a.jpg", 1}, {"in.jpg", 1}, {"sub/up.jpg", 1}, {"sub/parent/a.jpg", 1}, {"missing.jpg", 1},
+      {"out.jpg", 0}, {"pre.jpg", 0}, {"sub/grand/secret.jpg", 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    snprintf(p, sizeof p, "%s/%s", root, cases[i].rel);
+    int r = hp_ingest_path_inside(root, p, &why);
+    if (r != cases[i].ok) fail_msg("%s: got %d, expected %d", cases[i].rel, r, cases[i].ok);
+    if (!r) assert_non_null(strstr(why, "outside the dataset root"));
+  }
+  snprintf(p, sizeof p, "%s/a.jpg", q);
+  assert_int_equal(hp_ingest_path_inside(q, p, &why), 1); /* the root is a link: resolved too */
+  snprintf(p, sizeof p, "%s/out.jpg", q);
+  assert_int_equal(hp_ingest_path_inside(q, p, &why), 0);
+
+  /* a Fashion dataset whose image 1526 links out: that row is reported, the others are kept */
+  char cmd[16384];
+  snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/fashion'", fixture("fashion"), t);
+  assert_int_equal(system(cmd), 0);
+  snprintf(p, sizeof p, "%s/fashion", t);
+  snprintf(q, sizeof q, "%s/secret.jpg", t);
+  link_to(q, p, "images/1526.jpg");
+  hp_ingest_opts o = {1, (size_t)1 << 24};
+  hp_ingest_list l;
+  hp_ingest_report rep;
+  hp_ingest_list_init(&l);
+  hp_report_init(&rep);
+  assert_int_equal(hp_fashion_parse(p, &o, &l, &rep), 0);
+  int found = 0;
+  for (int64_t i = 0; i < rep.n; i++)
+    found |= strstr(rep.items[i].why, "images/1526.jpg resolves outside the dataset root") != NULL;
+  if (!found) {
+    print_report(&rep);
+    fail_msg("the link out of the root was not reported");
+  }
+  for (int64_t i = 0; i < l.n; i++) assert_null(strstr(l.items[i].path, "1526"));
+  assert_true(l.n > 0);
+  hp_ingest_list_free(&l);
+  hp_report_free(&rep);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", t);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_relpath), cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_trim_join_read), cmocka_unit_test(test_report),
+      cmocka_unit_test(test_path_inside),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
