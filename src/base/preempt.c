@@ -3,6 +3,7 @@
 #include "base/preempt.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,6 +11,10 @@
 
 static volatile sig_atomic_t g_sig = 0;
 static volatile sig_atomic_t g_polling = 0;
+/* composed at install time: the handler only writes them. Not "hpclip: ..." at the start of the
+ * line, which marks an error report: when mpirun ends a failing job it SIGTERMs the other ranks
+ * too, and their note must not read as a second error. */
+static char g_msg_term[160], g_msg_usr1[160];
 
 static void put(const char *s) {
   ssize_t w = write(STDERR_FILENO, s, strlen(s)); /* strlen and write are async-signal-safe */
@@ -19,13 +24,16 @@ static void put(const char *s) {
 static void on_signal(int sig) {
   g_sig = sig;
   if (g_polling) return;
-  put(sig == SIGTERM ? "hpclip: SIGTERM: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n"
-                     : "hpclip: SIGUSR1: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n");
+  put(sig == SIGTERM ? g_msg_term : g_msg_usr1);
   hp_tmpfile_remove_all(); /* unlink() and stores only: async-signal-safe */
   _exit(HP_ERR_PREEMPTED);
 }
 
-void hp_preempt_install(void) {
+void hp_preempt_install(int rank) {
+  snprintf(g_msg_term, sizeof g_msg_term,
+           "[hpclip rank %d] SIGTERM: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n", rank);
+  snprintf(g_msg_usr1, sizeof g_msg_usr1,
+           "[hpclip rank %d] SIGUSR1: stopping this stage (it cannot checkpoint mid-way; it reruns on requeue)\n", rank);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -33,6 +41,11 @@ void hp_preempt_install(void) {
   sa.sa_flags = SA_RESTART; /* MPI and HDF5 calls in progress continue */
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+}
+
+void hp_preempt_uninstall(void) {
+  signal(SIGUSR1, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
 }
 
 void hp_preempt_polling(int on) { g_polling = on ? 1 : 0; }

@@ -18,7 +18,10 @@
 
 #include <mpi.h>
 
-void hp_preempt_install(void);
+void hp_preempt_install(int rank);
+/* The job is ending (its result decided): default dispositions again, so the SIGTERM mpirun
+ * sends to the remaining ranks of a failed job ends them quietly. */
+void hp_preempt_uninstall(void);
 /* 1: the running code polls the flag (checkpointable); 0: exit at once on a signal. */
 void hp_preempt_polling(int on);
 /* The signal number seen on this rank (0 = none). */

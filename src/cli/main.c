@@ -247,10 +247,13 @@ int main(int argc, char **argv) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* HDF5 reports through our messages, not its stack */
   hp_log_init(comm);
   if (getenv("HPCLIP_DEBUG")) hp_log_set_level(HP_LOG_DEBUG);
-  hp_preempt_install(); /* SIGUSR1/SIGTERM: checkpoint and requeue (base/preempt.h) */
+  int rank0 = 0;
+  MPI_Comm_rank(comm, &rank0);
+  hp_preempt_install(rank0); /* SIGUSR1/SIGTERM: checkpoint and requeue (base/preempt.h) */
 
   int err = dispatch(comm, argc, argv);
   hp_watchdog_stop();
+  hp_preempt_uninstall(); /* the outcome is decided: mpirun's SIGTERM to a failed job's ranks ends them quietly */
   if (err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
