@@ -262,21 +262,27 @@ static int grid_syevd(const grid *g, const double *C, int64_t E, double *eig, do
   return 0;
 }
 
+/* exact, rank-independent mean of every rank's rows; *N = their number */
+static int mean_of(MPI_Comm comm, const float *x, int64_t n, int64_t E, double *mean, int64_t *N) {
+  hp_km_data d;
+  HP_CALL(hp_km_data_init(comm, x, n, E, &d));
+  int64_t *zero = NULL;
+  HP_CALLOC(zero, n > 0 ? n : 1, "zeros");
+  HP_CALL(hp_km_means(&d, 1, zero, mean, N));
+  free(zero);
+  hp_km_data_free(&d);
+  return 0;
+}
+
 int hp_pca_run(MPI_Comm comm, const float *x, int64_t n, int64_t E, int solver_ranks, hp_pca *out) {
   memset(out, 0, sizeof *out);
   out->E = E;
   if (E < 1 || E * E > INT32_MAX) HP_ERROR(HP_ERR_INPUT, "PCA: dimension %lld out of range", (long long)E);
   /* exact, rank-independent mean */
-  hp_km_data d;
-  HP_CALL(hp_km_data_init(comm, x, n, E, &d));
   double *mean = NULL, *C = NULL, *Zf = NULL;
-  int64_t *zero = NULL, cnt = 0;
+  int64_t Nall = 0;
   HP_CALLOC(mean, E, "PCA: mean");
-  HP_CALLOC(zero, n > 0 ? n : 1, "PCA: zeros");
-  HP_CALL(hp_km_means(&d, 1, zero, mean, &cnt));
-  const int64_t Nall = d.N;
-  hp_km_data_free(&d);
-  free(zero);
+  HP_CALL(mean_of(comm, x, n, E, mean, &Nall));
   if (Nall < 1) HP_ERROR(HP_ERR_INPUT, "PCA: no rows");
   /* covariance X_c^T X_c / N, exact and replicated */
   HP_CALLOC(C, (size_t)E * (size_t)E, "PCA: covariance");
@@ -328,17 +334,6 @@ void hp_pca_free(hp_pca *p) {
 }
 
 /* ---- modality gap -------------------------------------------------------------------------- */
-
-static int mean_of(MPI_Comm comm, const float *x, int64_t n, int64_t E, double *mean, int64_t *N) {
-  hp_km_data d;
-  HP_CALL(hp_km_data_init(comm, x, n, E, &d));
-  int64_t *zero = NULL;
-  HP_CALLOC(zero, n > 0 ? n : 1, "zeros");
-  HP_CALL(hp_km_means(&d, 1, zero, mean, N));
-  free(zero);
-  hp_km_data_free(&d);
-  return 0;
-}
 
 int hp_gap_run(MPI_Comm comm, const float *img, int64_t ni, const float *cap, int64_t nc, int64_t E, hp_gap *out) {
   memset(out, 0, sizeof *out);
