@@ -3,7 +3,7 @@
 # study's Tables 1-3 (same rows and columns) from the runs' results.h5 files into RUNS/tables.md.
 #
 #   scripts/reproduce.sh [--reduced] [--only NAME,...] [--runs DIR] [--np N] [--threads T]
-#                        [--tables-only] [--dry-run] [-s key=value]...
+#                        [--tables-only] [--dry-run] [--keep-state] [-s key=value]...
 #
 #   --reduced       the reduced grid: every job on the small real slices (COCO: tests/data/samples/coco;
 #                   ROCO, Fashion: ../shared/data/{roco,fashion}-mini when present, else
@@ -15,6 +15,10 @@
 #   --threads T     BLAS threads per rank [1]
 #   --tables-only   do not run anything: assemble DIR/tables.md from the run directories as they are
 #   --dry-run       print the commands, run nothing
+#   --keep-state    keep each finished job's training restart state (RUNS/NAME/train-state.h5: the
+#                   parameters and both AdamW moments, 2.1 GB for BERT-12/768 + ViT-B/16). By default
+#                   it is removed once the job has ended with exit 0: it only serves to resume an
+#                   interrupted training or to train on with more epochs
 #   -s key=value    extra hpclip overrides for every job (after the --reduced ones, so they win),
 #                   e.g. -s ingest.root=/data/coco when running COCO jobs only
 #
@@ -26,7 +30,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 PY=/usr/bin/python3
-reduced=0 only="" runs="" np=2 threads=1 tables_only=0 dry=0
+reduced=0 only="" runs="" np=2 threads=1 tables_only=0 dry=0 keep_state=0
 user_over=()
 
 die() { echo "reproduce.sh: $*" >&2; exit 2; }
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --threads) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--threads: expected a positive integer, got '${2:-}'"; threads=$2; shift 2 ;;
     --tables-only) tables_only=1; shift ;;
     --dry-run) dry=1; shift ;;
+    --keep-state) keep_state=1; shift ;;
     -s) [ $# -ge 2 ] && [[ "$2" == *=* ]] || die "-s needs key=value"; user_over+=(-s "$2"); shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
@@ -97,7 +102,9 @@ if [ $tables_only = 0 ]; then
     rc=$?
     dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     printf '%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n' "$name" "$np" "$threads" "$reduced" "$rc" "$dt" "$(date -u +%FT%TZ)" >>"$runs/runs.tsv"
-    if [ $rc = 0 ]; then echo "reproduce.sh: $name done in ${dt%.*} s"
+    if [ $rc = 0 ]; then
+      echo "reproduce.sh: $name done in ${dt%.*} s"
+      [ $keep_state = 1 ] || rm -f "$runs/$name/train-state.h5"
     else echo "reproduce.sh: $name FAILED (exit $rc) after ${dt%.*} s; last lines of $runs/$name.log:"; tail -5 "$runs/$name.log"; failed=1; fi
   done
   [ $dry = 1 ] && exit 0
