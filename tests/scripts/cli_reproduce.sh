@@ -12,6 +12,18 @@ tiny=(-s model.text_layers=1 -s model.text_heads=2 -s model.text_width=16 -s "mo
 if timeout 240 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50,fashion-bert12-768-vit16 --runs "$R" --np 2 "${tiny[@]}" >"$T/log" 2>&1
 then ok "reproduce.sh --reduced --only coco-bert4-256-resnet50,fashion-bert12-768-vit16 (2 ranks)"
 else bad "reproduce.sh failed"; sed 's/^/     | /' "$T/log" | tail -20; tail -20 "$R/coco-bert4-256-resnet50.log"; fi
+# A finished job's restart state is removed by default (it only serves to resume); --keep-state keeps it.
+if [ -f "$R/coco-bert4-256-resnet50/ckpt.h5" ] && [ ! -e "$R/coco-bert4-256-resnet50/train-state.h5" ] \
+   && [ ! -e "$R/fashion-bert12-768-vit16/train-state.h5" ]; then ok "finished jobs: train-state.h5 removed, ckpt.h5 kept"
+else bad "finished jobs: $(ls "$R"/*/ 2>&1 | tr '\n' ' ')"; fi
+if timeout 120 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50 --runs "$T/keep" --keep-state "${tiny[@]}" >"$T/logk" 2>&1 \
+   && [ -f "$T/keep/coco-bert4-256-resnet50/train-state.h5" ]; then ok "--keep-state: train-state.h5 kept"
+else bad "--keep-state: $(tail -3 "$T/logk")"; fi
+# Run again on the finished runs: every stage is skipped by its fingerprint (the state is not needed).
+if timeout 120 scripts/reproduce.sh --reduced --only coco-bert4-256-resnet50 --runs "$R" "${tiny[@]}" >"$T/logr" 2>&1 \
+   && grep -q "stage train: .* is complete and up to date" "$R/coco-bert4-256-resnet50.log"; then
+  ok "rerun of a finished job without its train-state.h5: train skipped as complete"
+else bad "rerun: $(tail -3 "$T/logr"; tail -5 "$R/coco-bert4-256-resnet50.log")"; fi
 M="$R/tables.md"
 [ -f "$M" ] && ok "tables.md written" || bad "no tables.md"
 for h in "### Table 1. Image retrieval results on COCO dataset" "### Table 2. Zero shot results on COCO dataset" \
