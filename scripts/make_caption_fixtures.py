@@ -4,7 +4,7 @@
 
 Run by hand with Debian's python3 (it has torch; the pyenv python3 on PATH does not):
     /usr/bin/python3 scripts/make_caption_fixtures.py   # writes tests/data/models/capdec*.bin, rmsprop.bin
-The .bin files are committed; tests/models/test_caption_decoder.c and tests/nn/test_optim_rmsprop.c
+The .bin files are committed; tests/models/test_caption_decoder.c and tests/nn/test_optim.c
 read them. Format and conventions as scripts/make_model_fixtures.py ("hpfix1"; weights and
 inputs rounded to float32, reference computed in float64 with autograd, dropout off).
 
