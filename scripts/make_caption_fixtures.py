@@ -4,18 +4,18 @@
 
 Run by hand with Debian's python3 (it has torch; the pyenv python3 on PATH does not):
     /usr/bin/python3 scripts/make_caption_fixtures.py   # writes tests/data/models/capdec*.bin, rmsprop.bin
-The .bin files are committed; tests/models/test_caption_decoder.c and tests/nn/test_optim_rmsprop.c
+The .bin files are committed; tests/models/test_caption_decoder.c and tests/nn/test_optim.c
 read them. Format and conventions as scripts/make_model_fixtures.py ("hpfix1"; weights and
 inputs rounded to float32, reference computed in float64 with autograd, dropout off).
 
 CapDec below is the decoder in plain torch with hpclip's state-dict names ("capdec." prefix):
 prefix Linear(E->D) of the conditioning embedding as position 0, token embeddings of the
 caption shifted right at positions 1..S-1, learned positions, post-LN transformer blocks with
-CAUSAL self-attention (fused qkv, rows [q|k|v]) and an erf-GELU MLP, output Linear(D->V).
+CAUSAL self-attention (fused qkv, rows [q|k|v]) and an erf-GELU MLP (torch_ref.Block with
+post_ln=True, causal=True, LayerNorm eps 1e-5), output Linear(D->V).
 Loss = sum over counted positions of the token cross-entropy (target -1 = ignored) — the
 decoder's hp_capdec_loss returns this sum.
 """
-import math
 import os
 import sys
 
@@ -26,47 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import write  # noqa: E402
+from torch_ref import Block  # noqa: E402
 
 D64 = torch.float64
-
-
-class Attn(nn.Module):
-    def __init__(s, D, H):
-        super().__init__()
-        s.H = H
-        s.qkv, s.proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
-
-    def forward(s, x):
-        B, T, D = x.shape
-        hs = D // s.H
-        q, k, v = s.qkv(x).split(D, dim=-1)
-        sp = lambda t: t.view(B, T, s.H, hs).transpose(1, 2)
-        q, k, v = sp(q), sp(k), sp(v)
-        sc = q @ k.transpose(-1, -2) / math.sqrt(hs)
-        causal = torch.ones(T, T, dtype=torch.bool).triu(1)
-        sc = sc.masked_fill(causal, float("-inf"))
-        return s.proj((sc.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D))
-
-
-class Mlp(nn.Module):
-    def __init__(s, D, Fw):
-        super().__init__()
-        s.fc1, s.fc2 = nn.Linear(D, Fw), nn.Linear(Fw, D)
-
-    def forward(s, x):
-        return s.fc2(F.gelu(s.fc1(x)))
-
-
-class Block(nn.Module):
-    """post-LN: n1 = LN1(x + attn(x)); out = LN2(n1 + mlp(n1))"""
-
-    def __init__(s, D, H, Fw):
-        super().__init__()
-        s.attn, s.norm1, s.mlp, s.norm2 = Attn(D, H), nn.LayerNorm(D, eps=1e-5), Mlp(D, Fw), nn.LayerNorm(D, eps=1e-5)
-
-    def forward(s, x):
-        n1 = s.norm1(x + s.attn(x))
-        return s.norm2(n1 + s.mlp(n1))
 
 
 class CapDec(nn.Module):
@@ -75,7 +37,7 @@ class CapDec(nn.Module):
         s.prefix = nn.Linear(E, D)
         s.tok_embed = nn.Embedding(V, D)
         s.pos_embed = nn.Embedding(T, D)
-        s.blocks = nn.ModuleList([Block(D, H, Fw) for _ in range(L)])
+        s.blocks = nn.ModuleList([Block(D, H, Fw, post_ln=True, causal=True, eps=1e-5) for _ in range(L)])
         s.out = nn.Linear(D, V)
 
     def forward(s, cond, tokens, S):

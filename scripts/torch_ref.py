@@ -8,6 +8,8 @@ Face transformers nor timm is needed: the modules below have the SAME structure 
 names as
   BertModel          Hugging Face BertModel minus its pooler (eager attention, padding mask)
   VisionTransformer  timm VisionTransformer (class token, no head; drop rates 0)
+  Block              its pre-LN transformer block; with post_ln, causal and eps=1e-5 also the
+                     caption decoder's (scripts/make_caption_fixtures.py)
   TowerResNet        torchvision resnet50 minus avgpool/fc, configurable blocks and width
   Head               projection Dense + L2 normalisation (its Linear is `lin`)
   Clip               the two towers + projection heads + logit_scale under hpclip's prefixes
@@ -142,9 +144,13 @@ class PatchEmbed(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(s, D, H):
+    """fused qkv (rows [q|k|v]) self-attention; causal=True masks the future (the caption
+    decoder)"""
+
+    def __init__(s, D, H, causal=False):
         super().__init__()
         s.H = H
+        s.causal = causal
         s.qkv = nn.Linear(D, 3 * D)
         s.proj = nn.Linear(D, D)
 
@@ -152,8 +158,10 @@ class Attention(nn.Module):
         B, N, D = x.shape
         qkv = s.qkv(x).reshape(B, N, 3, s.H, D // s.H).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        a = (q @ k.transpose(-2, -1) / math.sqrt(D // s.H)).softmax(-1)
-        return s.proj((a @ v).transpose(1, 2).reshape(B, N, D))
+        sc = q @ k.transpose(-2, -1) / math.sqrt(D // s.H)
+        if s.causal:
+            sc = sc.masked_fill(torch.ones(N, N, dtype=torch.bool).triu(1), float("-inf"))
+        return s.proj((sc.softmax(-1) @ v).transpose(1, 2).reshape(B, N, D))
 
 
 class Mlp(nn.Module):
@@ -166,14 +174,25 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(s, D, H, Fw):
+    """pre-LN (timm ViT): x + attn(norm1(x)), then + mlp(norm2(x)).
+    post_ln=True (hpclip's caption decoder): n1 = norm1(x + attn(x)), out = norm2(n1 + mlp(n1)).
+    causal: the attention's mask; eps: the LayerNorms' (timm 1e-6, PyTorch's default 1e-5).
+    The submodules are registered in the order of each model's state dict."""
+
+    def __init__(s, D, H, Fw, post_ln=False, causal=False, eps=1e-6):
         super().__init__()
-        s.norm1 = nn.LayerNorm(D, eps=1e-6)
-        s.attn = Attention(D, H)
-        s.norm2 = nn.LayerNorm(D, eps=1e-6)
-        s.mlp = Mlp(D, Fw)
+        s.post_ln = post_ln
+        if post_ln:
+            s.attn, s.norm1 = Attention(D, H, causal), nn.LayerNorm(D, eps=eps)
+            s.mlp, s.norm2 = Mlp(D, Fw), nn.LayerNorm(D, eps=eps)
+        else:
+            s.norm1, s.attn = nn.LayerNorm(D, eps=eps), Attention(D, H, causal)
+            s.norm2, s.mlp = nn.LayerNorm(D, eps=eps), Mlp(D, Fw)
 
     def forward(s, x):
+        if s.post_ln:
+            n1 = s.norm1(x + s.attn(x))
+            return s.norm2(n1 + s.mlp(n1))
         x = x + s.attn(s.norm1(x))
         return x + s.mlp(s.norm2(x))
 

@@ -18,48 +18,20 @@
 # Output: $OUT/table.md (also printed), logs in $OUT/logs/. The embeddings and the search
 # results are also checked identical across rank counts (h5diff), as the design promises.
 set -u
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=$SRC/build
-OUT=""
-CFG=$SRC/conf/quickstart.cfg
-IMAGES=2000
-RANKS="1 2"
-THREADS=1
+BENCH=bench_reindex.sh
+# shellcheck source=scripts/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 INDEX=exact
-REPS=1
-EXTRA=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --build) BUILD=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --cfg) CFG=$2; shift 2 ;;
-    --images) IMAGES=$2; shift 2 ;;
-    --ranks) RANKS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
     --index) INDEX=$2; shift 2 ;;
-    --reps) REPS=$2; shift 2 ;;
-    -s) EXTRA+=(-s "$2"); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "bench_reindex.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    *) bench_option "$@"; shift 2 ;;
   esac
 done
-OUT=${OUT:-$BUILD/bench-reindex}
-HPCLIP=$BUILD/hpclip
-[ -x "$HPCLIP" ] || { echo "bench_reindex.sh: $HPCLIP not built (cmake --build $BUILD -j2)" >&2; exit 1; }
-[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=${WAIT_POLICY:-PASSIVE}
-MPIRUN=(mpirun --oversubscribe --bind-to none)
+bench_setup bench-reindex
 S=(-s "synth.num_images=$IMAGES" -s search.split=all -s "search.index=$INDEX" "${EXTRA[@]}")
-mkdir -p "$OUT/logs" || exit 1
-maxnp=$(tr ' ' '\n' <<<"$RANKS" | sort -n | tail -1)
 echo "bench_reindex: $(date -Is), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); job $CFG, $IMAGES images, index $INDEX, ranks $RANKS, $THREADS thread(s)/rank"
 
-run() { # run NP LOG ARGS...: hpclip on NP ranks, log kept; non-zero exit ends the script
-  local np=$1 log=$2; shift 2
-  if ! "${MPIRUN[@]}" -np "$np" "$HPCLIP" "$@" >"$log" 2>&1; then
-    echo "bench_reindex.sh: hpclip $* on $np ranks failed; see $log:" >&2; tail -5 "$log" >&2; exit 1
-  fi
-}
 stage_s() { sed -n "s/.*stage $1: done in \([0-9.]*\) s.*/\1/p" "$2" | tail -1; }
 
 BASE=$OUT/base

@@ -36,13 +36,11 @@
  * SIGTERM (base/preempt.h) ends the stage at once: the last epoch's state file is complete, so
  * the requeued job resumes from it.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -50,10 +48,10 @@
 #include "base/watchdog.h"
 #include "comm/allreduce.h"
 #include "comm/shard.h"
-#include "io/check.h"
 #include "io/checkpoint.h"
 #include "nn/optim.h"
 #include "stages/caption_common.h"
+#include "stages/restart_state.h"
 #include "stages/train_data.h"
 
 typedef struct {
@@ -75,13 +73,12 @@ typedef struct {
   float *cond;
   int32_t *tok, *tg;
   float *best;
-  char *config_text;
   char efp[64];
-  char path_out[4096], path_state[4096], path_best[4096];
+  char path_out[4096];
+  hp_restart rs;              /* caption-train-state.h5, caption-train-best.h5, the loss curves */
   /* training state */
-  int64_t epoch, step, best_epoch, bad, nhist;
+  int64_t epoch, step, best_epoch, bad;
   double best_acc;
-  double *hist_train, *hist_val, *hist_acc;
 } ctrainer;
 
 static int bar_ready(void *arg, size_t lo) { return hp_bar_ready((hp_bucket_allreduce *)arg, lo); }
@@ -125,97 +122,40 @@ static void state_text(const ctrainer *t, char *buf, size_t n, int done, const c
            t->epoch, t->step, t->best_acc, t->best_epoch, t->bad, done, t->efp, extra ? " " : "", extra ? extra : "");
 }
 
-static int get_key(const char *path, const char *text, const char *key, int is_double, void *out) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "%s=", key);
-  size_t kl = strlen(pat);
-  const char *p = text;
-  while ((p = strstr(p, pat)) && p != text && p[-1] != ' ') p += kl;
-  if (!p) HP_ERROR(HP_ERR_INPUT, "%s: state attribute has no '%s'", path, key);
-  char *end;
-  errno = 0;
-  if (is_double)
-    *(double *)out = strtod(p + kl, &end);
-  else
-    *(int64_t *)out = strtoll(p + kl, &end, 10);
-  if (errno || end == p + kl || (*end && *end != ' ')) HP_ERROR(HP_ERR_INPUT, "%s: state attribute: bad '%s'", path, key);
-  return 0;
-}
-
 static int write_file(ctrainer *t, const char *path, int with_optim, int done, const char *extra) {
   char state[1024];
   state_text(t, state, sizeof state, done, extra);
-  hp_ckpt_meta meta = {
-      .step = t->step,
-      .epoch = t->epoch,
-      .model = t->desc,
-      .state = state,
-      .config_text = t->config_text,
-      .fingerprint = t->ctx->fingerprint,
-      .optimizer = t->adamw ? "adamw" : "rmsprop",
-      .m = with_optim ? t->opt.m : NULL,
-      .v = with_optim ? t->opt.v : NULL,
-      .n_vocab = hp_vocab_size(t->d.vocab),
-      .vocab = hp_vocab_words(t->d.vocab),
-      .n_history = t->nhist,
-      .train_loss = t->hist_train,
-      .val_loss = t->hist_val,
-  };
-  HP_CALL(hp_ckpt_write(t->ctx->comm, path, &t->p, &meta));
+  HP_CALL(hp_restart_write(&t->rs, path, &t->p, t->step, t->epoch, state, with_optim ? t->opt.m : NULL,
+                           with_optim ? t->opt.v : NULL, 1));
   return 0;
 }
 
 static int try_resume(ctrainer *t, int *resumed) {
-  hp_stage_ctx *ctx = t->ctx;
+  hp_restart *rs = &t->rs;
   *resumed = 0;
-  int exists = ctx->rank == 0 ? access(t->path_state, F_OK) == 0 : 0;
-  HP_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
-  if (!exists) return 0;
-  char fp[64] = "";
-  HP_CALL(hp_h5_root_attr(ctx->comm, t->path_state, "fingerprint", fp, sizeof fp));
-  if (strcmp(fp, ctx->fingerprint) != 0) {
-    hp_log_info("caption-train: %s is from another configuration or input (fingerprint %s, this run %s): starting "
-                "afresh", t->path_state, fp, ctx->fingerprint);
-    return 0;
-  }
-  size_t n = t->p.total;
-  float *cur = NULL;
-  HP_CALLOC(cur, n, "restart parameters");
+  int found;
+  HP_CALL(hp_restart_find(rs, &found));
+  if (!found) return 0;
   hp_ckpt_info info;
-  HP_CALL(hp_ckpt_read(ctx->comm, t->path_state, t->desc, &t->p, t->opt.m, t->opt.v, &info));
+  HP_CALL(hp_ckpt_read(t->ctx->comm, rs->path_state, t->desc, &t->p, t->opt.m, t->opt.v, &info));
   int64_t done = 0;
-  HP_CALL(get_key(t->path_state, info.state, "epoch", 0, &t->epoch));
-  HP_CALL(get_key(t->path_state, info.state, "step", 0, &t->step));
-  HP_CALL(get_key(t->path_state, info.state, "best_acc", 1, &t->best_acc));
-  HP_CALL(get_key(t->path_state, info.state, "best_epoch", 0, &t->best_epoch));
-  HP_CALL(get_key(t->path_state, info.state, "bad_epochs", 0, &t->bad));
-  HP_CALL(get_key(t->path_state, info.state, "done", 0, &done));
+  HP_CALL(hp_restart_get(rs, info.state, "epoch", 0, &t->epoch));
+  HP_CALL(hp_restart_get(rs, info.state, "step", 0, &t->step));
+  HP_CALL(hp_restart_get(rs, info.state, "best_acc", 1, &t->best_acc));
+  HP_CALL(hp_restart_get(rs, info.state, "best_epoch", 0, &t->best_epoch));
+  HP_CALL(hp_restart_get(rs, info.state, "bad_epochs", 0, &t->bad));
+  HP_CALL(hp_restart_get(rs, info.state, "done", 0, &done));
   if (!info.has_m || (t->adamw && !info.has_v))
     HP_ERROR(HP_ERR_INPUT, "%s: /optim: optimiser state missing; cannot resume (delete the file to start afresh)",
-             t->path_state);
-  if (info.n_history != t->epoch || t->epoch > t->epochs)
-    HP_ERROR(HP_ERR_INPUT, "%s: /history holds %" PRId64 " epochs, the state says %" PRId64, t->path_state,
-             info.n_history, t->epoch);
-  t->nhist = info.n_history;
-  for (int64_t e = 0; e < t->nhist; e++) {
-    t->hist_train[e] = info.train_loss[e];
-    t->hist_val[e] = info.val_loss[e];
-    t->hist_acc[e] = NAN;
-  }
+             rs->path_state);
+  HP_CALL(hp_restart_history(rs, &info, t->epoch));
   t->opt.t = t->step;
   hp_ckpt_info_free(&info);
-  memcpy(cur, t->p.data, n * sizeof(float));
-  if (t->best_epoch > 0) {
-    HP_CALL(hp_ckpt_read(ctx->comm, t->path_best, t->desc, &t->p, NULL, NULL, &info));
-    hp_ckpt_info_free(&info);
-    memcpy(t->best, t->p.data, n * sizeof(float));
-    memcpy(t->p.data, cur, n * sizeof(float));
-  }
-  free(cur);
+  if (t->best_epoch > 0) HP_CALL(hp_restart_read_best(rs, &t->p, t->best));
   *resumed = 1;
   hp_log_info("caption-train: resuming from %s after epoch %" PRId64 " (step %" PRId64
               ", best validation token accuracy %.4f after epoch %" PRId64 ")",
-              t->path_state, t->epoch, t->step, t->best_acc, t->best_epoch);
+              rs->path_state, t->epoch, t->step, t->best_acc, t->best_epoch);
   return 0;
 }
 
@@ -223,8 +163,6 @@ static int setup(ctrainer *t) {
   hp_stage_ctx *ctx = t->ctx;
   hp_config *cfg = ctx->cfg;
   HP_CALL(hp_run_path(ctx, HP_CAPTION_CKPT, t->path_out, sizeof t->path_out));
-  HP_CALL(hp_run_path(ctx, "caption-train-state.h5", t->path_state, sizeof t->path_state));
-  HP_CALL(hp_run_path(ctx, "caption-train-best.h5", t->path_best, sizeof t->path_best));
   char dpath[4096], epath[4096];
   HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
   HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
@@ -294,10 +232,10 @@ static int setup(ctrainer *t) {
   HP_CALLOC(t->tok, (size_t)t->Bmax * t->T, "token batch");
   HP_CALLOC(t->tg, (size_t)t->Bmax * t->T, "target batch");
   HP_CALLOC(t->best, t->p.total, "best parameters");
-  HP_CALLOC(t->hist_train, t->epochs + 1, "history");
-  HP_CALLOC(t->hist_val, t->epochs + 1, "history");
-  HP_CALLOC(t->hist_acc, t->epochs + 1, "history");
-  HP_CALL(hp_config_dump(cfg, &t->config_text));
+  t->rs = (hp_restart){.stage = "caption-train", .inputs = "input", .state_file = "caption-train-state.h5",
+                       .best_file = "caption-train-best.h5", .model = t->desc,
+                       .optimizer = t->adamw ? "adamw" : "rmsprop", .vocab = t->d.vocab, .max_epochs = t->epochs};
+  HP_CALL(hp_restart_init(&t->rs, ctx));
   t->best_acc = -1.0;
   memcpy(t->best, t->p.data, t->p.total * sizeof(float));
   int resumed;
@@ -402,10 +340,7 @@ static int train_loop(ctrainer *t) {
     double vl, va;
     HP_CALL(validate(t, &vl, &va));
     int64_t e = t->epoch;
-    t->hist_train[e] = nb ? lsum / (double)nb : NAN;
-    t->hist_val[e] = vl;
-    t->hist_acc[e] = va;
-    t->nhist = e + 1;
+    hp_restart_record(&t->rs, e, nb ? lsum / (double)nb : NAN, vl);
     t->epoch = e + 1;
     int better = va > t->best_acc;
     if (better) {
@@ -413,16 +348,16 @@ static int train_loop(ctrainer *t) {
       t->best_epoch = e + 1;
       t->bad = 0;
       memcpy(t->best, t->p.data, t->p.total * sizeof(float));
-      HP_CALL(write_file(t, t->path_best, 0, 0, NULL));
+      HP_CALL(write_file(t, t->rs.path_best, 0, 0, NULL));
     } else {
       t->bad++;
     }
     stop = t->patience > 0 && t->bad >= t->patience;
     hp_log_info("caption-train: epoch %" PRId64 ": train loss %.4f (token accuracy %.4f), validation loss %.4f, "
-                "validation token accuracy %.4f%s [%.1f s]%s", e + 1, t->hist_train[e], nb ? asum / (double)nb : 0.0,
+                "validation token accuracy %.4f%s [%.1f s]%s", e + 1, t->rs.hist_train[e], nb ? asum / (double)nb : 0.0,
                 vl, va, better ? " (best so far)" : "", hp_now() - t0,
                 stop ? "; early stopping: no improvement for caption.train_patience epochs" : "");
-    HP_CALL(write_file(t, t->path_state, 1, 0, NULL));
+    HP_CALL(write_file(t, t->rs.path_state, 1, 0, NULL));
     if (fail_after == t->epoch) {
       int e2 = ctx->rank == ctx->size - 1
                    ? hp_error_set(HP_ERR_INTERNAL, __FILE__, __LINE__, __func__,
@@ -442,11 +377,7 @@ static int finish(ctrainer *t) {
   snprintf(extra, sizeof extra, "val_accuracy=%.6f train_captions=%" PRId64 " val_captions=%" PRId64, t->best_acc,
            t->ncaps[0], t->ncaps[1]);
   HP_CALL(write_file(t, t->path_out, 0, 1, extra));
-  if (ctx->rank == 0) {
-    if (unlink(t->path_best) != 0 && errno != ENOENT) hp_log_warn("cannot remove %s: %s", t->path_best, strerror(errno));
-    if (unlink(t->path_state) != 0 && errno != ENOENT)
-      hp_log_warn("cannot remove %s: %s", t->path_state, strerror(errno));
-  }
+  hp_restart_remove(&t->rs, 1);
   hp_log_info("caption-train: best validation token accuracy %.4f after epoch %" PRId64 " -> %s", t->best_acc,
               t->best_epoch, t->path_out);
   if (ctx->rank == 0) {
@@ -470,10 +401,7 @@ static void teardown(ctrainer *t) {
   free(t->tok);
   free(t->tg);
   free(t->best);
-  free(t->config_text);
-  free(t->hist_train);
-  free(t->hist_val);
-  free(t->hist_acc);
+  hp_restart_free(&t->rs);
 }
 
 int hp_stage_caption_train(hp_stage_ctx *ctx) {

@@ -27,14 +27,12 @@
  */
 #define _POSIX_C_SOURCE 200809L /* SIGKILL (test hook) */
 #include <cblas.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "base/memory.h"
@@ -44,13 +42,13 @@
 #include "comm/allreduce.h"
 #include "comm/shard.h"
 #include "config/config.h"
-#include "io/check.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "models/clip.h"
 #include "models/clip_loss.h"
 #include "nn/optim.h"
 #include "stages/clip_eval.h"
+#include "stages/restart_state.h"
 #include "stages/stage.h"
 #include "stages/train_data.h"
 
@@ -110,8 +108,6 @@ typedef struct {
   double loss_sum;             /* sum of this epoch's step losses so far */
   int64_t loss_n;
   int done;
-  int64_t nhist;
-  double *hist_train, *hist_val; /* [epochs + 1] */
 } train_state;
 
 static void state_text(const train_state *s, char *buf, size_t n, const char *extra) {
@@ -122,35 +118,17 @@ static void state_text(const train_state *s, char *buf, size_t n, const char *ex
            extra ? " " : "", extra ? extra : "");
 }
 
-static int state_get(const char *path, const char *text, const char *key, int is_double, void *out) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "%s=", key);
-  const char *p = text;
-  size_t kl = strlen(pat);
-  while ((p = strstr(p, pat)) && p != text && p[-1] != ' ') p += kl;
-  if (!p) HP_ERROR(HP_ERR_INPUT, "%s: state attribute has no '%s' (\"%.200s\")", path, key, text);
-  char *end;
-  errno = 0;
-  if (is_double)
-    *(double *)out = strtod(p + kl, &end);
-  else
-    *(int64_t *)out = strtoll(p + kl, &end, 10);
-  if (errno || end == p + kl || (*end && *end != ' '))
-    HP_ERROR(HP_ERR_INPUT, "%s: state attribute: bad value of '%s'", path, key);
-  return 0;
-}
-
-static int parse_state(const char *path, const char *text, train_state *s) {
+static int parse_state(const hp_restart *rs, const char *text, train_state *s) {
   int64_t done;
-  HP_CALL(state_get(path, text, "epoch", 0, &s->epoch));
-  HP_CALL(state_get(path, text, "batch", 0, &s->batch));
-  HP_CALL(state_get(path, text, "step", 0, &s->step));
-  HP_CALL(state_get(path, text, "best_val", 1, &s->best_val));
-  HP_CALL(state_get(path, text, "best_epoch", 0, &s->best_epoch));
-  HP_CALL(state_get(path, text, "bad_epochs", 0, &s->bad));
-  HP_CALL(state_get(path, text, "loss_sum", 1, &s->loss_sum));
-  HP_CALL(state_get(path, text, "loss_n", 0, &s->loss_n));
-  HP_CALL(state_get(path, text, "done", 0, &done));
+  HP_CALL(hp_restart_get(rs, text, "epoch", 0, &s->epoch));
+  HP_CALL(hp_restart_get(rs, text, "batch", 0, &s->batch));
+  HP_CALL(hp_restart_get(rs, text, "step", 0, &s->step));
+  HP_CALL(hp_restart_get(rs, text, "best_val", 1, &s->best_val));
+  HP_CALL(hp_restart_get(rs, text, "best_epoch", 0, &s->best_epoch));
+  HP_CALL(hp_restart_get(rs, text, "bad_epochs", 0, &s->bad));
+  HP_CALL(hp_restart_get(rs, text, "loss_sum", 1, &s->loss_sum));
+  HP_CALL(hp_restart_get(rs, text, "loss_n", 0, &s->loss_n));
+  HP_CALL(hp_restart_get(rs, text, "done", 0, &done));
   s->done = (int)done;
   return 0;
 }
@@ -182,8 +160,8 @@ typedef struct {
   int64_t L;
   float *best, *buffers;         /* best parameters; packed buffer tensors (BN statistics) */
   size_t nbuffers;
-  char *config_text;
-  char path_ckpt[4096], path_state[4096], path_best[4096];
+  char path_ckpt[4096];
+  hp_restart rs;                 /* train-state.h5, train-best.h5, the loss curves */
   train_state s;
   double t_start;
   int64_t step0;
@@ -245,23 +223,7 @@ static int write_ckpt(trainer *tr, const char *path, const float *m, const float
                       int with_history) {
   char state[1024];
   state_text(&tr->s, state, sizeof state, extra);
-  hp_ckpt_meta meta = {
-      .step = tr->s.step,
-      .epoch = tr->s.epoch,
-      .model = tr->m.desc,
-      .state = state,
-      .config_text = tr->config_text,
-      .fingerprint = tr->ctx->fingerprint,
-      .optimizer = tr->c.sgd ? "sgd" : "adamw",
-      .m = m,
-      .v = v,
-      .n_vocab = hp_vocab_size(tr->d.vocab),
-      .vocab = hp_vocab_words(tr->d.vocab),
-      .n_history = with_history ? tr->s.nhist : 0,
-      .train_loss = tr->s.hist_train,
-      .val_loss = tr->s.hist_val,
-  };
-  HP_CALL(hp_ckpt_write(tr->ctx->comm, path, &tr->m.p, &meta));
+  HP_CALL(hp_restart_write(&tr->rs, path, &tr->m.p, tr->s.step, tr->s.epoch, state, m, v, with_history));
   return 0;
 }
 
@@ -286,11 +248,11 @@ static int save_state(trainer *tr) {
   double t0 = hp_now();
   float *m, *v;
   HP_CALL(gather_moments(tr, &m, &v));
-  HP_CALL(write_ckpt(tr, tr->path_state, m, v, NULL, 1));
+  HP_CALL(write_ckpt(tr, tr->rs.path_state, m, v, NULL, 1));
   free(m);
   free(v);
   hp_log_debug("train: restart state (epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64 ") -> %s in %.2f s",
-               tr->s.epoch, tr->s.batch, tr->s.step, tr->path_state, hp_now() - t0);
+               tr->s.epoch, tr->s.batch, tr->s.step, tr->rs.path_state, hp_now() - t0);
   return 0;
 }
 
@@ -298,41 +260,28 @@ static int save_state(trainer *tr) {
 static int try_resume(trainer *tr, int *resumed) {
   *resumed = 0;
   hp_stage_ctx *ctx = tr->ctx;
-  int exists = ctx->rank == 0 ? access(tr->path_state, F_OK) == 0 : 0;
-  HP_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
-  if (!exists) return 0;
-  char fp[64] = "";
-  HP_CALL(hp_h5_root_attr(ctx->comm, tr->path_state, "fingerprint", fp, sizeof fp));
-  if (strcmp(fp, ctx->fingerprint) != 0) {
-    hp_log_info("train: %s is from another configuration or dataset (fingerprint %s, this run %s): starting afresh",
-                tr->path_state, fp, ctx->fingerprint);
-    return 0;
-  }
+  hp_restart *rs = &tr->rs;
+  int found;
+  HP_CALL(hp_restart_find(rs, &found));
+  if (!found) return 0;
   size_t n = tr->m.p.total;
   float *m = NULL, *v = NULL;
   HP_CALLOC(m, n, "restart moments");
   HP_CALLOC(v, n, "restart moments");
   hp_ckpt_info info;
-  HP_CALL(hp_ckpt_read(ctx->comm, tr->path_state, tr->m.desc, &tr->m.p, m, v, &info));
+  HP_CALL(hp_ckpt_read(ctx->comm, rs->path_state, tr->m.desc, &tr->m.p, m, v, &info));
   train_state s = tr->s;
   int fresh = 0;
-  HP_CALL(parse_state(tr->path_state, info.state, &s));
+  HP_CALL(parse_state(rs, info.state, &s));
   if (s.done) {
-    hp_log_info("train: %s is a finished run: training again from the start", tr->path_state);
+    hp_log_info("train: %s is a finished run: training again from the start", rs->path_state);
     fresh = 1;
   }
   if (!fresh) {
     if (!info.has_m || (!tr->c.sgd && !info.has_v))
       HP_ERROR(HP_ERR_INPUT, "%s: /optim: optimiser moments missing; cannot resume (delete the file to start afresh)",
-               tr->path_state);
-    if (info.n_history != s.epoch)
-      HP_ERROR(HP_ERR_INPUT, "%s: /history holds %" PRId64 " epochs, the state says %" PRId64, tr->path_state,
-               info.n_history, s.epoch);
-    s.nhist = info.n_history;
-    for (int64_t e = 0; e < s.nhist && e <= tr->c.epochs; e++) {
-      s.hist_train[e] = info.train_loss[e];
-      s.hist_val[e] = info.val_loss[e];
-    }
+               rs->path_state);
+    HP_CALL(hp_restart_history(rs, &info, s.epoch));
     size_t cnt = tr->hi - tr->lo;
     memcpy(tr->opt.m, m + tr->lo, cnt * sizeof(float));
     if (!tr->c.sgd) memcpy(tr->opt.v, v + tr->lo, cnt * sizeof(float));
@@ -347,20 +296,10 @@ static int try_resume(trainer *tr, int *resumed) {
     hp_clip_init(&tr->m, tr->c.seed); /* the read overwrote the parameters */
     return 0;
   }
-  /* the best parameters so far */
-  if (tr->s.best_epoch > 0) {
-    float *cur = NULL;
-    HP_CALLOC(cur, n, "parameters (restart)");
-    memcpy(cur, tr->m.p.data, n * sizeof(float));
-    HP_CALL(hp_ckpt_read(ctx->comm, tr->path_best, tr->m.desc, &tr->m.p, NULL, NULL, &info));
-    hp_ckpt_info_free(&info);
-    memcpy(tr->best, tr->m.p.data, n * sizeof(float));
-    memcpy(tr->m.p.data, cur, n * sizeof(float));
-    free(cur);
-  }
+  if (tr->s.best_epoch > 0) HP_CALL(hp_restart_read_best(rs, &tr->m.p, tr->best));
   hp_log_info("train: resuming from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64
               " (best validation loss %.5f after epoch %" PRId64 ")",
-              tr->path_state, tr->s.epoch + 1, tr->s.batch + 1, tr->s.step, tr->s.best_val, tr->s.best_epoch);
+              rs->path_state, tr->s.epoch + 1, tr->s.batch + 1, tr->s.step, tr->s.best_val, tr->s.best_epoch);
   return 0;
 }
 
@@ -746,8 +685,6 @@ static int setup(trainer *tr) {
   hp_stage_ctx *ctx = tr->ctx;
   hp_config *cfg = ctx->cfg;
   HP_CALL(hp_run_path(ctx, "ckpt.h5", tr->path_ckpt, sizeof tr->path_ckpt));
-  HP_CALL(hp_run_path(ctx, "train-state.h5", tr->path_state, sizeof tr->path_state));
-  HP_CALL(hp_run_path(ctx, "train-best.h5", tr->path_best, sizeof tr->path_best));
   char dpath[4096];
   HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
   int64_t batch = hp_cfg_int(cfg, "train.batch"), eb = hp_cfg_int(cfg, "train.eval_batch");
@@ -829,10 +766,11 @@ static int setup(trainer *tr) {
   for (int i = 0; i < p->n; i++)
     if (p->t[i].flags & HP_PARAM_BUFFER) tr->nbuffers += p->t[i].numel;
   HP_CALLOC(tr->buffers, tr->nbuffers + 1, "buffer broadcast");
-  HP_CALL(hp_config_dump(cfg, &tr->config_text));
+  tr->rs = (hp_restart){.stage = "train", .inputs = "dataset", .state_file = "train-state.h5",
+                        .best_file = "train-best.h5", .model = tr->m.desc, .optimizer = tr->c.sgd ? "sgd" : "adamw",
+                        .vocab = tr->d.vocab, .max_epochs = tr->c.epochs};
+  HP_CALL(hp_restart_init(&tr->rs, ctx));
   tr->s.best_val = INFINITY;
-  HP_CALLOC(tr->s.hist_train, tr->c.epochs + 1, "loss history");
-  HP_CALLOC(tr->s.hist_val, tr->c.epochs + 1, "loss history");
   memcpy(tr->best, p->data, p->total * sizeof(float));
 
   /* start: resume, or initialise (optionally from another checkpoint) */
@@ -889,9 +827,7 @@ static void teardown(trainer *tr) {
   free(tr->dtxt);
   free(tr->best);
   free(tr->buffers);
-  free(tr->config_text);
-  free(tr->s.hist_train);
-  free(tr->s.hist_val);
+  hp_restart_free(&tr->rs);
 }
 
 /* Epoch end: validation, curves, best, patience, restart state. *stop = early stopping. */
@@ -900,9 +836,7 @@ static int end_epoch(trainer *tr, int *stop) {
   HP_CALL(eval_loss(tr, 1, &val));
   double tl = tr->s.loss_n ? tr->s.loss_sum / (double)tr->s.loss_n : NAN;
   int64_t e = tr->s.epoch;
-  tr->s.hist_train[e] = tl;
-  tr->s.hist_val[e] = val;
-  tr->s.nhist = e + 1;
+  hp_restart_record(&tr->rs, e, tl, val);
   tr->s.epoch = e + 1;
   tr->s.batch = 0;
   tr->s.loss_sum = 0.0;
@@ -914,7 +848,7 @@ static int end_epoch(trainer *tr, int *stop) {
     tr->s.best_epoch = e + 1;
     tr->s.bad = 0;
     memcpy(tr->best, tr->m.p.data, tr->m.p.total * sizeof(float));
-    HP_CALL(write_ckpt(tr, tr->path_best, NULL, NULL, NULL, 0));
+    HP_CALL(write_ckpt(tr, tr->rs.path_best, NULL, NULL, NULL, 0));
   } else {
     tr->s.bad++;
   }
@@ -937,7 +871,7 @@ static int check_preempt(trainer *tr, int state_written) {
                    hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
                                 "train: signal %d: stopped after step %" PRId64 " (next: epoch %" PRId64 ", batch %" PRId64
                                 "); restart state saved to %s; rerun the same job (a requeue) to resume",
-                                sig, tr->s.step, tr->s.epoch + 1, tr->s.batch + 1, tr->path_state)));
+                                sig, tr->s.step, tr->s.epoch + 1, tr->s.batch + 1, tr->rs.path_state)));
   return 0;
 }
 
@@ -996,8 +930,7 @@ static int finish(trainer *tr) {
   tr->s.epoch = ep;
   tr->s.step = st;
   HP_CALL(save_state(tr));
-  if (ctx->rank == 0 && unlink(tr->path_best) != 0 && errno != ENOENT)
-    hp_log_warn("cannot remove %s: %s", tr->path_best, strerror(errno));
+  hp_restart_remove(&tr->rs, 0);
   hp_log_info("train: best validation loss %.5f after epoch %" PRId64 " -> %s", tr->s.best_val, tr->s.best_epoch,
               tr->path_ckpt);
   hp_log_info("train: test split retrieval (%" PRId64 " images, %" PRId64 " captions, best epoch's model, %.1f s): "

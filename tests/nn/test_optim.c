@@ -1,13 +1,16 @@
 /* test_optim.c — AdamW and SGD (+ nesterov) trajectories against torch.optim with param
  * groups, the L2 kernel penalty and global-norm clipping (fixture models/optim.bin from
- * scripts/make_model_fixtures.py); slice updates equal whole-buffer updates bitwise;
- * learning-rate schedule values. */
+ * scripts/make_model_fixtures.py); the RMSprop trajectory against torch.optim.RMSprop (alpha
+ * 0.9, eps 1e-7, coupled weight decay on the matrix group; fixture models/rmsprop.bin from
+ * scripts/make_caption_fixtures.py); slice updates equal whole-buffer updates bitwise;
+ * learning-rate schedule values. Both fixtures hold the same three tensors. */
 #include "../models/models_test.h"
 #include "nn/optim.h"
 
 static const char *TN[3] = {"w", "b", "k"};
 
-/* w [4,5] DECAY, b [7] none, k [3,6] DECAY|L2 (alignment gaps between them) */
+/* w [4,5] DECAY, b [7] none, k [3,6] DECAY|L2 (alignment gaps between them); L2 matters only
+ * where a test calls hp_optim_add_l2 */
 static void build(hp_params *p, const mfix *fx) {
   hp_params_init(p);
   assert_int_equal(hp_params_add(p, "w", 2, (int[]){4, 5}, HP_PARAM_DECAY, NULL), 0);
@@ -27,6 +30,19 @@ static void load_grad(hp_params *p, const mfix *fx, int t) {
     snprintf(nm, sizeof nm, "g%d.%s", t, TN[i]);
     memcpy(p->grad + p->t[i].offset, mfix_f(fx, nm, p->t[i].numel), p->t[i].numel * sizeof(float));
   }
+}
+
+/* the weights after step t against the fixture's TAG.wT.<tensor>; returns the worst error */
+static double check_weights(const hp_params *p, const mfix *fx, const char *tag, int t) {
+  double worst = 0.0;
+  for (int i = 0; i < 3; i++) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.w%d.%s", tag, t, TN[i]);
+    double e = max_rel_err(p->data + p->t[i].offset, mfix_f(fx, nm, p->t[i].numel), p->t[i].numel);
+    if (e > worst) worst = e;
+    if (!(e <= HP_TOL_REF)) fail_msg("%s: max relative error %.3e", nm, e);
+  }
+  return worst;
 }
 
 static void run_case(const mfix *fx, const char *tag, const hp_optim_config *cfg) {
@@ -49,12 +65,7 @@ static void run_case(const mfix *fx, const char *tag, const hp_optim_config *cfg
     double en = fabs(norm - norms[t]) / norms[t];
     if (en > worst_n) worst_n = en;
     hp_optim_step(&o, p.data, p.grad, lr[t], hp_clip_scale(norm, max_norm));
-    for (int i = 0; i < 3; i++) {
-      snprintf(nm, sizeof nm, "%s.w%d.%s", tag, t, TN[i]);
-      double e = max_rel_err(p.data + p.t[i].offset, mfix_f(fx, nm, p.t[i].numel), p.t[i].numel);
-      if (e > worst) worst = e;
-      if (!(e <= HP_TOL_REF)) fail_msg("%s: max relative error %.3e", nm, e);
-    }
+    worst = fmax(worst, check_weights(&p, fx, tag, t));
   }
   printf("  %-10s %d steps: weights err %.3e, grad norm err %.3e (tol %.0e)\n", tag, steps, worst,
          worst_n, HP_TOL_REF);
@@ -84,15 +95,46 @@ static void test_optim_torch(void **state) {
   mfix_free(fx);
 }
 
+static void test_rmsprop_torch(void **state) {
+  (void)state;
+  mfix *fx = mfix_load("rmsprop");
+  int steps = mfix_int(fx, "steps");
+  const float *lr = mfix_f(fx, "lr", (size_t)steps);
+  hp_optim_config c;
+  hp_optim_config_rmsprop(&c);
+  assert_true(c.alpha == 0.9f && c.eps == 1e-7f && c.weight_decay == 0.0f);
+  c.weight_decay = 0.05f;
+  hp_params p;
+  build(&p, fx);
+  hp_optim o;
+  assert_int_equal(hp_optim_init(&o, &c, &p, 0, p.total), 0);
+  double worst = 0.0;
+  for (int t = 0; t < steps; t++) {
+    load_grad(&p, fx, t);
+    hp_optim_step(&o, p.data, p.grad, lr[t], 1.0f);
+    worst = fmax(worst, check_weights(&p, fx, "rmsprop", t));
+  }
+  printf("  rmsprop %d steps: weights err %.3e (tol %.0e)\n", steps, worst, HP_TOL_REF);
+  hp_optim_free(&o);
+  hp_params_free(&p);
+  mfix_free(fx);
+}
+
 /* Two optimisers over [0,cut) and [cut,total) — cut inside a tensor — give exactly the same
- * weights as one over the whole buffer; the slice squared norms add up. */
+ * weights as one over the whole buffer (AdamW, SGD, RMSprop); the slice squared norms add up. */
 static void test_optim_slices(void **state) {
   (void)state;
   mfix *fx = mfix_load("optim");
-  for (int kind = 0; kind < 2; kind++) {
+  for (int kind = 0; kind < 3; kind++) {
     hp_optim_config c;
-    if (kind) hp_optim_config_sgd(&c);
-    else hp_optim_config_adamw(&c);
+    if (kind == 2) {
+      hp_optim_config_rmsprop(&c);
+      c.weight_decay = 0.05f; /* as the caption decoder's matrices */
+    } else if (kind) {
+      hp_optim_config_sgd(&c);
+    } else {
+      hp_optim_config_adamw(&c);
+    }
     hp_params pa, pb;
     build(&pa, fx);
     build(&pb, fx);
@@ -184,6 +226,7 @@ static void test_lr_schedules(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_optim_torch),
+      cmocka_unit_test(test_rmsprop_torch),
       cmocka_unit_test(test_optim_slices),
       cmocka_unit_test(test_optim_l2_and_buffers),
       cmocka_unit_test(test_lr_schedules),

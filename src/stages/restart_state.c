@@ -1,0 +1,130 @@
+/* restart_state.c — the trainers' restart files (see restart_state.h). */
+#include "stages/restart_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "config/config.h"
+#include "io/check.h"
+
+int hp_restart_init(hp_restart *r, hp_stage_ctx *ctx) {
+  r->ctx = ctx;
+  HP_CALL(hp_run_path(ctx, r->state_file, r->path_state, sizeof r->path_state));
+  HP_CALL(hp_run_path(ctx, r->best_file, r->path_best, sizeof r->path_best));
+  HP_CALL(hp_config_dump(ctx->cfg, &r->config_text));
+  r->nhist = 0;
+  HP_CALLOC(r->hist_train, r->max_epochs + 1, "loss history");
+  HP_CALLOC(r->hist_val, r->max_epochs + 1, "loss history");
+  return 0;
+}
+
+void hp_restart_free(hp_restart *r) {
+  free(r->config_text);
+  free(r->hist_train);
+  free(r->hist_val);
+  r->config_text = NULL;
+  r->hist_train = r->hist_val = NULL;
+}
+
+int hp_restart_find(hp_restart *r, int *found) {
+  hp_stage_ctx *ctx = r->ctx;
+  *found = 0;
+  int exists = ctx->rank == 0 ? access(r->path_state, F_OK) == 0 : 0;
+  HP_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
+  if (!exists) return 0;
+  char fp[64] = "";
+  HP_CALL(hp_h5_root_attr(ctx->comm, r->path_state, "fingerprint", fp, sizeof fp));
+  if (strcmp(fp, ctx->fingerprint) != 0) {
+    hp_log_info("%s: %s is from another configuration or %s (fingerprint %s, this run %s): starting afresh",
+                r->stage, r->path_state, r->inputs, fp, ctx->fingerprint);
+    return 0;
+  }
+  *found = 1;
+  return 0;
+}
+
+int hp_restart_get(const hp_restart *r, const char *text, const char *key, int is_double, void *out) {
+  const char *path = r->path_state;
+  char pat[64];
+  snprintf(pat, sizeof pat, "%s=", key);
+  const char *p = text;
+  size_t kl = strlen(pat);
+  while ((p = strstr(p, pat)) && p != text && p[-1] != ' ') p += kl;
+  if (!p) HP_ERROR(HP_ERR_INPUT, "%s: state attribute has no '%s' (\"%.200s\")", path, key, text);
+  char *end;
+  errno = 0;
+  if (is_double)
+    *(double *)out = strtod(p + kl, &end);
+  else
+    *(int64_t *)out = strtoll(p + kl, &end, 10);
+  if (errno || end == p + kl || (*end && *end != ' '))
+    HP_ERROR(HP_ERR_INPUT, "%s: state attribute: bad value of '%s'", path, key);
+  return 0;
+}
+
+int hp_restart_history(hp_restart *r, const hp_ckpt_info *info, int64_t epoch) {
+  if (info->n_history != epoch || epoch > r->max_epochs)
+    HP_ERROR(HP_ERR_INPUT, "%s: /history holds %" PRId64 " epochs, the state says %" PRId64, r->path_state,
+             info->n_history, epoch);
+  r->nhist = info->n_history;
+  for (int64_t e = 0; e < r->nhist; e++) {
+    r->hist_train[e] = info->train_loss[e];
+    r->hist_val[e] = info->val_loss[e];
+  }
+  return 0;
+}
+
+void hp_restart_record(hp_restart *r, int64_t e, double train_loss, double val_loss) {
+  r->hist_train[e] = train_loss;
+  r->hist_val[e] = val_loss;
+  r->nhist = e + 1;
+}
+
+int hp_restart_read_best(hp_restart *r, hp_params *p, float *best) {
+  size_t n = p->total;
+  float *cur = NULL;
+  HP_CALLOC(cur, n, "parameters (restart)");
+  memcpy(cur, p->data, n * sizeof(float));
+  hp_ckpt_info info;
+  HP_CALL(hp_ckpt_read(r->ctx->comm, r->path_best, r->model, p, NULL, NULL, &info));
+  hp_ckpt_info_free(&info);
+  memcpy(best, p->data, n * sizeof(float));
+  memcpy(p->data, cur, n * sizeof(float));
+  free(cur);
+  return 0;
+}
+
+int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, int64_t step, int64_t epoch,
+                     const char *state, const float *m, const float *v, int with_history) {
+  hp_ckpt_meta meta = {
+      .step = step,
+      .epoch = epoch,
+      .model = r->model,
+      .state = state,
+      .config_text = r->config_text,
+      .fingerprint = r->ctx->fingerprint,
+      .optimizer = r->optimizer,
+      .m = m,
+      .v = v,
+      .n_vocab = hp_vocab_size(r->vocab),
+      .vocab = hp_vocab_words(r->vocab),
+      .n_history = with_history ? r->nhist : 0,
+      .train_loss = r->hist_train,
+      .val_loss = r->hist_val,
+  };
+  HP_CALL(hp_ckpt_write(r->ctx->comm, path, p, &meta));
+  return 0;
+}
+
+void hp_restart_remove(const hp_restart *r, int state_too) {
+  if (r->ctx->rank != 0) return;
+  if (unlink(r->path_best) != 0 && errno != ENOENT) hp_log_warn("cannot remove %s: %s", r->path_best, strerror(errno));
+  if (state_too && unlink(r->path_state) != 0 && errno != ENOENT)
+    hp_log_warn("cannot remove %s: %s", r->path_state, strerror(errno));
+}
