@@ -1110,10 +1110,10 @@ int hp_config_dump(const hp_config *c, char **text) {
   return 0;
 }
 
-static int prefix_selects(const char *prefix, const char *key) {
+int hp_config_prefix_selects(const char *prefix, const char *key) {
   size_t n = strlen(prefix);
   if (n == 0) return 0;
-  if (prefix[n - 1] == '.') return strncmp(key, prefix, n) == 0;
+  if (prefix[n - 1] == '.' || prefix[n - 1] == '_') return strncmp(key, prefix, n) == 0;
   return strncmp(key, prefix, n) == 0 && (key[n] == 0 || key[n] == '.');
 }
 
@@ -1124,7 +1124,7 @@ uint64_t hp_config_fingerprint(const hp_config *c, const char *const *prefixes) 
     int i = c->order[j];
     const char *k = c->keys[i].key;
     int sel = !prefixes;
-    for (int p = 0; prefixes && prefixes[p] && !sel; p++) sel = prefix_selects(prefixes[p], k);
+    for (int p = 0; prefixes && prefixes[p] && !sel; p++) sel = hp_config_prefix_selects(prefixes[p], k);
     if (!sel) continue;
     puts_(&o, k);
     puts_(&o, " = ");

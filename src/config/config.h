@@ -69,9 +69,12 @@ int hp_config_dump(const hp_config *cfg, char **text);
 
 /* Fingerprint (64-bit FNV-1a over the dumped "key = value" lines) of the keys whose path
  * starts with one of the given prefixes, e.g. {"run.seed", "data.", "synth.", NULL}. */
-/* A prefix ending in '.' selects a group ("data."); any other selects that key exactly, or the
- * group of that name ("run.seed" is only run.seed). prefixes == NULL selects every key. */
+/* A prefix ending in '.' selects a group ("data."), one ending in '_' every key that starts with
+ * it ("caption.train_" is caption.train_lr, caption.train_batch, ...); any other selects that key
+ * exactly, or the group of that name ("run.seed" is only run.seed). prefixes == NULL selects
+ * every key. */
 uint64_t hp_config_fingerprint(const hp_config *cfg, const char *const *prefixes);
+int hp_config_prefix_selects(const char *prefix, const char *key);
 
 /* Markdown reference of the whole table (`hpclip config --doc`, docs/config.md). */
 void hp_config_print_doc(FILE *f);

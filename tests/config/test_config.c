@@ -552,6 +552,11 @@ static void test_fingerprint(void **state) {
   assert_int_equal(hp_config_load_keys(test_keys, n_test_keys, NULL, 1, (const char *[]){"a.seed=9"}, &c3), 0);
   assert_true(hp_config_fingerprint(c1, p2) == hp_config_fingerprint(c2, p2));
   assert_true(hp_config_fingerprint(c1, p2) != hp_config_fingerprint(c3, p2));
+  /* "a.seed_" covers a.seed_x, not a.seed */
+  const char *const p4[] = {"a.seed_", NULL};
+  assert_true(hp_config_fingerprint(c1, p4) != hp_config_fingerprint(c2, p4));
+  assert_true(hp_config_fingerprint(c1, p4) == hp_config_fingerprint(c3, p4));
+  assert_true(hp_config_prefix_selects("a.seed_", "a.seed_x") && !hp_config_prefix_selects("a.seed_", "a.seed"));
   /* "a.b." covers the nested group only */
   const char *const p3[] = {"a.b.", NULL};
   assert_true(hp_config_fingerprint(c1, p3) == hp_config_fingerprint(c3, p3));
