@@ -61,6 +61,9 @@ start() {
     echo "KillWait=30"
     echo "InactiveLimit=0"
     echo "SlurmdTimeout=300"
+    # Per-node temporary directory: the PMIx plugin (srun --mpi=pmix) makes its client directory
+    # spmix_appdir_UID_JOB.STEP there, which would collide between two slurmd of one host in /tmp.
+    echo "TmpFS=$dir/tmp/%n"
     echo "JobCompType=jobcomp/filetxt"
     echo "JobCompLoc=$dir/log/jobcomp.txt"
     echo "AccountingStorageType=accounting_storage/none"
@@ -100,7 +103,7 @@ start() {
   fi
   for i in $(seq 1 "$nodes"); do
     if ! [ -s "$dir/slurmd-n$i.pid" ] || ! kill -0 "$(cat "$dir/slurmd-n$i.pid")" 2>/dev/null; then
-      mkdir -p "$dir/spool/n$i"
+      mkdir -p "$dir/spool/n$i" "$dir/tmp/n$i"
       slurmd -f "$conf" -N "n$i"
     fi
   done

@@ -83,12 +83,16 @@ placement() {
     sleep 0.5
   done
 }
-check_placement() {   # check_placement NAME FILE
-  local f=$2 n
+# check_placement NAME FILE [own]: NODES processes, one per node, NODES distinct ranks, 1 BLAS
+# thread each; with "own", each bound to cores no other rank has (srun: SLURM's binding).
+check_placement() {
+  local f=$2 own=${3:-} n cores=""
   n=$(awk '{print $2}' "$f" | sort -u | wc -l)
+  [ "$own" = own ] && cores=", own cores"
   if [ "$n" = "$NODES" ] && [ "$(awk '{print $4}' "$f" | sort -u | wc -l)" = "$NODES" ] \
-     && [ "$(awk '{print $6}' "$f" | sort -u | wc -l)" = "$NODES" ] && ! grep -qv "OPENBLAS_NUM_THREADS=1$" "$f"; then
-    ok "$1: $NODES ranks, one per node, own cores, 1 BLAS thread: $(awk '{printf "[rank %s on %s, cpus %s] ", $6, $4, $8}' "$f")"
+     && [ "$(awk '{print $6}' "$f" | sort -u | wc -l)" = "$NODES" ] && ! grep -qv "OPENBLAS_NUM_THREADS=1$" "$f" \
+     && { [ "$own" != own ] || [ "$(awk '{print $8}' "$f" | sort -u | wc -l)" = "$NODES" ]; }; then
+    ok "$1: $NODES ranks, one per node$cores, 1 BLAS thread: $(sort -k6n "$f" | awk '{printf "[rank %s on %s, cpus %s] ", $6, $4, $8}')"
   else bad "$1: placement"; sed 's/^/     | /' "$f"; fi
 }
 check_outputs() {   # check_outputs NAME RUN_DIR FILE...
@@ -118,7 +122,7 @@ if want A; then
     log=$(ls "$W"/qs-"$id".out)
     scontrol show job "$id" >"$W/A-scontrol.txt"
     check_done A "$id" "$log"
-    check_placement A "$W/placement-A.txt"
+    check_placement A "$W/placement-A.txt" own
     check_outputs A "$W/qs" dataset.h5 ckpt.h5 embeddings.h5 results.h5
     [ -s "$W/qs/summary.md" ] && ok "A: summary.md written" || bad "A: no summary.md"
   fi
@@ -154,7 +158,9 @@ if want C; then
     else bad "C: training never started"; fi
     wait_log "$log" 120 "stopped with exit" || bad "C: no stop after USR1"
     grep -q "stopped with exit 12" "$log" && ok "C: hpclip stopped with exit 12" || bad "C: $(grep "stopped with exit" "$log")"
-    grep -q "train-state.h5" "$log" && ok "C: restart state written: $(grep -m1 "train-state.h5" "$log" | cut -c1-120)" || bad "C: no train-state.h5 in the log"
+    [ -f "$W/pre/train-state.h5" ] && ok "C: restart state $W/pre/train-state.h5 written" || bad "C: no train-state.h5 after the stop"
+    grep -q "restart state saved to .*train-state.h5" "$log" && ok "C: rank 0's message: $(grep -m1 "restart state saved" "$log" | cut -c1-150)" \
+      || bad "C: rank 0's 'restart state saved' message missing from the log"
     wait_state "$id" 900 COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL || bad "C: job $id not finished after 900 s"
     scontrol show job "$id" >"$W/C-scontrol.txt"
     rs=$(field "$id" Restarts)
