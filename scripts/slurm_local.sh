@@ -97,6 +97,7 @@ start() {
     runuser -u munge -- /usr/sbin/munged
     sleep 1
     munge -n </dev/null | unmunge >/dev/null || die "munged does not answer"
+    touch "$dir/munged.started"
   fi
   if ! [ -s "$dir/slurmctld.pid" ] || ! kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
     slurmctld -f "$conf" -c   # -c: a clean start (no old jobs from a previous DIR state)
@@ -131,7 +132,8 @@ stop() {
     rm -f "$f"
   done
   # munged: only the one this script started (its pid file under /run/munge)
-  if [ -s /run/munge/munged.pid ]; then
+  if [ -f "$dir/munged.started" ] && [ -s /run/munge/munged.pid ]; then
+    rm -f "$dir/munged.started"
     p=$(cat /run/munge/munged.pid)
     kill -0 "$p" 2>/dev/null && kill -TERM "$p"
   fi
