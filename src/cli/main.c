@@ -263,6 +263,11 @@ int main(int argc, char **argv) {
       if (err == HP_ERR_USAGE) fprintf(stderr, "(hpclip --help shows the usage)\n");
       fflush(stderr);
     }
+    /* A collective error: every rank is here. No rank ends before the reporter has written the
+     * message: launchers end the other ranks as soon as one exits non-zero (srun
+     * --kill-on-bad-exit, mpirun), and under SLURM the reporter's message was lost that way
+     * (docs/jobs.md, "Verified under SLURM"). */
+    if (hp_error_is_collective()) MPI_Barrier(comm);
     hp_tmpfile_remove_all();
     if (!hp_error_is_collective()) MPI_Abort(comm, err); /* ends every rank: no hang */
     MPI_Finalize();
