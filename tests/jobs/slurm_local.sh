@@ -110,38 +110,35 @@ check_done() {   # check_done NAME ID LOG: COMPLETED, exit 0:0, one hpclip of NO
   else bad "$name: hpclip rank count: $(grep "run directory" "$log" | head -3)"; fi
 }
 
+# run_case CASE NAME TIMEOUT PLACEMENT_MODE SUBMIT_ARGS...: submit, record placement while it runs,
+# wait for the end, then the common checks (state, exit, rank count, placement, outputs).
+run_case() {
+  local case=$1 name=$2 tmo=$3 pmode=$4; shift 4
+  local id pp log
+  id=$(submit "$name" "$W/$name" "$@") || { bad "$case: sbatch failed"; return; }
+  placement "$W/$name" "$W/placement-$case.txt" &
+  pp=$!
+  wait_state "$id" "$tmo" COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY || bad "$case: job $id not finished after $tmo s"
+  kill $pp 2>/dev/null; wait $pp 2>/dev/null
+  log=$(ls "$W/$name-$id".out)
+  scontrol show job "$id" >"$W/$case-scontrol.txt"
+  check_done "$case" "$id" "$log"
+  # shellcheck disable=SC2086  # an empty mode is no argument
+  check_placement "$case" "$W/placement-$case.txt" $pmode
+  check_outputs "$case" "$W/$name" dataset.h5 ckpt.h5 embeddings.h5 results.h5
+}
+
 OVR_Q=(-s synth.num_images=300 -s train.epochs=2 -s caption.train_epochs=1)
 if want A; then
   echo "== A: srun launcher, conf/quickstart.cfg on $NODES nodes"
-  id=$(submit qs "$W/qs" -- conf/quickstart.cfg "${OVR_Q[@]}") || { bad "A: sbatch failed"; id=""; }
-  if [ -n "$id" ]; then
-    placement "$W/qs" "$W/placement-A.txt" &
-    pp=$!
-    wait_state "$id" 900 COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY || bad "A: job $id not finished after 900 s"
-    kill $pp 2>/dev/null; wait $pp 2>/dev/null
-    log=$(ls "$W"/qs-"$id".out)
-    scontrol show job "$id" >"$W/A-scontrol.txt"
-    check_done A "$id" "$log"
-    check_placement A "$W/placement-A.txt" own
-    check_outputs A "$W/qs" dataset.h5 ckpt.h5 embeddings.h5 results.h5
-    [ -s "$W/qs/summary.md" ] && ok "A: summary.md written" || bad "A: no summary.md"
-  fi
+  run_case A qs 900 own -- conf/quickstart.cfg "${OVR_Q[@]}"
+  [ -s "$W/qs/summary.md" ] && ok "A: summary.md written" || bad "A: no summary.md"
 fi
 
 OVR_T=(-s train.max_steps=120 -s train.epochs=30 -s train.checkpoint_every=5 -s train.patience=0)
 if want B; then
   echo "== B: HPCLIP_LAUNCHER=mpirun, tests/eval/tiny.cfg"
-  id=$(HPCLIP_LAUNCHER=mpirun submit mp "$W/mp" -- tests/eval/tiny.cfg "${OVR_T[@]}") || { bad "B: sbatch failed"; id=""; }
-  if [ -n "$id" ]; then
-    placement "$W/mp" "$W/placement-B.txt" &
-    pp=$!
-    wait_state "$id" 600 COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY || bad "B: job $id not finished after 600 s"
-    kill $pp 2>/dev/null; wait $pp 2>/dev/null
-    log=$(ls "$W"/mp-"$id".out)
-    check_done B "$id" "$log"
-    check_placement B "$W/placement-B.txt"
-    check_outputs B "$W/mp" dataset.h5 ckpt.h5 embeddings.h5 results.h5
-  fi
+  HPCLIP_LAUNCHER=mpirun run_case B mp 600 "" -- tests/eval/tiny.cfg "${OVR_T[@]}"
 fi
 
 if want C; then
