@@ -18,7 +18,8 @@
 #   --keep-state    keep each finished job's training restart state (RUNS/NAME/train-state.h5: the
 #                   parameters and both AdamW moments, 2.1 GB for BERT-12/768 + ViT-B/16). By default
 #                   it is removed once the job has ended with exit 0: it only serves to resume an
-#                   interrupted training or to train on with more epochs
+#                   interrupted training (a changed train.* setting, more epochs included, changes
+#                   the fingerprint and starts afresh, state or not)
 #   -s key=value    extra hpclip overrides for every job (after the --reduced ones, so they win),
 #                   e.g. -s ingest.root=/data/coco when running COCO jobs only
 #
