@@ -51,7 +51,7 @@
 #include "io/checkpoint.h"
 #include "nn/optim.h"
 #include "stages/caption_common.h"
-#include "stages/restart_state.h"
+#include "train/restart_state.h"
 #include "stages/train_data.h"
 
 typedef struct {

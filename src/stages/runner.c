@@ -11,6 +11,7 @@
 #include "base/preempt.h"
 #include "base/watchdog.h"
 #include "base/log.h"
+#include "base/test_hooks.h"
 #include "io/check.h"
 #include "stages/stage.h"
 
@@ -188,11 +189,10 @@ int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
 /* HPCLIP_TEST_STALL=RANK:STAGE (tests only, unset = off): that rank stops making progress at
  * the start of that stage, as if stuck in I/O, so the watchdog can be tested. */
 static void test_stall(const hp_stage_ctx *ctx, const hp_stage *st) {
-  const char *env = getenv("HPCLIP_TEST_STALL");
-  int r = -1;
+  int64_t r = -1;
   char name[64] = "";
-  if (!env || sscanf(env, "%d:%63s", &r, name) != 2 || r != ctx->rank || strcmp(name, st->name) != 0) return;
-  hp_log_warn("HPCLIP_TEST_STALL: rank %d stalls at the start of stage %s (test hook)", r, st->name);
+  if (!hp_test_hook_pair("STALL", &r, name, sizeof name) || r != ctx->rank || strcmp(name, st->name) != 0) return;
+  hp_log_warn("HPCLIP_TEST_STALL: rank %d stalls at the start of stage %s (test hook)", (int)r, st->name);
   hp_watch_doing("stalled on purpose (HPCLIP_TEST_STALL)");
   for (;;) pause();
 }

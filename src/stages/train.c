@@ -48,7 +48,7 @@
 #include "models/clip_loss.h"
 #include "nn/optim.h"
 #include "stages/clip_eval.h"
-#include "stages/restart_state.h"
+#include "train/restart_state.h"
 #include "stages/stage.h"
 #include "stages/train_data.h"
 

@@ -13,8 +13,8 @@
  * state word, hp_restart_history, hp_restart_read_best; hp_restart_record at each epoch end,
  * hp_restart_write for every file; hp_restart_free at the end.
  */
-#ifndef HP_STAGES_RESTART_STATE_H
-#define HP_STAGES_RESTART_STATE_H
+#ifndef HP_TRAIN_RESTART_STATE_H
+#define HP_TRAIN_RESTART_STATE_H
 
 #include <stdint.h>
 

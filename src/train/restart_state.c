@@ -1,5 +1,5 @@
 /* restart_state.c — the trainers' restart files (see restart_state.h). */
-#include "stages/restart_state.h"
+#include "train/restart_state.h"
 
 #include <errno.h>
 #include <inttypes.h>
