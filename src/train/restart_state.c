@@ -13,11 +13,8 @@
 #include "config/config.h"
 #include "io/check.h"
 
-int hp_restart_init(hp_restart *r, hp_stage_ctx *ctx) {
-  r->ctx = ctx;
-  HP_CALL(hp_run_path(ctx, r->state_file, r->path_state, sizeof r->path_state));
-  HP_CALL(hp_run_path(ctx, r->best_file, r->path_best, sizeof r->path_best));
-  HP_CALL(hp_config_dump(ctx->cfg, &r->config_text));
+int hp_restart_init(hp_restart *r, const hp_config *cfg) {
+  HP_CALL(hp_config_dump(cfg, &r->config_text));
   r->nhist = 0;
   HP_CALLOC(r->hist_train, r->max_epochs + 1, "loss history");
   HP_CALLOC(r->hist_val, r->max_epochs + 1, "loss history");
@@ -33,16 +30,15 @@ void hp_restart_free(hp_restart *r) {
 }
 
 int hp_restart_find(hp_restart *r, int *found) {
-  hp_stage_ctx *ctx = r->ctx;
   *found = 0;
-  int exists = ctx->rank == 0 ? access(r->path_state, F_OK) == 0 : 0;
-  HP_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
+  int exists = r->rank == 0 ? access(r->path_state, F_OK) == 0 : 0;
+  HP_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, r->comm));
   if (!exists) return 0;
   char fp[64] = "";
-  HP_CALL(hp_h5_root_attr(ctx->comm, r->path_state, "fingerprint", fp, sizeof fp));
-  if (strcmp(fp, ctx->fingerprint) != 0) {
+  HP_CALL(hp_h5_root_attr(r->comm, r->path_state, "fingerprint", fp, sizeof fp));
+  if (strcmp(fp, r->fingerprint) != 0) {
     hp_log_info("%s: %s is from another configuration or %s (fingerprint %s, this run %s): starting afresh",
-                r->stage, r->path_state, r->inputs, fp, ctx->fingerprint);
+                r->stage, r->path_state, r->inputs, fp, r->fingerprint);
     return 0;
   }
   *found = 1;
@@ -92,7 +88,7 @@ int hp_restart_read_best(hp_restart *r, hp_params *p, float *best) {
   HP_CALLOC(cur, n, "parameters (restart)");
   memcpy(cur, p->data, n * sizeof(float));
   hp_ckpt_info info;
-  HP_CALL(hp_ckpt_read(r->ctx->comm, r->path_best, r->model, p, NULL, NULL, &info));
+  HP_CALL(hp_ckpt_read(r->comm, r->path_best, r->model, p, NULL, NULL, &info));
   hp_ckpt_info_free(&info);
   memcpy(best, p->data, n * sizeof(float));
   memcpy(p->data, cur, n * sizeof(float));
@@ -108,7 +104,7 @@ int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, 
       .model = r->model,
       .state = state,
       .config_text = r->config_text,
-      .fingerprint = r->ctx->fingerprint,
+      .fingerprint = r->fingerprint,
       .optimizer = r->optimizer,
       .m = m,
       .v = v,
@@ -118,12 +114,12 @@ int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, 
       .train_loss = r->hist_train,
       .val_loss = r->hist_val,
   };
-  HP_CALL(hp_ckpt_write(r->ctx->comm, path, p, &meta));
+  HP_CALL(hp_ckpt_write(r->comm, path, p, &meta));
   return 0;
 }
 
 void hp_restart_remove(const hp_restart *r, int state_too) {
-  if (r->ctx->rank != 0) return;
+  if (r->rank != 0) return;
   if (unlink(r->path_best) != 0 && errno != ENOENT) hp_log_warn("cannot remove %s: %s", r->path_best, strerror(errno));
   if (state_too && unlink(r->path_state) != 0 && errno != ENOENT)
     hp_log_warn("cannot remove %s: %s", r->path_state, strerror(errno));

@@ -18,9 +18,10 @@
 
 #include <stdint.h>
 
+#include "config/config.h"
 #include "io/checkpoint.h"
 #include "models/params.h"
-#include "stages/stage.h"
+#include <mpi.h>
 #include "text/tokenizer.h"
 
 typedef struct {
@@ -28,21 +29,22 @@ typedef struct {
   const char *stage;                   /* message prefix: "train", "caption-train" */
   const char *inputs;                  /* what the fingerprint covers besides the configuration,
                                         * as the "starting afresh" message names it */
-  const char *state_file, *best_file;  /* file names in the run directory */
   const char *model;                   /* model description (the files' `model` attribute) */
   const char *optimizer;               /* "adamw", "sgd", "rmsprop" */
   const hp_vocab *vocab;               /* stored as /vocab */
   int64_t max_epochs;                  /* the curves hold at most this many epochs */
+  const char *path_state, *path_best;  /* the state file and the best-so-far file */
+  MPI_Comm comm;
+  int rank;
+  const char *fingerprint;             /* this run's: stamped into the files, checked by find */
   /* set by hp_restart_init */
-  hp_stage_ctx *ctx;
-  char path_state[4096], path_best[4096];
   char *config_text;                   /* the job's configuration (hp_config_dump) */
   int64_t nhist;                       /* epochs in the curves */
   double *hist_train, *hist_val;       /* [max_epochs + 1] per-epoch train / validation loss */
 } hp_restart;
 
-/* The paths, the configuration text, the curves (empty). */
-int hp_restart_init(hp_restart *r, hp_stage_ctx *ctx);
+/* The configuration text of cfg, the curves (empty). */
+int hp_restart_init(hp_restart *r, const hp_config *cfg);
 void hp_restart_free(hp_restart *r);
 
 /* Collective: *found = 1 when the state file exists and carries this run's fingerprint (the

@@ -28,7 +28,7 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
   fi
   # restart: a crash after epoch 1 (test hook), then a rerun resumes -> the same decoder bitwise
   mkdir -p "$T/rs" && cp "$T/base/dataset.h5" "$T/base/ckpt.h5" "$T/base/embeddings.h5" "$T/rs/"
-  HPCLIP_TEST_CAPTION_FAIL_AFTER_EPOCH=1 expect_fail "crash after epoch 1" 2 10 "FAIL_AFTER_EPOCH=1" -- \
+  HPCLIP_TEST_FAIL_AFTER_EPOCH=1 expect_fail "crash after epoch 1" 2 10 "FAIL_AFTER_EPOCH=1" -- \
     caption-train "$CFG" --run-dir "$T/rs" "${CAP[@]}"
   [ -e "$T/rs/caption-train-state.h5" ] && ok "restart state after epoch 1" || bad "no caption-train-state.h5"
   if expect_ok "resume" 2 caption-train "$CFG" --run-dir "$T/rs" "${CAP[@]}"; then

@@ -9,6 +9,7 @@
 # resumed run is still bitwise equal. A stage that cannot checkpoint (synth) exits 12 at once
 # and leaves neither its output nor its temporary.
 source "$SRC_DIR/tests/cli/lib.sh"
+source "$SRC_DIR/tests/train/preempt_lib.sh"
 export OMPI_MCA_mpi_yield_when_idle=1
 CMP="$PY $SRC_DIR/tests/train/compare.py"
 
@@ -29,17 +30,8 @@ timeout 300 $MPIRUN -np 2 "$HPCLIP" run "$T/job.cfg" --run-dir "$T/ref" >"$T/ref
   || { bad "uninterrupted run"; tail -20 "$T/ref.txt"; }
 
 # interrupt NAME SIGNAL STEP: train in $T/NAME on 2 ranks, send SIGNAL to mpirun once the log
-# shows step STEP; sets rc and the stop line
-interrupt() {
-  local name=$1 sig=$2 step=$3
-  $MPIRUN -np 2 "$HPCLIP" run "$T/job.cfg" --run-dir "$T/$name" >"$T/$name.txt" 2>&1 &
-  local mp=$! i
-  for i in $(seq 1 600); do grep -Eq "step $step/" "$T/$name.txt" 2>/dev/null && break; sleep 0.05; done
-  if [ "$sig" = TERM-RANKS ]; then pkill -TERM -P $mp -f hpclip; else kill -"$sig" $mp; fi
-  for i in $(seq 1 600); do kill -0 $mp 2>/dev/null || break; sleep 0.05; done
-  if kill -0 $mp 2>/dev/null; then bad "$name: mpirun still running 30 s after SIG$sig"; kill -9 $mp; fi
-  wait $mp; rc=$?
-}
+# shows step STEP; sets rc
+interrupt() { interrupt_at "$1" "$2" "step $3/" run "$T/job.cfg" --run-dir "$T/$1"; }
 # after NAME: the state of a preempted run
 after() {
   local name=$1
@@ -81,10 +73,7 @@ resume_same mpterm
 fresh twice; interrupt twice USR1 15
 after twice
 mv "$T/twice.txt" "$T/twice1.txt"
-$MPIRUN -np 2 "$HPCLIP" run "$T/job.cfg" --run-dir "$T/twice" >"$T/twice.txt" 2>&1 &
-mp=$!
-for i in $(seq 1 600); do grep -Eq "step 60/" "$T/twice.txt" 2>/dev/null && break; sleep 0.05; done
-kill -USR1 $mp; wait $mp; rc=$?
+interrupt twice USR1 60
 [ $rc = 12 ] && grep -q "resuming from" "$T/twice.txt" && ok "second preemption after a resume: exit 12" \
   || bad "second preemption: exit $rc"
 after twice; resume_same twice
