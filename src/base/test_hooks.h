@@ -5,6 +5,7 @@
  * (tests/train, tests/cli) document what each one simulates:
  *   HPCLIP_TEST_NAN_GRAD=STEP:TENSOR          rank 0 poisons TENSOR's gradient at step STEP
  *   HPCLIP_TEST_CRASH_AT_STEP=STEP            the last rank SIGKILLs itself after step STEP
+ *   HPCLIP_TEST_SIGNAL_AT_STEP=STEP           the last rank SIGUSR1s itself after step STEP
  *   HPCLIP_TEST_FAIL_AFTER_EPOCH=E            a trainer fails after epoch E's state is written
  *   HPCLIP_TEST_STALL=RANK:STAGE              that rank stops making progress in STAGE
  */

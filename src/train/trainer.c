@@ -51,7 +51,7 @@ typedef struct {
   int64_t step0;                 /* s.step when this process started */
   double step_total, comm_total;
   /* test hooks (base/test_hooks.h) */
-  int64_t nan_step, crash_step, fail_epoch;
+  int64_t nan_step, crash_step, signal_step, fail_epoch;
   char nan_tensor[HP_PARAM_NAME_MAX];
 } trainer;
 
@@ -404,6 +404,10 @@ static int train_loop(trainer *tr) {
         HP_CALL(save_state(tr));
         saved = 1;
       }
+      if (tr->signal_step == tr->s.step && c->rank == c->size - 1) {
+        hp_log_warn("%s: HPCLIP_TEST_SIGNAL_AT_STEP=%" PRId64 ": SIGUSR1 to this rank (test hook)", c->stage, tr->s.step);
+        raise(SIGUSR1);
+      }
       if (tr->crash_step == tr->s.step && c->rank == c->size - 1) {
         hp_log_warn("%s: HPCLIP_TEST_CRASH_AT_STEP=%" PRId64 ": killing this rank (test hook)", c->stage, tr->s.step);
         raise(SIGKILL);
@@ -468,6 +472,7 @@ static void read_test_hooks(trainer *tr) {
   tr->nan_step = -1;
   if (!hp_test_hook_pair("NAN_GRAD", &tr->nan_step, tr->nan_tensor, sizeof tr->nan_tensor)) tr->nan_step = -1;
   tr->crash_step = hp_test_hook_int("CRASH_AT_STEP", -1);
+  tr->signal_step = hp_test_hook_int("SIGNAL_AT_STEP", -1);
   tr->fail_epoch = hp_test_hook_int("FAIL_AFTER_EPOCH", -1);
 }
 
