@@ -2,7 +2,7 @@
 """bench_encoders_torch.py — PyTorch side of scripts/bench/bench_encoders.sh: the same training
 step as scripts/bench/bench_encoders.c (zero_grad, forward, backward of loss = sum(pooled * G),
 torch.optim.AdamW step with its defaults, lr 1e-4), on the reference models of
-scripts/torch_ref.py (Hugging Face BertModel / timm VisionTransformer structure, torchvision
+tests/fixtures/torch_ref.py (Hugging Face BertModel / timm VisionTransformer structure, torchvision
 ResNet50 without fc, the CLIP wrapper) in float32, eager mode, one process per model so that
 ru_maxrss is that model's peak.
 
@@ -25,7 +25,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures"))
 import torch_ref  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 """bench_train_torch.py — PyTorch side of scripts/bench/bench_train.sh: one CLIP training step
 exactly as `hpclip train` takes it — both towers forward on the global batch, L2-normalised
 projections, the symmetric contrastive loss of Radford et al. at temperature 0.07, backward,
-torch.optim.AdamW step — on the reference models of scripts/torch_ref.py, float32, eager mode.
+torch.optim.AdamW step — on the reference models of tests/fixtures/torch_ref.py, float32, eager mode.
 
     /usr/bin/python3 scripts/bench/bench_train_torch.py MODEL THREADS [--batch 32] [--image 128]
         [--tokens 20] [--warmup 3] [--reps 10]
@@ -22,7 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures"))
 import torch_ref  # noqa: E402
 
 

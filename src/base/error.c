@@ -49,6 +49,7 @@ void hp_error_clear(void) {
 const char *hp_error_name(int code) {
   switch (code) {
     case HP_OK: return "ok";
+    case HP_ERR_GENERIC: return "error";
     case HP_ERR_USAGE: return "usage error";
     case HP_ERR_CONFIG: return "config error";
     case HP_ERR_INPUT: return "input error";
@@ -58,7 +59,6 @@ const char *hp_error_name(int code) {
     case HP_ERR_NUMERIC: return "numerical error";
     case HP_ERR_NOTIMPL: return "not implemented";
     case HP_ERR_INTERNAL: return "internal error";
-    case HP_ERR_REMOTE: return "error on another rank";
     case HP_ERR_PREEMPTED: return "preempted";
     case HP_ERR_WATCHDOG: return "watchdog";
     default: return "error";

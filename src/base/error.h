@@ -18,7 +18,7 @@
 
 typedef enum {
   HP_OK = 0,
-  HP_ERR_GENERIC = 1,
+  HP_ERR_GENERIC = 1,   /* none of the below (e.g. the watchdog thread cannot start) */
   HP_ERR_USAGE = 2,     /* command line */
   HP_ERR_CONFIG = 3,    /* job configuration */
   HP_ERR_INPUT = 4,     /* bad input file or data (HDF5, images, captions) */
@@ -28,7 +28,9 @@ typedef enum {
   HP_ERR_NUMERIC = 8,   /* NaN/Inf and friends */
   HP_ERR_NOTIMPL = 9,   /* stage or feature not implemented yet */
   HP_ERR_INTERNAL = 10, /* a bug: an invariant that should hold did not */
-  HP_ERR_REMOTE = 11,   /* another rank failed (set by hp_agree on healthy ranks) */
+  /* 11 is not used (it was a never-returned "another rank failed"): codes are exit statuses,
+   * so a number is not reused. The usage text (cli/main.c) and docs/errors.md list every code
+   * here; tests/cli/cli_exit_codes.sh checks both. */
   HP_ERR_PREEMPTED = 12, /* SIGUSR1/SIGTERM: state checkpointed (or stage not started), requeue me */
   HP_ERR_WATCHDOG = 13  /* a rank made no progress for run.watchdog seconds (base/watchdog.h) */
 } hp_err;
@@ -65,10 +67,10 @@ const char *hp_error_name(int code);
   } while (0)
 
 /* Collective agreement on an error: every rank of comm passes its local code; all get
- * the same non-zero code if any rank failed. Ranks that did not fail get HP_ERR_REMOTE
- * recorded (their message says which rank failed); the lowest failing rank is the one
- * that reports. Use at points every rank reaches (after config load, after validation)
- * so that errors everybody sees end the job cleanly, without MPI_Abort. */
+ * the same non-zero code (the highest) if any rank failed, so every rank exits with it.
+ * Ranks that did not fail record the message "rank N failed"; the lowest failing rank is
+ * the one that reports. Use at points every rank reaches (after config load, after
+ * validation) so that errors everybody sees end the job cleanly, without MPI_Abort. */
 int hp_agree(MPI_Comm comm, int err);
 /* Collective, for work only rank 0 does (rank 0 passes its result, the others 0): rank 0's
  * verdict AND message become every rank's, then hp_agree; returns that verdict. */

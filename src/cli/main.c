@@ -60,7 +60,9 @@ static void usage(FILE *f) {
           "Run under mpirun for more than one rank, e.g.\n"
           "  mpirun -np 2 build/hpclip run conf/quickstart.cfg --run-dir runs/demo\n"
           "Outputs in the run directory: dataset.h5, ckpt.h5, embeddings.h5, results.h5, summary.md.\n"
-          "Exit status: 0 ok, 2 usage, 3 config, 4 bad input, 5 I/O, 6 memory, 7 MPI, 9 not implemented.\n");
+          "Exit status (docs/errors.md): 0 ok, 1 other error, 2 usage, 3 config, 4 bad input, 5 I/O,\n"
+          "  6 memory, 7 MPI, 8 numerical (NaN/Inf), 9 not implemented, 10 internal error (a bug),\n"
+          "  12 preempted (state saved: rerun to resume), 13 watchdog (a rank made no progress).\n");
 }
 
 static int parse_args(int argc, char **argv, cli_args *a) {

@@ -1,5 +1,6 @@
 /* mpi_kmeans.c — k-means, elbow and cluster quality at 1, 2, 3 ranks.
- *  - against scikit-learn (tests/data/cluster/fixture.txt, scripts/make_cluster_fixtures.py):
+ *  - against scikit-learn (tests/data/cluster/fixture.txt from
+ *    tests/fixtures/make_cluster_fixtures.py):
  *    Lloyd from the same initial centres gives the same labels and inertia; WCSS, BCSS,
  *    Calinski-Harabasz and the exact silhouette of two labelings match within 1e-4 (relative);
  *  - rank-count independence: k-means++ + Lloyd, WCSS/BCSS and exact and sampled silhouettes

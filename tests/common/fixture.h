@@ -1,5 +1,5 @@
 /* fixture.h — the one loader of "hpfix1" test fixtures (tests/data/<subdir>/<name>.bin),
- * written by scripts/make_fixtures.py, make_model_fixtures.py and make_resnet_fixtures.py:
+ * written by the generators in tests/fixtures/ (one writer, hpfix.py):
  * a line "hpfix1 <count>", one line "<name> <f32|i32> <ndim> <dims...>" per tensor, then the
  * raw little-endian 4-byte data in order. Found through $HP_TEST_DATA. Every problem is a
  * cmocka failure naming the file and tensor. */

@@ -1,7 +1,7 @@
 /* test_caption_metrics.c — BLEU-1..4 against nltk's corpus_bleu and CIDEr-D against an
  * independent Python implementation of the coco-caption definition (tests/data/metrics/
- * caption.txt, made once by scripts/make_caption_metric_fixtures.py; a few hundred random and
- * hand-made corpora), plus hand-checked values and every error case. */
+ * caption.txt, made once by tests/fixtures/make_caption_metric_fixtures.py; a few hundred
+ * random and hand-made corpora), plus hand-checked values and every error case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* test_metrics.c — ranking and classification metrics: hand-checked cases and scikit-learn
- * reference values (tests/data/metrics/, made once by scripts/make_metrics_fixtures.py). */
+ * reference values (tests/data/metrics/, made once by tests/fixtures/make_metrics_fixtures.py). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """ckpt_torch.py — PyTorch side of tests/models/cli_ckpt_torch.sh (needs torch + h5py: Debian's
-/usr/bin/python3). Reference models: scripts/torch_ref.py; names: scripts/ckpt_convert.py.
+/usr/bin/python3). Reference models: tests/fixtures/torch_ref.py; names: scripts/ckpt_convert.py.
 
     ckpt_torch.py make DESC SEED DIR     random CLIP of model DESC (float32-rounded weights,
                                          random BN running statistics), saved as DIR/sd.pt with
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))  # ckpt_convert
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))  # torch_ref
 import ckpt_convert  # noqa: E402
 import torch_ref  # noqa: E402
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Checkpoint conversion both ways against PyTorch (scripts/ckpt_convert.py, scripts/torch_ref.py,
-# tests/models/ckpt_torch.py, helper tests/models/tool_ckpt_embed.c), for a tiny BERT (mean
-# pooling) + ViT/16-style CLIP and a tiny BERT ([CLS] pooling) + ResNet (bottleneck, 1-2-1-1,
-# width 4) CLIP:
+# Checkpoint conversion both ways against PyTorch (scripts/ckpt_convert.py,
+# tests/fixtures/torch_ref.py, tests/models/ckpt_torch.py, helper tests/models/tool_ckpt_embed.c),
+# for a tiny BERT (mean pooling) + ViT/16-style CLIP and a tiny BERT ([CLS] pooling) + ResNet
+# (bottleneck, 1-2-1-1, width 4) CLIP:
 #   1. random PyTorch model -> state dict (with a HF pooler to skip) -> to-hpclip -> ckpt.h5,
 #      which `hpclip check` accepts; C embeddings (hp_clip_load + eval) of fixed token ids and
 #      uint8 images equal the PyTorch float64 embeddings: max|c-t|/max|t| <= 1e-4;

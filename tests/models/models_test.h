@@ -1,6 +1,6 @@
 /* models_test.h — helpers for the model tests (header-only; not a test).
  *
- * Fixtures: tests/data/models/<name>.bin from scripts/make_model_fixtures.py, same "hpfix1"
+ * Fixtures: tests/data/models/<name>.bin from tests/fixtures/make_model_fixtures.py, same "hpfix1"
  * format as the kernel fixtures, loaded by tests/common/fixture.c. Error measure and tolerances are nn_test.h's:
  *   err(a, ref) = max_i |a_i - ref_i| / max_i |ref_i|  <= 1e-4 against PyTorch (float64
  *   reference; float32 here), finite differences <= 1e-2.

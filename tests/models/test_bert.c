@@ -1,5 +1,5 @@
 /* test_bert.c — BERT text tower + text projection head against a plain-torch reference with
- * Hugging Face state-dict names (scripts/make_model_fixtures.py): weights loaded BY NAME,
+ * Hugging Face state-dict names (tests/fixtures/make_model_fixtures.py): weights loaded BY NAME,
  * pooled output, embedding, and every parameter gradient (CLS and mean pooling, padding
  * mask); finite differences with dropout active; dropout determinism; shorter T. */
 #include "models_test.h"

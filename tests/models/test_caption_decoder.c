@@ -1,7 +1,7 @@
 /* test_caption_decoder.c — the caption decoder against a plain-torch reference
- * (scripts/make_caption_fixtures.py): weights loaded BY NAME, logits, summed token loss, every
- * parameter gradient (1 and 2 blocks, captions with and without an end token); targets;
- * finite differences with dropout active; last-position logits equal the full forward's;
+ * (tests/fixtures/make_caption_fixtures.py): weights loaded BY NAME, logits, summed token
+ * loss, every parameter gradient (1 and 2 blocks, captions with and without an end token);
+ * targets; finite differences with dropout active; last-position logits equal the full forward's;
  * causality (a later token never changes an earlier position); config and id errors. */
 #include "models_test.h"
 #include "models/caption_decoder.h"

@@ -1,6 +1,6 @@
 /* test_resnet50.c — the ResNet image tower against PyTorch/torchvision and finite differences.
  *
- * Fixture: tests/data/models/resnet_tiny.bin from scripts/make_resnet_fixtures.py — a tiny
+ * Fixture: tests/data/models/resnet_tiny.bin from tests/fixtures/make_resnet_fixtures.py — a tiny
  * torchvision-named ResNet (width 4, layers [2,2,1,1], 32x32, B=4) with random weights and
  * running statistics; forward + every parameter gradient of sum(feat * G) in train mode
  * (batch statistics) and eval mode (running statistics), and the running statistics after the

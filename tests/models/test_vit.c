@@ -1,5 +1,5 @@
 /* test_vit.c — ViT image tower + visual projection head against a plain-torch reference with
- * timm state-dict names (scripts/make_model_fixtures.py), patch 16 and patch 8 on 32x32
+ * timm state-dict names (tests/fixtures/make_model_fixtures.py), patch 16 and patch 8 on 32x32
  * uint8 images: weights loaded BY NAME, pooled output, embedding and every parameter
  * gradient; float-image path; finite differences with dropout active. */
 #include "models_test.h"

@@ -1,8 +1,8 @@
 /* nn_test.h — helpers shared by the tests/nn/test_*.c cmocka tests (header-only; not a test).
  *
- * Fixtures: tests/data/nn/<kernel>.bin written by scripts/make_fixtures.py (format described
- * there: "hpfix1 <count>" line, one "<name> <f32|i32> <ndim> <dims..>" line per tensor, then
- * the raw little-endian data in order). Found through $HP_TEST_DATA/nn/.
+ * Fixtures: tests/data/nn/<kernel>.bin written by tests/fixtures/make_nn_fixtures.py (format
+ * in tests/fixtures/hpfix.py: "hpfix1 <count>" line, one "<name> <f32|i32> <ndim> <dims..>"
+ * line per tensor, then the raw little-endian data in order). Found through $HP_TEST_DATA/nn/.
  *
  * Error measure used everywhere:  err(a, ref) = max_i |a_i - ref_i| / max(max_i |ref_i|, 1e-12)
  * i.e. the worst absolute error relative to the reference's scale (robust to reference

@@ -1,8 +1,8 @@
 /* test_optim.c — AdamW and SGD (+ nesterov) trajectories against torch.optim with param
  * groups, the L2 kernel penalty and global-norm clipping (fixture models/optim.bin from
- * scripts/make_model_fixtures.py); the RMSprop trajectory against torch.optim.RMSprop (alpha
- * 0.9, eps 1e-7, coupled weight decay on the matrix group; fixture models/rmsprop.bin from
- * scripts/make_caption_fixtures.py); slice updates equal whole-buffer updates bitwise;
+ * tests/fixtures/make_model_fixtures.py); the RMSprop trajectory against torch.optim.RMSprop
+ * (alpha 0.9, eps 1e-7, coupled weight decay on the matrix group; fixture models/rmsprop.bin
+ * from tests/fixtures/make_caption_fixtures.py); slice updates equal whole-buffer updates bitwise;
  * learning-rate schedule values. Both fixtures hold the same three tensors. */
 #include "../models/models_test.h"
 #include "nn/optim.h"
