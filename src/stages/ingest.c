@@ -90,12 +90,12 @@ static int write_report(const char *path, const hp_ingest_report *rep) {
   hp_tmpfile_register(tmp);
   int e = 0;
   if (fputs("where\twhy\n", f) == EOF)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: write failed", tmp);
   if (!e) e = hp_report_write(rep, f, tmp);
   if (fclose(f) != 0 && !e)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: write failed", tmp);
   if (!e && rename(tmp, path) != 0)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: cannot rename to %s", tmp, path);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: cannot rename to %s", tmp, path);
   if (e) {
     remove(tmp);
     hp_tmpfile_unregister(tmp);
@@ -141,12 +141,12 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
                 (long long)n_parse_bad, (long long)(n_bad - n_parse_bad), rpath);
   int e = 0;
   if (n_bad > 0 && strcmp(p->policy, "reject") == 0 && ctx->rank == 0)
-    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    e = HP_ERROR_SET(HP_ERR_INPUT,
                      "ingest: %lld bad records and ingest.on_bad_record = \"reject\"; the first: "
                      "%s: %s (all are listed in %s; set ingest.on_bad_record = \"skip\" to skip "
                      "them)", (long long)n_bad, rep.items[0].where, rep.items[0].why, rpath);
   if (!e && sh.n_total == 0 && ctx->rank == 0)
-    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    e = HP_ERROR_SET(HP_ERR_INPUT,
                      "ingest: no usable image in %s (%lld bad records listed in %s)", p->root,
                      (long long)n_bad, rpath);
   hp_report_free(&rep);

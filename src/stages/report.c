@@ -352,7 +352,7 @@ static herr_t list_member(hid_t g, const char *name, const H5L_info_t *info, voi
     int cap = l->cap ? 2 * l->cap : 16;
     void *p = realloc(l->names, (size_t)cap * sizeof l->names[0]);
     if (!p) {
-      l->err = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory listing results.h5");
+      l->err = HP_ERROR_SET(HP_ERR_MEM, "out of memory listing results.h5");
       return -1;
     }
     l->names = p;
@@ -775,7 +775,7 @@ int hp_stage_report(hp_stage_ctx *ctx) {
   HP_CALL(hp_h5_root_attr(ctx->comm, rpath, "schema", schema, sizeof schema));
   int err = 0;
   if (strcmp(schema, HP_RESULTS_SCHEMA) != 0)
-    err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_INPUT,
                        "%s: schema is '%s', expected '%s' (not a results file)", rpath, schema, HP_RESULTS_SCHEMA);
   HP_CALL(hp_agree(ctx->comm, err)); /* every rank read the same schema: all agree */
   if (ctx->rank == 0) {

@@ -53,7 +53,7 @@ const hp_stage *hp_stage_find(const char *name) {
 
 int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
   int len = snprintf(buf, n, "%s/%s", ctx->run_dir, file);
-  if (len < 0 || (size_t)len >= n) HP_ERROR(HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
+  HP_CHECK(len >= 0 && (size_t)len < n, HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
   return 0;
 }
 
@@ -94,12 +94,12 @@ static int make_run_dir(MPI_Comm comm, const char *dir) {
   }
   HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
   HP_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
-  if (err) hp_error_set(err, __FILE__, __LINE__, __func__, "run directory %s: %s", dir, why);
+  if (err) HP_ERROR_SET(err, "run directory %s: %s", dir, why);
   HP_CALL(hp_agree(comm, err));
   struct stat sb;
   int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0;
   if (!ok)
-    hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__,
+    HP_ERROR_SET(HP_ERR_IO,
                  "run directory %s: rank 0 created it but rank %d cannot use it (not on a shared file system?)", dir, rank);
   HP_CALL(hp_agree(comm, ok ? 0 : HP_ERR_IO));
   return 0;
@@ -126,7 +126,7 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
     if (any) {
       int e = 0;
       if (missing)
-        e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+        e = HP_ERROR_SET(HP_ERR_INPUT,
                          "stage %s needs %s, which does not exist (run the stage that makes it first)", st->name,
                          path);
       HP_CALL(hp_agree(comm, e));
@@ -225,7 +225,7 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   int stop = 0, sig = 0;
   HP_CALL(hp_preempt_agree(comm, &stop, &sig));
   if (stop)
-    HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+    HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_PREEMPTED,
                                         "signal %d after stage %s completed (%s is complete): stopping before the "
                                         "next stage; rerun `hpclip run` (a requeue) to continue",
                                         sig, st->name, out)));
