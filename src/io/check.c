@@ -741,25 +741,11 @@ int hp_check_file_local(const char *path) {
 
 /* ---- collective entry points ---------------------------------------------------------------- */
 
-/* Rank 0's verdict and message become every rank's, agreed (clean collective exit). */
-static int share_verdict(MPI_Comm comm, int err) {
-  int rank;
-  char msg[2048];
-  HP_MPI(MPI_Comm_rank(comm, &rank));
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  if (!err) return 0;
-  if (rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
-  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
-  if (rank != 0) HP_ERROR_SET(err, "%s", msg);
-  HP_CALL(hp_agree(comm, err));
-  return err;
-}
-
 int hp_check_file(MPI_Comm comm, const char *path) {
   int rank, err = 0;
   HP_MPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) err = hp_check_file_local(path);
-  HP_CALL(share_verdict(comm, err));
+  HP_CALL(hp_agree_root(comm, err));
   return 0;
 }
 
@@ -788,7 +774,7 @@ int hp_h5_obj_attr(MPI_Comm comm, const char *path, const char *obj, const char 
   HP_MPI(MPI_Comm_rank(comm, &rank));
   buf[0] = 0;
   if (rank == 0) err = obj_attr_local(path, obj, name, buf, n);
-  HP_CALL(share_verdict(comm, err));
+  HP_CALL(hp_agree_root(comm, err));
   if (n > (size_t)INT32_MAX) HP_ERROR(HP_ERR_INTERNAL, "hp_h5_root_attr: buffer too large");
   HP_MPI(MPI_Bcast(buf, (int)n, MPI_CHAR, 0, comm));
   return 0;

@@ -92,10 +92,8 @@ static int make_run_dir(MPI_Comm comm, const char *dir) {
       snprintf(why, sizeof why, "not writable: %s", strerror(errno));
     }
   }
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  HP_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
-  if (err) HP_ERROR_SET(err, "run directory %s: %s", dir, why);
-  HP_CALL(hp_agree(comm, err));
+  if (err) err = HP_ERROR_SET(err, "run directory %s: %s", dir, why); /* rank 0 only */
+  HP_CALL(hp_agree_root(comm, err));
   struct stat sb;
   int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0;
   if (!ok)
