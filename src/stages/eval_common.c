@@ -73,7 +73,7 @@ static int write_rank0(hp_stage_ctx *ctx, const char *group, const hp_embeddings
                        void *arg) {
   char path[4096];
   char *config = NULL;
-  HP_CALL(hp_run_path(ctx, "results.h5", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_RESULTS, path, sizeof path));
   HP_CALL(hp_config_dump(ctx->cfg, &config));
   hp_results_w w;
   int err = hp_results_begin(path, group, &w);

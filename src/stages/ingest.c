@@ -30,7 +30,6 @@
 #include "stages/stage.h"
 #include "text/tokenizer.h"
 
-#define INGEST_REPORT "ingest_report.tsv"
 
 typedef struct {
   const char *format, *root, *split, *aspect, *policy;
@@ -132,7 +131,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   /* The report: parse entries (rank 0) then decode entries in rank = record order. */
   HP_CALL(hp_report_gather(ctx->comm, 0, &rep));
   char rpath[4096];
-  HP_CALL(hp_run_path(ctx, INGEST_REPORT, rpath, sizeof rpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_INGEST_REPORT, rpath, sizeof rpath));
   int64_t n_bad = rep.n;
   HP_MPI(MPI_Bcast(&n_bad, 1, MPI_INT64_T, 0, ctx->comm));
   HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? write_report(rpath, &rep) : 0));
@@ -199,7 +198,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
       .caption_image = sh.caption_image,
   };
   char path[4096];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
   HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
   free(config_text);
   hp_vocab_free(vocab);
