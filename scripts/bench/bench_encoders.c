@@ -332,7 +332,7 @@ int main(int argc, char **argv) {
   b.T = 20;
   b.warmup = 2;
   b.reps = 5;
-  int err = argc < 2 ? hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__,
+  int err = argc < 2 ? HP_ERROR_SET(HP_ERR_USAGE,
                                     "usage: bench_encoders MODEL [--batch B] [--image S] [--tokens T] "
                                     "[--warmup W] [--reps R] [--infer]")
                      : 0;
@@ -344,7 +344,7 @@ int main(int argc, char **argv) {
       continue;
     }
     if (i + 1 >= argc) {
-      err = hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__, "%s needs a value", argv[i]);
+      err = HP_ERROR_SET(HP_ERR_USAGE, "%s needs a value", argv[i]);
       break;
     }
     const char *o = argv[i], *v = argv[i + 1];
@@ -359,7 +359,7 @@ int main(int argc, char **argv) {
     else if (strcmp(o, "--reps") == 0)
       err = parse_int(v, 1, MAX_REPS, o, &b.reps);
     else
-      err = hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__, "unknown option %s", o);
+      err = HP_ERROR_SET(HP_ERR_USAGE, "unknown option %s", o);
   }
   if (!err) err = run(&b);
   if (err) {

@@ -75,11 +75,11 @@ int hp_agree(MPI_Comm comm, int err) {
   const char *prev = hp_watch_enter("waiting for the other ranks to agree on errors (hp_agree)");
   int mpi = MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, comm);
   hp_watch_leave(prev);
-  if (mpi != MPI_SUCCESS) return hp_error_set(HP_ERR_MPI, __FILE__, __LINE__, __func__, "error agreement failed");
+  HP_CHECK(mpi == MPI_SUCCESS, HP_ERR_MPI, "error agreement failed");
   if (global[0] == 0) return 0;
   int reporter = -global[1];
   if (!err) {
-    hp_error_set(global[0], __FILE__, __LINE__, __func__, "rank %d failed", reporter);
+    HP_ERROR_SET(global[0], "rank %d failed", reporter);
   }
   g_collective = 1;
   g_report = (err && rank == reporter);
@@ -94,7 +94,7 @@ int hp_agree_root(MPI_Comm comm, int err) {
   if (!err) return 0;
   if (rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
   HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
-  if (rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
+  if (rank != 0) HP_ERROR_SET(err, "%s", msg);
   HP_CALL(hp_agree(comm, err));
   return err;
 }

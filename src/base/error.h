@@ -1,9 +1,14 @@
 /* error.h — one error discipline for all of hpclip (PETSc's PetscCall style).
  *
  * Every function that can fail returns int: 0 on success, an hp_err code otherwise.
- *   HP_ERROR(code, fmt, ...)  records the reason (with file/function/line) and returns code.
- *   HP_CALL(expr)             runs expr; on failure appends this frame to the trace and returns.
- *   HP_MPI(expr)              same for an MPI call, with MPI's own error string.
+ *   HP_ERROR(code, fmt, ...)        records the reason (with file/function/line) and returns code.
+ *   HP_CHECK(cond, code, fmt, ...)  HP_ERROR(code, fmt, ...) when cond is false.
+ *   HP_ERROR_SET(code, fmt, ...)    records the reason and does NOT return: an expression worth
+ *                                   code, for paths that clean up or agree before returning
+ *                                   (`err = HP_ERROR_SET(...)`, `hp_agree(comm, HP_ERROR_SET(...))`).
+ *   HP_CALL(expr)                   runs expr; on failure appends this frame to the trace, returns.
+ *   HP_MPI(expr)                    same for an MPI call, with MPI's own error string.
+ * Never call hp_error_set with __FILE__/__LINE__/__func__ by hand: these macros do it.
  * The first HP_ERROR on a rank sets the message; HP_CALL frames add the "called from" trace.
  * The top level (cli/main.c) prints the message with the rank and ends the whole job:
  * MPI_Abort for a failure on some ranks, a clean collective exit when all ranks agreed
@@ -47,7 +52,12 @@ void hp_error_clear(void);
 /* Short name of a code ("config error", ...). */
 const char *hp_error_name(int code);
 
-#define HP_ERROR(code, ...) return hp_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define HP_ERROR_SET(code, ...) hp_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define HP_ERROR(code, ...) return HP_ERROR_SET((code), __VA_ARGS__)
+#define HP_CHECK(cond, code, ...)                                            \
+  do {                                                                       \
+    if (!(cond)) HP_ERROR((code), __VA_ARGS__);                              \
+  } while (0)
 
 #define HP_CALL(expr)                                                        \
   do {                                                                       \

@@ -73,12 +73,12 @@ int hp_mem_require(MPI_Comm comm, const char *stage, double limit_mib, size_t ne
   size_t more = need - allocated;
   int over = limit_mib > 0 && (double)need > limit_mib * 1048576.0;
   if (over)
-    err = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_MEM,
                        "stage %s needs about %.1f MiB per rank (%s), above run.memory_limit = %.1f MiB; lower it "
                        "with %s, or raise the limit",
                        stage, (double)need / 1048576.0, detail, limit_mib, keys);
   else if (more > limit)
-    err = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_MEM,
                        "stage %s needs about %.1f MiB per rank (%s); the %.1f MiB still to allocate exceed rank %d's "
                        "remaining %.1f MiB (%s); lower it with %s, or raise the limit",
                        stage, (double)need / 1048576.0, detail, (double)more / 1048576.0, rank,

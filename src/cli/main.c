@@ -177,13 +177,13 @@ static int cmd_run(MPI_Comm comm, const cli_args *a) {
     } else {
       for (int i = 0; i < hp_cfg_list_len(cfg, "run.stages") && i < 64; i++)
         list[n++] = hp_stage_find(hp_cfg_list_str(cfg, "run.stages", i)); /* validated on load */
-      if (n == 0) err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__, "%s: run.stages is empty", a->job);
+      if (n == 0) err = HP_ERROR_SET(HP_ERR_CONFIG, "%s: run.stages is empty", a->job);
     }
   }
   /* Every planned stage must exist before anything runs. */
   for (int i = 0; !err && i < n; i++)
     if (!list[i]->run)
-      err = hp_error_set(HP_ERR_NOTIMPL, __FILE__, __LINE__, __func__,
+      err = HP_ERROR_SET(HP_ERR_NOTIMPL,
                          "%s: stage '%s' (%s) is not implemented yet in hpclip %s", a->job, list[i]->name,
                          list[i]->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
@@ -200,7 +200,7 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
   hp_config *cfg = NULL;
   int err = load_job(a, &cfg);
   if (!err && !st->run)
-    err = hp_error_set(HP_ERR_NOTIMPL, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_NOTIMPL,
                        "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
   HP_CALL(hp_stage_run(comm, cfg, hp_cfg_str(cfg, "run.dir"), st, a->force));
@@ -226,7 +226,7 @@ static int dispatch(MPI_Comm comm, int argc, char **argv) {
   if (strcmp(a.command, "run") == 0) return cmd_run(comm, &a);
   const hp_stage *st = hp_stage_find(a.command);
   if (st) return cmd_stage(comm, &a, st);
-  HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__,
+  HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE,
                                       "unknown command '%s' (try hpclip --help)", a.command)));
   return 0;
 }

@@ -703,10 +703,10 @@ static int read_file(hp_config *c, const char *path) {
   if (!config_read_file(&lc, path)) {
     const char *ef = config_error_file(&lc) ? config_error_file(&lc) : path;
     if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-      err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__, "cannot read %s: %s", ef,
+      err = HP_ERROR_SET(HP_ERR_CONFIG, "cannot read %s: %s", ef,
                          config_error_text(&lc));
     else
-      err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__,
+      err = HP_ERROR_SET(HP_ERR_CONFIG,
                          "%s:%d: %s (libconfig syntax: name = value; groups: name = { ... };)%s", ef,
                          config_error_line(&lc), config_error_text(&lc),
                          /* libconfig 1.5 names the top file for errors inside an included one */

@@ -351,7 +351,7 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     free(s->ins_buf);
     s->ins_buf = NULL;
     if (!e && !cJSON_IsObject(s->ins_json))
-      e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+      e = HP_ERROR_SET(HP_ERR_INPUT,
                        "%s: the top level is not a JSON object", s->ins_path);
     if (!e) e = parse_instances(s, ins_rel, nimg, out, rep, &L);
     if (e) {

@@ -171,7 +171,7 @@ int hp_ingest_list_bcast(MPI_Comm comm, int root, hp_ingest_list *l) {
     else {
       len = (size_t)n64;
       buf = malloc(len ? len : 1);
-      if (!buf) e = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__,
+      if (!buf) e = HP_ERROR_SET(HP_ERR_MEM,
                                  "record list: cannot allocate %.1f MiB", (double)len / 1048576.0);
     }
   }
@@ -204,14 +204,14 @@ int hp_report_gather(MPI_Comm comm, int root, hp_ingest_report *r) {
     for (int q = 0; q < size; q++) {
       if (q == root) continue;
       if (lens[q] < 0 || (uint64_t)lens[q] > SIZE_MAX - total) {
-        e = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__, "gathered report: size overflow");
+        e = HP_ERROR_SET(HP_ERR_MEM, "gathered report: size overflow");
         break;
       }
       total += (size_t)lens[q];
     }
     if (!e) {
       in = malloc(total ? total : 1);
-      if (!in) e = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__,
+      if (!in) e = HP_ERROR_SET(HP_ERR_MEM,
                                 "gathered report: cannot allocate %.1f MiB",
                                 (double)total / 1048576.0);
     }

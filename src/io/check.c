@@ -479,34 +479,34 @@ static herr_t tensor_member(hid_t g, const char *name, const H5L_info_t *info, v
   char obj[HP_H5_PATH_MAX];
   (void)info;
   if (++t->count > TENSOR_MAX_MEMBERS) {
-    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: more than %d tensors", c->path,
+    t->err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: more than %d tensors", c->path,
                           t->group, TENSOR_MAX_MEMBERS);
     return -1;
   }
   if (strlen(name) >= TENSOR_MAX_NAME) {
-    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: tensor name longer than %d bytes",
+    t->err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: tensor name longer than %d bytes",
                           c->path, t->group, TENSOR_MAX_NAME - 1);
     return -1;
   }
   snprintf(obj, sizeof obj, "%s/%s", t->group, name);
   H5O_info_t oi;
   if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) {
-    t->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: not a dataset (a tensor group holds only tensors)",
+    t->err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: not a dataset (a tensor group holds only tensors)",
                           c->path, obj);
     return -1;
   }
   hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
   int nd = 0;
   hsize_t dims[H5S_MAX_RANK];
-  int e = d < 0 ? hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: cannot open", c->path, obj) : 0;
+  int e = d < 0 ? HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: cannot open", c->path, obj) : 0;
   if (!e) e = check_dtype(c, obj, d, "float32");
   if (!e) e = get_shape(c, obj, d, &nd, dims);
   if (!e && (nd < 1 || nd > 4))
-    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: rank %d, a tensor has 1 to 4 dimensions", c->path,
+    e = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: rank %d, a tensor has 1 to 4 dimensions", c->path,
                      obj, nd);
   for (int k = 0; !e && k < nd; k++)
     if (dims[k] < 1 || dims[k] > (hsize_t)INT32_MAX)
-      e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s: dimension %d is %llu", c->path, obj, k,
+      e = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s: dimension %d is %llu", c->path, obj, k,
                        (unsigned long long)dims[k]);
   if (!e) e = check_storage(c, obj, d, nd, dims);
   if (d >= 0) H5Dclose(d);
@@ -555,7 +555,7 @@ static herr_t mirror_member(hid_t g, const char *name, const H5L_info_t *info, v
   int same = has > 0 && na == nb && na > 0;
   for (int k = 0; same && k < na; k++) same = a[k] == b[k];
   if (!same) {
-    m->err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: %s/%s: %s in %s", m->c->path, m->group,
+    m->err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %s/%s: %s in %s", m->c->path, m->group,
                           name, has > 0 ? "shape differs from its twin" : "has no twin", m->other);
     return -1;
   }
@@ -741,25 +741,11 @@ int hp_check_file_local(const char *path) {
 
 /* ---- collective entry points ---------------------------------------------------------------- */
 
-/* Rank 0's verdict and message become every rank's, agreed (clean collective exit). */
-static int share_verdict(MPI_Comm comm, int err) {
-  int rank;
-  char msg[2048];
-  HP_MPI(MPI_Comm_rank(comm, &rank));
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  if (!err) return 0;
-  if (rank == 0) snprintf(msg, sizeof msg, "%s", hp_error_message());
-  HP_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
-  if (rank != 0) hp_error_set(err, __FILE__, __LINE__, __func__, "%s", msg);
-  HP_CALL(hp_agree(comm, err));
-  return err;
-}
-
 int hp_check_file(MPI_Comm comm, const char *path) {
   int rank, err = 0;
   HP_MPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) err = hp_check_file_local(path);
-  HP_CALL(share_verdict(comm, err));
+  HP_CALL(hp_agree_root(comm, err));
   return 0;
 }
 
@@ -788,7 +774,7 @@ int hp_h5_obj_attr(MPI_Comm comm, const char *path, const char *obj, const char 
   HP_MPI(MPI_Comm_rank(comm, &rank));
   buf[0] = 0;
   if (rank == 0) err = obj_attr_local(path, obj, name, buf, n);
-  HP_CALL(share_verdict(comm, err));
+  HP_CALL(hp_agree_root(comm, err));
   if (n > (size_t)INT32_MAX) HP_ERROR(HP_ERR_INTERNAL, "hp_h5_root_attr: buffer too large");
   HP_MPI(MPI_Bcast(buf, (int)n, MPI_CHAR, 0, comm));
   return 0;

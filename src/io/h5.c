@@ -109,18 +109,15 @@ int hp_h5_commit(hp_h5file *f) {
   H5Eclear2(H5E_DEFAULT);
   HP_MPI(MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, f->comm));
   if (anybad) {
-    hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__,
+    HP_ERROR_SET(HP_ERR_IO,
                  "%s: cannot complete writing the file (closing it failed: disk full?)", f->tmp);
     HP_CALL(hp_agree(f->comm, HP_ERR_IO));
   }
   int err = 0;
-  if (f->rank == 0 && rename(f->tmp, f->path) != 0) err = errno;
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, f->comm));
-  if (err) {
-    hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot rename %s to %s: %s", f->tmp,
-                 f->path, strerror(err));
-    HP_CALL(hp_agree(f->comm, HP_ERR_IO));
-  }
+  if (f->rank == 0 && rename(f->tmp, f->path) != 0)
+    err = HP_ERROR_SET(HP_ERR_IO, "cannot rename %s to %s: %s", f->tmp,
+                       f->path, strerror(errno));
+  HP_CALL(hp_agree_root(f->comm, err));
   hp_tmpfile_unregister(f->tmp);
   /* Nobody may look for the final file before it exists. */
   HP_MPI(MPI_Barrier(f->comm));

@@ -54,11 +54,11 @@ int hp_strtab_write(hp_h5file *f, const char *group, int64_t n, const char *cons
   for (int64_t i = 0; i < n && !err; i++) {
     size_t len = strlen(s[i]), bad;
     if (len > HP_STRTAB_MAX_LEN)
-      err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+      err = HP_ERROR_SET(HP_ERR_INPUT,
                          "%s: %s: local string %lld is %zu bytes long (limit %zu)", f->path, group,
                          (long long)i, len, HP_STRTAB_MAX_LEN);
     else if (!hp_utf8_valid(s[i], len, &bad))
-      err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+      err = HP_ERROR_SET(HP_ERR_INPUT,
                          "%s: %s: local string %lld is not valid UTF-8 (byte %zu)", f->path, group,
                          (long long)i, bad);
     nbytes += (int64_t)len;

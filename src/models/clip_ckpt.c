@@ -73,7 +73,7 @@ int hp_clip_load(MPI_Comm comm, const char *path, int Bmax, hp_clip *m, hp_ckpt_
   /* the description must reproduce itself: anything else is a description this build cannot
      represent (e.g. from a newer hpclip) */
   if (!err && strcmp(m->desc, desc) != 0)
-    err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_INPUT,
                        "%s: model description '%s' rebuilds as '%s'", path, desc, m->desc);
   if (!err) err = hp_ckpt_read(comm, path, desc, &m->p, NULL, NULL, info ? info : &own);
   if (!err && !info) hp_ckpt_info_free(&own);

@@ -271,9 +271,9 @@ static int read_vocab(hp_dataset *ds, int64_t V, const char *dpath, hp_vocab **o
 int hp_stage_caption(hp_stage_ctx *ctx) {
   hp_config *cfg = ctx->cfg;
   char epath[4096], dpath[4096], cpath[4096];
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
-  HP_CALL(hp_run_path(ctx, HP_CAPTION_CKPT, cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CAPTION_CKPT, cpath, sizeof cpath));
   cap_out o;
   memset(&o, 0, sizeof o);
   o.split = hp_cfg_str(cfg, "caption.split");
@@ -457,7 +457,7 @@ int hp_stage_caption(hp_stage_ctx *ctx) {
       hp_log_info("caption: %s: BLEU-1 %.4f BLEU-2 %.4f BLEU-3 %.4f BLEU-4 %.4f CIDEr-D %.4f", MODE_DOC[k],
                   o.scores[k][0], o.scores[k][1], o.scores[k][2], o.scores[k][3], o.scores[k][4]);
   HP_CALL(hp_eval_write_results(ctx, "caption", &em, write_group, &o));
-  HP_CALL(hp_eval_write_markdown(ctx, "caption.md", markdown, &o));
+  HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("caption"), markdown, &o));
 
   hp_strings_free(texts, ctx->rank == 0 ? M : 0);
   for (int k = 0; k < NMODES; k++) {

@@ -23,8 +23,8 @@ void hp_caption_decoder_config(const hp_config *cfg, int V, int E, int T, hp_cap
 
 int hp_caption_check_inputs(hp_stage_ctx *ctx, const hp_embeddings *em, const char *epath, int64_t M) {
   char dpath[4096], cpath[4096], dfp[64] = "", efp[64] = "";
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
-  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CKPT, cpath, sizeof cpath));
   HP_CALL(hp_h5_root_attr(ctx->comm, dpath, "fingerprint", dfp, sizeof dfp));
   HP_CALL(hp_h5_root_attr(ctx->comm, epath, "dataset_fingerprint", efp, sizeof efp));
   if (strcmp(dfp, efp) != 0)

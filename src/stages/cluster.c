@@ -96,13 +96,13 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "Elbow curve (chosen K: the point farthest from the chord):\n\n| K | WCSS |\n|---:|---:|\n");
     for (int64_t i = 0; i < o->nk; i++)
       fprintf(f, "| %" PRId64 "%s | %.6g |\n", o->ks[i], o->ks[i] == o->k ? " (elbow)" : "", o->wcss_curve[i]);
-    fprintf(f, "\n![elbow curve](cluster_elbow.png) — drawn by `scripts/plot_cluster.py RUN_DIR/results.h5`\n\n");
+    fprintf(f, "\n![elbow curve](" HP_FILE_CLUSTER_ELBOW_PNG ") — drawn by `scripts/plot_cluster.py RUN_DIR/results.h5`\n\n");
   }
   if (o->analysis) {
     double r3 = 0;
     for (int64_t j = 0; j < 3 && j < o->E; j++) r3 += o->pca.total > 0 ? o->pca.eig[j] / o->pca.total : 0;
     fprintf(f, "PCA (ScaLAPACK pdsyevd): the first three components explain %.1f%% of the variance (%.1f%%, %.1f%%, "
-            "%.1f%%).\n\n![3-D PCA view coloured by cluster](cluster_pca3d.png) — drawn by `scripts/plot_cluster.py`\n\n",
+            "%.1f%%).\n\n![3-D PCA view coloured by cluster](" HP_FILE_CLUSTER_PCA_PNG ") — drawn by `scripts/plot_cluster.py`\n\n",
             100 * r3, 100 * o->pca.eig[0] / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 1 ? o->pca.eig[1] : 0) / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 2 ? o->pca.eig[2] : 0) / (o->pca.total > 0 ? o->pca.total : 1));
@@ -180,7 +180,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   o.chosen_by = o.k > 0 ? "cluster.k" : "elbow";
 
   char epath[4096];
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
   hp_embeddings em;
   HP_CALL(hp_embeddings_open(ctx->comm, epath, &em));
   double t0 = hp_now();
@@ -290,7 +290,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
               " rows, %" PRId64 " iterations, %.2f s", o.N, o.source, o.k, o.chosen_by, o.q.wcss, o.q.bcss,
               o.q.silhouette, o.sil_n, o.iters, o.seconds);
   HP_CALL(hp_eval_write_results(ctx, "cluster", &em, write_group, &o));
-  HP_CALL(hp_eval_write_markdown(ctx, "cluster.md", markdown, &o));
+  HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("cluster"), markdown, &o));
   free(rc);
   free(rd);
   free(o.labels);

@@ -88,9 +88,9 @@ static int embed_captions(hp_stage_ctx *ctx, hp_dataset *ds, hp_clip_eval *ev, i
 
 int hp_stage_embed(hp_stage_ctx *ctx) {
   char dpath[4096], cpath[4096], opath[4096], dfp[64];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
-  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", opath, sizeof opath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CKPT, cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, opath, sizeof opath));
   HP_CALL(hp_h5_root_attr(ctx->comm, dpath, "fingerprint", dfp, sizeof dfp));
   hp_dataset *ds = NULL;
   HP_CALL(hp_dataset_open(ctx->comm, dpath, &ds));

@@ -73,7 +73,7 @@ static int write_rank0(hp_stage_ctx *ctx, const char *group, const hp_embeddings
                        void *arg) {
   char path[4096];
   char *config = NULL;
-  HP_CALL(hp_run_path(ctx, "results.h5", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_RESULTS, path, sizeof path));
   HP_CALL(hp_config_dump(ctx->cfg, &config));
   hp_results_w w;
   int err = hp_results_begin(path, group, &w);
@@ -106,7 +106,7 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
     err = hp_run_path(ctx, name, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = err ? NULL : fopen(tmp, "w");
-    if (!err && !f) err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot create %s: %s", tmp, strerror(errno));
+    if (!err && !f) err = HP_ERROR_SET(HP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
     if (f) {
       hp_tmpfile_register(tmp);
       /* the stamp (stage.h) lets `report` include this file only while it matches /STAGE */
@@ -121,10 +121,10 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
         bad = 1;
       }
       if (bad)
-        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write %s: %s", tmp,
+        err = HP_ERROR_SET(HP_ERR_IO, "cannot write %s: %s", tmp,
                            e ? strerror(e) : "write error (disk full or file-size limit?)");
       else if (rename(tmp, path) != 0)
-        err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot rename %s to %s: %s", tmp, path,
+        err = HP_ERROR_SET(HP_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
                            strerror(errno));
       if (err) remove(tmp);
       hp_tmpfile_unregister(tmp);

@@ -30,7 +30,6 @@
 #include "stages/stage.h"
 #include "text/tokenizer.h"
 
-#define INGEST_REPORT "ingest_report.tsv"
 
 typedef struct {
   const char *format, *root, *split, *aspect, *policy;
@@ -90,12 +89,12 @@ static int write_report(const char *path, const hp_ingest_report *rep) {
   hp_tmpfile_register(tmp);
   int e = 0;
   if (fputs("where\twhy\n", f) == EOF)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: write failed", tmp);
   if (!e) e = hp_report_write(rep, f, tmp);
   if (fclose(f) != 0 && !e)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: write failed", tmp);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: write failed", tmp);
   if (!e && rename(tmp, path) != 0)
-    e = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: cannot rename to %s", tmp, path);
+    e = HP_ERROR_SET(HP_ERR_IO, "%s: cannot rename to %s", tmp, path);
   if (e) {
     remove(tmp);
     hp_tmpfile_unregister(tmp);
@@ -132,7 +131,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   /* The report: parse entries (rank 0) then decode entries in rank = record order. */
   HP_CALL(hp_report_gather(ctx->comm, 0, &rep));
   char rpath[4096];
-  HP_CALL(hp_run_path(ctx, INGEST_REPORT, rpath, sizeof rpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_INGEST_REPORT, rpath, sizeof rpath));
   int64_t n_bad = rep.n;
   HP_MPI(MPI_Bcast(&n_bad, 1, MPI_INT64_T, 0, ctx->comm));
   HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? write_report(rpath, &rep) : 0));
@@ -141,12 +140,12 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
                 (long long)n_parse_bad, (long long)(n_bad - n_parse_bad), rpath);
   int e = 0;
   if (n_bad > 0 && strcmp(p->policy, "reject") == 0 && ctx->rank == 0)
-    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    e = HP_ERROR_SET(HP_ERR_INPUT,
                      "ingest: %lld bad records and ingest.on_bad_record = \"reject\"; the first: "
                      "%s: %s (all are listed in %s; set ingest.on_bad_record = \"skip\" to skip "
                      "them)", (long long)n_bad, rep.items[0].where, rep.items[0].why, rpath);
   if (!e && sh.n_total == 0 && ctx->rank == 0)
-    e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    e = HP_ERROR_SET(HP_ERR_INPUT,
                      "ingest: no usable image in %s (%lld bad records listed in %s)", p->root,
                      (long long)n_bad, rpath);
   hp_report_free(&rep);
@@ -199,7 +198,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
       .caption_image = sh.caption_image,
   };
   char path[4096];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
   HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
   free(config_text);
   hp_vocab_free(vocab);

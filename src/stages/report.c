@@ -194,7 +194,7 @@ static int file_row(report *r, const char *name, const char *what) {
 
 static int section_dataset(report *r) {
   char path[4096];
-  HP_CALL(hp_run_path(r->ctx, "dataset.h5", path, sizeof path));
+  HP_CALL(hp_run_path(r->ctx, HP_FILE_DATASET, path, sizeof path));
   if (access(path, R_OK) != 0) return 0;
   hid_t fid;
   int nd;
@@ -264,7 +264,7 @@ static void mark_shown(report *r, const char *name) {
 
 static int section_training(report *r) {
   char path[4096];
-  HP_CALL(hp_run_path(r->ctx, "ckpt.h5", path, sizeof path));
+  HP_CALL(hp_run_path(r->ctx, HP_FILE_CKPT, path, sizeof path));
   if (access(path, R_OK) != 0) return 0;
   hid_t fid;
   HP_CALL(hp_h5_open_serial(path, &fid));
@@ -322,9 +322,9 @@ static int section_training(report *r) {
     }
     fprintf(r->f, "\n");
   }
-  if (png_exists(r, "curves.png")) {
-    fprintf(r->f, "![training curves](curves.png)\n\n");
-    mark_shown(r, "curves.png");
+  if (png_exists(r, HP_FILE_CURVES_PNG)) {
+    fprintf(r->f, "![training curves](" HP_FILE_CURVES_PNG ")\n\n");
+    mark_shown(r, HP_FILE_CURVES_PNG);
   } else {
     fprintf(r->f, "Training curves: `/usr/bin/python3 scripts/plot_training.py RUN_DIR/ckpt.h5` draws "
             "`curves.png` here (python3-h5py, python3-matplotlib); `hpclip report JOB.cfg --force` then links it.\n\n");
@@ -352,7 +352,7 @@ static herr_t list_member(hid_t g, const char *name, const H5L_info_t *info, voi
     int cap = l->cap ? 2 * l->cap : 16;
     void *p = realloc(l->names, (size_t)cap * sizeof l->names[0]);
     if (!p) {
-      l->err = hp_error_set(HP_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory listing results.h5");
+      l->err = HP_ERROR_SET(HP_ERR_MEM, "out of memory listing results.h5");
       return -1;
     }
     l->names = p;
@@ -564,7 +564,7 @@ static herr_t attr_row(hid_t loc, const char *name, const H5A_info_t *info, void
  * unless keep_heading (a stage this file has no title for keeps its own); 1 if included. */
 static int include_fragment(report *r, const char *group, const char *fp, const char *title, int keep_heading) {
   char name[300], path[4096], have[64];
-  snprintf(name, sizeof name, "%s.md", group);
+  snprintf(name, sizeof name, HP_FILE_STAGE_MD("%s"), group);
   if (hp_run_path(r->ctx, name, path, sizeof path) != 0) {
     hp_error_clear();
     return 0;
@@ -719,7 +719,7 @@ static int section_config(report *r, const char *rpath) {
 
 static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
   char path[4096], tmp[4200];
-  HP_CALL(hp_run_path(ctx, "summary.md", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_SUMMARY, path, sizeof path));
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   hp_tmpfile_register(tmp);
   report r = {.ctx = ctx};
@@ -734,10 +734,10 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
   fprintf(f, "## Files\n\nEach file's fingerprint hashes the configuration keys and the input files it depends on "
           "(the effective configuration of the stage that wrote it).\n\n| file | content | fingerprint | written by |\n"
           "|---|---|---|---|\n");
-  HP_CALL(file_row(&r, "dataset.h5", "images and captions"));
-  HP_CALL(file_row(&r, "ckpt.h5", "trained model"));
-  HP_CALL(file_row(&r, "embeddings.h5", "image and caption embeddings"));
-  HP_CALL(file_row(&r, "results.h5", "evaluation tables"));
+  HP_CALL(file_row(&r, HP_FILE_DATASET, "images and captions"));
+  HP_CALL(file_row(&r, HP_FILE_CKPT, "trained model"));
+  HP_CALL(file_row(&r, HP_FILE_EMBEDDINGS, "image and caption embeddings"));
+  HP_CALL(file_row(&r, HP_FILE_RESULTS, "evaluation tables"));
   {
     hid_t fid;
     name_list l;
@@ -770,12 +770,12 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
 
 int hp_stage_report(hp_stage_ctx *ctx) {
   char rpath[4096], schema[64];
-  HP_CALL(hp_run_path(ctx, "results.h5", rpath, sizeof rpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_RESULTS, rpath, sizeof rpath));
   HP_CALL(hp_check_file(ctx->comm, rpath)); /* collective, the message names the file */
   HP_CALL(hp_h5_root_attr(ctx->comm, rpath, "schema", schema, sizeof schema));
   int err = 0;
   if (strcmp(schema, HP_RESULTS_SCHEMA) != 0)
-    err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_INPUT,
                        "%s: schema is '%s', expected '%s' (not a results file)", rpath, schema, HP_RESULTS_SCHEMA);
   HP_CALL(hp_agree(ctx->comm, err)); /* every rank read the same schema: all agree */
   if (ctx->rank == 0) {

@@ -19,28 +19,28 @@
  * them is an error, never a silent no-op. An input named "?FILE" is optional: read (and its
  * fingerprint folded in) when it exists, "FILE absent" folded in when it does not. */
 const hp_stage hp_stages[] = {
-    {"synth", "dataset.h5", {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
+    {"synth", HP_FILE_DATASET, {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
      "generate the synthetic image-caption dataset"},
-    {"ingest", "dataset.h5", {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
+    {"ingest", HP_FILE_DATASET, {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
      "convert COCO / ROCO / Fashion Product into the dataset schema"},
-    {"train", "ckpt.h5", {"dataset.h5", NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
+    {"train", HP_FILE_CKPT, {HP_FILE_DATASET, NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
      "data-parallel contrastive training"},
-    {"embed", "embeddings.h5", {"dataset.h5", "ckpt.h5", NULL}, {"embed.", NULL}, hp_stage_embed,
+    {"embed", HP_FILE_EMBEDDINGS, {HP_FILE_DATASET, HP_FILE_CKPT, NULL}, {"embed.", NULL}, hp_stage_embed,
      "embed every image and caption"},
-    {"search", "results.h5", {"embeddings.h5", "ckpt.h5", "dataset.h5", NULL}, {"search.", NULL}, hp_stage_search,
+    {"search", HP_FILE_RESULTS, {HP_FILE_EMBEDDINGS, HP_FILE_CKPT, HP_FILE_DATASET, NULL}, {"search.", NULL}, hp_stage_search,
      "sharded nearest-neighbour search and retrieval metrics"},
-    {"zeroshot", "results.h5", {"embeddings.h5", "ckpt.h5", NULL}, {"zeroshot.", NULL}, hp_stage_zeroshot,
+    {"zeroshot", HP_FILE_RESULTS, {HP_FILE_EMBEDDINGS, HP_FILE_CKPT, NULL}, {"zeroshot.", NULL}, hp_stage_zeroshot,
      "zero-shot classification"},
-    {"cluster", "results.h5", {"embeddings.h5", NULL}, {"run.seed", "cluster.", NULL}, hp_stage_cluster,
+    {"cluster", HP_FILE_RESULTS, {HP_FILE_EMBEDDINGS, NULL}, {"run.seed", "cluster.", NULL}, hp_stage_cluster,
      "parallel k-means, elbow, cluster quality"},
-    {"caption-train", "caption_ckpt.h5", {"embeddings.h5", "dataset.h5", NULL},
+    {"caption-train", HP_FILE_CAPTION_CKPT, {HP_FILE_EMBEDDINGS, HP_FILE_DATASET, NULL},
      {"run.seed", "caption.width", "caption.ffn", "caption.heads", "caption.layers", "caption.dropout",
       "caption.block_dropout", "caption.train_", NULL},
      hp_stage_caption_train, "train the caption decoder on frozen caption embeddings (caption_ckpt.h5)"},
-    {"caption", "results.h5", {"embeddings.h5", "caption_ckpt.h5", "dataset.h5", NULL},
+    {"caption", HP_FILE_RESULTS, {HP_FILE_EMBEDDINGS, HP_FILE_CAPTION_CKPT, HP_FILE_DATASET, NULL},
      {"caption.beam", "caption.length_penalty", "caption.renorm", "caption.split", "caption.examples", NULL},
      hp_stage_caption, "captioning of the images from their embeddings, direct and through the support memory"},
-    {"report", "summary.md", {"results.h5", "?ckpt.h5", "?dataset.h5", NULL}, {"run.name", "report.", NULL},
+    {"report", HP_FILE_SUMMARY, {HP_FILE_RESULTS, "?" HP_FILE_CKPT, "?" HP_FILE_DATASET, NULL}, {"run.name", "report.", NULL},
      hp_stage_report, "Markdown summary of the run directory (summary.md)"},
 };
 const int hp_nstages = (int)(sizeof hp_stages / sizeof hp_stages[0]);
@@ -53,7 +53,7 @@ const hp_stage *hp_stage_find(const char *name) {
 
 int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
   int len = snprintf(buf, n, "%s/%s", ctx->run_dir, file);
-  if (len < 0 || (size_t)len >= n) HP_ERROR(HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
+  HP_CHECK(len >= 0 && (size_t)len < n, HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
   return 0;
 }
 
@@ -92,14 +92,12 @@ static int make_run_dir(MPI_Comm comm, const char *dir) {
       snprintf(why, sizeof why, "not writable: %s", strerror(errno));
     }
   }
-  HP_MPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  HP_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
-  if (err) hp_error_set(err, __FILE__, __LINE__, __func__, "run directory %s: %s", dir, why);
-  HP_CALL(hp_agree(comm, err));
+  if (err) err = HP_ERROR_SET(err, "run directory %s: %s", dir, why); /* rank 0 only */
+  HP_CALL(hp_agree_root(comm, err));
   struct stat sb;
   int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0;
   if (!ok)
-    hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__,
+    HP_ERROR_SET(HP_ERR_IO,
                  "run directory %s: rank 0 created it but rank %d cannot use it (not on a shared file system?)", dir, rank);
   HP_CALL(hp_agree(comm, ok ? 0 : HP_ERR_IO));
   return 0;
@@ -126,7 +124,7 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
     if (any) {
       int e = 0;
       if (missing)
-        e = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+        e = HP_ERROR_SET(HP_ERR_INPUT,
                          "stage %s needs %s, which does not exist (run the stage that makes it first)", st->name,
                          path);
       HP_CALL(hp_agree(comm, e));
@@ -157,7 +155,7 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
     MPI_Bcast(&cur, 1, MPI_INT, 0, comm);
     return cur;
   }
-  if (strcmp(st->output, "results.h5") == 0) snprintf(obj, sizeof obj, "/%s", st->name);
+  if (strcmp(st->output, HP_FILE_RESULTS) == 0) snprintf(obj, sizeof obj, "/%s", st->name);
   if (hp_h5_obj_attr(comm, path, obj, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
     hp_error_clear();
     return 0;
@@ -225,7 +223,7 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   int stop = 0, sig = 0;
   HP_CALL(hp_preempt_agree(comm, &stop, &sig));
   if (stop)
-    HP_CALL(hp_agree(comm, hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
+    HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_PREEMPTED,
                                         "signal %d after stage %s completed (%s is complete): stopping before the "
                                         "next stage; rerun `hpclip run` (a requeue) to continue",
                                         sig, st->name, out)));

@@ -356,7 +356,7 @@ static int write_group(hp_results_w *w, void *arg) {
   HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &o->qps[0][0]));
   if (o->L == 0) return 0;
   if (o->png) {
-    HP_CALL(hp_results_attr_str(w, "top5_png", "search_top5.png"));
+    HP_CALL(hp_results_attr_str(w, "top5_png", HP_FILE_SEARCH_PNG));
     HP_CALL(hp_results_attr_i64(w, "top5_best_class", o->best));
     HP_CALL(hp_results_attr_i64(w, "top5_worst_class", o->worst));
   }
@@ -414,7 +414,7 @@ static void markdown(FILE *f, void *arg) {
   if (o->png) {
     const char *apn = o->conv ? "AP@10, retrieved" : "AP@10";
     fprintf(f, "Top-5 images of the best and the worst class by %s (green border: relevant, red: not relevant; "
-               "grey: no image): ![top-5 grid](search_top5.png)\n\n| row | class | %s |\n|---|---|---:|\n",
+               "grey: no image): ![top-5 grid](" HP_FILE_SEARCH_PNG ")\n\n| row | class | %s |\n|---|---|---:|\n",
             apn, apn);
     const int apm = o->conv ? 6 : 3;
     fprintf(f, "| 1 (best) | %s | %.3f |\n", o->names[o->best], o->m[apm][o->best * 3 + 2]);
@@ -459,9 +459,9 @@ static void index_params(hp_stage_ctx *ctx, int64_t E, search_out *o) {
 
 int hp_stage_search(hp_stage_ctx *ctx) {
   char epath[4096], cpath[4096], dpath[4096];
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
-  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CKPT, cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
   hp_embeddings em;
   HP_CALL(hp_embeddings_open(ctx->comm, epath, &em));
   search_out o;
@@ -489,7 +489,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
               o.forest ? "forest" : "exact", im.total, o.shards, o.build_s[o.forest]);
   if (o.save) {
     char ipath[4096];
-    HP_CALL(hp_run_path(ctx, "index.h5", ipath, sizeof ipath));
+    HP_CALL(hp_run_path(ctx, HP_FILE_INDEX, ipath, sizeof ipath));
     HP_CALL(hp_index_save(ix, ipath));
     hp_log_info("search: image index saved to %s", ipath);
   }
@@ -516,7 +516,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
           rel[r * 5 + j] = o.rel[rows[r] * KMAX + j];
         }
       char ppath[4096];
-      HP_CALL(hp_run_path(ctx, "search_top5.png", ppath, sizeof ppath));
+      HP_CALL(hp_run_path(ctx, HP_FILE_SEARCH_PNG, ppath, sizeof ppath));
       HP_CALL(hp_search_png(ctx->comm, dpath, ppath, 2, 5, ids, rel));
       o.png = 1;
     }
@@ -531,7 +531,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
     hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f",
                 o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C]);
   HP_CALL(hp_eval_write_results(ctx, "search", &em, write_group, &o));
-  HP_CALL(hp_eval_write_markdown(ctx, "search.md", markdown, &o));
+  HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("search"), markdown, &o));
   hp_index_free(ix);
   hp_eval_images_free(&im);
   free(o.relevant);

@@ -95,7 +95,7 @@ int hp_search_png(MPI_Comm comm, const char *dataset, const char *png, int rows,
   int err = 0;
   for (int s = 0; s < n && !err; s++) {
     if (ids[s] >= d.n_images) {
-      err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+      err = HP_ERROR_SET(HP_ERR_INPUT,
                          "%s: image %lld retrieved by the search is beyond its %lld images (dataset.h5 and "
                          "embeddings.h5 do not match: rerun embed)",
                          dataset, (long long)ids[s], (long long)d.n_images);

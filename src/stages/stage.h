@@ -24,6 +24,27 @@ typedef struct {
 
 typedef int (*hp_stage_fn)(hp_stage_ctx *ctx);
 
+/* Run-directory file names, defined here once: the stage table (runner.c) and every stage name
+ * their files by these, never by a literal. */
+#define HP_FILE_DATASET "dataset.h5"           /* synth, ingest */
+#define HP_FILE_CKPT "ckpt.h5"                 /* train */
+#define HP_FILE_EMBEDDINGS "embeddings.h5"     /* embed */
+#define HP_FILE_RESULTS "results.h5"           /* search, zeroshot, cluster, caption: a group each */
+#define HP_FILE_CAPTION_CKPT "caption_ckpt.h5" /* caption-train */
+#define HP_FILE_SUMMARY "summary.md"           /* report */
+/* auxiliary files beside the outputs */
+#define HP_FILE_TRAIN_STATE "train-state.h5"   /* train's restart state and best epoch so far */
+#define HP_FILE_TRAIN_BEST "train-best.h5"
+#define HP_FILE_CAPTION_TRAIN_STATE "caption-train-state.h5" /* the same for caption-train */
+#define HP_FILE_CAPTION_TRAIN_BEST "caption-train-best.h5"
+#define HP_FILE_INGEST_REPORT "ingest_report.tsv" /* ingest's bad records */
+#define HP_FILE_INDEX "index.h5"               /* search.save_index */
+#define HP_FILE_STAGE_MD(stage) stage ".md"    /* STAGE.md, a stage's own Markdown; ("%s") = format */
+#define HP_FILE_SEARCH_PNG "search_top5.png"   /* search's top-5 grid */
+#define HP_FILE_CURVES_PNG "curves.png"        /* scripts/plot_training.py */
+#define HP_FILE_CLUSTER_ELBOW_PNG "cluster_elbow.png" /* scripts/plot_cluster.py */
+#define HP_FILE_CLUSTER_PCA_PNG "cluster_pca3d.png"
+
 typedef struct {
   const char *name;
   const char *output;                /* file name in the run directory */

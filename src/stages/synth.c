@@ -103,7 +103,7 @@ static int make_and_write(hp_stage_ctx *ctx, const hp_synth_params *p, int64_t v
       .caption_image = sl.caption_image,
   };
   char path[4096];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", path, sizeof path));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
   HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
 
   free(config_text);

@@ -77,8 +77,8 @@ static void markdown(FILE *f, void *arg) {
 
 int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   char epath[4096], cpath[4096];
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
-  HP_CALL(hp_run_path(ctx, "ckpt.h5", cpath, sizeof cpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CKPT, cpath, sizeof cpath));
   hp_embeddings em;
   HP_CALL(hp_embeddings_open(ctx->comm, epath, &em));
   zs_out o;
@@ -139,7 +139,7 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
               "accuracy %.3f, micro-F1 %.3f, macro-F1 %.3f", im.total, o.split, o.unlabelled, L, hp_now() - t0,
               o.s.accuracy, o.s.micro.f1, o.s.macro.f1);
   HP_CALL(hp_eval_write_results(ctx, "zeroshot", &em, write_group, &o));
-  HP_CALL(hp_eval_write_markdown(ctx, "zeroshot.md", markdown, &o));
+  HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("zeroshot"), markdown, &o));
   free(q);
   free(o.c);
   free(o.p);

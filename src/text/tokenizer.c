@@ -493,7 +493,7 @@ int hp_vocab_from_words(const char *const *words, int64_t n, hp_vocab **out) {
   int rc = vocab_alloc(n, &v);
   for (int64_t i = 2; !rc && i < n; i++) {
     if (!is_normal_word(words[i]))
-      rc = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__,
+      rc = HP_ERROR_SET(HP_ERR_INPUT,
                         "vocabulary: id %lld '%s' is not a normalised word", (long long)i, words[i]);
     else
       rc = vocab_push(v, words[i], strlen(words[i]));

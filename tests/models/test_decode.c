@@ -36,7 +36,7 @@ static int toy_fn(void *ctx, const int32_t *prefix, int max_len, int t, const in
   m->calls++;
   if (m->calls == 1) m->first_nseq = nseq;
   if (nseq > m->max_nseq) m->max_nseq = nseq;
-  if (m->fail_at == m->calls) return hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "toy model failure");
+  if (m->fail_at == m->calls) HP_ERROR(HP_ERR_INPUT, "toy model failure");
   for (int64_t s = 0; s < nseq; s++) {
     const int32_t *p = prefix + s * max_len;
     if (p[0] != BOS || t < 1 || t > max_len) m->bad_prefix = 1;

@@ -44,7 +44,7 @@ static int read_dataset(hid_t f, const char *path, const char *name, hid_t memty
   for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
   int err = hp_calloc_(out, n ? n : 1, elem, name, __FILE__, __LINE__, __func__);
   if (!err && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
-    err = hp_error_set(HP_ERR_INPUT, __FILE__, __LINE__, __func__, "%s: cannot read %s", path, name);
+    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: cannot read %s", path, name);
   H5Dclose(d);
   return err;
 }
@@ -88,7 +88,7 @@ static int cmd_embed(const char *ckpt, const char *in, const char *out) {
   if (o < 0) HP_ERROR(HP_ERR_IO, "%s: cannot create", out);
   err = write_dataset(o, out, "/text_emb", di[0], (hsize_t)E, te);
   if (!err) err = write_dataset(o, out, "/image_emb", dm[0], (hsize_t)E, ie);
-  if (H5Fclose(o) < 0 && !err) err = hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "%s: close failed", out);
+  if (H5Fclose(o) < 0 && !err) err = HP_ERROR_SET(HP_ERR_IO, "%s: close failed", out);
   HP_CALL(err);
   printf("tool_ckpt_embed: %s: %d texts, %d images embedded (E=%d) -> %s\n", m.desc, (int)di[0], (int)dm[0], E,
          out);
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
   else if (argc == 5 && strcmp(argv[1], "init") == 0)
     err = cmd_init(argv[2], argv[3], argv[4]);
   else
-    err = hp_error_set(HP_ERR_USAGE, __FILE__, __LINE__, __func__,
+    err = HP_ERROR_SET(HP_ERR_USAGE,
                        "usage: tool_ckpt_embed embed CKPT.h5 IN.h5 OUT.h5 | init DESC SEED CKPT.h5");
   if (err) fprintf(stderr, "tool_ckpt_embed: %s: %s\n%s", hp_error_name(err), hp_error_message(),
                    hp_error_trace_text());
