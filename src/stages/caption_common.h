@@ -18,7 +18,6 @@
 #include "models/caption_decoder.h"
 #include "stages/stage.h"
 
-#define HP_CAPTION_CKPT HP_FILE_CAPTION_CKPT /* the old name, for caption_train.c */
 
 /* decoder config from caption.* keys, vocabulary V, CLIP width E, sequence T */
 void hp_caption_decoder_config(const hp_config *cfg, int V, int E, int T, hp_capdec_config *out);

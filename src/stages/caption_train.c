@@ -66,11 +66,11 @@ static int open_task(hp_stage_ctx *ctx, const char *dpath, const char *epath, hp
 
 int hp_stage_caption_train(hp_stage_ctx *ctx) {
   char dpath[4096], epath[4096], out[4096], state[4096], best[4096], efp[128];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
-  HP_CALL(hp_run_path(ctx, "embeddings.h5", epath, sizeof epath));
-  HP_CALL(hp_run_path(ctx, HP_CAPTION_CKPT, out, sizeof out));
-  HP_CALL(hp_run_path(ctx, "caption-train-state.h5", state, sizeof state));
-  HP_CALL(hp_run_path(ctx, "caption-train-best.h5", best, sizeof best));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CAPTION_CKPT, out, sizeof out));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CAPTION_TRAIN_STATE, state, sizeof state));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CAPTION_TRAIN_BEST, best, sizeof best));
   double t0 = hp_now();
   hp_caption_task *task = NULL;
   int err = open_task(ctx, dpath, epath, &task, efp, sizeof efp);

@@ -53,10 +53,10 @@ static void trainer_config(const hp_config *cfg, hp_trainer_config *tc) {
 
 int hp_stage_train(hp_stage_ctx *ctx) {
   char dpath[4096], out[4096], state[4096], best[4096];
-  HP_CALL(hp_run_path(ctx, "dataset.h5", dpath, sizeof dpath));
-  HP_CALL(hp_run_path(ctx, "ckpt.h5", out, sizeof out));
-  HP_CALL(hp_run_path(ctx, "train-state.h5", state, sizeof state));
-  HP_CALL(hp_run_path(ctx, "train-best.h5", best, sizeof best));
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, dpath, sizeof dpath));
+  HP_CALL(hp_run_path(ctx, HP_FILE_CKPT, out, sizeof out));
+  HP_CALL(hp_run_path(ctx, HP_FILE_TRAIN_STATE, state, sizeof state));
+  HP_CALL(hp_run_path(ctx, HP_FILE_TRAIN_BEST, best, sizeof best));
   double t0 = hp_now();
   hp_clip_task *task = NULL;
   int err = hp_clip_task_open(ctx->comm, ctx->cfg, dpath, &task);

@@ -330,11 +330,10 @@ static int load_labels(hp_clip_task *t, const char *dpath) {
   hp_dataset_dims dims = hp_dataset_get_dims(ds);
   int err = 0;
   if (dims.n_labels == 0)
-    err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__,
-                       "%s: train.soft_targets = true needs labels, but %s has none (no /labels)",
+    err = HP_ERROR_SET(HP_ERR_CONFIG, "%s: train.soft_targets = true needs labels, but %s has none (no /labels)",
                        hp_config_path(t->cfg), dpath);
   if (!err && dims.n_labels > INT32_MAX)
-    err = hp_error_set(HP_ERR_CONFIG, __FILE__, __LINE__, __func__, "%s: too many labels", dpath);
+    err = HP_ERROR_SET(HP_ERR_CONFIG, "%s: too many labels", dpath);
   if (err) {
     hp_dataset_close(ds);
     HP_CALL(err);

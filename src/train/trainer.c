@@ -117,8 +117,7 @@ static int numeric_error(trainer *tr, const char *what, double value, int64_t ba
     else
       snprintf(where, sizeof where, "; the parameters are finite (activations overflowed: lower the learning rate)");
   }
-  int err = hp_error_set(HP_ERR_NUMERIC, __FILE__, __LINE__, __func__,
-                         "%s: step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 "): %s is %g%s", tr->c->stage,
+  int err = HP_ERROR_SET(HP_ERR_NUMERIC, "%s: step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 "): %s is %g%s", tr->c->stage,
                          tr->s.step + 1, tr->s.epoch + 1, tr->s.batch + 1, what, value, where);
   return hp_agree(tr->c->comm, err);
 }
@@ -360,8 +359,7 @@ static int end_epoch(trainer *tr, int *stop) {
   HP_CALL(save_state(tr));
   if (tr->fail_epoch == tr->s.epoch) {
     int err = c->rank == c->size - 1
-                  ? hp_error_set(HP_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                                 "%s: HPCLIP_TEST_FAIL_AFTER_EPOCH=%" PRId64 " (test hook)", c->stage, tr->fail_epoch)
+                  ? HP_ERROR_SET(HP_ERR_INTERNAL, "%s: HPCLIP_TEST_FAIL_AFTER_EPOCH=%" PRId64 " (test hook)", c->stage, tr->fail_epoch)
                   : 0;
     HP_CALL(hp_agree(c->comm, err));
   }
@@ -376,8 +374,7 @@ static int check_preempt(trainer *tr, int state_written) {
   if (!stop) return 0;
   if (!state_written) HP_CALL(save_state(tr));
   HP_CALL(hp_agree(tr->c->comm,
-                   hp_error_set(HP_ERR_PREEMPTED, __FILE__, __LINE__, __func__,
-                                "%s: signal %d: stopped after step %" PRId64 " (next: epoch %" PRId64 ", batch %" PRId64
+                   HP_ERROR_SET(HP_ERR_PREEMPTED, "%s: signal %d: stopped after step %" PRId64 " (next: epoch %" PRId64 ", batch %" PRId64
                                 "); restart state saved to %s; rerun the same job (a requeue) to resume",
                                 tr->c->stage, sig, tr->s.step, tr->s.epoch + 1, tr->s.batch + 1, tr->c->path_state)));
   return 0;
