@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "ingest/coco.h"
