@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "io/checkpoint.h"
-#include "models/params.h"
+#include "nn/params.h"
 #include "stages/stage.h"
 #include "text/tokenizer.h"
 
