@@ -20,7 +20,7 @@
 
 #include "io/checkpoint.h"
 #include "nn/params.h"
-#include "stages/stage.h"
+#include "rundir/rundir.h"
 #include "text/tokenizer.h"
 
 typedef struct {
