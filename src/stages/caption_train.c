@@ -52,7 +52,7 @@
 #include "nn/optim.h"
 #include "stages/caption_common.h"
 #include "train/restart_state.h"
-#include "stages/train_data.h"
+#include "data/train_data.h"
 
 typedef struct {
   hp_stage_ctx *ctx;

@@ -50,7 +50,7 @@
 #include "stages/clip_eval.h"
 #include "train/restart_state.h"
 #include "stages/stage.h"
-#include "stages/train_data.h"
+#include "data/train_data.h"
 
 /* ---- settings ------------------------------------------------------------------------------ */
 
