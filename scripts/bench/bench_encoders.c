@@ -45,7 +45,7 @@
 #include "base/error.h"
 #include "models/bert.h"
 #include "models/clip.h"
-#include "models/params.h"
+#include "nn/params.h"
 #include "models/resnet50.h"
 #include "models/vit.h"
 #include "nn/optim.h"

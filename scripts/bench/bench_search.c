@@ -23,7 +23,7 @@
 
 #include "base/error.h"
 #include "comm/shard.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 typedef struct {
   int64_t n, dim, nq, clusters, tile_q, tile_n, leaf, trees;

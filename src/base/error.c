@@ -6,17 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define HP_MSG_MAX 2048
 #define HP_TRACE_MAX 4096
-#define HP_TMP_MAX 16
 
 static char g_msg[HP_MSG_MAX];
 static char g_trace[HP_TRACE_MAX];
 static int g_collective = 0;
 static int g_report = 1;
-static char g_tmp[HP_TMP_MAX][1024];
 
 int hp_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...) {
   va_list ap;
@@ -101,53 +98,3 @@ int hp_agree_root(MPI_Comm comm, int err) {
 
 int hp_error_should_report(void) { return g_report; }
 int hp_error_is_collective(void) { return g_collective; }
-
-int hp_mul_size(size_t a, size_t b, size_t *out) {
-  if (a && b > SIZE_MAX / a) return HP_ERR_MEM;
-  *out = a * b;
-  return 0;
-}
-
-int hp_mul_i64(int64_t a, int64_t b, int64_t *out) {
-  if (a < 0 || b < 0) return HP_ERR_MEM;
-  if (a && b > INT64_MAX / a) return HP_ERR_MEM;
-  *out = a * b;
-  return 0;
-}
-
-int hp_calloc_(void **out, size_t count, size_t size, const char *what, const char *file, int line,
-               const char *func) {
-  size_t bytes;
-  *out = NULL;
-  if (hp_mul_size(count, size, &bytes))
-    return hp_error_set(HP_ERR_MEM, file, line, func, "%s: size overflow (%zu x %zu bytes)", what,
-                        count, size);
-  if (bytes == 0) bytes = 1;
-  void *p = calloc(1, bytes);
-  if (!p)
-    return hp_error_set(HP_ERR_MEM, file, line, func, "%s: cannot allocate %.1f MiB", what,
-                        (double)bytes / 1048576.0);
-  *out = p;
-  return 0;
-}
-
-void hp_tmpfile_register(const char *path) {
-  for (int i = 0; i < HP_TMP_MAX; i++)
-    if (!g_tmp[i][0]) {
-      snprintf(g_tmp[i], sizeof g_tmp[i], "%s", path);
-      return;
-    }
-}
-
-void hp_tmpfile_unregister(const char *path) {
-  for (int i = 0; i < HP_TMP_MAX; i++)
-    if (g_tmp[i][0] && strcmp(g_tmp[i], path) == 0) g_tmp[i][0] = 0;
-}
-
-void hp_tmpfile_remove_all(void) {
-  for (int i = 0; i < HP_TMP_MAX; i++)
-    if (g_tmp[i][0]) {
-      unlink(g_tmp[i]);
-      g_tmp[i][0] = 0;
-    }
-}

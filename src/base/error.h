@@ -91,21 +91,8 @@ int hp_error_should_report(void);
 /* 1 if the error is known to every rank (hp_agree ran). */
 int hp_error_is_collective(void);
 
-/* Checked allocation: *out = malloc(count*size), zeroed; overflow and failure are
- * HP_ERR_MEM errors naming what was being allocated. */
-int hp_calloc_(void **out, size_t count, size_t size, const char *what, const char *file,
-               int line, const char *func);
-#define HP_CALLOC(ptr, count, what)                                                     \
-  HP_CALL(hp_calloc_((void **)&(ptr), (size_t)(count), sizeof(*(ptr)), (what), __FILE__, \
-                     __LINE__, __func__))
-
-/* size arithmetic with overflow detection: returns 0 and sets *out, or HP_ERR_MEM. */
-int hp_mul_size(size_t a, size_t b, size_t *out);
-int hp_mul_i64(int64_t a, int64_t b, int64_t *out);
-
-/* Temporary files this rank has created and must remove if the job fails. */
-void hp_tmpfile_register(const char *path);
-void hp_tmpfile_unregister(const char *path);
-void hp_tmpfile_remove_all(void);
-
 #endif
+
+/* Checked allocation (HP_CALLOC) and size arithmetic live in base/alloc.h; every user of
+ * error.h gets them, as before the split. */
+#include "base/alloc.h"

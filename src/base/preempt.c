@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 
 static volatile sig_atomic_t g_sig = 0;
 static volatile sig_atomic_t g_polling = 0;

@@ -1,54 +1,22 @@
-/* watchdog.c — see watchdog.h. */
+/* watchdog.c — the watchdog thread (see watchdog.h); the beats and labels it reads are in
+ * heartbeat.c, which error.c's hp_agree uses without depending on this file. */
 #define _POSIX_C_SOURCE 200809L
 #include "base/watchdog.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 
-static atomic_llong g_beat_ms;            /* monotonic ms of the last beat */
-static _Atomic(const char *) g_doing = NULL;
-static _Atomic(const char *) g_stage = NULL;
 static atomic_llong g_limit_ms;           /* 0 = off */
 static atomic_int g_running;
 static int g_rank;
 static pthread_t g_thread;
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void hp_watch_beat(void) { atomic_store_explicit(&g_beat_ms, now_ms(), memory_order_relaxed); }
-
-void hp_watch_doing(const char *what) {
-  atomic_store(&g_doing, what);
-  hp_watch_beat();
-}
-
-const char *hp_watch_enter(const char *what) {
-  const char *prev = atomic_exchange(&g_doing, what);
-  hp_watch_beat();
-  return prev;
-}
-
-void hp_watch_leave(const char *previous) {
-  atomic_store(&g_doing, previous);
-  hp_watch_beat();
-}
-
-void hp_watch_stage(const char *stage) {
-  atomic_store(&g_stage, stage);
-  atomic_store(&g_doing, "starting");
-  hp_watch_beat();
-}
 
 static void *watch_loop(void *arg) {
   (void)arg;
@@ -57,9 +25,10 @@ static void *watch_loop(void *arg) {
     nanosleep(&ts, NULL);
     long long limit = atomic_load(&g_limit_ms);
     if (limit <= 0) continue;
-    long long idle = now_ms() - atomic_load_explicit(&g_beat_ms, memory_order_relaxed);
+    long long idle = hp_watch_idle_ms_();
     if (idle < limit) continue;
-    const char *st = atomic_load(&g_stage), *what = atomic_load(&g_doing);
+    const char *st, *what;
+    hp_watch_labels_(&st, &what);
     char msg[512];
     int n = snprintf(msg, sizeof msg,
                      "hpclip: watchdog [rank %d]: no progress for %.0f s in stage %s while %s; ending the job "

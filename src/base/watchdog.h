@@ -25,4 +25,9 @@ void hp_watch_leave(const char *previous);
 /* Names the current stage (a literal or a string that outlives the stage), and beats. */
 void hp_watch_stage(const char *stage);
 
+/* For the watchdog thread (watchdog.c): milliseconds since the last beat; the current stage
+ * and activity labels (NULL when unset). */
+long long hp_watch_idle_ms_(void);
+void hp_watch_labels_(const char **stage, const char **doing);
+
 #endif

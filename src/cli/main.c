@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/preempt.h"
 #include "base/watchdog.h"
 #include "base/log.h"

@@ -23,7 +23,7 @@
 #endif
 
 #include "base/error.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 #define QUERY_CHUNK 4096
 

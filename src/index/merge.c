@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 /* Merge two best-first lists a and b of k hits; the k best go to b (in place, from the back). */
 static void merge_two(const hp_index_hit *a, hp_index_hit *b, int k) {

@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "base/rng.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 static void gauss(hp_rng *r, float *v, int64_t n) {
   for (int64_t i = 0; i < n; i += 2) { /* Box-Muller, two values per pair of uniforms */

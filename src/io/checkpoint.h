@@ -1,7 +1,7 @@
 /* checkpoint.h — ckpt.h5, schema "hpclip.checkpoint" version 1 (hdf5-schemas/checkpoint.md).
  *
  *   /params/<name>   float32, the tensor's shape   one dataset per named parameter of the
- *                                                  model's table (models/params.h), names as
+ *                                                  model's table (nn/params.h), names as
  *                                                  in the PyTorch reference state dicts
  *   /optim/m/<name>, /optim/v/<name>               optimiser moments, same names and shapes
  *   /vocab           string table                  the tokenizer vocabulary (id order)
@@ -21,7 +21,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 
 #define HP_CKPT_SCHEMA "hpclip.checkpoint"
 

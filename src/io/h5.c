@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/watchdog.h"
 
 #define ROW_MAX_BYTES ((size_t)1 << 30) /* one row must fit one MPI-IO call comfortably */

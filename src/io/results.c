@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/log.h"
 #include "io/check.h"
 #include "io/h5.h"

@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 #include "models/transformer_block.h"
 
 enum { HP_BERT_POOL_MEAN = 0, HP_BERT_POOL_CLS = 1 };

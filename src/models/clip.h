@@ -29,7 +29,7 @@
 
 #include "models/bert.h"
 #include "models/head.h"
-#include "models/params.h"
+#include "nn/params.h"
 #include "models/resnet50.h"
 #include "models/vit.h"
 

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 
 typedef struct {
   int in, out;        /* Din, E */

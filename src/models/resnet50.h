@@ -60,7 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 #include "nn/bn_relu.h"
 
 typedef struct {

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 
 /* Dropout settings of one forward/backward pass. p = 0 (eval) disables every site. */
 typedef struct {

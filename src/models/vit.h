@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 #include "models/transformer_block.h"
 
 typedef struct {

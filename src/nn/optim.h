@@ -1,4 +1,4 @@
-/* optim.h — optimisers over a slice [lo,hi) of the parameter buffer (models/params.h):
+/* optim.h — optimisers over a slice [lo,hi) of the parameter buffer (nn/params.h):
  * AdamW and SGD with momentum (torch.optim semantics), the L2 kernel penalty, global-norm
  * gradient clipping, and learning-rate schedules.
  *
@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "models/params.h"
+#include "nn/params.h"
 
 enum { HP_OPT_ADAMW = 0, HP_OPT_SGD = 1, HP_OPT_RMSPROP = 2 };
 

@@ -2,10 +2,7 @@
  * the model description from the job's config (the train stage's rules), the vocabulary and
  * parameters from ckpt.h5, and deterministic batched encoding.
  *
- * hp_clip_config_from_cfg is THE mapping from the model.* keys (plus train.temperature and
- * train.learn_temperature, which decide whether the logit scale is a parameter) to an
- * hp_clip_config; any stage that builds the model from a config uses it, so the checkpoint's
- * model description matches.
+ * The model is described by hp_clip_config_from_cfg (models/clip_config.h), as in training.
  *
  * Determinism: texts are encoded in consecutive batches of `batch` rows taken in the order
  * given; callers that must produce the same bits for any rank count give every rank the same
@@ -19,12 +16,8 @@
 
 #include "config/config.h"
 #include "models/clip.h"
+#include "models/clip_config.h"
 #include "text/tokenizer.h"
-
-/* Model description for images of side image_size, a vocabulary of `vocab` ids and captions of
- * T ids. HP_ERR_CONFIG (naming the job file and key) for inconsistent shapes. */
-int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vocab, int64_t T,
-                            hp_clip_config *mc);
 
 typedef struct {
   hp_clip m;

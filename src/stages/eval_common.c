@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/log.h"
 #include "comm/shard.h"
 

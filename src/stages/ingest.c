@@ -9,8 +9,8 @@
  *   4. rank 0 gathers all bad records and writes RUN/ingest_report.tsv ("where<TAB>why" lines,
  *      always written, empty when all is well); with ingest.on_bad_record = "reject" any bad
  *      record fails the run (after the report is written);
- *   5. splits by the seeded helper (stages/split.h) over data.*_frac, vocabulary from the
- *      training captions (text/tokenizer.h), one collective hp_dataset_write.
+ *   5. splits by the seeded helper (data/split.h) over data.*_frac, vocabulary from the
+ *      training captions and one collective write of dataset.h5 (data/dataset_build.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -19,14 +19,15 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "ingest/coco.h"
 #include "ingest/distribute.h"
 #include "ingest/fashion.h"
 #include "ingest/roco.h"
-#include "io/dataset.h"
-#include "stages/split.h"
+#include "data/dataset_build.h"
+#include "data/split.h"
 #include "stages/stage.h"
 #include "text/tokenizer.h"
 
@@ -156,36 +157,6 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALLOC(split, sh.n ? sh.n : 1, "ingest splits");
   HP_CALL(hp_agree(ctx->comm, hp_split_assign(p->seed, sh.n_total, p->train_frac, p->val_frac,
                                               sh.row0, sh.n, split)));
-  const char **train = NULL;
-  int64_t ntrain = 0;
-  HP_CALLOC(train, sh.n_captions ? sh.n_captions : 1, "ingest training captions");
-  for (int64_t c = 0; c < sh.n_captions; c++)
-    if (split[sh.caption_image[c] - sh.row0] == HP_SPLIT_TRAIN) train[ntrain++] = sh.captions[c];
-  hp_vocab *vocab = NULL;
-  HP_CALL(hp_vocab_build_texts_mpi(ctx->comm, train, ntrain, p->vocab_size, &vocab));
-  free(train);
-  char *config_text = NULL;
-  HP_CALL(hp_config_dump(ctx->cfg, &config_text));
-
-  /* label names are identical on every rank (broadcast with the list) */
-  int64_t n_train, n_val, n_test;
-  hp_split_counts(sh.n_total, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
-  hp_log_info("ingest: %lld images %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
-              "vocabulary %lld", (long long)sh.n_total, (long long)p->image_size,
-              (long long)p->image_size, p->aspect, (long long)sh.n_captions_total,
-              (long long)n_train, (long long)n_val, (long long)n_test, (long long)sh.n_labels,
-              (long long)hp_vocab_size(vocab));
-  hp_dataset_meta meta = {
-      .n_images = sh.n_total,
-      .height = p->image_size,
-      .width = p->image_size,
-      .n_labels = sh.n_labels,
-      .label_names = (const char *const *)sh.label_names,
-      .n_vocab = hp_vocab_size(vocab),
-      .vocab = hp_vocab_words(vocab),
-      .config_text = config_text,
-      .fingerprint = ctx->fingerprint,
-  };
   hp_dataset_shard shard = {
       .row0 = sh.row0,
       .n = sh.n,
@@ -197,10 +168,22 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
       .captions = (const char *const *)sh.captions,
       .caption_image = sh.caption_image,
   };
+  hp_vocab *vocab = NULL;
+  HP_CALL(hp_data_train_vocab(ctx->comm, &shard, p->vocab_size, &vocab));
+
+  /* label names are identical on every rank (broadcast with the list) */
+  int64_t n_train, n_val, n_test;
+  hp_split_counts(sh.n_total, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
+  hp_log_info("ingest: %lld images %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
+              "vocabulary %lld", (long long)sh.n_total, (long long)p->image_size,
+              (long long)p->image_size, p->aspect, (long long)sh.n_captions_total,
+              (long long)n_train, (long long)n_val, (long long)n_test, (long long)sh.n_labels,
+              (long long)hp_vocab_size(vocab));
+  hp_data_desc desc = {.n_images = sh.n_total, .image_size = p->image_size, .n_labels = sh.n_labels,
+                       .label_names = (const char *const *)sh.label_names};
   char path[4096];
   HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
-  HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
-  free(config_text);
+  HP_CALL(hp_data_write(ctx->comm, path, &desc, vocab, ctx->cfg, ctx->fingerprint, &shard));
   hp_vocab_free(vocab);
   free(split);
   hp_ingest_shard_free(&sh);

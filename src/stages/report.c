@@ -33,6 +33,7 @@
 #include <hdf5.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "base/log.h"
 #include "io/check.h"
 #include "io/h5.h"

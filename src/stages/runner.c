@@ -51,12 +51,6 @@ const hp_stage *hp_stage_find(const char *name) {
   return NULL;
 }
 
-int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
-  int len = snprintf(buf, n, "%s/%s", ctx->run_dir, file);
-  HP_CHECK(len >= 0 && (size_t)len < n, HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
-  return 0;
-}
-
 /* mkdir -p on rank 0, which reports for everybody; then every rank checks that it sees the
  * directory too (a run directory must be on a file system all nodes share). */
 static int make_run_dir(MPI_Comm comm, const char *dir) {
@@ -165,22 +159,6 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
     hp_error_clear();
     return 0;
   }
-  return 1;
-}
-
-int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
-  char line[256], pre[128];
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  char *got = fgets(line, sizeof line, f);
-  fclose(f);
-  int len = snprintf(pre, sizeof pre, "<!-- hpclip %s fingerprint=", stage);
-  if (!got || len < 0 || (size_t)len >= sizeof pre || strncmp(line, pre, (size_t)len) != 0) return 0;
-  const char *h = line + len;
-  size_t k = strspn(h, "0123456789abcdef");
-  if (k == 0 || k >= n || strncmp(h + k, " -->", 4) != 0) return 0;
-  memcpy(fp, h, k);
-  fp[k] = 0;
   return 1;
 }
 

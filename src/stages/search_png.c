@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/tmpfile.h"
 #include "io/dataset.h"
 
 static int64_t zoom(int64_t H, int64_t W) {

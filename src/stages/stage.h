@@ -13,14 +13,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-
-typedef struct {
-  MPI_Comm comm;
-  int rank, size;
-  hp_config *cfg;
-  const char *run_dir;   /* absolute or relative path, exists when the stage runs */
-  char fingerprint[32];  /* hex of the stage's fingerprint, to stamp into its output */
-} hp_stage_ctx;
+#include "rundir/rundir.h" /* hp_stage_ctx, hp_run_path, the Markdown stamp */
 
 typedef int (*hp_stage_fn)(hp_stage_ctx *ctx);
 
@@ -59,9 +52,6 @@ extern const hp_stage hp_stages[];
 extern const int hp_nstages;
 const hp_stage *hp_stage_find(const char *name);
 
-/* Join run_dir and a file name into buf (size n); HP_ERR_USAGE if it does not fit. */
-int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n);
-
 /* Run one stage (collective): fingerprint, skip check, run. force = 1 ignores a complete output. */
 int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force);
 
@@ -76,15 +66,5 @@ int hp_stage_cluster(hp_stage_ctx *ctx);
 int hp_stage_caption_train(hp_stage_ctx *ctx);
 int hp_stage_caption(hp_stage_ctx *ctx);
 int hp_stage_report(hp_stage_ctx *ctx);
-
-/* Markdown files written by stages (STAGE.md, summary.md) start with the stamp line
- *   <!-- hpclip STAGE fingerprint=HEX -->
- * (an HTML comment: invisible when rendered) naming the fingerprint of the run that wrote
- * them, so the runner can skip a current summary.md and `report` includes only fragments that
- * match their results.h5 group. */
-#define HP_MD_STAMP_FMT "<!-- hpclip %s fingerprint=%s -->\n"
-/* 1 and fp = the stamp's fingerprint if `path` starts with the stamp of `stage`; 0 if it does
- * not (no stamp, another stage's, malformed); -1 if the file cannot be opened. Serial. */
-int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n);
 
 #endif

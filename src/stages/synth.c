@@ -2,7 +2,7 @@
  *
  * Each rank makes the images of its block (hp_shard_range) with the pure functions of
  * synth_scene.h, the vocabulary is counted over the training captions of all ranks exactly
- * (hp_vocab_build_mpi), and one collective hp_dataset_write stores everything. Every value is a
+ * (data/dataset_build.h), and one collective write stores everything. Every value is a
  * function of (run.seed, image index), so the file is byte-identical for any rank count. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +12,10 @@
 #include "base/log.h"
 #include "comm/shard.h"
 #include "config/config.h"
-#include "io/dataset.h"
-#include "stages/split.h"
+#include "data/dataset_build.h"
+#include "data/split.h"
 #include "stages/stage.h"
-#include "stages/synth_scene.h"
+#include "data/synth_scene.h"
 #include "text/tokenizer.h"
 
 /* Re-record a configuration error with the job file's name in front, as the config layer does
@@ -57,40 +57,6 @@ static int make_and_write(hp_stage_ctx *ctx, const hp_synth_params *p, int64_t v
   HP_CALL(hp_agree(ctx->comm, hp_synth_make_slice(p, row0, n, &sl, &prog, ctx->size)));
   hp_progress_end(&prog, p->n_images);
 
-  /* Vocabulary from the training captions only: validation and test text stay unseen. */
-  const char **train = NULL;
-  int64_t ntrain = 0;
-  HP_CALLOC(train, sl.n_captions, "synth training captions");
-  for (int64_t c = 0; c < sl.n_captions; c++)
-    if (sl.split[sl.caption_image[c] - row0] == HP_SPLIT_TRAIN) train[ntrain++] = sl.captions[c];
-  hp_vocab *vocab = NULL;
-  HP_CALL(hp_vocab_build_texts_mpi(ctx->comm, train, ntrain, vocab_size, &vocab));
-  free(train);
-
-  const char *label_names[HP_SYNTH_NLABELS];
-  for (int l = 0; l < HP_SYNTH_NLABELS; l++) label_names[l] = hp_synth_label_name(l);
-  char *config_text = NULL;
-  HP_CALL(hp_config_dump(ctx->cfg, &config_text));
-
-  int64_t n_train, n_val, n_test;
-  hp_split_counts(p->n_images, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
-  hp_log_info("synth: %lld images %lldx%lld, %lld captions, split %lld/%lld/%lld, %d labels, vocabulary %lld "
-              "of at most %lld ids",
-              (long long)p->n_images, (long long)p->image_size, (long long)p->image_size,
-              (long long)(p->n_images * p->captions_per_image), (long long)n_train, (long long)n_val,
-              (long long)n_test, HP_SYNTH_NLABELS, (long long)hp_vocab_size(vocab), (long long)vocab_size);
-
-  hp_dataset_meta meta = {
-      .n_images = p->n_images,
-      .height = p->image_size,
-      .width = p->image_size,
-      .n_labels = HP_SYNTH_NLABELS,
-      .label_names = label_names,
-      .n_vocab = hp_vocab_size(vocab),
-      .vocab = hp_vocab_words(vocab),
-      .config_text = config_text,
-      .fingerprint = ctx->fingerprint,
-  };
   hp_dataset_shard shard = {
       .row0 = sl.row0,
       .n = sl.n,
@@ -102,11 +68,27 @@ static int make_and_write(hp_stage_ctx *ctx, const hp_synth_params *p, int64_t v
       .captions = (const char *const *)sl.captions,
       .caption_image = sl.caption_image,
   };
+  /* Vocabulary from the training captions only: validation and test text stay unseen. */
+  hp_vocab *vocab = NULL;
+  HP_CALL(hp_data_train_vocab(ctx->comm, &shard, vocab_size, &vocab));
+
+  const char *label_names[HP_SYNTH_NLABELS];
+  for (int l = 0; l < HP_SYNTH_NLABELS; l++) label_names[l] = hp_synth_label_name(l);
+
+  int64_t n_train, n_val, n_test;
+  hp_split_counts(p->n_images, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
+  hp_log_info("synth: %lld images %lldx%lld, %lld captions, split %lld/%lld/%lld, %d labels, vocabulary %lld "
+              "of at most %lld ids",
+              (long long)p->n_images, (long long)p->image_size, (long long)p->image_size,
+              (long long)(p->n_images * p->captions_per_image), (long long)n_train, (long long)n_val,
+              (long long)n_test, HP_SYNTH_NLABELS, (long long)hp_vocab_size(vocab), (long long)vocab_size);
+
+  hp_data_desc desc = {.n_images = p->n_images, .image_size = p->image_size, .n_labels = HP_SYNTH_NLABELS,
+                       .label_names = label_names};
   char path[4096];
   HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
-  HP_CALL(hp_dataset_write(ctx->comm, path, &meta, &shard));
+  HP_CALL(hp_data_write(ctx->comm, path, &desc, vocab, ctx->cfg, ctx->fingerprint, &shard));
 
-  free(config_text);
   hp_vocab_free(vocab);
   hp_synth_slice_free(&sl);
   return 0;

@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "comm/shard.h"
-#include "stages/train_data.h"
+#include "data/train_data.h"
 
 #define HP_CAPTION_SEED 0xCA9710DEC0DEULL /* the decoder's streams, apart from the CLIP model's */
 

@@ -15,8 +15,8 @@
 #include "metrics/retrieval.h"
 #include "models/clip.h"
 #include "models/clip_loss.h"
-#include "stages/clip_eval.h"
-#include "stages/train_data.h"
+#include "models/clip_config.h"
+#include "data/train_data.h"
 
 struct hp_clip_task {
   MPI_Comm comm;

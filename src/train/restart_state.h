@@ -20,7 +20,7 @@
 
 #include "config/config.h"
 #include "io/checkpoint.h"
-#include "models/params.h"
+#include "nn/params.h"
 #include <mpi.h>
 #include "text/tokenizer.h"
 

@@ -19,7 +19,7 @@
 
 #include "base/error.h"
 #include "comm/shard.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 static int g_rank, g_size;
 

@@ -18,7 +18,7 @@
 #endif
 
 #include "base/error.h"
-#include "index/index.h"
+#include "index/index_impl.h"
 
 #define N 20000
 #define D 64

@@ -9,7 +9,7 @@
 #define HP_TESTS_MODELS_TEST_H
 
 #include "../nn/nn_test.h"
-#include "models/params.h"
+#include "nn/params.h"
 
 typedef hp_fixture mfix;
 

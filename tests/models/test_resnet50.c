@@ -29,7 +29,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
-#include "models/params.h"
+#include "nn/params.h"
 #include "fixture.h"
 #include "models/resnet50.h"
 #include "nn/batchnorm.h"

@@ -13,8 +13,8 @@
  * [r*B/P, (r+1)*B/P) of it. The caption of an image in epoch e is its caption number
  * hp_hash4(seed, HP_STREAM_CAPTION_PICK, image, e) mod (its caption count) (Lemire reduction).
  */
-#ifndef HP_STAGES_TRAIN_DATA_H
-#define HP_STAGES_TRAIN_DATA_H
+#ifndef HP_DATA_TRAIN_DATA_H
+#define HP_DATA_TRAIN_DATA_H
 
 #include <hdf5.h>
 #include <mpi.h>

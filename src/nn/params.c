@@ -1,5 +1,5 @@
 /* params.c — the contiguous parameter buffer and its name table (see params.h). */
-#include "models/params.h"
+#include "nn/params.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #include "base/rng.h"
 #include "comm/shard.h"
 #include "io/dataset.h"
-#include "stages/split.h"
+#include "data/split.h"
 
 static void test_shard(void **state) {
   (void)state;

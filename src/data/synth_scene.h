@@ -7,8 +7,8 @@
  * (small / large) and a position; positions are rejection-sampled so that shapes do not
  * overlap, and no two shapes of a scene share both colour and type (captions stay unambiguous).
  */
-#ifndef HP_STAGES_SYNTH_SCENE_H
-#define HP_STAGES_SYNTH_SCENE_H
+#ifndef HP_DATA_SYNTH_SCENE_H
+#define HP_DATA_SYNTH_SCENE_H
 
 #include <stdint.h>
 

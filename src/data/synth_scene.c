@@ -1,5 +1,5 @@
 /* synth_scene.c — scenes, rendering, captions, labels of the synthetic dataset (see synth_scene.h). */
-#include "stages/synth_scene.h"
+#include "data/synth_scene.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
-#include "stages/split.h"
+#include "data/split.h"
 
 static const char *const type_names[HP_SYNTH_NTYPES] = {"circle", "square", "triangle", "cross", "diamond"};
 static const char *const colour_names[HP_SYNTH_NCOLOURS] = {"red",    "green",  "blue", "yellow",

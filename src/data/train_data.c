@@ -1,5 +1,5 @@
 /* train_data.c — dataset access for the train stage (see train_data.h). */
-#include "stages/train_data.h"
+#include "data/train_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>

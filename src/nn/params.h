@@ -9,8 +9,8 @@
  * attention.self.query.weight"; the layout of each tensor is documented where it differs from
  * PyTorch's (conv weights are [OC,KH,KW,IC], NHWC, see nn/conv.h).
  */
-#ifndef HP_MODELS_PARAMS_H
-#define HP_MODELS_PARAMS_H
+#ifndef HP_NN_PARAMS_H
+#define HP_NN_PARAMS_H
 
 #include <stddef.h>
 #include <stdint.h>

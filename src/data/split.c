@@ -1,5 +1,5 @@
 /* split.c — exact-proportion seeded splits (see split.h). */
-#include "stages/split.h"
+#include "data/split.h"
 
 #include <math.h>
 #include <stdlib.h>

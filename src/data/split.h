@@ -6,8 +6,8 @@
  *   n_train = floor(N * train_frac + 0.5),  n_val = floor(N * val_frac + 0.5)
  * (n_val is reduced if n_train + n_val would exceed N). The proportions are therefore exact, not
  * merely expected. Values are HP_SPLIT_TRAIN / _VAL / _TEST (io/dataset.h). */
-#ifndef HP_STAGES_SPLIT_H
-#define HP_STAGES_SPLIT_H
+#ifndef HP_DATA_SPLIT_H
+#define HP_DATA_SPLIT_H
 
 #include <stdint.h>
 

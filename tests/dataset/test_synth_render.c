@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "base/error.h"
-#include "stages/synth_scene.h"
+#include "data/synth_scene.h"
 
 #define SEED 1234
 

@@ -13,7 +13,7 @@
 
 #include "comm/shard.h"
 #include "io/dataset.h"
-#include "stages/synth_scene.h"
+#include "data/synth_scene.h"
 #include "text/tokenizer.h"
 
 /* All strings of a slice in one NUL-separated buffer. */

@@ -1,0 +1,32 @@
+/* dataset_build.h — what the two dataset producers (the synth and ingest stages) share once
+ * each rank holds its slice of images and captions: the vocabulary counted over the training
+ * captions of every rank, and the one collective write of dataset.h5 (io/dataset.h) with the
+ * job's configuration text and fingerprint. */
+#ifndef HP_DATA_DATASET_BUILD_H
+#define HP_DATA_DATASET_BUILD_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "io/dataset.h"
+#include "text/tokenizer.h"
+
+/* Collective: the vocabulary of at most max_vocab ids over the captions of the images whose
+ * split (sh->split) is HP_SPLIT_TRAIN, on every rank: validation and test text stay unseen. */
+int hp_data_train_vocab(MPI_Comm comm, const hp_dataset_shard *sh, int64_t max_vocab, hp_vocab **out);
+
+/* The global description of the dataset, identical on every rank. */
+typedef struct {
+  int64_t n_images;                 /* over all ranks */
+  int64_t image_size;               /* square images of this side */
+  int64_t n_labels;                 /* 0 = no labels */
+  const char *const *label_names;   /* [n_labels] */
+} hp_data_desc;
+
+/* Collective: dataset.h5 at path, atomically: every rank's slice sh, the description d, the
+ * vocabulary, the configuration text of cfg and the stage's fingerprint. */
+int hp_data_write(MPI_Comm comm, const char *path, const hp_data_desc *d, const hp_vocab *vocab,
+                  const hp_config *cfg, const char *fingerprint, const hp_dataset_shard *sh);
+
+#endif
