@@ -574,18 +574,13 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t sample, uint64_t seed,
-                     double *sil, int64_t *n_used) {
-  const int64_t E = d->E, N = d->N;
+/* The evaluated rows (all, or the sorted sample idx[m]) and their labels, gathered in ascending
+ * global order into *X [m + TILE, E] (TILE zero rows of padding for the fixed-shape tiles) and
+ * *lab [m] on every rank. */
+static int gather_evaluated(const hp_km_data *d, const int64_t *label, const int64_t *idx, int64_t m, float **X_out,
+                            int64_t **lab_out) {
+  const int64_t E = d->E;
   const int P = d->size;
-  int64_t m = sample > 0 && sample < N ? sample : N;
-  int64_t *idx = NULL; /* sampled global rows (sorted); NULL = all */
-  if (m < N) {
-    HP_CALLOC(idx, m, "silhouette: sample");
-    HP_CALL(sample_indices(N, m, seed, idx));
-    qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
-  }
-  /* gather the evaluated rows (ascending global index) and their labels on every rank */
   int *rc = NULL, *rd = NULL;
   HP_CALLOC(rc, P, "silhouette: counts");
   HP_CALLOC(rd, P, "silhouette: displacements");
@@ -624,22 +619,19 @@ int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t s
   HP_MPI(MPI_Allgatherv(mylab, cnt, MPI_INT64_T, lab, rc, rd, MPI_INT64_T, d->comm));
   free(mybuf);
   free(mylab);
-  free(idx);
-  int64_t *cnts = NULL;
-  double *pp = NULL;
-  HP_CALLOC(cnts, k, "silhouette: cluster sizes");
-  HP_CALLOC(pp, m + TILE, "silhouette: norms");
-  for (int64_t i = 0; i < m; i++) {
-    if (lab[i] < 0 || lab[i] >= k) HP_ERROR(HP_ERR_INTERNAL, "silhouette: label %lld outside [0, %d)", (long long)lab[i], k);
-    cnts[lab[i]]++;
-    pp[i] = dot_xx(X + i * E, E);
-  }
-  /* this rank's evaluated rows [a, a + c) of X; tiles aligned to multiples of TILE */
-  int64_t a, c;
-  hp_shard_range(m, P, d->rank, &a, &c);
-  double *rs = NULL, *s = NULL;
-  HP_CALLOC(rs, (size_t)(c > 0 ? c : 1) * (size_t)k, "silhouette: per-row cluster distance sums");
-  HP_CALLOC(s, c > 0 ? c : 1, "silhouette: values");
+  free(rc);
+  free(rd);
+  *X_out = X;
+  *lab_out = lab;
+  return 0;
+}
+
+/* rs[(i - a) k + q] = sum of the distances from evaluated row i in [a, a + c) to the rows of
+ * cluster q (pp: squared norms). Tiles of TILE x TILE by sgemm, aligned to multiples of TILE so
+ * every distance comes from the same call shape whatever the rank count; threads split the row
+ * tiles (each row's sums are made by one thread, in column order). */
+static int distance_sums(const float *X, const double *pp, const int64_t *lab, int64_t m, int64_t E, int k,
+                         int64_t a, int64_t c, double *rs) {
   const int nt = nthreads_max();
   float *buf = NULL;
   HP_CALLOC(buf, (size_t)nt * TILE * TILE, "silhouette: tiles");
@@ -671,6 +663,14 @@ int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t s
       }
     }
   }
+  free(buf);
+  return 0;
+}
+
+/* s[r] = the silhouette of evaluated row a + r from its distance sums rs and the cluster sizes
+ * cnts (0 for a row alone in its cluster). */
+static void silhouette_values(const double *rs, const int64_t *cnts, const int64_t *lab, int64_t a, int64_t c, int k,
+                              double *s) {
   for (int64_t r = 0; r < c; r++) {
     int64_t i = a + r, own = lab[i];
     const double *acc = rs + r * k;
@@ -684,6 +684,41 @@ int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t s
     double mx = ai > bi ? ai : bi;
     s[r] = isfinite(bi) && mx > 0 ? (bi - ai) / mx : 0.0;
   }
+}
+
+int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t sample, uint64_t seed,
+                     double *sil, int64_t *n_used) {
+  const int64_t E = d->E, N = d->N;
+  const int P = d->size;
+  int64_t m = sample > 0 && sample < N ? sample : N;
+  int64_t *idx = NULL; /* sampled global rows (sorted); NULL = all */
+  if (m < N) {
+    HP_CALLOC(idx, m, "silhouette: sample");
+    HP_CALL(sample_indices(N, m, seed, idx));
+    qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
+  }
+  /* gather the evaluated rows (ascending global index) and their labels on every rank */
+  float *X = NULL;
+  int64_t *lab = NULL;
+  HP_CALL(gather_evaluated(d, label, idx, m, &X, &lab));
+  free(idx);
+  int64_t *cnts = NULL;
+  double *pp = NULL;
+  HP_CALLOC(cnts, k, "silhouette: cluster sizes");
+  HP_CALLOC(pp, m + TILE, "silhouette: norms");
+  for (int64_t i = 0; i < m; i++) {
+    if (lab[i] < 0 || lab[i] >= k) HP_ERROR(HP_ERR_INTERNAL, "silhouette: label %lld outside [0, %d)", (long long)lab[i], k);
+    cnts[lab[i]]++;
+    pp[i] = dot_xx(X + i * E, E);
+  }
+  /* this rank's evaluated rows [a, a + c) of X; tiles aligned to multiples of TILE */
+  int64_t a, c;
+  hp_shard_range(m, P, d->rank, &a, &c);
+  double *rs = NULL, *s = NULL;
+  HP_CALLOC(rs, (size_t)(c > 0 ? c : 1) * (size_t)k, "silhouette: per-row cluster distance sums");
+  HP_CALLOC(s, c > 0 ? c : 1, "silhouette: values");
+  HP_CALL(distance_sums(X, pp, lab, m, E, k, a, c, rs));
+  silhouette_values(rs, cnts, lab, a, c, k, s);
   double tot;
   HP_CALL(hp_xsum(d->comm, s, c, &tot));
   *sil = tot / (double)m;
@@ -694,8 +729,5 @@ int hp_km_silhouette(const hp_km_data *d, int k, const int64_t *label, int64_t s
   free(pp);
   free(rs);
   free(s);
-  free(buf);
-  free(rc);
-  free(rd);
   return 0;
 }

@@ -428,7 +428,9 @@ static int expect_dims(hp_h5file *f, const char *obj, int nd_want, int64_t d0, i
   return 0;
 }
 
-static int load_body(hp_h5file *f, hp_index *ix) {
+/* The root attributes: schema, version and the build parameters (checked as a build would check
+ * them) -> *p, the total row count N and the shard count S. */
+static int load_params(hp_h5file *f, hp_index_params *p, int64_t *N_out, int64_t *S_out) {
   char *schema = NULL, *kind = NULL;
   int64_t ver, dim, N, S, T, leaf, sk, iters, seed;
   HP_CALL(hp_h5_attr_read_str(f->fid, f->path, "/", "schema", 256, &schema));
@@ -444,20 +446,107 @@ static int load_body(hp_h5file *f, hp_index *ix) {
   HP_CALL(hp_h5_attr_read_int(f->fid, f->path, "/", "search_k", &sk));
   HP_CALL(hp_h5_attr_read_int(f->fid, f->path, "/", "two_means_iters", &iters));
   HP_CALL(hp_h5_attr_read_int(f->fid, f->path, "/", "seed", &seed));
-  hp_index_params p;
-  if (!strcmp(kind, "exact")) hp_index_params_default(&p, HP_INDEX_EXACT, dim);
-  else if (!strcmp(kind, "forest")) hp_index_params_default(&p, HP_INDEX_FOREST, dim);
+  if (!strcmp(kind, "exact")) hp_index_params_default(p, HP_INDEX_EXACT, dim);
+  else if (!strcmp(kind, "forest")) hp_index_params_default(p, HP_INDEX_FOREST, dim);
   else HP_ERROR(HP_ERR_INPUT, "%s: unknown index kind '%s'", f->path, kind);
   free(schema);
   free(kind);
   if (T < 1 || T > 100000 || leaf < 2 || leaf > INT32_MAX || iters < 0 || iters > INT32_MAX || N < 0 || S < 0 || S > INT32_MAX / 3)
     HP_ERROR(HP_ERR_INPUT, "%s: index attributes out of range", f->path);
-  p.n_trees = (int)T;
-  p.leaf_size = (int)leaf;
-  p.search_k = sk;
-  p.two_means_iters = (int)iters;
-  p.seed = (uint64_t)seed;
-  if (hp_index_params_check(&p)) HP_ERROR(HP_ERR_INPUT, "%s: %s", f->path, hp_error_message());
+  p->n_trees = (int)T;
+  p->leaf_size = (int)leaf;
+  p->search_k = sk;
+  p->two_means_iters = (int)iters;
+  p->seed = (uint64_t)seed;
+  if (hp_index_params_check(p)) HP_ERROR(HP_ERR_INPUT, "%s: %s", f->path, hp_error_message());
+  *N_out = N;
+  *S_out = S;
+  return 0;
+}
+
+/* Forest: this rank's shards s0.. s0+ns-1 (rows [lo, lo+cnt), row offsets rows[]): read their
+ * nodes, planes, items and roots in one collective read per dataset, then cut them per shard. */
+static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t lo, int64_t cnt, int64_t S,
+                       int64_t N) {
+  const int64_t dim = ix->p.dim, T = ix->p.n_trees;
+  int64_t s0, ns, *nodes_off = NULL, *planes_off = NULL;
+  hp_shard_range(S, ix->size, ix->rank, &s0, &ns);
+  int64_t M = 0, PL = 0;
+  {
+    int nd;
+    int64_t d2[2];
+    HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
+    M = d2[0];
+    HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
+    PL = d2[0];
+  }
+  HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, &nodes_off));
+  HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, &planes_off));
+  HP_CALL(expect_dims(f, "/forest/nodes", 2, M, 4));
+  HP_CALL(expect_dims(f, "/forest/node_start", 1, M, 0));
+  HP_CALL(expect_dims(f, "/forest/node_bias", 1, M, 0));
+  HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
+  HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
+  HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
+  int64_t m0 = nodes_off[s0], mn = nodes_off[s0 + ns] - m0;
+  int64_t p0 = planes_off[s0], mp = planes_off[s0 + ns] - p0;
+  int32_t *n4 = NULL, *roots = NULL;
+  int64_t *start = NULL;
+  float *bias = NULL, *planes = NULL;
+  uint32_t *items = NULL;
+  HP_CALLOC(n4, 4 * (size_t)mn + 1, "index: load buffer");
+  HP_CALLOC(start, (size_t)mn + 1, "index: load buffer");
+  HP_CALLOC(bias, (size_t)mn + 1, "index: load buffer");
+  HP_CALLOC(planes, (size_t)mp * (size_t)dim + 1, "index: load buffer");
+  HP_CALLOC(items, (size_t)cnt * (size_t)T + 1, "index: load buffer");
+  HP_CALLOC(roots, (size_t)ns * (size_t)T + 1, "index: load buffer");
+  HP_CALL(hp_h5_read_rows(f, "/forest/nodes", H5T_NATIVE_INT32, m0, mn, n4));
+  HP_CALL(hp_h5_read_rows(f, "/forest/node_start", H5T_NATIVE_INT64, m0, mn, start));
+  HP_CALL(hp_h5_read_rows(f, "/forest/node_bias", H5T_NATIVE_FLOAT, m0, mn, bias));
+  HP_CALL(hp_h5_read_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, p0, mp, planes));
+  HP_CALL(hp_h5_read_rows(f, "/forest/items", H5T_NATIVE_UINT32, lo * T, cnt * T, items));
+  HP_CALL(hp_h5_read_rows(f, "/forest/roots", H5T_NATIVE_INT32, s0, ns, roots));
+  for (int64_t s = s0; s < s0 + ns; s++) {
+    HP_CALL(new_shard(ix, rows[s] - lo, rows[s + 1] - rows[s]));
+    hp_ishard *sh = &ix->shards[ix->n_shards - 1];
+    sh->n_nodes = nodes_off[s + 1] - nodes_off[s];
+    sh->n_planes = planes_off[s + 1] - planes_off[s];
+    HP_CALLOC(sh->nodes, (size_t)sh->n_nodes + 1, "index: forest nodes");
+    HP_CALLOC(sh->planes, (size_t)sh->n_planes * (size_t)dim + 1, "index: forest planes");
+    HP_CALLOC(sh->items, (size_t)sh->n * (size_t)T + 1, "index: forest items");
+    HP_CALLOC(sh->roots, (size_t)T, "index: forest roots");
+    int64_t a = nodes_off[s] - m0;
+    for (int64_t i = 0; i < sh->n_nodes; i++) {
+      hp_fnode *v = &sh->nodes[i];
+      v->c0 = n4[4 * (a + i)];
+      v->c1 = n4[4 * (a + i) + 1];
+      v->n = n4[4 * (a + i) + 2];
+      v->plane = n4[4 * (a + i) + 3];
+      v->start = start[a + i];
+      v->bias = bias[a + i];
+    }
+    memcpy(sh->planes, planes + (planes_off[s] - p0) * dim, (size_t)(sh->n_planes * dim) * sizeof(float));
+    memcpy(sh->items, items + (rows[s] - lo) * T, (size_t)(sh->n * T) * sizeof(uint32_t));
+    memcpy(sh->roots, roots + (s - s0) * T, (size_t)T * sizeof(int32_t));
+  }
+  free(n4);
+  free(start);
+  free(bias);
+  free(planes);
+  free(items);
+  free(roots);
+  free(nodes_off);
+  free(planes_off);
+  return 0;
+}
+
+/* The parameters, then this rank's rows (exact: an even cut of all rows; forest: its whole
+ * shards) and, for a forest, their trees. */
+static int load_body(hp_h5file *f, hp_index *ix) {
+  hp_index_params p;
+  int64_t N = 0, S = 0;
+  HP_CALL(load_params(f, &p, &N, &S));
+  const int64_t dim = p.dim;
   ix->p = p;
   HP_CALL(expect_dims(f, "/vectors", 2, N, dim));
   HP_CALL(expect_dims(f, "/ids", 1, N, 0));
@@ -479,74 +568,7 @@ static int load_body(hp_h5file *f, hp_index *ix) {
   if (p.kind == HP_INDEX_EXACT) {
     if (cnt > 0) HP_CALL(new_shard(ix, 0, cnt));
   } else {
-    int64_t s0, ns, *nodes_off = NULL, *planes_off = NULL;
-    hp_shard_range(S, ix->size, ix->rank, &s0, &ns);
-    int64_t M = 0, PL = 0;
-    {
-      int nd;
-      int64_t d2[2];
-      HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
-      M = d2[0];
-      HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
-      PL = d2[0];
-    }
-    HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, &nodes_off));
-    HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, &planes_off));
-    HP_CALL(expect_dims(f, "/forest/nodes", 2, M, 4));
-    HP_CALL(expect_dims(f, "/forest/node_start", 1, M, 0));
-    HP_CALL(expect_dims(f, "/forest/node_bias", 1, M, 0));
-    HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
-    HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
-    HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
-    int64_t m0 = nodes_off[s0], mn = nodes_off[s0 + ns] - m0;
-    int64_t p0 = planes_off[s0], mp = planes_off[s0 + ns] - p0;
-    int32_t *n4 = NULL, *roots = NULL;
-    int64_t *start = NULL;
-    float *bias = NULL, *planes = NULL;
-    uint32_t *items = NULL;
-    HP_CALLOC(n4, 4 * (size_t)mn + 1, "index: load buffer");
-    HP_CALLOC(start, (size_t)mn + 1, "index: load buffer");
-    HP_CALLOC(bias, (size_t)mn + 1, "index: load buffer");
-    HP_CALLOC(planes, (size_t)mp * (size_t)dim + 1, "index: load buffer");
-    HP_CALLOC(items, (size_t)cnt * (size_t)T + 1, "index: load buffer");
-    HP_CALLOC(roots, (size_t)ns * (size_t)T + 1, "index: load buffer");
-    HP_CALL(hp_h5_read_rows(f, "/forest/nodes", H5T_NATIVE_INT32, m0, mn, n4));
-    HP_CALL(hp_h5_read_rows(f, "/forest/node_start", H5T_NATIVE_INT64, m0, mn, start));
-    HP_CALL(hp_h5_read_rows(f, "/forest/node_bias", H5T_NATIVE_FLOAT, m0, mn, bias));
-    HP_CALL(hp_h5_read_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, p0, mp, planes));
-    HP_CALL(hp_h5_read_rows(f, "/forest/items", H5T_NATIVE_UINT32, lo * T, cnt * T, items));
-    HP_CALL(hp_h5_read_rows(f, "/forest/roots", H5T_NATIVE_INT32, s0, ns, roots));
-    for (int64_t s = s0; s < s0 + ns; s++) {
-      HP_CALL(new_shard(ix, rows[s] - lo, rows[s + 1] - rows[s]));
-      hp_ishard *sh = &ix->shards[ix->n_shards - 1];
-      sh->n_nodes = nodes_off[s + 1] - nodes_off[s];
-      sh->n_planes = planes_off[s + 1] - planes_off[s];
-      HP_CALLOC(sh->nodes, (size_t)sh->n_nodes + 1, "index: forest nodes");
-      HP_CALLOC(sh->planes, (size_t)sh->n_planes * (size_t)dim + 1, "index: forest planes");
-      HP_CALLOC(sh->items, (size_t)sh->n * (size_t)T + 1, "index: forest items");
-      HP_CALLOC(sh->roots, (size_t)T, "index: forest roots");
-      int64_t a = nodes_off[s] - m0;
-      for (int64_t i = 0; i < sh->n_nodes; i++) {
-        hp_fnode *v = &sh->nodes[i];
-        v->c0 = n4[4 * (a + i)];
-        v->c1 = n4[4 * (a + i) + 1];
-        v->n = n4[4 * (a + i) + 2];
-        v->plane = n4[4 * (a + i) + 3];
-        v->start = start[a + i];
-        v->bias = bias[a + i];
-      }
-      memcpy(sh->planes, planes + (planes_off[s] - p0) * dim, (size_t)(sh->n_planes * dim) * sizeof(float));
-      memcpy(sh->items, items + (rows[s] - lo) * T, (size_t)(sh->n * T) * sizeof(uint32_t));
-      memcpy(sh->roots, roots + (s - s0) * T, (size_t)T * sizeof(int32_t));
-    }
-    free(n4);
-    free(start);
-    free(bias);
-    free(planes);
-    free(items);
-    free(roots);
-    free(nodes_off);
-    free(planes_off);
+    HP_CALL(load_forest(f, ix, rows, lo, cnt, S, N));
   }
   free(rows);
   return 0;

@@ -233,11 +233,9 @@ static int parse_instances(coco_state *s, const char *ins_rel, int64_t nimg,
   return 0;
 }
 
-static int coco_run(coco_state *s, const char *root, const char *split, const hp_ingest_opts *o,
-                    hp_ingest_list *out, hp_ingest_report *rep) {
-  char cap_rel[64], ins_rel[64];
-  snprintf(cap_rel, sizeof cap_rel, "annotations/captions_%s.json", split);
-  snprintf(ins_rel, sizeof ins_rel, "annotations/instances_%s.json", split);
+/* Reads and parses the captions file; its "images" and "annotations" arrays -> *images, *anns. */
+static int open_captions(coco_state *s, const char *root, const char *cap_rel, const char *ins_rel,
+                         const hp_ingest_opts *o, cJSON **images_out, cJSON **anns_out) {
   HP_CALL(hp_ingest_join(root, cap_rel, &s->cap_path));
   HP_CALL(hp_ingest_join(root, ins_rel, &s->ins_path));
   size_t len = 0;
@@ -251,14 +249,15 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
   cJSON *anns = cJSON_GetObjectItemCaseSensitive(s->cap_json, "annotations");
   if (!cJSON_IsArray(images)) HP_ERROR(HP_ERR_INPUT, "%s: no \"images\" array", s->cap_path);
   if (!cJSON_IsArray(anns)) HP_ERROR(HP_ERR_INPUT, "%s: no \"annotations\" array", s->cap_path);
+  *images_out = images;
+  *anns_out = anns;
+  return 0;
+}
 
-  /* images */
-  int64_t nimg = cJSON_GetArraySize(images);
-  HP_CALLOC(s->imgs, nimg ? nimg : 1, "COCO images");
-  HP_CALLOC(s->order, nimg ? nimg : 1, "COCO images");
-  /* bad-image reasons are reported in file order after duplicate detection */
-  const char **why_img = NULL;
-  HP_CALLOC(why_img, nimg ? nimg : 1, "COCO image checks");
+/* s->imgs / s->order from "images" (nimg entries): each entry good or bad (why_img[k] = why),
+ * s->order sorted by id; of the good entries sharing an id, all but the first in file order
+ * become bad. Bad-image reasons are reported later, in file order. */
+static void check_images(coco_state *s, cJSON *images, int64_t nimg, const char **why_img) {
   int64_t k = 0;
   cJSON *im;
   cJSON_ArrayForEach(im, images) {
@@ -300,8 +299,13 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     }
     i = j;
   }
-  /* captions */
-  k = 0;
+}
+
+/* The good captions of "annotations" -> s->caps (counted per image); the bad ones -> the
+ * report. Returns the error code without a trace frame (the caller frees its own buffers). */
+static int collect_captions(coco_state *s, cJSON *anns, int64_t nimg, const char *cap_rel,
+                            hp_ingest_report *rep) {
+  int64_t k = 0;
   cJSON *a;
   int e = 0;
   cJSON_ArrayForEach(a, anns) {
@@ -337,14 +341,15 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     }
     k++;
   }
-  if (e) {
-    free(why_img);
-    HP_CALL(e);
-  }
-  if (s->ncaps > 1) qsort(s->caps, (size_t)s->ncaps, sizeof *s->caps, cmp_cap); /* caps is NULL when empty */
+  return e;
+}
 
-  /* instances (optional) */
-  int64_t L = 0;
+/* The optional instances file -> the labels (parse_instances), *L = their number (0 when the
+ * file is absent). Returns the error code without a trace frame, as collect_captions. */
+static int read_instances(coco_state *s, const char *ins_rel, int64_t nimg, const hp_ingest_opts *o,
+                          hp_ingest_list *out, hp_ingest_report *rep, int64_t *L) {
+  int e = 0;
+  size_t len = 0;
   if (hp_ingest_file_exists(s->ins_path)) {
     e = hp_ingest_read_file(s->ins_path, o->max_annotation_bytes, 1, &s->ins_buf, &len);
     if (!e) e = hp_json_parse(s->ins_buf, len, s->ins_path, &s->ins_json);
@@ -353,16 +358,20 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
     if (!e && !cJSON_IsObject(s->ins_json))
       e = HP_ERROR_SET(HP_ERR_INPUT,
                        "%s: the top level is not a JSON object", s->ins_path);
-    if (!e) e = parse_instances(s, ins_rel, nimg, out, rep, &L);
-    if (e) {
-      free(why_img);
-      HP_CALL(e);
-    }
+    if (!e) e = parse_instances(s, ins_rel, nimg, out, rep, L);
   }
+  return e;
+}
 
-  /* emit, in "images" order */
+/* In "images" order: a bad image, one without a good caption or (o->check_files) without its
+ * file -> the report; a good one -> an item with its captions and labels. Returns the error
+ * code without a trace frame, as collect_captions. */
+static int emit_images(coco_state *s, const char *root, const char *split, const char *cap_rel, int64_t nimg,
+                       int64_t L, const char **why_img, const hp_ingest_opts *o, hp_ingest_list *out,
+                       hp_ingest_report *rep) {
+  int e = 0;
   int64_t c0 = 0;
-  for (k = 0; k < nimg && !e; k++) {
+  for (int64_t k = 0; k < nimg && !e; k++) {
     cimg *ci = &s->imgs[k];
     while (c0 < s->ncaps && s->caps[c0].img < k) c0++;
     if (!ci->ok) {
@@ -405,6 +414,43 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
       e = hp_ingest_item_add_caption(out, it, s->caps[c].text, s->caps[c].len);
     if (L > 0 && !e) memcpy(it->labels, s->labels + (size_t)k * (size_t)L, (size_t)L);
   }
+  return e;
+}
+
+static int coco_run(coco_state *s, const char *root, const char *split, const hp_ingest_opts *o,
+                    hp_ingest_list *out, hp_ingest_report *rep) {
+  char cap_rel[64], ins_rel[64];
+  snprintf(cap_rel, sizeof cap_rel, "annotations/captions_%s.json", split);
+  snprintf(ins_rel, sizeof ins_rel, "annotations/instances_%s.json", split);
+  cJSON *images = NULL, *anns = NULL;
+  HP_CALL(open_captions(s, root, cap_rel, ins_rel, o, &images, &anns));
+
+  /* images */
+  int64_t nimg = cJSON_GetArraySize(images);
+  HP_CALLOC(s->imgs, nimg ? nimg : 1, "COCO images");
+  HP_CALLOC(s->order, nimg ? nimg : 1, "COCO images");
+  /* bad-image reasons are reported in file order after duplicate detection */
+  const char **why_img = NULL;
+  HP_CALLOC(why_img, nimg ? nimg : 1, "COCO image checks");
+  check_images(s, images, nimg, why_img);
+  /* captions */
+  int e = collect_captions(s, anns, nimg, cap_rel, rep);
+  if (e) {
+    free(why_img);
+    HP_CALL(e);
+  }
+  if (s->ncaps > 1) qsort(s->caps, (size_t)s->ncaps, sizeof *s->caps, cmp_cap); /* caps is NULL when empty */
+
+  /* instances (optional) */
+  int64_t L = 0;
+  e = read_instances(s, ins_rel, nimg, o, out, rep, &L);
+  if (e) {
+    free(why_img);
+    HP_CALL(e);
+  }
+
+  /* emit, in "images" order */
+  e = emit_images(s, root, split, cap_rel, nimg, L, why_img, o, out, rep);
   free(why_img);
   HP_CALL(e);
   return 0;

@@ -125,8 +125,9 @@ static int64_t find_label(char *const *names, int64_t lo, int64_t hi, const char
   return -1;
 }
 
-static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_ingest_list *out,
-                       hp_ingest_report *rep) {
+/* Reads styles.csv into s->buf and maps the header: col[c] = the field index of column c (each
+ * column exactly once); *nf = the header's field count. */
+static int read_header(fstate *s, const char *root, const hp_ingest_opts *o, int *col, int64_t *nf_out) {
   HP_CALL(hp_ingest_join(root, "styles.csv", &s->path));
   size_t len = 0;
   HP_CALL(hp_ingest_read_file(s->path, o->max_annotation_bytes, 1, &s->buf, &len));
@@ -138,7 +139,6 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     HP_ERROR(HP_ERR_INPUT, "%s:%lld: bad header: %s", s->path, (long long)s->csv.rec_line,
              s->csv.why);
   int64_t nf = s->csv.nfields;
-  int col[C_N];
   for (int c = 0; c < C_N; c++) {
     col[c] = -1;
     for (int64_t k = 0; k < nf; k++) {
@@ -153,81 +153,88 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     if (col[c] < 0)
       HP_ERROR(HP_ERR_INPUT, "%s: header lacks the column \"%s\"", s->path, col_names[c]);
   }
-  for (;;) {
-    HP_CALL(hp_csv_next(&s->csv, &st));
-    if (st == HP_CSV_END) break;
-    HP_CALL(hp_ingest_grow((void **)&s->rows, &s->capr, s->nr + 1, sizeof *s->rows,
-                           "fashion rows"));
-    frow *r = &s->rows[s->nr++];
-    memset(r, 0, sizeof *r);
-    r->line = s->csv.rec_line;
-    if (st == HP_CSV_BAD) {
-      HP_CALL(hp_ingest_strndup(s->csv.why, strlen(s->csv.why), &r->why));
-      continue;
-    }
-    if (s->csv.nfields != nf) {
-      HP_CALL(row_bad(r, "%lld fields, the header has %lld", (long long)s->csv.nfields,
-                      (long long)nf));
-      continue;
-    }
-    size_t n = s->csv.len[col[C_ID]];
-    const char *id = hp_ingest_trim(s->csv.field[col[C_ID]], &n);
-    int ok = n >= 1 && n <= 18;
-    for (size_t i = 0; i < n && ok; i++) ok = id[i] >= '0' && id[i] <= '9';
-    if (!ok) {
-      HP_CALL(row_bad(r, "id is not 1-18 decimal digits", 0, 0));
-      continue;
-    }
-    size_t nn = s->csv.len[col[C_NAME]];
-    (void)hp_ingest_trim(s->csv.field[col[C_NAME]], &nn);
-    if (nn == 0) {
-      HP_CALL(row_bad(r, "empty productDisplayName (no caption)", 0, 0));
-      continue;
-    }
-    size_t na = s->csv.len[col[C_ARTICLE]];
-    (void)hp_ingest_trim(s->csv.field[col[C_ARTICLE]], &na);
-    if (na == 0) {
-      HP_CALL(row_bad(r, "empty articleType (no label)", 0, 0));
-      continue;
-    }
-    size_t nc = s->csv.len[col[C_COLOUR]];
-    (void)hp_ingest_trim(s->csv.field[col[C_COLOUR]], &nc);
-    size_t ng = s->csv.len[col[C_GENDER]];
-    (void)hp_ingest_trim(s->csv.field[col[C_GENDER]], &ng);
-    if (na > HP_INGEST_MAX_LABEL_BYTES || nc > HP_INGEST_MAX_LABEL_BYTES || ng > HP_INGEST_MAX_LABEL_BYTES) {
-      HP_CALL(row_bad(r, "articleType, baseColour or gender longer than %lld bytes",
-                      (long long)HP_INGEST_MAX_LABEL_BYTES, 0));
-      continue;
-    }
-    HP_CALL(hp_ingest_strndup(id, n, &r->id));
-    HP_CALL(make_caption(&s->csv, col, &r->caption));
-    if (strlen(r->caption) > HP_INGEST_MAX_CAPTION_BYTES) {
-      HP_CALL(row_bad(r, "caption longer than %lld bytes", (long long)HP_INGEST_MAX_CAPTION_BYTES,
-                      0));
-      continue;
-    }
-    HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
-    HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
-    HP_CALL(copy_trim(s->csv.field[col[C_GENDER]], s->csv.len[col[C_GENDER]], &r->gender));
-    if (o->check_files) {
-      char rel[40];
-      snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
-      free(s->img_path);
-      s->img_path = NULL;
-      HP_CALL(hp_ingest_join(root, rel, &s->img_path));
-      const char *out_why;
-      if (!hp_ingest_file_exists(s->img_path)) {
-        int m = snprintf(NULL, 0, "image file %s is missing", rel);
-        HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
-        snprintf(r->why, (size_t)m + 1, "image file %s is missing", rel);
-      } else if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
-        int m = snprintf(NULL, 0, "image file %s %s", rel, out_why);
-        HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
-        snprintf(r->why, (size_t)m + 1, "image file %s %s", rel, out_why);
-      }
-    }
+  *nf_out = nf;
+  return 0;
+}
+
+/* r->why = the reason when the row's image file images/<id>.jpg is missing or outside root */
+static int check_image(fstate *s, const char *root, frow *r) {
+  char rel[40];
+  snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
+  free(s->img_path);
+  s->img_path = NULL;
+  HP_CALL(hp_ingest_join(root, rel, &s->img_path));
+  const char *out_why;
+  if (!hp_ingest_file_exists(s->img_path)) {
+    int m = snprintf(NULL, 0, "image file %s is missing", rel);
+    HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
+    snprintf(r->why, (size_t)m + 1, "image file %s is missing", rel);
+  } else if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
+    int m = snprintf(NULL, 0, "image file %s %s", rel, out_why);
+    HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
+    snprintf(r->why, (size_t)m + 1, "image file %s %s", rel, out_why);
   }
-  /* duplicate ids */
+  return 0;
+}
+
+/* The record just read (status st, nf header fields) -> row r: its id, caption and label values,
+ * or r->why, the reason it is a bad row. */
+static int parse_row(fstate *s, const char *root, const hp_ingest_opts *o, const int *col, int64_t nf, int st,
+                     frow *r) {
+  if (st == HP_CSV_BAD) {
+    HP_CALL(hp_ingest_strndup(s->csv.why, strlen(s->csv.why), &r->why));
+    return 0;
+  }
+  if (s->csv.nfields != nf) {
+    HP_CALL(row_bad(r, "%lld fields, the header has %lld", (long long)s->csv.nfields,
+                    (long long)nf));
+    return 0;
+  }
+  size_t n = s->csv.len[col[C_ID]];
+  const char *id = hp_ingest_trim(s->csv.field[col[C_ID]], &n);
+  int ok = n >= 1 && n <= 18;
+  for (size_t i = 0; i < n && ok; i++) ok = id[i] >= '0' && id[i] <= '9';
+  if (!ok) {
+    HP_CALL(row_bad(r, "id is not 1-18 decimal digits", 0, 0));
+    return 0;
+  }
+  size_t nn = s->csv.len[col[C_NAME]];
+  (void)hp_ingest_trim(s->csv.field[col[C_NAME]], &nn);
+  if (nn == 0) {
+    HP_CALL(row_bad(r, "empty productDisplayName (no caption)", 0, 0));
+    return 0;
+  }
+  size_t na = s->csv.len[col[C_ARTICLE]];
+  (void)hp_ingest_trim(s->csv.field[col[C_ARTICLE]], &na);
+  if (na == 0) {
+    HP_CALL(row_bad(r, "empty articleType (no label)", 0, 0));
+    return 0;
+  }
+  size_t nc = s->csv.len[col[C_COLOUR]];
+  (void)hp_ingest_trim(s->csv.field[col[C_COLOUR]], &nc);
+  size_t ng = s->csv.len[col[C_GENDER]];
+  (void)hp_ingest_trim(s->csv.field[col[C_GENDER]], &ng);
+  if (na > HP_INGEST_MAX_LABEL_BYTES || nc > HP_INGEST_MAX_LABEL_BYTES || ng > HP_INGEST_MAX_LABEL_BYTES) {
+    HP_CALL(row_bad(r, "articleType, baseColour or gender longer than %lld bytes",
+                    (long long)HP_INGEST_MAX_LABEL_BYTES, 0));
+    return 0;
+  }
+  HP_CALL(hp_ingest_strndup(id, n, &r->id));
+  HP_CALL(make_caption(&s->csv, col, &r->caption));
+  if (strlen(r->caption) > HP_INGEST_MAX_CAPTION_BYTES) {
+    HP_CALL(row_bad(r, "caption longer than %lld bytes", (long long)HP_INGEST_MAX_CAPTION_BYTES,
+                    0));
+    return 0;
+  }
+  HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
+  HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
+  HP_CALL(copy_trim(s->csv.field[col[C_GENDER]], s->csv.len[col[C_GENDER]], &r->gender));
+  if (o->check_files) HP_CALL(check_image(s, root, r));
+  return 0;
+}
+
+/* good rows whose id an earlier good row has become bad rows */
+static int mark_duplicate_ids(fstate *s) {
   HP_CALLOC(s->keys, s->nr ? s->nr : 1, "fashion ids");
   int64_t nk = 0;
   for (int64_t i = 0; i < s->nr; i++)
@@ -237,14 +244,13 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
     if (strcmp(s->keys[i].s, s->keys[i - 1].s) == 0)
       HP_CALL(hp_ingest_strndup("duplicate id (an earlier row has it)", 36,
                                 &s->rows[s->keys[i].idx].why));
-  /* labels */
-  HP_CALL(add_group(s, "articleType", 0));
-  int64_t n_article = s->nlab;
-  HP_CALL(add_group(s, "baseColour", 1));
-  int64_t n_colour = s->nlab;
-  HP_CALL(add_group(s, "gender", 2));
-  HP_CALL(hp_ingest_list_set_labels(out, s->nlab, (const char *const *)s->label_text));
-  /* emit in file order */
+  return 0;
+}
+
+/* In file order: a bad row -> the report; a good row -> an item with its caption and its
+ * articleType, baseColour and gender labels (label names [0, n_article), [n_article, n_colour),
+ * [n_colour, s->nlab)). */
+static int emit_rows(fstate *s, int64_t n_article, int64_t n_colour, hp_ingest_list *out, hp_ingest_report *rep) {
   for (int64_t i = 0; i < s->nr; i++) {
     frow *r = &s->rows[i];
     char where[48];
@@ -273,6 +279,36 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
       it->labels[b] = 1;
     }
   }
+  return 0;
+}
+
+static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_ingest_list *out,
+                       hp_ingest_report *rep) {
+  int col[C_N];
+  int64_t nf = 0;
+  HP_CALL(read_header(s, root, o, col, &nf));
+  for (;;) {
+    int st;
+    HP_CALL(hp_csv_next(&s->csv, &st));
+    if (st == HP_CSV_END) break;
+    HP_CALL(hp_ingest_grow((void **)&s->rows, &s->capr, s->nr + 1, sizeof *s->rows,
+                           "fashion rows"));
+    frow *r = &s->rows[s->nr++];
+    memset(r, 0, sizeof *r);
+    r->line = s->csv.rec_line;
+    HP_CALL(parse_row(s, root, o, col, nf, st, r));
+  }
+  /* duplicate ids */
+  HP_CALL(mark_duplicate_ids(s));
+  /* labels */
+  HP_CALL(add_group(s, "articleType", 0));
+  int64_t n_article = s->nlab;
+  HP_CALL(add_group(s, "baseColour", 1));
+  int64_t n_colour = s->nlab;
+  HP_CALL(add_group(s, "gender", 2));
+  HP_CALL(hp_ingest_list_set_labels(out, s->nlab, (const char *const *)s->label_text));
+  /* emit in file order */
+  HP_CALL(emit_rows(s, n_article, n_colour, out, rep));
   return 0;
 }
 

@@ -41,26 +41,28 @@ static double dot_d(const float *x, const float *y, int d) {
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
-int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, const float *v,
-                       int64_t nq, int renorm, float *out, int64_t *n_fallback) {
+/* the arguments' own consistency (a caller's bug, not bad data) */
+static int check_args(const float *mem, int64_t m_local, int d, const float *v, int64_t nq, const float *out) {
   if (d < 1) HP_ERROR(HP_ERR_INTERNAL, "support projection: dimension d = %d, must be >= 1", d);
   if (nq < 0) HP_ERROR(HP_ERR_INTERNAL, "support projection: %lld queries, must be >= 0", (long long)nq);
   if (m_local < 0) HP_ERROR(HP_ERR_INTERNAL, "support projection: %lld local memory rows, must be >= 0", (long long)m_local);
   if (m_local > 0 && !mem) HP_ERROR(HP_ERR_INTERNAL, "support projection: NULL memory with %lld rows", (long long)m_local);
   if (nq > 0 && (!v || !out)) HP_ERROR(HP_ERR_INTERNAL, "support projection: NULL %s with %lld queries", !v ? "queries" : "output", (long long)nq);
-  if (n_fallback) *n_fallback = 0;
+  return 0;
+}
 
-  int rank, size;
-  HP_MPI(MPI_Comm_rank(comm, &rank));
-  HP_MPI(MPI_Comm_size(comm, &size));
-  /* global layout and bounds (once per call) */
+/* Collective: the global layout (N rows in all, this rank's first global row *g0) and the
+ * bounds st = {max |m_ij|, max ||m_i||, non-finite seen} over every rank's rows. */
+static int memory_bounds(MPI_Comm comm, int rank, int size, const float *mem, int64_t m_local, int d, int64_t *N,
+                         int64_t *g0, double st[3]) {
   int64_t *offs = NULL;
   HP_CALLOC(offs, size + 1, "support projection: rank offsets");
   HP_MPI(MPI_Allgather(&m_local, 1, MPI_INT64_T, offs + 1, 1, MPI_INT64_T, comm));
   for (int r = 0; r < size; r++) offs[r + 1] += offs[r];
-  const int64_t N = offs[size], g0 = offs[rank];
+  *N = offs[size];
+  *g0 = offs[rank];
   free(offs);
-  double st[3] = {0, 0, 0}; /* max |m_ij|, max ||m_i||, non-finite seen */
+  st[0] = st[1] = st[2] = 0;
   for (int64_t i = 0; i < m_local; i++) {
     const float *r = mem + i * (int64_t)d;
     for (int j = 0; j < d; j++) {
@@ -74,6 +76,112 @@ int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, 
     }
   }
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, st, 3, MPI_DOUBLE, MPI_MAX, comm));
+  return 0;
+}
+
+/* buffers of one query block and one memory tile */
+typedef struct {
+  float *tile, *S;           /* [T,d] memory tile, [QB,T] similarities */
+  double *Mq, *W, *P, *sw;   /* [T,d+1] fixed-point tile, [QB,T] weights, [QB,d+1] products, [QB] scales */
+  int64_t *acc;              /* [QB,d+1] exact sums */
+} sm_work;
+
+static int work_alloc(sm_work *w, int64_t T, int d, int64_t dq) {
+  HP_CALLOC(w->tile, T * d, "support projection: memory tile");
+  HP_CALLOC(w->S, SM_QB * T, "support projection: similarity block");
+  HP_CALLOC(w->Mq, T * dq, "support projection: fixed-point memory tile");
+  HP_CALLOC(w->W, SM_QB * T, "support projection: fixed-point weights");
+  HP_CALLOC(w->P, SM_QB * dq, "support projection: tile products");
+  HP_CALLOC(w->sw, SM_QB, "support projection: weight scales");
+  HP_CALLOC(w->acc, SM_QB * dq, "support projection: exact sums");
+  return 0;
+}
+
+static void work_free(sm_work *w) {
+  free(w->tile);
+  free(w->S);
+  free(w->Mq);
+  free(w->W);
+  free(w->P);
+  free(w->sw);
+  free(w->acc);
+}
+
+/* Steps 1-5 for memory tile t (global rows [tT, (t+1)T), this rank's rows [g0, g0 + m_local))
+ * and the qb queries vb: w->acc += W . Mq, exactly. */
+static void tile_accumulate(sm_work *w, const float *mem, int64_t m_local, int64_t g0, int d, const float *vb,
+                            int64_t qb, int64_t t, double sm, double wcap) {
+  const int64_t T = SM_TILE, dq = (int64_t)d + 1;
+  const int64_t lo = t * T > g0 ? t * T : g0, hi = (t + 1) * T < g0 + m_local ? (t + 1) * T : g0 + m_local;
+  memset(w->tile, 0, (size_t)(T * d) * sizeof *w->tile);
+  memcpy(w->tile + (lo - t * T) * d, mem + (lo - g0) * d, (size_t)((hi - lo) * d) * sizeof *w->tile);
+  for (int64_t i = 0; i < T; i++) {
+    const float *r = w->tile + i * d;
+    double *o = w->Mq + i * dq;
+    for (int j = 0; j < d; j++) o[j] = nearbyint((double)r[j] * sm);
+    o[d] = 1.0;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb, (int)T, d, 1.0f, vb, d, w->tile, d, 0.0f, w->S, (int)T);
+  for (int64_t q = 0; q < qb; q++)
+    for (int64_t i = 0; i < T; i++) {
+      const int64_t g = t * T + i;
+      const double s = w->S[q * T + i];
+      double wt = 0;
+      if (g >= lo && g < hi && s > 0) {
+        wt = nearbyint(s * w->sw[q]);
+        if (wt > wcap) wt = wcap;
+      }
+      w->W[q * T + i] = wt;
+    }
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)qb, (int)dq, (int)T, 1.0, w->W, (int)T, w->Mq, (int)dq,
+              0.0, w->P, (int)dq);
+  for (int64_t k = 0; k < qb * dq; k++) w->acc[k] += (int64_t)w->P[k];
+}
+
+/* After the allreduce: out = numerators / (denominator sm) for the qb queries vb (optionally
+ * L2-normalised), or the query itself when no memory row had a positive similarity. */
+static void block_finish(const int64_t *acc, const float *vb, int64_t qb, int d, double sm, int renorm, float *out,
+                         int64_t *n_fallback) {
+  const int64_t dq = (int64_t)d + 1;
+  for (int64_t q = 0; q < qb; q++) {
+    const int64_t *A = acc + q * dq;
+    float *o = out + q * d;
+    const float *vq = vb + q * d;
+    double nrm2 = 0;
+    if (A[d] == 0) {
+      if (n_fallback) (*n_fallback)++;
+      for (int j = 0; j < d; j++) o[j] = vq[j];
+      nrm2 = dot_d(vq, vq, d);
+      if (renorm && nrm2 > 0) {
+        double s = 1.0 / sqrt(nrm2);
+        for (int j = 0; j < d; j++) o[j] = (float)((double)vq[j] * s);
+      }
+      continue;
+    }
+    const double den = (double)A[d] * sm;
+    double x[4] = {0, 0, 0, 0};
+    for (int j = 0; j < d; j++) {
+      double y = (double)A[j] / den;
+      x[j & 3] += y * y;
+    }
+    nrm2 = (x[0] + x[1]) + (x[2] + x[3]);
+    const double s = (renorm && nrm2 > 0) ? 1.0 / sqrt(nrm2) : 1.0;
+    for (int j = 0; j < d; j++) o[j] = (float)((double)A[j] / den * s);
+  }
+}
+
+int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, const float *v,
+                       int64_t nq, int renorm, float *out, int64_t *n_fallback) {
+  HP_CALL(check_args(mem, m_local, d, v, nq, out));
+  if (n_fallback) *n_fallback = 0;
+
+  int rank, size;
+  HP_MPI(MPI_Comm_rank(comm, &rank));
+  HP_MPI(MPI_Comm_size(comm, &size));
+  /* global layout and bounds (once per call) */
+  int64_t N = 0, g0 = 0;
+  double st[3]; /* max |m_ij|, max ||m_i||, non-finite seen */
+  HP_CALL(memory_bounds(comm, rank, size, mem, m_local, d, &N, &g0, st));
   if (N == 0) HP_ERROR(HP_ERR_INPUT, "support projection: the support memory is empty (0 rows on all %d ranks)", size);
   if (st[2] != 0) HP_ERROR(HP_ERR_INPUT, "support projection: the support memory contains NaN or Inf");
   if (N >= ((int64_t)1 << 40)) HP_ERROR(HP_ERR_INPUT, "support projection: %lld memory rows, at most 2^40 supported", (long long)N);
@@ -92,16 +200,9 @@ int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, 
   const double Rmax = st[1];
 
   const int64_t T = SM_TILE, dq = (int64_t)d + 1;
-  float *tile = NULL, *S = NULL;
-  double *Mq = NULL, *W = NULL, *P = NULL, *sw = NULL;
-  int64_t *acc = NULL;
-  HP_CALLOC(tile, T * d, "support projection: memory tile");
-  HP_CALLOC(S, SM_QB * T, "support projection: similarity block");
-  HP_CALLOC(Mq, T * dq, "support projection: fixed-point memory tile");
-  HP_CALLOC(W, SM_QB * T, "support projection: fixed-point weights");
-  HP_CALLOC(P, SM_QB * dq, "support projection: tile products");
-  HP_CALLOC(sw, SM_QB, "support projection: weight scales");
-  HP_CALLOC(acc, SM_QB * dq, "support projection: exact sums");
+  sm_work w = {0};
+  HP_CALL(work_alloc(&w, T, d, dq));
+  int64_t *acc = w.acc;
 
   const int64_t t0 = m_local > 0 ? g0 / T : 0, t1 = m_local > 0 ? (g0 + m_local - 1) / T + 1 : 0;
   for (int64_t q0 = 0; q0 < nq; q0 += SM_QB) {
@@ -113,68 +214,13 @@ int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, 
       double wmax = Rmax * sqrt(dot_d(vb + q * d, vb + q * d, d)) * (1.0 + ldexp(1.0, -20));
       int eW = 0;
       if (wmax > 0) (void)frexp(wmax, &eW);
-      sw[q] = ldexp(1.0, a - eW);
+      w.sw[q] = ldexp(1.0, a - eW);
     }
     memset(acc, 0, (size_t)(qb * dq) * sizeof *acc);
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t lo = t * T > g0 ? t * T : g0, hi = (t + 1) * T < g0 + m_local ? (t + 1) * T : g0 + m_local;
-      memset(tile, 0, (size_t)(T * d) * sizeof *tile);
-      memcpy(tile + (lo - t * T) * d, mem + (lo - g0) * d, (size_t)((hi - lo) * d) * sizeof *tile);
-      for (int64_t i = 0; i < T; i++) {
-        const float *r = tile + i * d;
-        double *o = Mq + i * dq;
-        for (int j = 0; j < d; j++) o[j] = nearbyint((double)r[j] * sm);
-        o[d] = 1.0;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb, (int)T, d, 1.0f, vb, d, tile, d, 0.0f, S, (int)T);
-      for (int64_t q = 0; q < qb; q++)
-        for (int64_t i = 0; i < T; i++) {
-          const int64_t g = t * T + i;
-          const double s = S[q * T + i];
-          double w = 0;
-          if (g >= lo && g < hi && s > 0) {
-            w = nearbyint(s * sw[q]);
-            if (w > wcap) w = wcap;
-          }
-          W[q * T + i] = w;
-        }
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)qb, (int)dq, (int)T, 1.0, W, (int)T, Mq, (int)dq, 0.0, P,
-                  (int)dq);
-      for (int64_t k = 0; k < qb * dq; k++) acc[k] += (int64_t)P[k];
-    }
+    for (int64_t t = t0; t < t1; t++) tile_accumulate(&w, mem, m_local, g0, d, vb, qb, t, sm, wcap);
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, acc, (int)(qb * dq), MPI_INT64_T, MPI_SUM, comm));
-    for (int64_t q = 0; q < qb; q++) {
-      const int64_t *A = acc + q * dq;
-      float *o = out + (q0 + q) * d;
-      const float *vq = vb + q * d;
-      double nrm2 = 0;
-      if (A[d] == 0) {
-        if (n_fallback) (*n_fallback)++;
-        for (int j = 0; j < d; j++) o[j] = vq[j];
-        nrm2 = dot_d(vq, vq, d);
-        if (renorm && nrm2 > 0) {
-          double s = 1.0 / sqrt(nrm2);
-          for (int j = 0; j < d; j++) o[j] = (float)((double)vq[j] * s);
-        }
-        continue;
-      }
-      const double den = (double)A[d] * sm;
-      double x[4] = {0, 0, 0, 0};
-      for (int j = 0; j < d; j++) {
-        double y = (double)A[j] / den;
-        x[j & 3] += y * y;
-      }
-      nrm2 = (x[0] + x[1]) + (x[2] + x[3]);
-      const double s = (renorm && nrm2 > 0) ? 1.0 / sqrt(nrm2) : 1.0;
-      for (int j = 0; j < d; j++) o[j] = (float)((double)A[j] / den * s);
-    }
+    block_finish(acc, vb, qb, d, sm, renorm, out + q0 * d, n_fallback);
   }
-  free(tile);
-  free(S);
-  free(Mq);
-  free(W);
-  free(P);
-  free(sw);
-  free(acc);
+  work_free(&w);
   return 0;
 }

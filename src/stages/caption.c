@@ -268,6 +268,229 @@ static int read_vocab(hp_dataset *ds, int64_t V, const char *dpath, hp_vocab **o
   return 0;
 }
 
+/* The decoder of cpath (shape from the config, V words, E-dimensional conditioning, T tokens)
+ * -> *m, *p; desc[ndesc] its description. Its training state must name the embeddings of em
+ * (fingerprint) and the vocabulary of the dataset; -> *val_accuracy (NAN when not recorded). */
+static int load_decoder(hp_stage_ctx *ctx, const hp_embeddings *em, const hp_vocab *vocab, int64_t V, int64_t E, int T,
+                        const char *epath, const char *dpath, const char *cpath, hp_capdec *m, hp_params *p,
+                        char *desc, size_t ndesc, double *val_accuracy) {
+  hp_capdec_config dc;
+  hp_caption_decoder_config(ctx->cfg, (int)V, (int)E, T, &dc);
+  hp_params_init(p);
+  HP_CALL(hp_capdec_build(m, &dc, p));
+  HP_CALL(hp_params_alloc(p));
+  hp_capdec_describe(&dc, desc, ndesc);
+  hp_ckpt_info info;
+  HP_CALL(hp_ckpt_read(ctx->comm, cpath, desc, p, NULL, NULL, &info));
+  char efp[64] = "";
+  const char *s = strstr(info.state, "embeddings_fingerprint=");
+  if (s) sscanf(s + strlen("embeddings_fingerprint="), "%63[0-9a-f]", efp);
+  if (strcmp(efp, em->fingerprint) != 0)
+    HP_ERROR(HP_ERR_INPUT, "%s: decoder trained on embeddings %s, but %s is %s (fingerprint mismatch): rerun "
+             "caption-train", cpath, efp[0] ? efp : "(none)", epath, em->fingerprint);
+  int same = info.n_vocab == V;
+  for (int64_t i = 0; same && i < V; i++) same = strcmp(info.vocab[i], hp_vocab_word(vocab, i)) == 0;
+  if (!same)
+    HP_ERROR(HP_ERR_INPUT, "%s: /vocab (%" PRId64 " words) is not the vocabulary of %s (%" PRId64
+             " words): the decoder predicts another vocabulary; rerun caption-train", cpath, info.n_vocab, dpath, V);
+  s = strstr(info.state, "val_accuracy=");
+  *val_accuracy = s ? strtod(s + strlen("val_accuracy="), NULL) : NAN;
+  hp_ckpt_info_free(&info);
+  return 0;
+}
+
+/* which images are evaluated and which captions form the support memory (every rank) */
+typedef struct {
+  uint8_t *sp;                               /* [N] image split */
+  int64_t *cap_image, *cap_first, *cap_count; /* [M] caption -> image; [N] its first caption, count */
+  int64_t *memcaps;                          /* [n_mem] the training-split captions */
+} cap_links;
+
+static void links_free(cap_links *l) {
+  free(l->memcaps);
+  free(l->sp);
+  free(l->cap_image);
+  free(l->cap_first);
+  free(l->cap_count);
+}
+
+/* The splits and caption links of em (N images, M captions) -> l; o->n, o->images: the images
+ * of split `split`; o->n_mem: the training-split captions (l->memcaps); o->nex: the examples. */
+static int read_links(hp_embeddings *em, int64_t N, int64_t M, int split, int64_t nex_want, const char *epath,
+                      cap_out *o, cap_links *l) {
+  uint8_t *sp = NULL;
+  int64_t *cap_image = NULL, *cap_first = NULL, *cap_count = NULL;
+  HP_CALLOC(sp, N, "image split");
+  HP_CALLOC(cap_image, M, "caption image");
+  HP_CALLOC(cap_first, N, "first caption");
+  HP_CALLOC(cap_count, N, "caption count");
+  *l = (cap_links){.sp = sp, .cap_image = cap_image, .cap_first = cap_first, .cap_count = cap_count};
+  HP_CALL(hp_embeddings_read_split(em, 0, N, sp));
+  HP_CALL(hp_embeddings_read_caption_image(em, cap_image));
+  for (int64_t c = M - 1; c >= 0; c--) {
+    cap_first[cap_image[c]] = c;
+    cap_count[cap_image[c]]++;
+  }
+  int64_t n = 0, n_mem = 0;
+  for (int64_t i = 0; i < N; i++) n += sp[i] == split;
+  for (int64_t c = 0; c < M; c++) n_mem += sp[cap_image[c]] == 0;
+  if (n == 0) HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (caption.split)", epath, o->split);
+  if (n_mem == 0)
+    HP_ERROR(HP_ERR_INPUT, "%s: no training-split captions: the support memory (mode b) would be empty", epath);
+  o->n = n;
+  o->n_mem = n_mem;
+  o->nex = nex_want < n ? nex_want : n;
+  HP_CALLOC(o->images, n, "evaluated images");
+  int64_t *memcaps = NULL;
+  HP_CALLOC(memcaps, n_mem, "support memory captions");
+  l->memcaps = memcaps;
+  for (int64_t i = 0, k = 0; i < N; i++)
+    if (sp[i] == split) o->images[k++] = i;
+  for (int64_t c = 0, k = 0; c < M; c++)
+    if (sp[cap_image[c]] == 0) memcaps[k++] = c;
+  return 0;
+}
+
+/* The conditioning vectors of both modes, on every rank: q[MODE_DIRECT] = the evaluated images'
+ * embeddings, q[MODE_PROJECTED] = their projection through the support memory (this rank's
+ * block of memcaps read from em); *tproj_out = the projection's time (max over the ranks). */
+static int condition_vectors(hp_stage_ctx *ctx, hp_embeddings *em, cap_out *o, const int64_t *memcaps, int64_t N,
+                             int64_t E, float **q, double *tproj_out) {
+  const int64_t n = o->n, n_mem = o->n_mem;
+  /* queries: every evaluated image's embedding, on every rank */
+  float *all = NULL;
+  HP_CALLOC(all, (size_t)N * E, "image embeddings");
+  HP_CALL(hp_embeddings_read_images(em, 0, N, all));
+  for (int k = 0; k < NMODES; k++) HP_CALLOC(q[k], (size_t)n * E, "conditioning vectors");
+  for (int64_t i = 0; i < n; i++) memcpy(q[0] + i * E, all + o->images[i] * E, (size_t)E * sizeof(float));
+  free(all);
+  /* this rank's block of the support memory: the covering caption range, then compacted */
+  int64_t a, cnt;
+  hp_shard_range(n_mem, ctx->size, ctx->rank, &a, &cnt);
+  int64_t c0 = cnt > 0 ? memcaps[a] : 0, cn = cnt > 0 ? memcaps[a + cnt - 1] - c0 + 1 : 0;
+  float *mem = NULL;
+  HP_CALLOC(mem, (size_t)(cn > 0 ? cn : 1) * E, "support memory");
+  HP_CALL(hp_embeddings_read_captions(em, c0, cn, mem));
+  for (int64_t j = 0; j < cnt; j++)
+    if (memcaps[a + j] - c0 != j) memmove(mem + j * E, mem + (memcaps[a + j] - c0) * E, (size_t)E * sizeof(float));
+  HP_MPI(MPI_Barrier(ctx->comm));
+  double t0 = hp_now();
+  HP_CALL(hp_support_project(ctx->comm, mem, cnt, (int)E, q[0], n, o->renorm, q[1], &o->fallback));
+  double tproj = hp_now() - t0;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &tproj, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  free(mem);
+  hp_log_info("caption: %" PRId64 " '%s' images projected through a support memory of %" PRId64
+              " training captions in %.2f s (%" PRId64 " without a positive similarity)", n, o->split, n_mem,
+              tproj, o->fallback);
+  *tproj_out = tproj;
+  return 0;
+}
+
+/* This rank's images [*i0, *i0 + *nl): its whole batches of db of the n images. */
+static void decode_range(const hp_stage_ctx *ctx, int64_t n, int64_t db, int64_t *i0_out, int64_t *i1_out,
+                         int64_t *nl_out) {
+  int64_t nbat = (n + db - 1) / db, b0, bn;
+  hp_shard_range(nbat, ctx->size, ctx->rank, &b0, &bn);
+  int64_t i0 = b0 * db, i1 = (b0 + bn) * db < n ? (b0 + bn) * db : n, nl = i1 > i0 ? i1 - i0 : 0;
+  *i0_out = i0;
+  *i1_out = i1;
+  *nl_out = nl;
+}
+
+/* Both modes: this rank's batches of q[k] through the decoder m, p (V words, T tokens, E wide)
+ * -> toks[k] [n,T], lens[k] [n] (allocated for all n; this rank's rows filled); timings -> the
+ * log and o->seconds, o->rate (tproj: the projection's time, counted in mode (b)). */
+static int decode_modes(hp_stage_ctx *ctx, cap_out *o, hp_capdec *m, const hp_params *p, float *const *q, int64_t db,
+                        int T, int64_t V, int64_t E, double tproj, int32_t **toks, int **lens) {
+  const int64_t n = o->n;
+  int64_t i0, i1, nl;
+  decode_range(ctx, n, db, &i0, &i1, &nl);
+  (void)nl;
+  for (int k = 0; k < NMODES; k++) {
+    HP_CALLOC(toks[k], (size_t)n * T, "captions");
+    HP_CALLOC(lens[k], n, "caption lengths");
+  }
+  int64_t cap = db * o->beam;
+  HP_CALL(hp_capdec_alloc_decode(m, (int)cap, NULL));
+  dec_ctx dx = {.m = m, .p = p, .E = (int)E, .V = (int)V, .cap = cap};
+  HP_CALLOC(dx.rows, (size_t)cap * E, "decoder conditioning rows");
+  hp_decode_opts opts = {.beam = o->beam, .max_len = T, .bos = HP_TOK_PAD, .eos = HP_TOK_PAD,
+                         .forbid = {HP_TOK_UNK}, .nforbid = 1, .length_penalty = (float)o->length_penalty};
+  double tmode[NMODES];
+  for (int k = 0; k < NMODES; k++) {
+    HP_MPI(MPI_Barrier(ctx->comm));
+    double t0 = hp_now();
+    int err = 0;
+    for (int64_t i = i0; i < i1 && !err; i += db) {
+      int64_t nb = i1 - i < db ? i1 - i : db;
+      dx.cond = q[k] + i * E;
+      hp_watch_doing("decoding a batch of captions");
+      err = hp_decode(next_logits, &dx, nb, (int)V, &opts, toks[k] + i * T, lens[k] + i, NULL);
+    }
+    HP_CALL(hp_agree(ctx->comm, err));
+    double dt = hp_now() - t0;
+    HP_MPI(MPI_Allreduce(&dt, &tmode[k], 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+    /* mode (b) includes its share of the projection (done once for all images above) */
+    double tk = tmode[k] + (k == MODE_PROJECTED ? tproj : 0.0);
+    hp_log_info("caption: mode %s: %" PRId64 " captions (%s) in %.2f s%s: %.1f captions/s on %d rank%s", MODE_DOC[k],
+                n, o->beam > 1 ? "beam search" : "greedy", tk, k == MODE_PROJECTED ? " including the projection" : "",
+                tk > 0 ? (double)n / tk : 0.0, ctx->size, ctx->size > 1 ? "s" : "");
+  }
+  o->seconds = tmode[0] + tmode[1] + tproj;
+  o->rate = o->seconds > 0 ? (double)(NMODES * n) / o->seconds : 0.0;
+  free(dx.rows);
+  return 0;
+}
+
+/* Collective: every rank's decoded rows of toks[k], lens[k] (whole batches of db) to rank 0. */
+static int gather_captions(hp_stage_ctx *ctx, int64_t n, int64_t db, int T, int32_t **toks, int **lens) {
+  int64_t nbat = (n + db - 1) / db, i0, i1, nl;
+  decode_range(ctx, n, db, &i0, &i1, &nl);
+  int *rc = NULL, *rd = NULL, *tc = NULL, *td = NULL;
+  HP_CALLOC(rc, ctx->size, "gather counts");
+  HP_CALLOC(rd, ctx->size, "gather counts");
+  HP_CALLOC(tc, ctx->size, "gather counts");
+  HP_CALLOC(td, ctx->size, "gather counts");
+  for (int r = 0; r < ctx->size; r++) {
+    int64_t rb0, rbn;
+    hp_shard_range(nbat, ctx->size, r, &rb0, &rbn);
+    int64_t a0 = rb0 * db < n ? rb0 * db : n, a1 = (rb0 + rbn) * db < n ? (rb0 + rbn) * db : n;
+    if ((a1 - a0) * T > INT32_MAX || n * T > INT32_MAX) HP_ERROR(HP_ERR_MEM, "caption: gather above 2^31 tokens");
+    rc[r] = (int)(a1 - a0);
+    rd[r] = (int)a0;
+    tc[r] = (int)((a1 - a0) * T);
+    td[r] = (int)(a0 * T);
+  }
+  for (int k = 0; k < NMODES; k++) {
+    if (ctx->rank == 0) {
+      HP_MPI(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_INT32_T, toks[k], tc, td, MPI_INT32_T, 0, ctx->comm));
+      HP_MPI(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_INT, lens[k], rc, rd, MPI_INT, 0, ctx->comm));
+    } else {
+      HP_MPI(MPI_Gatherv(toks[k] + i0 * T, (int)(nl * T), MPI_INT32_T, NULL, NULL, NULL, MPI_INT32_T, 0, ctx->comm));
+      HP_MPI(MPI_Gatherv(lens[k] + i0, (int)nl, MPI_INT, NULL, NULL, NULL, MPI_INT, 0, ctx->comm));
+    }
+  }
+  free(rc);
+  free(rd);
+  free(tc);
+  free(td);
+  return 0;
+}
+
+/* what score() filled in o (rank 0) */
+static void cap_out_free(cap_out *o) {
+  for (int k = 0; k < NMODES; k++) {
+    free(o->cider[k]);
+    if (o->text[k])
+      for (int64_t i = 0; i < o->n; i++) free(o->text[k][i]);
+    free(o->text[k]);
+  }
+  if (o->refs)
+    for (int64_t i = 0; i < o->nex; i++) free(o->refs[i]);
+  free(o->refs);
+  free(o->images);
+}
+
 int hp_stage_caption(hp_stage_ctx *ctx) {
   hp_config *cfg = ctx->cfg;
   char epath[4096], dpath[4096], cpath[4096];
@@ -299,158 +522,28 @@ int hp_stage_caption(hp_stage_ctx *ctx) {
   const int64_t N = em.n_images, M = em.n_captions, E = em.embed_dim, V = dims.n_vocab;
 
   /* the decoder */
-  hp_capdec_config dc;
-  hp_caption_decoder_config(cfg, (int)V, (int)E, T, &dc);
   hp_params p;
   hp_capdec m;
-  hp_params_init(&p);
-  HP_CALL(hp_capdec_build(&m, &dc, &p));
-  HP_CALL(hp_params_alloc(&p));
   char desc[256];
-  hp_capdec_describe(&dc, desc, sizeof desc);
+  HP_CALL(load_decoder(ctx, &em, vocab, V, E, T, epath, dpath, cpath, &m, &p, desc, sizeof desc, &o.val_accuracy));
   o.decoder = desc;
-  hp_ckpt_info info;
-  HP_CALL(hp_ckpt_read(ctx->comm, cpath, desc, &p, NULL, NULL, &info));
-  {
-    char efp[64] = "";
-    const char *s = strstr(info.state, "embeddings_fingerprint=");
-    if (s) sscanf(s + strlen("embeddings_fingerprint="), "%63[0-9a-f]", efp);
-    if (strcmp(efp, em.fingerprint) != 0)
-      HP_ERROR(HP_ERR_INPUT, "%s: decoder trained on embeddings %s, but %s is %s (fingerprint mismatch): rerun "
-               "caption-train", cpath, efp[0] ? efp : "(none)", epath, em.fingerprint);
-    int same = info.n_vocab == V;
-    for (int64_t i = 0; same && i < V; i++) same = strcmp(info.vocab[i], hp_vocab_word(vocab, i)) == 0;
-    if (!same)
-      HP_ERROR(HP_ERR_INPUT, "%s: /vocab (%" PRId64 " words) is not the vocabulary of %s (%" PRId64
-               " words): the decoder predicts another vocabulary; rerun caption-train", cpath, info.n_vocab, dpath, V);
-    s = strstr(info.state, "val_accuracy=");
-    o.val_accuracy = s ? strtod(s + strlen("val_accuracy="), NULL) : NAN;
-  }
-  hp_ckpt_info_free(&info);
 
   /* splits and caption links (every rank) */
-  uint8_t *sp = NULL;
-  int64_t *cap_image = NULL, *cap_first = NULL, *cap_count = NULL;
-  HP_CALLOC(sp, N, "image split");
-  HP_CALLOC(cap_image, M, "caption image");
-  HP_CALLOC(cap_first, N, "first caption");
-  HP_CALLOC(cap_count, N, "caption count");
-  HP_CALL(hp_embeddings_read_split(&em, 0, N, sp));
-  HP_CALL(hp_embeddings_read_caption_image(&em, cap_image));
-  for (int64_t c = M - 1; c >= 0; c--) {
-    cap_first[cap_image[c]] = c;
-    cap_count[cap_image[c]]++;
-  }
-  int64_t n = 0, n_mem = 0;
-  for (int64_t i = 0; i < N; i++) n += sp[i] == split;
-  for (int64_t c = 0; c < M; c++) n_mem += sp[cap_image[c]] == 0;
-  if (n == 0) HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (caption.split)", epath, o.split);
-  if (n_mem == 0)
-    HP_ERROR(HP_ERR_INPUT, "%s: no training-split captions: the support memory (mode b) would be empty", epath);
-  o.n = n;
-  o.n_mem = n_mem;
-  o.nex = nex_want < n ? nex_want : n;
-  HP_CALLOC(o.images, n, "evaluated images");
-  int64_t *memcaps = NULL;
-  HP_CALLOC(memcaps, n_mem, "support memory captions");
-  for (int64_t i = 0, k = 0; i < N; i++)
-    if (sp[i] == split) o.images[k++] = i;
-  for (int64_t c = 0, k = 0; c < M; c++)
-    if (sp[cap_image[c]] == 0) memcaps[k++] = c;
-
-  /* queries: every evaluated image's embedding, on every rank */
-  float *all = NULL, *q[NMODES] = {NULL, NULL};
-  HP_CALLOC(all, (size_t)N * E, "image embeddings");
-  HP_CALL(hp_embeddings_read_images(&em, 0, N, all));
-  for (int k = 0; k < NMODES; k++) HP_CALLOC(q[k], (size_t)n * E, "conditioning vectors");
-  for (int64_t i = 0; i < n; i++) memcpy(q[0] + i * E, all + o.images[i] * E, (size_t)E * sizeof(float));
-  free(all);
-  /* this rank's block of the support memory: the covering caption range, then compacted */
-  int64_t a, cnt;
-  hp_shard_range(n_mem, ctx->size, ctx->rank, &a, &cnt);
-  int64_t c0 = cnt > 0 ? memcaps[a] : 0, cn = cnt > 0 ? memcaps[a + cnt - 1] - c0 + 1 : 0;
-  float *mem = NULL;
-  HP_CALLOC(mem, (size_t)(cn > 0 ? cn : 1) * E, "support memory");
-  HP_CALL(hp_embeddings_read_captions(&em, c0, cn, mem));
-  for (int64_t j = 0; j < cnt; j++)
-    if (memcaps[a + j] - c0 != j) memmove(mem + j * E, mem + (memcaps[a + j] - c0) * E, (size_t)E * sizeof(float));
-  HP_MPI(MPI_Barrier(ctx->comm));
-  double t0 = hp_now();
-  HP_CALL(hp_support_project(ctx->comm, mem, cnt, (int)E, q[0], n, o.renorm, q[1], &o.fallback));
-  double tproj = hp_now() - t0;
-  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &tproj, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
-  free(mem);
-  hp_log_info("caption: %" PRId64 " '%s' images projected through a support memory of %" PRId64
-              " training captions in %.2f s (%" PRId64 " without a positive similarity)", n, o.split, n_mem,
-              tproj, o.fallback);
-
-  /* decode this rank's whole batches */
-  int64_t nbat = (n + db - 1) / db, b0, bn;
-  hp_shard_range(nbat, ctx->size, ctx->rank, &b0, &bn);
-  int64_t i0 = b0 * db, i1 = (b0 + bn) * db < n ? (b0 + bn) * db : n, nl = i1 > i0 ? i1 - i0 : 0;
+  cap_links l = {0};
+  HP_CALL(read_links(&em, N, M, split, nex_want, epath, &o, &l));
+  /* conditioning vectors: (a) the image embeddings, (b) their support-memory projection */
+  float *q[NMODES] = {NULL, NULL};
+  double tproj = 0;
+  HP_CALL(condition_vectors(ctx, &em, &o, l.memcaps, N, E, q, &tproj));
+  /* decode this rank's whole batches, then gather to rank 0 */
   int32_t *toks[NMODES] = {NULL, NULL};
   int *lens[NMODES] = {NULL, NULL};
-  for (int k = 0; k < NMODES; k++) {
-    HP_CALLOC(toks[k], (size_t)n * T, "captions");
-    HP_CALLOC(lens[k], n, "caption lengths");
-  }
-  int64_t cap = db * o.beam;
-  HP_CALL(hp_capdec_alloc_decode(&m, (int)cap, NULL));
-  dec_ctx dx = {.m = &m, .p = &p, .E = (int)E, .V = (int)V, .cap = cap};
-  HP_CALLOC(dx.rows, (size_t)cap * E, "decoder conditioning rows");
-  hp_decode_opts opts = {.beam = o.beam, .max_len = T, .bos = HP_TOK_PAD, .eos = HP_TOK_PAD,
-                         .forbid = {HP_TOK_UNK}, .nforbid = 1, .length_penalty = (float)o.length_penalty};
-  double tmode[NMODES];
-  for (int k = 0; k < NMODES; k++) {
-    HP_MPI(MPI_Barrier(ctx->comm));
-    t0 = hp_now();
-    int err = 0;
-    for (int64_t i = i0; i < i1 && !err; i += db) {
-      int64_t nb = i1 - i < db ? i1 - i : db;
-      dx.cond = q[k] + i * E;
-      hp_watch_doing("decoding a batch of captions");
-      err = hp_decode(next_logits, &dx, nb, (int)V, &opts, toks[k] + i * T, lens[k] + i, NULL);
-    }
-    HP_CALL(hp_agree(ctx->comm, err));
-    double dt = hp_now() - t0;
-    HP_MPI(MPI_Allreduce(&dt, &tmode[k], 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
-    /* mode (b) includes its share of the projection (done once for all images above) */
-    double tk = tmode[k] + (k == MODE_PROJECTED ? tproj : 0.0);
-    hp_log_info("caption: mode %s: %" PRId64 " captions (%s) in %.2f s%s: %.1f captions/s on %d rank%s", MODE_DOC[k],
-                n, o.beam > 1 ? "beam search" : "greedy", tk, k == MODE_PROJECTED ? " including the projection" : "",
-                tk > 0 ? (double)n / tk : 0.0, ctx->size, ctx->size > 1 ? "s" : "");
-  }
-  o.seconds = tmode[0] + tmode[1] + tproj;
-  o.rate = o.seconds > 0 ? (double)(NMODES * n) / o.seconds : 0.0;
-  /* gather to rank 0 */
-  int *rc = NULL, *rd = NULL, *tc = NULL, *td = NULL;
-  HP_CALLOC(rc, ctx->size, "gather counts");
-  HP_CALLOC(rd, ctx->size, "gather counts");
-  HP_CALLOC(tc, ctx->size, "gather counts");
-  HP_CALLOC(td, ctx->size, "gather counts");
-  for (int r = 0; r < ctx->size; r++) {
-    int64_t rb0, rbn;
-    hp_shard_range(nbat, ctx->size, r, &rb0, &rbn);
-    int64_t a0 = rb0 * db < n ? rb0 * db : n, a1 = (rb0 + rbn) * db < n ? (rb0 + rbn) * db : n;
-    if ((a1 - a0) * T > INT32_MAX || n * T > INT32_MAX) HP_ERROR(HP_ERR_MEM, "caption: gather above 2^31 tokens");
-    rc[r] = (int)(a1 - a0);
-    rd[r] = (int)a0;
-    tc[r] = (int)((a1 - a0) * T);
-    td[r] = (int)(a0 * T);
-  }
-  for (int k = 0; k < NMODES; k++) {
-    if (ctx->rank == 0) {
-      HP_MPI(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_INT32_T, toks[k], tc, td, MPI_INT32_T, 0, ctx->comm));
-      HP_MPI(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_INT, lens[k], rc, rd, MPI_INT, 0, ctx->comm));
-    } else {
-      HP_MPI(MPI_Gatherv(toks[k] + i0 * T, (int)(nl * T), MPI_INT32_T, NULL, NULL, NULL, MPI_INT32_T, 0, ctx->comm));
-      HP_MPI(MPI_Gatherv(lens[k] + i0, (int)nl, MPI_INT, NULL, NULL, NULL, MPI_INT, 0, ctx->comm));
-    }
-  }
+  HP_CALL(decode_modes(ctx, &o, &m, &p, q, db, T, V, E, tproj, toks, lens));
+  HP_CALL(gather_captions(ctx, o.n, db, T, toks, lens));
   /* references: the caption texts (rank 0 reads them all), then scoring on rank 0 */
   char **texts = NULL;
   HP_CALL(hp_dataset_read_strings(ds, "captions/text", 0, ctx->rank == 0 ? M : 0, &texts));
-  int err = ctx->rank == 0 ? score(&o, vocab, texts, cap_first, cap_count, toks, lens, T) : 0;
+  int err = ctx->rank == 0 ? score(&o, vocab, texts, l.cap_first, l.cap_count, toks, lens, T) : 0;
   HP_CALL(hp_agree_root(ctx->comm, err));
   if (ctx->rank == 0)
     for (int k = 0; k < NMODES; k++)
@@ -464,25 +557,9 @@ int hp_stage_caption(hp_stage_ctx *ctx) {
     free(toks[k]);
     free(lens[k]);
     free(q[k]);
-    free(o.cider[k]);
-    if (o.text[k])
-      for (int64_t i = 0; i < n; i++) free(o.text[k][i]);
-    free(o.text[k]);
   }
-  if (o.refs)
-    for (int64_t i = 0; i < o.nex; i++) free(o.refs[i]);
-  free(o.refs);
-  free(rc);
-  free(rd);
-  free(tc);
-  free(td);
-  free(dx.rows);
-  free(o.images);
-  free(memcaps);
-  free(sp);
-  free(cap_image);
-  free(cap_first);
-  free(cap_count);
+  cap_out_free(&o);
+  links_free(&l);
   hp_capdec_free(&m);
   hp_params_free(&p);
   hp_vocab_free(vocab);

@@ -159,25 +159,116 @@ static int load_rows(hp_stage_ctx *ctx, hp_embeddings *em, const char *source, i
   return 0;
 }
 
+/* cluster.* -> o and the elbow range [*kmin, *kmax] step *kstep, the silhouette sample; checks
+ * what does not depend on the data (K >= 2, the range not inverted). */
+static int read_options(const hp_config *cfg, cl_out *o, int64_t *kmin, int64_t *kmax, int64_t *kstep,
+                        int64_t *sample) {
+  o->source = hp_cfg_str(cfg, "cluster.source");
+  o->split = hp_cfg_str(cfg, "cluster.split");
+  o->k = hp_cfg_int(cfg, "cluster.k");
+  o->max_iter = hp_cfg_int(cfg, "cluster.max_iter");
+  o->tol = hp_cfg_float(cfg, "cluster.tol");
+  o->seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
+  *kmin = hp_cfg_int(cfg, "cluster.k_min");
+  *kmax = hp_cfg_int(cfg, "cluster.k_max");
+  *kstep = hp_cfg_int(cfg, "cluster.k_step");
+  *sample = hp_cfg_int(cfg, "cluster.silhouette_sample");
+  const char *cf = hp_config_path(cfg);
+  if (o->k == 1) HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k = 1: at least 2 clusters are needed (0 = choose K by the elbow)", cf);
+  if (o->k == 0 && *kmin < 2) HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k_min = %" PRId64 ": the elbow range starts at 2 or more", cf, *kmin);
+  if (o->k == 0 && *kmin > *kmax)
+    HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k_min = %" PRId64 " > cluster.k_max = %" PRId64 ": the elbow range is inverted", cf,
+             *kmin, *kmax);
+  o->chosen_by = o->k > 0 ? "cluster.k" : "elbow";
+  return 0;
+}
+
+/* Collective: peak memory per rank against run.memory_limit — its n rows (held), the exact
+ * silhouette's copy of every row (or the sample's), Lloyd's distance tiles and the centres for
+ * up to top clusters (base/memory.h). */
+static int require_memory(hp_stage_ctx *ctx, const cl_out *o, int64_t n, int64_t top, int64_t sample) {
+  const int64_t sil_rows = sample > 0 && sample < o->N ? sample : o->N;
+  size_t rows = (size_t)n * (size_t)o->E * sizeof(float), all = (size_t)sil_rows * (size_t)o->E * sizeof(float);
+  size_t cent = (size_t)top * (size_t)o->E * sizeof(double) * 4 + (size_t)n * (size_t)top * sizeof(float);
+  char detail[256];
+  snprintf(detail, sizeof detail, "this rank's %" PRId64 " rows %.1f MiB, %s silhouette rows %.1f MiB, centres and "
+           "distances %.1f MiB", n, rows / 1048576.0, sil_rows == o->N ? "exact: all" : "sampled", all / 1048576.0,
+           cent / 1048576.0);
+  HP_CALL(hp_mem_require(ctx->comm, "cluster", hp_cfg_float(ctx->cfg, "run.memory_limit"), rows + all + cent, rows,
+                         detail, "cluster.silhouette_sample (the exact silhouette holds every row on every rank), "
+                         "more ranks, cluster.k / cluster.k_max"));
+  return 0;
+}
+
+/* cluster.k = 0: cluster every K of kmin, kmin + kstep, ..., kmax (the WCSS curve -> o->ks,
+ * o->wcss_curve) and set o->k to the elbow of the curve. */
+static int elbow_search(const hp_km_data *d, hp_km_opts *opt, cl_out *o, int64_t kmin, int64_t kmax, int64_t kstep) {
+  hp_km_result r;
+  o->nk = (kmax - kmin) / kstep + 1 + ((kmax - kmin) % kstep != 0);
+  HP_CALLOC(o->ks, o->nk, "elbow K values");
+  HP_CALLOC(o->wcss_curve, o->nk, "elbow WCSS");
+  for (int64_t i = 0; i < o->nk; i++) {
+    o->ks[i] = i == o->nk - 1 ? kmax : kmin + i * kstep;
+    opt->k = (int)o->ks[i];
+    double ts = hp_now();
+    HP_CALL(hp_kmeans(d, opt, NULL, &r));
+    o->wcss_curve[i] = r.wcss;
+    hp_log_info("cluster: K = %" PRId64 ": WCSS %.6g, %d iterations%s (%.2f s)", o->ks[i], r.wcss, r.iters,
+                r.converged ? "" : ", not converged", hp_now() - ts);
+    hp_km_result_free(&r);
+  }
+  o->k = o->ks[hp_km_elbow(o->ks, o->wcss_curve, (int)o->nk)];
+  hp_log_info("cluster: elbow at K = %" PRId64, o->k);
+  return 0;
+}
+
+/* cluster.analysis, collective: PCA of this rank's n rows x (3-D projection gathered on rank 0
+ * with the label counts rc / displacements rd, scaled here by 3), the modality gap against the
+ * other modality of the split, and the linear probe when embeddings.h5 has labels. */
+static int run_analysis(hp_stage_ctx *ctx, hp_embeddings *em, cl_out *o, const float *x, int64_t n, int *rc, int *rd,
+                        int solver_ranks) {
+  double ta = hp_now();
+  HP_CALL(hp_pca_run(ctx->comm, x, n, o->E, solver_ranks, &o->pca));
+  for (int p = 0; p < ctx->size; p++) {
+    rc[p] *= 3;
+    rd[p] *= 3;
+  }
+  if (ctx->rank == 0) HP_CALLOC(o->proj, (size_t)o->N * 3, "projection");
+  HP_MPI(MPI_Gatherv(o->pca.proj, (int)(3 * n), MPI_DOUBLE, o->proj, rc, rd, MPI_DOUBLE, 0, ctx->comm));
+  /* the other modality of the same split */
+  float *y = NULL;
+  int64_t ny = 0;
+  int ssplit = hp_eval_split_code(o->split);
+  HP_CALL(load_rows(ctx, em, strcmp(o->source, "image") == 0 ? "caption" : "image", ssplit, &y, &ny));
+  if (strcmp(o->source, "image") == 0)
+    HP_CALL(hp_gap_run(ctx->comm, x, n, y, ny, o->E, &o->gap));
+  else
+    HP_CALL(hp_gap_run(ctx->comm, y, ny, x, n, o->E, &o->gap));
+  free(y);
+  if (em->n_labels > 0) {
+    hp_eval_images tr, te;
+    HP_CALL(hp_eval_load_images(ctx, em, 0, 1, &tr));
+    HP_CALL(hp_eval_load_images(ctx, em, 2, 1, &te));
+    HP_CALL(hp_probe_run(ctx->comm, tr.emb, tr.labels, tr.n, te.emb, te.labels, te.n, o->E, em->n_labels, o->ridge,
+                         solver_ranks, &o->probe));
+    o->probe_done = 1;
+    hp_eval_images_free(&tr);
+    hp_eval_images_free(&te);
+  }
+  hp_log_info("cluster: PCA top-3 variance %.3f, modality gap %.4f (variance share %.4f), probe accuracy %s%.4f "
+              "(%.2f s)", (o->pca.eig[0] + (o->E > 1 ? o->pca.eig[1] : 0) + (o->E > 2 ? o->pca.eig[2] : 0)) /
+              (o->pca.total > 0 ? o->pca.total : 1), o->gap.gap, o->gap.share, o->probe_done ? "" : "(none) ",
+              o->probe.accuracy, hp_now() - ta);
+  return 0;
+}
+
 int hp_stage_cluster(hp_stage_ctx *ctx) {
   const hp_config *cfg = ctx->cfg;
   cl_out o;
   memset(&o, 0, sizeof o);
-  o.source = hp_cfg_str(cfg, "cluster.source");
-  o.split = hp_cfg_str(cfg, "cluster.split");
-  o.k = hp_cfg_int(cfg, "cluster.k");
-  o.max_iter = hp_cfg_int(cfg, "cluster.max_iter");
-  o.tol = hp_cfg_float(cfg, "cluster.tol");
-  o.seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
-  const int64_t kmin = hp_cfg_int(cfg, "cluster.k_min"), kmax = hp_cfg_int(cfg, "cluster.k_max"),
-                kstep = hp_cfg_int(cfg, "cluster.k_step"), sample = hp_cfg_int(cfg, "cluster.silhouette_sample");
+  int64_t kmin, kmax, kstep, sample;
+  HP_CALL(read_options(cfg, &o, &kmin, &kmax, &kstep, &sample));
   const char *cf = hp_config_path(cfg);
-  if (o.k == 1) HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k = 1: at least 2 clusters are needed (0 = choose K by the elbow)", cf);
-  if (o.k == 0 && kmin < 2) HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k_min = %" PRId64 ": the elbow range starts at 2 or more", cf, kmin);
-  if (o.k == 0 && kmin > kmax)
-    HP_ERROR(HP_ERR_CONFIG, "%s: cluster.k_min = %" PRId64 " > cluster.k_max = %" PRId64 ": the elbow range is inverted", cf,
-             kmin, kmax);
-  o.chosen_by = o.k > 0 ? "cluster.k" : "elbow";
 
   char epath[4096];
   HP_CALL(hp_run_path(ctx, HP_FILE_EMBEDDINGS, epath, sizeof epath));
@@ -196,39 +287,10 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   if (top > o.N)
     HP_ERROR(HP_ERR_CONFIG, "%s: %s = %" PRId64 " exceeds the %" PRId64 " %s rows of split '%s' in %s", cf,
              o.k > 0 ? "cluster.k" : "cluster.k_max", top, o.N, o.source, o.split, epath);
-  {
-    /* peak per rank: its rows (held), the exact silhouette's copy of every row (or the sample's),
-     * Lloyd's distance tiles and the centres (base/memory.h) */
-    const int64_t sil_rows = sample > 0 && sample < o.N ? sample : o.N;
-    size_t rows = (size_t)n * (size_t)o.E * sizeof(float), all = (size_t)sil_rows * (size_t)o.E * sizeof(float);
-    size_t cent = (size_t)top * (size_t)o.E * sizeof(double) * 4 + (size_t)n * (size_t)top * sizeof(float);
-    char detail[256];
-    snprintf(detail, sizeof detail, "this rank's %" PRId64 " rows %.1f MiB, %s silhouette rows %.1f MiB, centres and "
-             "distances %.1f MiB", n, rows / 1048576.0, sil_rows == o.N ? "exact: all" : "sampled", all / 1048576.0,
-             cent / 1048576.0);
-    HP_CALL(hp_mem_require(ctx->comm, "cluster", hp_cfg_float(ctx->cfg, "run.memory_limit"), rows + all + cent, rows,
-                           detail, "cluster.silhouette_sample (the exact silhouette holds every row on every rank), "
-                           "more ranks, cluster.k / cluster.k_max"));
-  }
+  HP_CALL(require_memory(ctx, &o, n, top, sample));
   hp_km_opts opt = {.k = 0, .max_iter = (int)o.max_iter, .tol = o.tol, .seed = o.seed};
   hp_km_result r;
-  if (o.k == 0) {
-    o.nk = (kmax - kmin) / kstep + 1 + ((kmax - kmin) % kstep != 0);
-    HP_CALLOC(o.ks, o.nk, "elbow K values");
-    HP_CALLOC(o.wcss_curve, o.nk, "elbow WCSS");
-    for (int64_t i = 0; i < o.nk; i++) {
-      o.ks[i] = i == o.nk - 1 ? kmax : kmin + i * kstep;
-      opt.k = (int)o.ks[i];
-      double ts = hp_now();
-      HP_CALL(hp_kmeans(&d, &opt, NULL, &r));
-      o.wcss_curve[i] = r.wcss;
-      hp_log_info("cluster: K = %" PRId64 ": WCSS %.6g, %d iterations%s (%.2f s)", o.ks[i], r.wcss, r.iters,
-                  r.converged ? "" : ", not converged", hp_now() - ts);
-      hp_km_result_free(&r);
-    }
-    o.k = o.ks[hp_km_elbow(o.ks, o.wcss_curve, (int)o.nk)];
-    hp_log_info("cluster: elbow at K = %" PRId64, o.k);
-  }
+  if (o.k == 0) HP_CALL(elbow_search(&d, &opt, &o, kmin, kmax, kstep));
   opt.k = (int)o.k;
   HP_CALL(hp_kmeans(&d, &opt, NULL, &r));
   o.iters = r.iters;
@@ -251,40 +313,7 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   o.analysis = hp_cfg_bool(cfg, "cluster.analysis");
   o.ridge = hp_cfg_float(cfg, "cluster.probe_ridge");
   const int solver_ranks = (int)hp_cfg_int(cfg, "cluster.solver_ranks");
-  if (o.analysis) {
-    double ta = hp_now();
-    HP_CALL(hp_pca_run(ctx->comm, x, n, o.E, solver_ranks, &o.pca));
-    for (int p = 0; p < ctx->size; p++) {
-      rc[p] *= 3;
-      rd[p] *= 3;
-    }
-    if (ctx->rank == 0) HP_CALLOC(o.proj, (size_t)o.N * 3, "projection");
-    HP_MPI(MPI_Gatherv(o.pca.proj, (int)(3 * n), MPI_DOUBLE, o.proj, rc, rd, MPI_DOUBLE, 0, ctx->comm));
-    /* the other modality of the same split */
-    float *y = NULL;
-    int64_t ny = 0;
-    int ssplit = hp_eval_split_code(o.split);
-    HP_CALL(load_rows(ctx, &em, strcmp(o.source, "image") == 0 ? "caption" : "image", ssplit, &y, &ny));
-    if (strcmp(o.source, "image") == 0)
-      HP_CALL(hp_gap_run(ctx->comm, x, n, y, ny, o.E, &o.gap));
-    else
-      HP_CALL(hp_gap_run(ctx->comm, y, ny, x, n, o.E, &o.gap));
-    free(y);
-    if (em.n_labels > 0) {
-      hp_eval_images tr, te;
-      HP_CALL(hp_eval_load_images(ctx, &em, 0, 1, &tr));
-      HP_CALL(hp_eval_load_images(ctx, &em, 2, 1, &te));
-      HP_CALL(hp_probe_run(ctx->comm, tr.emb, tr.labels, tr.n, te.emb, te.labels, te.n, o.E, em.n_labels, o.ridge,
-                           solver_ranks, &o.probe));
-      o.probe_done = 1;
-      hp_eval_images_free(&tr);
-      hp_eval_images_free(&te);
-    }
-    hp_log_info("cluster: PCA top-3 variance %.3f, modality gap %.4f (variance share %.4f), probe accuracy %s%.4f "
-                "(%.2f s)", (o.pca.eig[0] + (o.E > 1 ? o.pca.eig[1] : 0) + (o.E > 2 ? o.pca.eig[2] : 0)) /
-                (o.pca.total > 0 ? o.pca.total : 1), o.gap.gap, o.gap.share, o.probe_done ? "" : "(none) ",
-                o.probe.accuracy, hp_now() - ta);
-  }
+  if (o.analysis) HP_CALL(run_analysis(ctx, &em, &o, x, n, rc, rd, solver_ranks));
   o.seconds = hp_now() - t0;
   hp_log_info("cluster: %" PRId64 " %s rows, K = %" PRId64 " (%s): WCSS %.6g, BCSS %.6g, silhouette %.4f over %" PRId64
               " rows, %" PRId64 " iterations, %.2f s", o.N, o.source, o.k, o.chosen_by, o.q.wcss, o.q.bcss,
