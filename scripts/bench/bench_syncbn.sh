@@ -52,7 +52,7 @@ MODEL=(-s model.image=resnet50)
 [ $R50 = 1 ] && MODEL+=(-s model.resnet_blocks=3,4,6,3 -s model.resnet_width=64)
 # enough training images for STEPS steps of the global batch (32) within one epoch
 COMMON=(-s synth.num_images="$IMAGES" -s train.max_steps="$STEPS" -s train.epochs=1000 -s train.patience=0
-        -s train.checkpoint_every=0 "${MODEL[@]}")
+        -s train.checkpoint_every=0 -s run.log_every=0 "${MODEL[@]}")
 
 DATA=$OUT/data
 if [ ! -s "$DATA/dataset.h5" ]; then

@@ -91,7 +91,7 @@ run_hpclip() { # model ranks threads rep
   # shellcheck disable=SC2046
   OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$3 OMP_WAIT_POLICY=PASSIVE \
     mpirun -np "$2" --bind-to none /usr/bin/time -f "MAXRSS_KB=%M" "$HP" train "$JOB" --run-dir "$OUT/run" --force \
-    -s run.blas_threads="$3" $(model_args "$1") >"$log" 2>&1 || { echo "hpclip run failed: $log" >&2; tail -5 "$log" >&2; return 1; }
+    -s run.blas_threads="$3" -s run.log_every=0 $(model_args "$1") >"$log" 2>&1 || { echo "hpclip run failed: $log" >&2; tail -5 "$log" >&2; return 1; }
   parse_log "$log" "$2" "$3" "$1" >>"$RES"
 }
 

@@ -7,6 +7,7 @@
 
 static int g_rank = 0, g_size = 1, g_level = HP_LOG_INFO;
 static double g_t0 = 0.0;
+static double log_every = 10.0;
 
 void hp_log_init(MPI_Comm comm) {
   MPI_Comm_rank(comm, &g_rank);
@@ -18,6 +19,8 @@ void hp_log_set_level(int level) { g_level = level; }
 int hp_log_rank(void) { return g_rank; }
 int hp_log_size(void) { return g_size; }
 double hp_now(void) { return MPI_Wtime(); }
+void hp_log_set_every(double seconds) { log_every = seconds >= 0 ? seconds : 0; }
+double hp_log_every(void) { return log_every; }
 
 static void vlog(int level, const char *fmt, va_list ap) {
   if (g_rank != 0 || level > g_level) return;
@@ -56,7 +59,7 @@ void hp_progress_start(hp_progress *p, const char *what, const char *unit, int64
   p->unit = unit;
   p->total = total;
   p->t0 = p->last = MPI_Wtime();
-  p->every = 5.0;
+  p->every = log_every;
 }
 
 static void progress_print(hp_progress *p, int64_t done, int final) {

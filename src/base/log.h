@@ -20,11 +20,16 @@ void hp_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Any rank, to stderr, prefixed with the rank. */
 void hp_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Seconds between the progress lines of a long loop (run.log_every; default 10, 0 = every
+ * update). Loops that print their own lines (the trainer's steps) ask hp_log_every(). */
+void hp_log_set_every(double seconds);
+double hp_log_every(void);
+
 /* Wall clock in seconds (MPI_Wtime). */
 double hp_now(void);
 
 /* Progress of a long loop: prints "what: done/total (pct) rate unit/s, ETA" on rank 0 at most
- * every `every` seconds. `done` and `total` are global counts (callers scale local counts). */
+ * every hp_log_every() seconds. `done` and `total` are global counts (callers scale local counts). */
 typedef struct {
   const char *what;
   const char *unit;

@@ -122,6 +122,7 @@ static int load_job(const cli_args *a, hp_config **cfg) {
   /* Job-wide runtime settings. */
   const char *level = hp_cfg_str(*cfg, "run.log_level");
   hp_log_set_level(strcmp(level, "quiet") == 0 ? HP_LOG_QUIET : strcmp(level, "debug") == 0 ? HP_LOG_DEBUG : HP_LOG_INFO);
+  hp_log_set_every(hp_cfg_float(*cfg, "run.log_every"));
   int64_t threads = hp_cfg_int(*cfg, "run.blas_threads");
   if (threads > 0) openblas_set_num_threads((int)threads); /* 0: OPENBLAS_NUM_THREADS decides */
   return 0;

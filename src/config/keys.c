@@ -28,6 +28,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "seed of every random stream (synthesis, initialisation, shuffling); same seed, same results"},
     {"run.log_level", HP_T_ENUM, "info", NO_RANGE, "quiet|info|debug",
      "how much rank 0 logs to stdout"},
+    {"run.log_every", HP_T_FLOAT, "10", 0, 1e6, NULL,
+     "seconds between progress lines of a long loop (training steps, validation, embedding, "
+     "decoding, ingest); the first and last lines are always printed; 0 = a line for every step "
+     "or batch"},
     {"run.watchdog", HP_T_FLOAT, "1800", 0, 1e9, NULL,
      "seconds a rank may go without progress (a training step, a progress line, a finished collective "
      "wait) before the watchdog ends the whole job naming the rank, stage and what it waited for "

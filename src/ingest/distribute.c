@@ -287,8 +287,11 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
       HP_ERROR(HP_ERR_MEM, "ingest labels: size overflow");
     HP_CALLOC(out->labels, nl, "ingest labels");
   }
+  /* every rank decodes its block; rank 0 (the largest block) prints its count x the ranks, so
+   * the line estimates the whole job's progress, not rank 0's share */
   hp_progress prog;
-  hp_progress_start(&prog, "ingest: decoding", "images", cnt);
+  int64_t total = l->n, scale = hp_log_size();
+  hp_progress_start(&prog, "ingest: decoding (all ranks, estimated from rank 0)", "images", total);
   for (int64_t i = r0; i < r0 + cnt; i++) {
     const hp_ingest_item *it = &l->items[i];
     char *full = NULL;
@@ -323,9 +326,10 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
                                 &out->captions[out->n_captions]));
       out->caption_image[out->n_captions++] = row;
     }
-    hp_progress_update(&prog, i - r0 + 1);
+    int64_t done = (i - r0 + 1) * scale;
+    hp_progress_update(&prog, done < total ? done : total);
   }
-  hp_progress_end(&prog, cnt);
+  hp_progress_end(&prog, cnt * scale < total ? cnt * scale : total);
   return 0;
 }
 

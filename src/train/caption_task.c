@@ -113,6 +113,8 @@ static int validate(void *self, hp_eval_out *res) {
   hp_shard_range(t->ncaps[1], t->size, t->rank, &r0, &n);
   double st[3] = {0.0, 0.0, 0.0};
   int err = 0;
+  hp_progress prog; /* rank 0's block is the largest: its count x ranks bounds the global one */
+  hp_progress_start(&prog, "caption-train: validation", "captions", t->ncaps[1]);
   for (int64_t i = 0; i < n && !err; i += t->Bmax) {
     int64_t k = n - i < t->Bmax ? n - i : t->Bmax;
     fill(t, t->caps[1] + r0 + i, k);
@@ -123,7 +125,10 @@ static int validate(void *self, hp_eval_out *res) {
     st[0] += hp_capdec_loss(&t->m, t->tg, &c, &h);
     st[1] += (double)c;
     st[2] += (double)h;
+    int64_t done = (i + k) * t->size;
+    hp_progress_update(&prog, done < t->ncaps[1] ? done : t->ncaps[1]);
   }
+  hp_progress_end(&prog, t->ncaps[1]);
   HP_CALL(hp_agree(t->comm, err));
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, st, 3, MPI_DOUBLE, MPI_SUM, t->comm));
   res->loss = st[1] > 0 ? st[0] / st[1] : 0.0;

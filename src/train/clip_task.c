@@ -151,6 +151,8 @@ static int validate(void *self, hp_eval_out *res) {
   const int64_t *list = t->d.rows[split];
   double sum = 0.0;
   int64_t caps[4096];
+  hp_progress prog;
+  hp_progress_start(&prog, "train: validation", "pairs", n);
   for (int64_t a = 0; a < n; a += Be) {
     int64_t Bg = n - a < Be ? n - a : Be, r0, bl;
     hp_shard_range(Bg, t->size, t->rank, &r0, &bl);
@@ -176,7 +178,9 @@ static int validate(void *self, hp_eval_out *res) {
     HP_CALL(hp_clip_loss(&ws, t->comm, iemb, temb, hp_clip_logit_scale(&t->m), NULL, NULL, &out));
     hp_clip_loss_ws_free(&ws);
     sum += out.loss * (double)Bg;
+    hp_progress_update(&prog, a + Bg);
   }
+  hp_progress_end(&prog, n);
   res->loss = n > 0 ? sum / (double)n : NAN;
   res->metric = NAN;
   return 0;
@@ -186,8 +190,11 @@ static int validate(void *self, hp_eval_out *res) {
 
 /* Embed this rank's `n` items (images, or the caption ids `items` when captions) into out [n,E],
  * in chunks of the activation capacity. */
-static int embed_items(hp_clip_task *t, const int64_t *items, int64_t n, int captions, float *out) {
+static int embed_items(hp_clip_task *t, const int64_t *items, int64_t n, int captions, float *out, int64_t total) {
   int64_t E = t->m.cfg.embed_dim;
+  hp_progress prog; /* rank 0's block is the largest: its count x ranks bounds the global one */
+  hp_progress_start(&prog, captions ? "train: test retrieval, embedding captions" : "train: test retrieval, embedding images",
+                    captions ? "captions" : "images", total);
   for (int64_t a = 0; a < n; a += t->Bmax) {
     int64_t b = n - a < t->Bmax ? n - a : t->Bmax;
     const float *emb;
@@ -199,7 +206,10 @@ static int embed_items(hp_clip_task *t, const int64_t *items, int64_t n, int cap
       HP_CALL(hp_clip_encode_image(&t->m, t->img, (int)b, 0, NULL, &emb));
     }
     memcpy(out + a * E, emb, (size_t)(b * E) * sizeof(float));
+    int64_t done = (a + b) * t->size;
+    hp_progress_update(&prog, done < total ? done : total);
   }
+  hp_progress_end(&prog, total);
   return 0;
 }
 
@@ -255,13 +265,15 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
     HP_CALLOC(ce, (nc > 0 ? nc : 1) * E, "test caption embeddings");
     int64_t a, n, ca, cn;
     hp_shard_range(ni, t->size, t->rank, &a, &n);
-    HP_CALL(embed_items(t, d->rows[2] + a, n, 0, ie + a * E));
+    HP_CALL(embed_items(t, d->rows[2] + a, n, 0, ie + a * E, ni));
     HP_CALL(gather_rows(t->comm, t->size, ni, E, ie));
     hp_shard_range(nc, t->size, t->rank, &ca, &cn);
-    HP_CALL(embed_items(t, cap + ca, cn, 1, ce + ca * E));
+    HP_CALL(embed_items(t, cap + ca, cn, 1, ce + ca * E, nc));
     HP_CALL(gather_rows(t->comm, t->size, nc, E, ce));
     const int64_t ks[3] = {1, 5, 10};
     double hits[6] = {0};
+    hp_log_info("train: test retrieval: ranking %" PRId64 " captions for each of %" PRId64 " images and %" PRId64
+                " images for each caption", nc, ni, ni);
     HP_CALL(hp_retrieval_hits(ie + a * E, n, ce, nc, E, img_lo + a, img_hi + a, ks, 3, hits));
     HP_CALL(hp_retrieval_hits(ce + ca * E, cn, ie, ni, E, cap_lo + ca, cap_hi + ca, ks, 3, hits + 3));
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, hits, 6, MPI_DOUBLE, MPI_SUM, t->comm));

@@ -50,6 +50,11 @@ typedef struct {
   train_state s;
   int64_t step0;                 /* s.step when this process started */
   double step_total, comm_total;
+  double val_total;              /* seconds in validation so far, over val_n epoch ends */
+  int64_t val_n;
+  double last_log;               /* when the last progress line was printed */
+  int64_t since_steps;           /* steps since it, and their time and communication time */
+  double since_time, since_comm;
   /* test hooks (base/test_hooks.h) */
   int64_t nan_step, crash_step, signal_step, fail_epoch;
   char nan_tensor[HP_PARAM_NAME_MAX];
@@ -214,6 +219,18 @@ static int try_resume(trainer *tr, int *resumed) {
 
 /* ---- one step ------------------------------------------------------------------------------ */
 
+/* Seconds left: the remaining steps at the mean step time so far, plus the validations still to
+ * come (one per epoch end) at the mean validation time so far. */
+static double eta_seconds(const trainer *tr) {
+  int64_t done = tr->s.step - tr->step0;
+  double t = done > 0 ? (double)(tr->total_steps - tr->s.step) * (tr->step_total / (double)done) : 0.0;
+  if (tr->val_n > 0 && tr->spe > 0 && tr->total_steps > 0) {
+    int64_t left = (tr->total_steps - 1) / tr->spe - tr->s.epoch + 1; /* epoch ends still to run */
+    if (left > 0) t += (double)left * (tr->val_total / (double)tr->val_n);
+  }
+  return t;
+}
+
 static void fmt_time(double s, char *buf, size_t n) {
   if (!(s >= 0) || s > 1e8) {
     snprintf(buf, n, "?");
@@ -305,15 +322,23 @@ static int train_step(trainer *tr, double *loss, double *metric) {
   double dt = hp_now() - t0;
   tr->comm_total += comm;
   tr->step_total += dt;
-  int64_t done = tr->s.step - tr->step0;
-  double eta = (double)(tr->total_steps - tr->s.step) * (tr->step_total / (double)done);
+  tr->since_steps++;
+  tr->since_time += dt;
+  tr->since_comm += comm;
+  int last = tr->s.batch + 1 == tr->spe || tr->s.step == tr->total_steps;
+  if (hp_now() - tr->last_log < hp_log_every() && tr->s.step != tr->step0 + 1 && !last) return 0;
+  /* a line every run.log_every seconds: rates averaged over the steps since the last one */
   char etas[32], acc[32] = "";
-  fmt_time(eta, etas, sizeof etas);
+  fmt_time(eta_seconds(tr), etas, sizeof etas);
   if (isfinite(out.metric)) snprintf(acc, sizeof acc, " acc %.2f", out.metric);
   hp_log_info("%s: epoch %" PRId64 "/%" PRId64 " step %" PRId64 "/%" PRId64 " loss %.4f%s lr %.2e | "
               "%.1f %s/s, comm %.0f%% | ETA %s",
               c->stage, tr->s.epoch + 1, c->epochs, tr->s.step, tr->total_steps, out.loss, acc, (double)lr,
-              (double)c->batch / dt, md->sample_name, 100.0 * comm / dt, etas);
+              (double)(c->batch * tr->since_steps) / tr->since_time, md->sample_name,
+              100.0 * tr->since_comm / tr->since_time, etas);
+  tr->last_log = hp_now();
+  tr->since_steps = 0;
+  tr->since_time = tr->since_comm = 0.0;
   return 0;
 }
 
@@ -326,6 +351,8 @@ static int end_epoch(trainer *tr, int *stop) {
   hp_eval_out ev;
   double t0 = hp_now();
   HP_CALL(md->validate(md->self, &ev));
+  tr->val_total += hp_now() - t0;
+  tr->val_n++;
   double tl = tr->s.loss_n ? tr->s.loss_sum / (double)tr->s.loss_n : NAN;
   double tm = tr->s.loss_n ? tr->s.metric_sum / (double)tr->s.loss_n : NAN;
   int64_t e = tr->s.epoch;

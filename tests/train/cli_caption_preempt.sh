@@ -12,7 +12,7 @@ CFG="$SRC_DIR/tests/eval/tiny.cfg"
 # 600 images: 840 training captions, 105 steps per epoch, so that a signal lands mid-epoch even
 # when it takes a few dozen milliseconds (steps take milliseconds) to arrive
 CAP=(-s caption.width=64 -s caption.ffn=128 -s caption.heads=2 -s caption.train_batch=8 -s caption.train_epochs=3
-     -s caption.train_patience=0)
+     -s caption.train_patience=0 -s run.log_every=0)
 timeout 300 $MPIRUN -np 2 "$HPCLIP" run "$CFG" --run-dir "$T/base" --stages synth,train,embed -s synth.num_images=600 \
   >"$T/base.txt" 2>&1 \
   || { bad "synth+train+embed"; tail -20 "$T/base.txt"; finish; exit 1; }

@@ -14,7 +14,7 @@ export OMPI_MCA_mpi_yield_when_idle=1
 CMP="$PY $SRC_DIR/tests/train/compare.py"
 
 cat >"$T/job.cfg" <<'EOF'
-run = { name = "preempt-test"; dir = "unused"; seed = 11; stages = ["synth", "train"]; };
+run = { name = "preempt-test"; dir = "unused"; seed = 11; stages = ["synth", "train"]; log_every = 0.0; };
 data = { image_size = 32; caption_len = 12; vocab_size = 200; };
 synth = { num_images = 60; captions_per_image = 3; };
 model = { text_layers = 1; text_heads = 2; text_width = 32; image = "vit"; image_patch = 8;

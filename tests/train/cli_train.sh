@@ -9,7 +9,7 @@ export OMPI_MCA_mpi_yield_when_idle=1   # oversubscribed ranks must not spin aga
 CMP="$PY $SRC_DIR/tests/train/compare.py"
 
 cat >"$T/job.cfg" <<'EOF'
-run = { name = "train-test"; dir = "unused"; seed = 11; };
+run = { name = "train-test"; dir = "unused"; seed = 11; log_every = 0.0; };
 data = { image_size = 32; caption_len = 12; vocab_size = 200; };
 synth = { num_images = 60; captions_per_image = 3; };
 model = { text_layers = 1; text_heads = 2; text_width = 32; image = "vit"; image_patch = 8;
@@ -40,6 +40,14 @@ done
 grep -q "memory per rank" "$T/adam2.txt" && ok "memory per rank reported" || bad "no memory report"
 grep -Eq "step 12/12 loss [0-9.]+ .*pairs/s, comm [0-9]+% \| ETA" "$T/adam2.txt" && ok "per-step progress line" || bad "no per-step progress line"
 grep -q "recall@1 on the test split" "$T/adam2.txt" && ok "test recall printed" || bad "no test recall"
+# run.log_every throttles the step lines: with a long interval only the first step of the process
+# and the last step of each epoch (5, 10, 12) are printed, with validation progress besides
+run quiet 2 -s run.log_every=1000 || bad "run.log_every=1000 run"
+lines=$(grep -Eo "step [0-9]+/12 " "$T/quiet.txt" | tr -d '\n')
+[ "$lines" = "step 1/12 step 5/12 step 10/12 step 12/12 " ] && ok "run.log_every=1000: step lines $lines" \
+  || bad "run.log_every=1000: step lines '$lines', expected 1, 5, 10, 12"
+grep -q "train: validation: .* pairs in " "$T/quiet.txt" && grep -q "train: test retrieval: ranking" "$T/quiet.txt" \
+  && ok "validation and test retrieval report progress" || bad "no validation / test retrieval progress lines"
 # AdamW divides by sqrt(v): gradients that are pure rounding noise (an attention key bias has an
 # exact zero gradient) become lr-sized steps whose sign depends on the summation order, so the
 # AdamW comparison allows ~lr; SGD is compared tightly.
