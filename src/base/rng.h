@@ -19,6 +19,7 @@ enum {
   HP_STREAM_INIT = 8,
   HP_STREAM_INDEX_FOREST = 9,
   HP_STREAM_INDEX_SYNTH = 10,
+  HP_STREAM_SYNTH_COCO_SIZE = 11, /* the canvas size of a COCO-layout image (data/synth_coco.h) */
   HP_STREAM_KMEANS_INIT = 20,
   HP_STREAM_SILHOUETTE_SAMPLE = 21
 };

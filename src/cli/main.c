@@ -2,6 +2,7 @@
  *
  *   hpclip STAGE JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
  *   hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...
+ *   hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
  *   hpclip check FILE.h5
  *   hpclip config --doc | --check JOB.cfg [-s key=value]...
  *   hpclip --help | --version
@@ -29,7 +30,7 @@
 #define MAX_OVERRIDES 256
 
 typedef struct {
-  const char *command; /* stage name, "run", "check", "config" */
+  const char *command; /* stage name, "run", "synth-coco", "check", "config" */
   const char *job;     /* JOB.cfg or FILE.h5 */
   const char *run_dir;
   const char *stages;  /* --stages a,b */
@@ -46,6 +47,9 @@ static void usage(FILE *f) {
           "  hpclip STAGE JOB.cfg [--run-dir DIR] [--force] [-s key=value]...   run one stage\n"
           "  hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...\n"
           "                                         run the job's stages (run.stages) in order\n"
+          "  hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...\n"
+          "                                         the synthetic scenes as a folder in COCO 2017's layout\n"
+          "                                         (synth.coco_*; the input of ingest, docs/stages.md)\n"
           "  hpclip check FILE.h5                   validate an hpclip file against its schema\n"
           "  hpclip config --doc                    print the configuration reference (Markdown)\n"
           "  hpclip config --check JOB.cfg [-s key=value]...   validate a job file, run nothing\n"
@@ -210,6 +214,14 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
   return 0;
 }
 
+static int cmd_synth_coco(MPI_Comm comm, const cli_args *a) {
+  hp_config *cfg = NULL;
+  HP_CALL(hp_agree(comm, load_job(a, &cfg)));
+  HP_CALL(hp_synth_coco(comm, cfg, a->force));
+  hp_config_free(cfg);
+  return 0;
+}
+
 static int dispatch(MPI_Comm comm, int argc, char **argv) {
   cli_args a;
   int rank;
@@ -226,6 +238,7 @@ static int dispatch(MPI_Comm comm, int argc, char **argv) {
   if (strcmp(a.command, "config") == 0) return cmd_config(comm, &a);
   if (strcmp(a.command, "check") == 0) return cmd_check(comm, &a);
   if (strcmp(a.command, "run") == 0) return cmd_run(comm, &a);
+  if (strcmp(a.command, "synth-coco") == 0) return cmd_synth_coco(comm, &a);
   const hp_stage *st = hp_stage_find(a.command);
   if (st) return cmd_stage(comm, &a, st);
   HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE,

@@ -66,6 +66,18 @@ const hp_cfg_key hp_cfg_keys[] = {
      "largest number of shapes drawn in one image (each image has 1 to max_shapes)"},
     {"synth.noise", HP_T_FLOAT, "0.05", 0, 1, NULL,
      "amplitude of the background noise added to every pixel (0 = clean images)"},
+    {"synth.coco_root", HP_T_STRING, "", NO_RANGE, NULL,
+     "`hpclip synth-coco`: the folder it writes in MS COCO 2017's layout (train2017/, val2017/, "
+     "annotations/; ingest.format = \"coco\" reads it); \"\" = RUN_DIR/coco"},
+    {"synth.coco_train_images", HP_T_INT, "118287", 1, 100000000, NULL,
+     "`hpclip synth-coco`: images in train2017/ (COCO 2017: 118,287)"},
+    {"synth.coco_val_images", HP_T_INT, "5000", 0, 100000000, NULL,
+     "`hpclip synth-coco`: images in val2017/ (COCO 2017: 5,000)"},
+    {"synth.coco_long_side", HP_T_INT, "640", 64, 4096, NULL,
+     "`hpclip synth-coco`: longer side of the images in pixels; COCO's 640x480, 640x427, 480x640, "
+     "427x640, 640x640, 640x360, 500x375 mix, scaled to it"},
+    {"synth.coco_jpeg_quality", HP_T_INT, "90", 1, 100, NULL,
+     "`hpclip synth-coco`: libjpeg quality of the JPEG files"},
 
     /* ---- ingest: an original distribution (COCO, ROCO, Fashion Product) -> dataset.h5 -------- */
     {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion",

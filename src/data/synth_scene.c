@@ -134,35 +134,55 @@ static inline uint8_t to_u8(double v) {
   return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-void hp_synth_render(uint64_t seed, int64_t i, const hp_synth_scene *sc, int size, double noise,
-                     uint8_t *rgb) {
-  double inv = 1.0 / size, amp = 255.0 * noise;
-  for (int y = 0; y < size; y++) {
-    for (int x = 0; x < size; x++) {
-      double u = (x + 0.5) * inv, v = (y + 0.5) * inv;
+/* The unit square maps onto the w x h image: the background stretches with it, and each shape
+ * keeps its proportions, scaled by the shorter side m (centre (cx w, cy h), radius r m). Shapes
+ * then keep their gaps (distances grow along the longer side only) and their border margin. In
+ * units of m the pixel (x, y) is at ((x + .5) / m, (y + .5) / m) and a shape's centre at
+ * (cx w / m, cy h / m), so for w = h = size every value below is the one the square renderer
+ * always computed (w / m is exactly 1). */
+void hp_synth_render_wh(uint64_t seed, int64_t i, const hp_synth_scene *sc, int w, int h, double noise,
+                        uint8_t *rgb) {
+  int m = w < h ? w : h;
+  double invw = 1.0 / w, invh = 1.0 / h, inv = 1.0 / m, amp = 255.0 * noise;
+  double ax = (double)w / m, ay = (double)h / m;
+  hp_synth_shape s[HP_SYNTH_MAX_SHAPES];
+  for (int k = 0; k < sc->n; k++) {
+    s[k] = sc->s[k];
+    s[k].cx = sc->s[k].cx * ax;
+    s[k].cy = sc->s[k].cy * ay;
+  }
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      double u = (x + 0.5) * invw, v = (y + 0.5) * invh; /* background: the stretched square */
+      double pu = (x + 0.5) * inv, pv = (y + 0.5) * inv;  /* shapes: units of the shorter side */
       double g = sc->bg + sc->gx * (u - 0.5) + sc->gy * (v - 0.5);
       double c[3] = {g, g, g};
       for (int k = 0; k < sc->n; k++) {
-        const hp_synth_shape *s = &sc->s[k];
-        double du = u - s->cx, dv = v - s->cy, reach = s->r + 2.0 * inv;
+        const hp_synth_shape *sk = &s[k];
+        double du = pu - sk->cx, dv = pv - sk->cy, reach = sk->r + 2.0 * inv;
         if (du * du + dv * dv > reach * reach) continue; /* outside the bounding disc */
         /* Coverage of the pixel from the signed distance in pixels: a clean 1-pixel ramp. */
-        double cov = 0.5 - hp_synth_shape_sdf(s, u, v) * size;
+        double cov = 0.5 - hp_synth_shape_sdf(sk, pu, pv) * m;
         if (cov <= 0) continue;
         if (cov > 1) cov = 1;
-        for (int ch = 0; ch < 3; ch++) c[ch] += cov * (colour_rgb[s->colour][ch] * s->shade - c[ch]);
+        for (int ch = 0; ch < 3; ch++) c[ch] += cov * (colour_rgb[sk->colour][ch] * sk->shade - c[ch]);
       }
-      size_t idx = ((size_t)y * (size_t)size + (size_t)x) * 3;
+      size_t idx = ((size_t)y * (size_t)w + (size_t)x) * 3;
       for (int ch = 0; ch < 3; ch++) {
         double nz = 0;
         if (amp > 0) {
-          uint64_t h = hp_hash4(seed, HP_STREAM_SYNTH_NOISE, (uint64_t)i, idx + (size_t)ch);
-          nz = amp * (2.0 * ((double)(h >> 11) * (1.0 / 9007199254740992.0)) - 1.0);
+          uint64_t hh = hp_hash4(seed, HP_STREAM_SYNTH_NOISE, (uint64_t)i, idx + (size_t)ch);
+          nz = amp * (2.0 * ((double)(hh >> 11) * (1.0 / 9007199254740992.0)) - 1.0);
         }
         rgb[idx + (size_t)ch] = to_u8(c[ch] + nz);
       }
     }
   }
+}
+
+void hp_synth_render(uint64_t seed, int64_t i, const hp_synth_scene *sc, int size, double noise,
+                     uint8_t *rgb) {
+  hp_synth_render_wh(seed, i, sc, size, size, noise, rgb);
 }
 
 /* ---- captions ------------------------------------------------------------------------------- */

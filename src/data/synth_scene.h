@@ -48,6 +48,12 @@ void hp_synth_scene_make(uint64_t seed, int64_t i, int max_shapes, hp_synth_scen
  * index). */
 void hp_synth_render(uint64_t seed, int64_t i, const hp_synth_scene *sc, int size, double noise,
                      uint8_t *rgb);
+/* The same scene on a w x h canvas (w, h >= HP_SYNTH_MIN_SIZE; rgb[h*w*3]): the background
+ * stretches, the shapes keep their proportions (scaled by min(w, h), centres at (cx w, cy h)),
+ * so they stay apart and inside the image and the captions' positions stay true. w = h = size
+ * gives exactly hp_synth_render's bytes. */
+void hp_synth_render_wh(uint64_t seed, int64_t i, const hp_synth_scene *sc, int w, int h, double noise,
+                        uint8_t *rgb);
 /* Signed distance (unit square) from (x, y) to shape s: < 0 inside. */
 double hp_synth_shape_sdf(const hp_synth_shape *s, double x, double y);
 

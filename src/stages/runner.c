@@ -19,7 +19,10 @@
  * them is an error, never a silent no-op. An input named "?FILE" is optional: read (and its
  * fingerprint folded in) when it exists, "FILE absent" folded in when it does not. */
 const hp_stage hp_stages[] = {
-    {"synth", HP_FILE_DATASET, {NULL}, {"run.seed", "data.", "synth.", NULL}, hp_stage_synth,
+    /* synth: the synth.* keys of dataset.h5, not synth.coco_* (`hpclip synth-coco`'s folder) */
+    {"synth", HP_FILE_DATASET, {NULL},
+     {"run.seed", "data.", "synth.num_images", "synth.captions_per_image", "synth.max_shapes", "synth.noise", NULL},
+     hp_stage_synth,
      "generate the synthetic image-caption dataset"},
     {"ingest", HP_FILE_DATASET, {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
      "convert COCO / ROCO / Fashion Product into the dataset schema"},

@@ -37,6 +37,10 @@ typedef int (*hp_stage_fn)(hp_stage_ctx *ctx);
 #define HP_FILE_CURVES_PNG "curves.png"        /* scripts/plot_training.py */
 #define HP_FILE_CLUSTER_ELBOW_PNG "cluster_elbow.png" /* scripts/plot_cluster.py */
 #define HP_FILE_CLUSTER_PCA_PNG "cluster_pca3d.png"
+/* `hpclip synth-coco`: its folder when synth.coco_root is "" (RUN_DIR/coco), and the manifest it
+ * writes last into the folder (the folder is complete when it carries one) */
+#define HP_FILE_COCO_DIR "coco"
+#define HP_FILE_COCO_MANIFEST "hpclip-synth-coco.json"
 
 typedef struct {
   const char *name;
@@ -66,5 +70,9 @@ int hp_stage_cluster(hp_stage_ctx *ctx);
 int hp_stage_caption_train(hp_stage_ctx *ctx);
 int hp_stage_caption(hp_stage_ctx *ctx);
 int hp_stage_report(hp_stage_ctx *ctx);
+
+/* Commands beside the stages (cli/main.c). `hpclip synth-coco`: the synthetic scenes as a folder
+ * in COCO 2017's layout (synth_coco.c; collective). force = 1 rewrites a complete folder of ours. */
+int hp_synth_coco(MPI_Comm comm, hp_config *cfg, int force);
 
 #endif

@@ -60,10 +60,30 @@ static void test_caption_train_fingerprint(void **state) {
   assert_true(fp("train", "caption.train_lr=0.5") == fp("train", NULL));
 }
 
+/* synth lists its synth.* keys one by one (synth.coco_* belong to `hpclip synth-coco`'s folder):
+ * every other synth.* key of the table must be among them, and a coco key must not rerun it. */
+static void test_synth_fingerprint(void **state) {
+  (void)state;
+  const hp_stage *st = stage_named("synth");
+  for (int k = 0; k < hp_cfg_nkeys; k++) {
+    const char *key = hp_cfg_keys[k].key;
+    if (strncmp(key, "synth.", 6) != 0) continue;
+    int sel = 0;
+    for (int p = 0; st->config_prefixes[p]; p++) sel |= hp_config_prefix_selects(st->config_prefixes[p], key);
+    if (sel != (strncmp(key, "synth.coco_", 11) != 0))
+      fail_msg("synth stage: key %s %s its fingerprint", key, sel ? "is in" : "is missing from");
+  }
+  const uint64_t base = fp("synth", NULL);
+  assert_true(fp("synth", "synth.noise=0.2") != base);
+  assert_true(fp("synth", "synth.coco_train_images=7") == base);
+  assert_true(fp("synth", "synth.coco_root=/x") == base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_prefix_selects_a_key),
       cmocka_unit_test(test_caption_train_fingerprint),
+      cmocka_unit_test(test_synth_fingerprint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
