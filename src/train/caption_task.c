@@ -28,6 +28,7 @@ struct hp_caption_task {
   int built;
   char desc[256];
   int64_t Bmax;
+  int64_t n_local;            /* this rank's rows of the last forward_loss's batch */
   int64_t *perm;
   float *cond;
   int32_t *tok, *tg;
@@ -72,6 +73,7 @@ static int forward_loss(void *self, const hp_train_pos *pos, hp_step_out *out) {
   hp_caption_task *t = self;
   int64_t r0, n, g = pos->batch;
   hp_shard_range(t->B, t->size, t->rank, &r0, &n);
+  t->n_local = n;
   fill(t, t->perm + g * t->B + r0, n);
   double st[3] = {0.0, 0.0, 0.0}; /* loss sum, count, correct */
   int err = 0;
@@ -98,9 +100,7 @@ static int forward_loss(void *self, const hp_train_pos *pos, hp_step_out *out) {
 
 static int backward(void *self, hp_grad_ready_fn ready, void *arg) {
   hp_caption_task *t = self;
-  int64_t r0, n;
-  hp_shard_range(t->B, t->size, t->rank, &r0, &n);
-  if (n == 0) return 0; /* nothing here: the sync sends zeros */
+  if (t->n_local == 0) return 0; /* nothing here: the sync sends zeros */
   t->m.hook = (hp_grad_hook){.fn = ready, .arg = arg};
   hp_capdec_backward(&t->m, &t->p, t->p.grad, t->tg, 1.0f);
   return t->m.hook.err;

@@ -380,15 +380,22 @@ static int check_memory(hp_clip_task *t, int sgd) {
                         "train.batch (or more ranks), train.eval_batch, the model.* sizes");
 }
 
-static int read_cfg(hp_clip_task *t) {
+/* The settings that do not depend on the dataset. */
+static void read_settings(hp_clip_task *t) {
   const hp_config *cfg = t->cfg;
   t->batch = hp_cfg_int(cfg, "train.batch");
   t->eval_batch = hp_cfg_int(cfg, "train.eval_batch");
   if (t->eval_batch == 0) t->eval_batch = t->batch;
+  t->T = hp_cfg_int(cfg, "data.caption_len");
   t->seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
   t->text_dropout = (float)hp_cfg_float(cfg, "model.text_dropout");
   t->image_dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
-  /* the model: one mapping from the model.* keys, shared with the evaluation stages */
+}
+
+/* The model from the model.* keys and the dataset's image size and vocabulary. */
+static int read_model(hp_clip_task *t) {
+  const hp_config *cfg = t->cfg;
+  /* one mapping from the model.* keys, shared with the evaluation stages */
   HP_CALL(hp_clip_config_from_cfg(cfg, t->d.S, hp_vocab_size(t->d.vocab), t->T, &t->mc));
   t->sync_bn = t->mc.image_kind == HP_CLIP_IMAGE_RESNET && strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
   return 0;
@@ -403,13 +410,11 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
   t->bn_comm = MPI_COMM_NULL;
   MPI_Comm_rank(comm, &t->rank);
   MPI_Comm_size(comm, &t->size);
-  int64_t batch = hp_cfg_int(cfg, "train.batch"), eb = hp_cfg_int(cfg, "train.eval_batch");
-  if (eb == 0) eb = batch;
-  int64_t bl = batch / t->size > 0 ? batch / t->size : 1, el = (eb + t->size - 1) / t->size;
+  read_settings(t);
+  int64_t bl = t->batch / t->size > 0 ? t->batch / t->size : 1, el = (t->eval_batch + t->size - 1) / t->size;
   t->Bmax = bl > el ? bl : el;
-  t->T = hp_cfg_int(cfg, "data.caption_len");
   HP_CALL(hp_train_data_open(comm, dpath, t->T, t->Bmax, &t->d));
-  int err = read_cfg(t);
+  int err = read_model(t);
   if (!err) err = check_setup(t);
   if (!err) err = hp_clip_build(&t->m, &t->mc);
   HP_CALL(hp_agree(comm, err));
