@@ -9,9 +9,10 @@ source "$SRC_DIR/tests/cli/lib.sh"
 source "$SRC_DIR/tests/train/preempt_lib.sh"
 export OMPI_MCA_mpi_yield_when_idle=1
 CFG="$SRC_DIR/tests/eval/tiny.cfg"
-# 600 images: 840 training captions, 105 steps per epoch, so that a signal lands mid-epoch even
-# when it takes a few dozen milliseconds (steps take milliseconds) to arrive
-CAP=(-s caption.width=64 -s caption.ffn=128 -s caption.heads=2 -s caption.train_batch=8 -s caption.train_epochs=3
+# 600 images: 840 training captions, 105 steps per epoch, 4 epochs: steps take milliseconds and a
+# signal forwarded by mpirun can take dozens of them to arrive (72 seen under load), so every
+# outside signal below is sent at least 270 steps before the end of training
+CAP=(-s caption.width=64 -s caption.ffn=128 -s caption.heads=2 -s caption.train_batch=8 -s caption.train_epochs=4
      -s caption.train_patience=0 -s run.log_every=0)
 timeout 300 $MPIRUN -np 2 "$HPCLIP" run "$CFG" --run-dir "$T/base" --stages synth,train,embed -s synth.num_images=600 \
   >"$T/base.txt" 2>&1 \
@@ -68,7 +69,7 @@ fresh usr1; interrupt usr1 USR1 2 130; after usr1 130; resume_same usr1
 fresh term; interrupt term TERM-RANKS 1 10; after term 10; resume_same term
 # twice: preempted, resumed and preempted again, then resumed to the end
 fresh twice; interrupt twice USR1 1 5; after twice 5
-interrupt twice USR1 3 240
+interrupt twice USR1 2 150
 grep -q "resuming from" "$T/twice.txt" && ok "twice: the second run resumed first" || bad "twice: the second run did not resume"
-after twice 240; resume_same twice
+after twice 150; resume_same twice
 finish
