@@ -16,6 +16,7 @@ void hp_log_init(MPI_Comm comm) {
 }
 
 void hp_log_set_level(int level) { g_level = level; }
+int hp_log_level(void) { return g_level; }
 int hp_log_rank(void) { return g_rank; }
 int hp_log_size(void) { return g_size; }
 double hp_now(void) { return MPI_Wtime(); }

@@ -11,6 +11,7 @@ enum { HP_LOG_QUIET = 0, HP_LOG_INFO = 1, HP_LOG_DEBUG = 2 };
 
 void hp_log_init(MPI_Comm comm);
 void hp_log_set_level(int level);
+int hp_log_level(void);
 int hp_log_rank(void);
 int hp_log_size(void);
 

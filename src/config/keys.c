@@ -27,7 +27,7 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"run.seed", HP_T_INT, "1234", 0, 4611686018427387904.0 /* 2^62 */, NULL,
      "seed of every random stream (synthesis, initialisation, shuffling); same seed, same results"},
     {"run.log_level", HP_T_ENUM, "info", NO_RANGE, "quiet|info|debug",
-     "how much rank 0 logs to stdout"},
+     "how much rank 0 logs to stdout: quiet = warnings, errors and the one-line results only; info = stage lines, progress and a one-line summary per result (the tables are in the stages' .md files); debug = also every table (search, zeroshot, cluster, caption) as Markdown"},
     {"run.log_every", HP_T_FLOAT, "10", 0, 1e6, NULL,
      "seconds between progress lines of a long loop (training steps, validation, embedding, "
      "decoding, ingest); the first and last lines are always printed; 0 = a line for every step "

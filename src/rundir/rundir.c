@@ -27,3 +27,11 @@ int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {
   fp[k] = 0;
   return 1;
 }
+
+void hp_stage_rate(hp_stage_ctx *ctx, const char *unit, double count, double seconds) {
+  if (ctx->nrates >= (int)(sizeof ctx->rates / sizeof ctx->rates[0])) return;
+  snprintf(ctx->rates[ctx->nrates].unit, sizeof ctx->rates[0].unit, "%s", unit);
+  ctx->rates[ctx->nrates].count = count;
+  ctx->rates[ctx->nrates].seconds = seconds;
+  ctx->nrates++;
+}

@@ -16,7 +16,18 @@ typedef struct {
   hp_config *cfg;
   const char *run_dir;   /* absolute or relative path, exists when the stage runs */
   char fingerprint[32];  /* hex of the stage's fingerprint, to stamp into its output */
+  /* throughput of the stage's main loops (hp_stage_rate), logged by the runner with the
+   * stage's time, memory and I/O and kept in stage_resources.tsv */
+  struct {
+    char unit[40];
+    double count, seconds;
+  } rates[3];
+  int nrates;
 } hp_stage_ctx;
+
+/* Record a main loop's throughput: `count` items of `unit` (global, e.g. "images") in `seconds`
+ * (wall time of the loop). Up to 3 per stage; more are ignored. */
+void hp_stage_rate(hp_stage_ctx *ctx, const char *unit, double count, double seconds);
 
 /* Join run_dir and a file name into buf (size n); HP_ERR_USAGE if it does not fit. */
 int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n);

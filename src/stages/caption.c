@@ -437,6 +437,7 @@ static int decode_modes(hp_stage_ctx *ctx, cap_out *o, hp_capdec *m, const hp_pa
                 tk > 0 ? (double)n / tk : 0.0, ctx->size, ctx->size > 1 ? "s" : "");
   }
   o->seconds = tmode[0] + tmode[1] + tproj;
+  hp_stage_rate(ctx, "captions decoded (both modes)", (double)(NMODES * n), o->seconds);
   o->rate = o->seconds > 0 ? (double)(NMODES * n) / o->seconds : 0.0;
   free(dx.rows);
   return 0;

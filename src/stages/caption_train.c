@@ -85,6 +85,7 @@ int hp_stage_caption_train(hp_stage_ctx *ctx) {
   hp_train_model model = hp_caption_task_model(task);
   hp_train_result r;
   HP_CALL(hp_train(&tc, &model, &r));
+  hp_stage_rate(ctx, "captions trained", (double)(r.steps * tc.batch), r.step_seconds);
   hp_log_info("caption-train: best validation token accuracy %.4f after epoch %" PRId64 " -> %s", r.best,
               r.best_epoch, out);
   if (ctx->rank == 0) {

@@ -292,7 +292,10 @@ int hp_stage_cluster(hp_stage_ctx *ctx) {
   hp_km_result r;
   if (o.k == 0) HP_CALL(elbow_search(&d, &opt, &o, kmin, kmax, kstep));
   opt.k = (int)o.k;
+  double tk = hp_now();
   HP_CALL(hp_kmeans(&d, &opt, NULL, &r));
+  /* rows x iterations: the distance work of Lloyd's loop (each costs K x dim multiply-adds) */
+  hp_stage_rate(ctx, "row-iterations (k-means)", (double)o.N * r.iters, hp_now() - tk);
   o.iters = r.iters;
   o.converged = r.converged;
   o.repaired = r.repaired;

@@ -120,6 +120,8 @@ int hp_stage_embed(hp_stage_ctx *ctx) {
   double ti = 0.0, tc = 0.0;
   HP_CALL(embed_images(ctx, ds, &ev, r0, rn, ir, iemb, &ti));
   HP_CALL(embed_captions(ctx, ds, &ev, M, c0, cn, cr, cemb, &tc));
+  hp_stage_rate(ctx, "images", (double)N, ti);
+  hp_stage_rate(ctx, "captions", (double)M, tc);
   hp_log_info("embed: %" PRId64 " images in %.2f s (%.1f images/s), %" PRId64 " captions in %.2f s (%.1f captions/s)",
               N, ti, ti > 0 ? (double)N / ti : 0.0, M, tc, tc > 0 ? (double)M / tc : 0.0);
   HP_CALL(hp_dataset_read_split(ds, r0, rn, split));

@@ -130,9 +130,13 @@ int hp_eval_write_markdown(hp_stage_ctx *ctx, const char *name, hp_eval_md_fn fn
       if (err) remove(tmp);
       hp_tmpfile_unregister(tmp);
     }
-    if (!err) {
+    /* a table can run to hundreds of lines (one per class): the log of a long job names the
+     * file and prints the table itself only when asked */
+    if (!err && hp_log_level() >= HP_LOG_DEBUG) {
       fn(stdout, arg);
       fflush(stdout);
+    } else if (!err) {
+      hp_log_info("tables in %s (run.log_level = \"debug\" also prints them here)", path);
     }
   }
   HP_CALL(hp_agree_root(ctx->comm, err));

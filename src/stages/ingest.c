@@ -126,7 +126,10 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   io.limits.max_pixels = p->max_pixels;
   io.limits.min_side = 2 * p->image_size; /* JPEG DCT-domain pre-scaling, see image_decode.h */
   hp_ingest_shard sh;
+  double td = hp_now();
   HP_CALL(hp_ingest_decode_shard(ctx->comm, p->root, &l, &io, &sh, &rep));
+  HP_MPI(MPI_Barrier(ctx->comm)); /* the slowest rank's decoding is the stage's */
+  hp_stage_rate(ctx, "images decoded", (double)l.n, hp_now() - td);
   hp_ingest_list_free(&l);
 
   /* The report: parse entries (rank 0) then decode entries in rank = record order. */

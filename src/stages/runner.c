@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/preempt.h"
+#include "base/resources.h"
 #include "base/watchdog.h"
 #include "base/log.h"
 #include "base/test_hooks.h"
@@ -176,6 +177,64 @@ static void test_stall(const hp_stage_ctx *ctx, const hp_stage *st) {
   for (;;) pause();
 }
 
+/* "1.23 GB" / "456 MB" / "7.8 kB" */
+static void fmt_bytes(double b, char *buf, size_t n) {
+  if (b < 0) snprintf(buf, n, "?");
+  else if (b >= 1e9) snprintf(buf, n, "%.2f GB", b / 1e9);
+  else if (b >= 1e6) snprintf(buf, n, "%.1f MB", b / 1e6);
+  else snprintf(buf, n, "%.1f kB", b / 1e3);
+}
+
+/* Collective: every rank's peak RSS and I/O to rank 0, which logs them with the stage's
+ * throughputs and appends a row to stage_resources.tsv. The row is a record, not an output:
+ * a failure to write it is a warning. */
+static int report_resources(hp_stage_ctx *ctx, const hp_stage *st, const hp_res *res) {
+  enum { LISTED = 128 }; /* ranks whose peak is listed one by one; beyond, min and max */
+  double mine[2] = {res->read_bytes > 0 ? (double)res->read_bytes : 0,
+                    res->written_bytes > 0 ? (double)res->written_bytes : 0},
+         io[2], peak[LISTED], lo, hi;
+  HP_MPI(MPI_Reduce(mine, io, 2, MPI_DOUBLE, MPI_SUM, 0, ctx->comm));
+  HP_MPI(MPI_Reduce(&res->peak_rss_mib, &lo, 1, MPI_DOUBLE, MPI_MIN, 0, ctx->comm));
+  HP_MPI(MPI_Reduce(&res->peak_rss_mib, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, ctx->comm));
+  if (ctx->size <= LISTED) HP_MPI(MPI_Gather(&res->peak_rss_mib, 1, MPI_DOUBLE, peak, 1, MPI_DOUBLE, 0, ctx->comm));
+  if (ctx->rank != 0) return 0;
+  char rss[LISTED * 8 + 32] = "", rates[512] = "", rd[32], wr[32];
+  double rsum = io[0], wsum = io[1], rmax = hi;
+  size_t k = 0;
+  for (int r = 0; r < ctx->size && ctx->size <= LISTED; r++)
+    k += (size_t)snprintf(rss + k, sizeof rss - k, "%s%.0f", r ? "," : "", peak[r]);
+  if (ctx->size > LISTED) snprintf(rss, sizeof rss, "%.0f..%.0f", lo, hi);
+  k = 0;
+  for (int i = 0; i < ctx->nrates && k < sizeof rates; i++) {
+    double rate = ctx->rates[i].seconds > 0 ? ctx->rates[i].count / ctx->rates[i].seconds : 0;
+    k += (size_t)snprintf(rates + k, sizeof rates - k, "%s%s %.1f/s (%.0f in %.2f s)", i ? "; " : "",
+                          ctx->rates[i].unit, rate, ctx->rates[i].count, ctx->rates[i].seconds);
+  }
+  fmt_bytes(rsum, rd, sizeof rd);
+  fmt_bytes(wsum, wr, sizeof wr);
+  hp_log_info("stage %s: peak RSS per rank %s MiB%s; read %s, written %s (all ranks)%s%s", st->name, rss,
+              res->peak_since_start ? " (since the process started: the kernel refused to reset it)" : "", rd, wr,
+              ctx->nrates ? "; " : "", rates);
+  char path[4096];
+  FILE *f = NULL;
+  if (hp_run_path(ctx, HP_FILE_STAGE_RESOURCES, path, sizeof path) == 0) {
+    int fresh = access(path, F_OK) != 0;
+    f = fopen(path, "a");
+    if (f && fresh)
+      fprintf(f, "stage\tranks\tseconds\tpeak_rss_mib_max\tpeak_rss_mib_per_rank\tread_bytes\twritten_bytes\t"
+                 "throughput\n");
+    if (f)
+      fprintf(f, "%s\t%d\t%.3f\t%.1f\t%s\t%.0f\t%.0f\t%s\n", st->name, ctx->size, res->seconds, rmax, rss, rsum,
+              wsum, rates);
+  }
+  if (!f || fclose(f) != 0) {
+    hp_error_clear();
+    hp_log_warn("cannot append to %s/%s: %s (the run goes on)", ctx->run_dir, HP_FILE_STAGE_RESOURCES,
+                strerror(errno));
+  }
+  return 0;
+}
+
 int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force) {
   if (!st->run)
     HP_ERROR(HP_ERR_NOTIMPL, "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc,
@@ -197,9 +256,13 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   HP_CALL(hp_watchdog_start(ctx.rank, hp_cfg_float(cfg, "run.watchdog")));
   hp_watch_stage(st->name);
   test_stall(&ctx, st);
+  hp_res res;
+  hp_res_begin(&res);
   HP_CALL(st->run(&ctx));
+  hp_res_end(&res);
   hp_watch_doing("between stages");
   hp_log_info("stage %s: done in %.2f s -> %s", st->name, hp_now() - t0, out);
+  HP_CALL(report_resources(&ctx, st, &res));
   /* a signal during the stage's last moments: stop before the next stage starts */
   int stop = 0, sig = 0;
   HP_CALL(hp_preempt_agree(comm, &stop, &sig));

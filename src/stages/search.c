@@ -527,6 +527,10 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   HP_CALL(clip_protocol(ctx, &em, &im, ix, split, &o));
   hp_log_info("search: CLIP protocol (%" PRId64 " images, %" PRId64 " captions) in %.2f s", o.n_images, o.n_captions,
               hp_now() - t1);
+  for (int r = 0; r < 1 + o.forest; r++)
+    if (o.have_qs[QS_C2I] && o.qps[r][QS_C2I] > 0)
+      hp_stage_rate(ctx, r ? "caption->image queries (forest)" : "caption->image queries (exact)", (double)o.n_captions,
+                    (double)o.n_captions / o.qps[r][QS_C2I]);
   if (o.forest)
     hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f",
                 o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C]);

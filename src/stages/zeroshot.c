@@ -135,6 +135,7 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
     o.r[c] = r.recall;
     o.f1[c] = r.f1;
   }
+  hp_stage_rate(ctx, "images classified", (double)im.total, hp_now() - t0);
   hp_log_info("zeroshot: %" PRId64 " '%s' images (%" PRId64 " unlabelled skipped), %" PRId64 " classes in %.2f s: "
               "accuracy %.3f, micro-F1 %.3f, macro-F1 %.3f", im.total, o.split, o.unlabelled, L, hp_now() - t0,
               o.s.accuracy, o.s.micro.f1, o.s.macro.f1);

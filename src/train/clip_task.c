@@ -33,6 +33,7 @@ struct hp_clip_task {
   hp_clip m;
   MPI_Comm bn_comm;              /* synchronised batch norm (a duplicate of comm), or MPI_COMM_NULL */
   double bn_time;                /* seconds in the batch-norm reductions */
+  double input_time;             /* seconds the training steps spent reading their images */
   int64_t bn_calls;
   int64_t Bl, Bmax;              /* local train batch, activation capacity */
   int64_t *perm;
@@ -108,7 +109,9 @@ static int forward_loss(void *self, const hp_train_pos *pos, hp_step_out *out) {
   for (int64_t i = 0; i < Bl; i++) cp[i] = hp_train_pick_caption(&t->d, t->seed, rows[i], pos->epoch);
   fill_text(t, cp, Bl);
   if (cp != caps) free(cp);
+  double t0 = hp_now();
   HP_CALL(hp_train_read_images(&t->d, rows, Bl, t->img));
+  t->input_time += hp_now() - t0;
 
   hp_drop tdrop = {.p = t->text_dropout, .seed = t->seed, .step = (uint64_t)pos->step,
                    .sample0 = (uint64_t)(t->rank * Bl)};
@@ -490,6 +493,8 @@ hp_train_model hp_clip_task_model(hp_clip_task *t) {
 }
 
 const hp_vocab *hp_clip_task_vocab(const hp_clip_task *t) { return t->d.vocab; }
+
+double hp_clip_task_input_time(const hp_clip_task *t) { return t->input_time; }
 
 void hp_clip_task_bn_time(const hp_clip_task *t, double *seconds, int64_t *calls) {
   *seconds = t->bn_time;

@@ -15,7 +15,8 @@ PNG_W=544 PNG_H=220
 if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train; then
   for np in 1 2 3; do
     mkdir -p "$T/r$np" && cp "$T/base/dataset.h5" "$T/base/ckpt.h5" "$T/r$np/"
-    expect_ok "embed+search+zeroshot" $np run "$CFG" --run-dir "$T/r$np" --stages embed,search,zeroshot
+    dbg=(); [ $np = 3 ] && dbg=(-s run.log_level=debug)   # 3 ranks: the tables printed on stdout too
+    expect_ok "embed+search+zeroshot" $np run "$CFG" --run-dir "$T/r$np" --stages embed,search,zeroshot "${dbg[@]}"
     cp "$T/out.txt" "$T/log$np.txt"
   done
   for f in embeddings.h5 results.h5; do
@@ -66,8 +67,12 @@ if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train
       || bad "forest search_top5.png differs between 1 and $np ranks"
     h5diff "$T/f1/index.h5" "$T/f$np/index.h5" >/dev/null && ok "index.h5: 1 = $np ranks" || bad "index.h5 differs between 1 and $np ranks"
   done
-  grep -q "| Model | P@1 | P@5" "$T/log2.txt" && grep -q "| Model | macro-P | micro-P" "$T/log2.txt" \
-    && ok "both tables printed" || bad "tables not printed to stdout"
+  grep -q "| Model | P@1 | P@5" "$T/log3.txt" && grep -q "| Model | macro-P | micro-P" "$T/log3.txt" \
+    && ok "run.log_level=debug: both tables printed" || bad "run.log_level=debug: tables not printed to stdout"
+  if grep -q "^|" "$T/log2.txt"; then bad "default log level: a table on stdout: $(grep -m1 '^|' "$T/log2.txt")"
+  elif grep -q "tables in $T/r2/search.md" "$T/log2.txt" && grep -q "tables in $T/r2/zeroshot.md" "$T/log2.txt"; then
+    ok "default log level: no table on stdout, the .md files named"
+  else bad "default log level: search.md / zeroshot.md not named in the log"; fi
   grep -Eq "embed: .*images/s.*captions/s" "$T/log2.txt" && ok "throughput logged" || bad "no throughput line"
   # skip rule: nothing changed -> all three skipped; a zeroshot key changed -> only zeroshot reruns,
   # and /search survives the rewrite
