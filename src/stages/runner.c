@@ -185,10 +185,7 @@ static void fmt_bytes(double b, char *buf, size_t n) {
   else snprintf(buf, n, "%.1f kB", b / 1e3);
 }
 
-/* Collective: every rank's peak RSS and I/O to rank 0, which logs them with the stage's
- * throughputs and appends a row to stage_resources.tsv. The row is a record, not an output:
- * a failure to write it is a warning. */
-static int report_resources(hp_stage_ctx *ctx, const hp_stage *st, const hp_res *res) {
+int hp_stage_report_resources(hp_stage_ctx *ctx, const char *stage, const hp_res *res) {
   enum { LISTED = 128 }; /* ranks whose peak is listed one by one; beyond, min and max */
   double mine[2] = {res->read_bytes > 0 ? (double)res->read_bytes : 0,
                     res->written_bytes > 0 ? (double)res->written_bytes : 0},
@@ -212,11 +209,12 @@ static int report_resources(hp_stage_ctx *ctx, const hp_stage *st, const hp_res 
   }
   fmt_bytes(rsum, rd, sizeof rd);
   fmt_bytes(wsum, wr, sizeof wr);
-  hp_log_info("stage %s: peak RSS per rank %s MiB%s; read %s, written %s (all ranks)%s%s", st->name, rss,
+  hp_log_info("stage %s: peak RSS per rank %s MiB%s; read %s, written %s (all ranks)%s%s", stage, rss,
               res->peak_since_start ? " (since the process started: the kernel refused to reset it)" : "", rd, wr,
               ctx->nrates ? "; " : "", rates);
   char path[4096];
   FILE *f = NULL;
+  if (access(ctx->run_dir, W_OK) != 0) return 0; /* synth-coco into a root outside any run directory */
   if (hp_run_path(ctx, HP_FILE_STAGE_RESOURCES, path, sizeof path) == 0) {
     int fresh = access(path, F_OK) != 0;
     f = fopen(path, "a");
@@ -224,7 +222,7 @@ static int report_resources(hp_stage_ctx *ctx, const hp_stage *st, const hp_res 
       fprintf(f, "stage\tranks\tseconds\tpeak_rss_mib_max\tpeak_rss_mib_per_rank\tread_bytes\twritten_bytes\t"
                  "throughput\n");
     if (f)
-      fprintf(f, "%s\t%d\t%.3f\t%.1f\t%s\t%.0f\t%.0f\t%s\n", st->name, ctx->size, res->seconds, rmax, rss, rsum,
+      fprintf(f, "%s\t%d\t%.3f\t%.1f\t%s\t%.0f\t%.0f\t%s\n", stage, ctx->size, res->seconds, rmax, rss, rsum,
               wsum, rates);
   }
   if (!f || fclose(f) != 0) {
@@ -262,7 +260,7 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   hp_res_end(&res);
   hp_watch_doing("between stages");
   hp_log_info("stage %s: done in %.2f s -> %s", st->name, hp_now() - t0, out);
-  HP_CALL(report_resources(&ctx, st, &res));
+  HP_CALL(hp_stage_report_resources(&ctx, st->name, &res));
   /* a signal during the stage's last moments: stop before the next stage starts */
   int stop = 0, sig = 0;
   HP_CALL(hp_preempt_agree(comm, &stop, &sig));

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/resources.h"
 #include "config/config.h"
 #include "rundir/rundir.h" /* hp_stage_ctx, hp_run_path, the Markdown stamp */
 
@@ -58,6 +59,11 @@ extern const int hp_nstages;
 const hp_stage *hp_stage_find(const char *name);
 
 /* Run one stage (collective): fingerprint, skip check, run. force = 1 ignores a complete output. */
+/* Collective: every rank's peak RSS and I/O of a stage (hp_res_begin/end around it) to rank 0,
+ * which logs them with the stage's throughputs (hp_stage_rate) and appends a row to
+ * RUN_DIR/stage_resources.tsv. The row is a record, not an output: a failure to write it is a
+ * warning, and no row is written when the run directory does not exist. */
+int hp_stage_report_resources(hp_stage_ctx *ctx, const char *stage, const hp_res *res);
 int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_stage *st, int force);
 
 /* Stage entry points. */

@@ -346,11 +346,18 @@ int hp_synth_coco(MPI_Comm comm, hp_config *cfg, int force) {
               (long long)j.g.long_side, (long long)j.g.quality, (long long)j.g.captions_per_image,
               (unsigned long long)j.g.seed, j.root, hp_log_size(), hp_log_size() > 1 ? "s" : "");
   double t0 = hp_now();
+  hp_res res;
+  hp_res_begin(&res);
   char tmp[PATH_CAP] = "";
   int e = generate(comm, &j, state, tmp);
   if (e && rank == 0) remove_tree(tmp); /* "" when it was never made */
   HP_CALL(e);
   hp_watch_doing("between stages");
+  hp_res_end(&res);
   hp_log_info("synth-coco: done in %.1f s -> %s (fingerprint %s)", hp_now() - t0, j.root, j.fp);
+  hp_stage_ctx ctx = {.comm = comm, .rank = rank, .size = hp_log_size(), .cfg = cfg,
+                      .run_dir = hp_cfg_str(cfg, "run.dir")};
+  hp_stage_rate(&ctx, "JPEG images written", (double)(j.g.n_train + j.g.n_val), res.seconds);
+  HP_CALL(hp_stage_report_resources(&ctx, "synth-coco", &res));
   return 0;
 }
