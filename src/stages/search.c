@@ -38,8 +38,10 @@
 #define KMAX 10
 static const int g_ks[3] = {1, 5, 10};
 
-/* query sets, in the order of /search/index/recall_at_10 and the timing columns */
-enum { QS_LABEL = 0, QS_C2I = 1, QS_I2C = 2, QS_N = 3 };
+/* query sets: the first QS_N in the order of /search/index/recall_at_10 and the timing columns;
+ * image -> image (QS_I2I) has its own group /search/image_to_image (added later, so that the
+ * files written before it stay valid) */
+enum { QS_LABEL = 0, QS_C2I = 1, QS_I2C = 2, QS_N = 3, QS_I2I = 3, QS_ALL = 4 };
 
 typedef struct {
   int64_t L;
@@ -60,17 +62,18 @@ typedef struct {
   hp_index_params ip;
   int64_t shards;
   int forest, save;
-  double recall[QS_N];                 /* forest's recall@10 against exact (forest only) */
+  double recall[QS_ALL];               /* forest's recall@10 against exact (forest only) */
   double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
-  double qps[2][QS_N];                 /* queries/s: exact, forest */
-  int have_qs[QS_N];
+  double qps[2][QS_ALL];               /* queries/s: exact, forest */
+  int have_qs[QS_ALL];
+  double i2i[3];                       /* image -> image: label precision at 1, 5, 10 (with labels) */
   hp_query_table qt;                   /* search.queries: the study's Table 3 (search_queries.h) */
   const char *run_name;
 } search_out;
 
 static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
                                         "ap_retrieved"};
-static const char *const g_qsnames[QS_N] = {"label", "caption->image", "image->caption"};
+static const char *const g_qsnames[QS_ALL] = {"label", "caption->image", "image->caption", "image->image"};
 
 /* The global rows [r0, r0+n) of the shards this rank holds: shard j = hp_shard_range(N, S, j),
  * rank r holds shards hp_shard_range(S, P, r). */
@@ -113,32 +116,32 @@ static int build_index(hp_stage_ctx *ctx, search_out *o, int64_t N, const float 
   return 0;
 }
 
-/* Global top-KMAX of nq queries through the index; with the forest, also exactly (recall@10 and
- * queries/s of both). Query set qs. */
-static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q,
+/* Global top-k of nq queries through the index; with the forest, also exactly (recall of the k
+ * lists and queries/s of both). Query set qs. */
+static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
                        int64_t *ids, float *sc) {
   double t0 = hp_now();
-  HP_CALL(hp_index_search(ix, nq, q, KMAX, ids, sc));
+  HP_CALL(hp_index_search(ix, nq, q, k, ids, sc));
   double dt[2] = {hp_now() - t0, 0};
   o->recall[qs] = 1.0;
   if (o->forest && nq > 0) {
     int64_t *ie = NULL;
     float *se = NULL;
-    HP_CALLOC(ie, (size_t)nq * KMAX, "exact top-k ids");
-    HP_CALLOC(se, (size_t)nq * KMAX, "exact top-k scores");
+    HP_CALLOC(ie, (size_t)nq * (size_t)k, "exact top-k ids");
+    HP_CALLOC(se, (size_t)nq * (size_t)k, "exact top-k scores");
     t0 = hp_now();
-    HP_CALL(hp_index_search_exact(ix, nq, q, KMAX, ie, se));
+    HP_CALL(hp_index_search_exact(ix, nq, q, k, ie, se));
     dt[1] = hp_now() - t0;
     /* the mean over queries of |forest ∩ exact| / |exact| (index.h's hp_index_recall) */
     double sum = 0;
     int64_t counted = 0;
     for (int64_t i = 0; i < nq; i++) {
-      const int64_t *a = ids + i * KMAX, *e = ie + i * KMAX;
+      const int64_t *a = ids + i * k, *e = ie + i * k;
       int valid = 0, hit = 0;
-      for (int j = 0; j < KMAX; j++) {
+      for (int j = 0; j < k; j++) {
         if (e[j] < 0) continue;
         valid++;
-        for (int m = 0; m < KMAX; m++)
+        for (int m = 0; m < k; m++)
           if (a[m] == e[j]) { hit++; break; }
       }
       if (valid) { sum += (double)hit / valid; counted++; }
@@ -170,7 +173,7 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
   HP_CALLOC(sc, L * KMAX, "top-k scores");
   HP_CALLOC(rel, L * KMAX, "top-k relevance");
   HP_CALL(hp_eval_label_queries(ev, o->prompt, o->names, L, q));
-  HP_CALL(run_queries(ctx, o, ix, QS_LABEL, L, q, ids, sc));
+  HP_CALL(run_queries(ctx, o, ix, QS_LABEL, L, q, KMAX, ids, sc));
   /* relevance of the merged lists: the rank owning an image knows its labels */
   for (int64_t c = 0; c < L; c++)
     for (int j = 0; j < KMAX; j++) {
@@ -256,6 +259,75 @@ static int gather_sel(MPI_Comm comm, int size, const float *emb, const int64_t *
   return 0;
 }
 
+/* All-gather the label rows [n, L] of the selected images, in the order of gather_sel. */
+static int gather_labels(MPI_Comm comm, int size, const uint8_t *labels, int64_t n, int64_t L, uint8_t **all) {
+  int *cnt = NULL, *dsp = NULL;
+  HP_CALLOC(cnt, size, "gather counts");
+  HP_CALLOC(dsp, size, "gather displacements");
+  int mine = (int)(n * L);
+  HP_MPI(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, comm));
+  int64_t t = 0;
+  for (int r = 0; r < size; r++) {
+    if (t + cnt[r] > INT32_MAX) HP_ERROR(HP_ERR_MEM, "search: %lld label bytes too many to gather", (long long)(t + cnt[r]));
+    dsp[r] = (int)t;
+    t += cnt[r];
+  }
+  HP_CALLOC(*all, t > 0 ? t : 1, "gathered label rows");
+  HP_MPI(MPI_Allgatherv(labels, mine, MPI_UINT8_T, *all, cnt, dsp, MPI_UINT8_T, comm));
+  free(cnt);
+  free(dsp);
+  return 0;
+}
+
+/* Position of id in the ascending ids[0..n), -1 if absent. */
+static int64_t find_id(const int64_t *ids, int64_t n, int64_t id) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && ids[lo] == id ? lo : -1;
+}
+
+/* Image -> image within the split: every image (qi, global ids qid ascending) asks the image
+ * index for its 10 nearest other images — k = 11, the query itself dropped by id (the 11th
+ * dropped where the query is not among them). With labels, precision at 1, 5, 10 = the share of
+ * those neighbours carrying a label of the query (missing neighbours count as not relevant). */
+static int image_to_image(hp_stage_ctx *ctx, search_out *o, hp_index *ix, const hp_eval_images *im, int64_t nq,
+                          const float *qi, const int64_t *qid) {
+  const int k = KMAX + 1;
+  int64_t *top = NULL;
+  float *sc = NULL;
+  uint8_t *lab = NULL;
+  HP_CALLOC(top, (size_t)(nq > 0 ? nq : 1) * (size_t)k, "image->image top-k ids");
+  HP_CALLOC(sc, (size_t)(nq > 0 ? nq : 1) * (size_t)k, "image->image top-k scores");
+  HP_CALL(run_queries(ctx, o, ix, QS_I2I, nq, qi, k, top, sc));
+  memset(o->i2i, 0, sizeof o->i2i);
+  const int64_t L = o->L;
+  if (L > 0 && im->labels) HP_CALL(gather_labels(ctx->comm, ctx->size, im->labels, im->n, L, &lab));
+  for (int64_t q = 0; lab && q < nq; q++) {
+    if (q > 0 && qid[q] <= qid[q - 1]) HP_ERROR(HP_ERR_INTERNAL, "image->image: query ids not ascending");
+    const uint8_t *lq = lab + q * L;
+    int got = 0, hits[KMAX + 1] = {0};
+    for (int j = 0; j < k && got < KMAX; j++) {
+      int64_t id = top[q * k + j], at = id >= 0 && id != qid[q] ? find_id(qid, nq, id) : -1;
+      if (at < 0) continue;
+      int share = 0;
+      for (int64_t l = 0; l < L && !share; l++) share = lq[l] && lab[at * L + l];
+      got++;
+      hits[got] = hits[got - 1] + share;
+    }
+    for (int g = got + 1; g <= KMAX; g++) hits[g] = hits[got];
+    for (int kk = 0; kk < 3; kk++) o->i2i[kk] += (double)hits[g_ks[kk]] / g_ks[kk];
+  }
+  for (int kk = 0; kk < 3 && nq > 0; kk++) o->i2i[kk] /= (double)nq;
+  free(top);
+  free(sc);
+  free(lab);
+  return 0;
+}
+
 /* CLIP protocol within the selected images (index ix) and their captions. */
 static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix, int split,
                          search_out *o) {
@@ -292,7 +364,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   HP_CALLOC(sc, (nmax > 0 ? nmax : 1) * KMAX, "top-k scores");
   memset(o->clip, 0, sizeof o->clip);
   /* caption -> image: the image index */
-  HP_CALL(run_queries(ctx, o, ix, QS_C2I, nqc, qc, top, sc));
+  HP_CALL(run_queries(ctx, o, ix, QS_C2I, nqc, qc, KMAX, top, sc));
   for (int64_t q = 0; q < nqc; q++) {
     int64_t want = capimg[qcid[q]], at = KMAX;
     for (int j = 0; j < KMAX; j++)
@@ -300,7 +372,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
     for (int kk = 0; kk < 3; kk++) o->clip[1][kk] += at < g_ks[kk];
   }
   /* image -> caption: the caption index */
-  HP_CALL(run_queries(ctx, o, cix, QS_I2C, nqi, qi, top, sc));
+  HP_CALL(run_queries(ctx, o, cix, QS_I2C, nqi, qi, KMAX, top, sc));
   for (int64_t q = 0; q < nqi; q++) {
     int at = KMAX;
     for (int j = 0; j < KMAX; j++) {
@@ -313,6 +385,11 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
     o->clip[0][kk] = nqi ? o->clip[0][kk] / (double)nqi : 0.0;
     o->clip[1][kk] = nqc ? o->clip[1][kk] / (double)nqc : 0.0;
   }
+  free(top);
+  free(sc);
+  top = NULL;
+  sc = NULL;
+  HP_CALL(image_to_image(ctx, o, ix, im, nqi, qi, qiid));
   hp_index_free(cix);
   free(capimg);
   free(sp);
@@ -350,10 +427,16 @@ static int write_group(hp_results_w *w, void *arg) {
     int64_t d3 = QS_N;
     HP_CALL(hp_results_f64(w, "index/recall_at_10", 1, &d3, o->recall));
   }
-  int64_t nk = o->forest ? 2 : 1, dq[2] = {nk, QS_N};
+  int64_t nk = o->forest ? 2 : 1, dq[2] = {nk, QS_N}, three = 3, one = 1;
+  double qps[2][QS_N], i2i_qps[2] = {o->qps[0][QS_I2I], o->qps[1][QS_I2I]};
+  for (int r = 0; r < 2; r++)
+    for (int qs = 0; qs < QS_N; qs++) qps[r][qs] = o->qps[r][qs];
   HP_CALL(hp_results_attr_str(w, "timing_rows", o->forest ? "exact,forest" : "exact"));
   HP_CALL(hp_results_f64(w, "timing/build_seconds", 1, &nk, o->build_s));
-  HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &o->qps[0][0]));
+  HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &qps[0][0]));
+  HP_CALL(hp_results_f64(w, "image_to_image/timing/queries_per_second", 1, &nk, i2i_qps));
+  if (o->forest) HP_CALL(hp_results_f64(w, "image_to_image/recall_at_10", 1, &one, &o->recall[QS_I2I]));
+  if (o->L > 0) HP_CALL(hp_results_f64(w, "image_to_image/precision", 1, &three, o->i2i));
   if (o->L == 0) return 0;
   if (o->png) {
     HP_CALL(hp_results_attr_str(w, "top5_png", HP_FILE_SEARCH_PNG));
@@ -411,6 +494,10 @@ static void markdown(FILE *f, void *arg) {
   fprintf(f, "CLIP retrieval protocol within the split:\n\n| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n");
   fprintf(f, "| image → caption | %.3f | %.3f | %.3f |\n", o->clip[0][0], o->clip[0][1], o->clip[0][2]);
   fprintf(f, "| caption → image | %.3f | %.3f | %.3f |\n\n", o->clip[1][0], o->clip[1][1], o->clip[1][2]);
+  if (o->L > 0)
+    fprintf(f, "Image → image within the split (each image's 10 nearest other images): the share carrying a label "
+               "of the query image:\n\n| P@1 | P@5 | P@10 |\n|---:|---:|---:|\n| %.3f | %.3f | %.3f |\n\n",
+            o->i2i[0], o->i2i[1], o->i2i[2]);
   if (o->png) {
     const char *apn = o->conv ? "AP@10, retrieved" : "AP@10";
     fprintf(f, "Top-5 images of the best and the worst class by %s (green border: relevant, red: not relevant; "
@@ -424,7 +511,7 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "Index `forest`: %d trees, leaf size %d, search_k %" PRId64 " per shard, %" PRId64
                " shards. Recall@10 against exact search on the same queries:\n\n| queries | recall@10 |\n|---|---:|\n",
             o->ip.n_trees, o->ip.leaf_size, o->ip.search_k, o->shards);
-    for (int qs = 0; qs < QS_N; qs++)
+    for (int qs = 0; qs < QS_ALL; qs++)
       if (o->have_qs[qs]) fprintf(f, "| %s | %.4f |\n", g_qsnames[qs], o->recall[qs]);
     fprintf(f, "\n");
   } else {
@@ -432,10 +519,11 @@ static void markdown(FILE *f, void *arg) {
   }
   /* timings vary from run to run: one block, delimited for tools that compare runs */
   fprintf(f, "<!-- timing -->\nTiming (wall seconds, slowest rank; image and caption indices together):\n\n"
-             "| index | build s | label q/s | caption → image q/s | image → caption q/s |\n|---|---:|---:|---:|---:|\n");
+             "| index | build s | label q/s | caption → image q/s | image → caption q/s | image → image q/s |\n"
+             "|---|---:|---:|---:|---:|---:|\n");
   for (int r = 0; r < (o->forest ? 2 : 1); r++) {
     fprintf(f, "| %s | %.3f", r ? "forest" : "exact", o->build_s[r]);
-    for (int qs = 0; qs < QS_N; qs++) {
+    for (int qs = 0; qs < QS_ALL; qs++) {
       if (o->have_qs[qs]) fprintf(f, " | %.0f", o->qps[r][qs]);
       else fprintf(f, " | –");
     }
@@ -532,8 +620,11 @@ int hp_stage_search(hp_stage_ctx *ctx) {
       hp_stage_rate(ctx, r ? "caption->image queries (forest)" : "caption->image queries (exact)", (double)o.n_captions,
                     (double)o.n_captions / o.qps[r][QS_C2I]);
   if (o.forest)
-    hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f",
-                o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C]);
+    hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f, "
+                "image->image %.4f", o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C], o.recall[QS_I2I]);
+  if (o.L > 0)
+    hp_log_info("search: image->image (%" PRId64 " images, 10 nearest others): P@1 %.3f P@5 %.3f P@10 %.3f sharing a "
+                "label with the query", o.n_images, o.i2i[0], o.i2i[1], o.i2i[2]);
   HP_CALL(hp_eval_write_results(ctx, "search", &em, write_group, &o));
   HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("search"), markdown, &o));
   hp_index_free(ix);
