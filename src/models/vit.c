@@ -177,7 +177,6 @@ void hp_vit_free(hp_vit *m) {
   memset(m, 0, sizeof *m);
 }
 
-
 int hp_vit_forward(hp_vit *m, const hp_params *p, const float *img_f32, const uint8_t *img_u8,
                    int B, const hp_drop *drop, const float **pooled) {
   const hp_vit_config *c = &m->cfg;
