@@ -132,8 +132,15 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   hp_ingest_shard sh;
   double td = hp_now();
   HP_CALL(hp_ingest_decode_shard(ctx->comm, p->root, &l, &io, &sh, &rep));
-  HP_MPI(MPI_Barrier(ctx->comm)); /* the slowest rank's decoding is the stage's */
-  hp_stage_rate(ctx, "images decoded", (double)l.n, hp_now() - td);
+  /* the slowest rank's decoding is the stage's; a rank far behind the others (a slow disk or
+   * node, a starved process) shows here */
+  struct { double s; int r; } mine = {hp_now() - td, ctx->rank}, lo, hi;
+  HP_MPI(MPI_Allreduce(&mine, &lo, 1, MPI_DOUBLE_INT, MPI_MINLOC, ctx->comm));
+  HP_MPI(MPI_Allreduce(&mine, &hi, 1, MPI_DOUBLE_INT, MPI_MAXLOC, ctx->comm));
+  hp_stage_rate(ctx, "images decoded", (double)l.n, hi.s);
+  if (ctx->size > 1)
+    hp_log_info("ingest: decoding took %.1f s on the fastest rank (%d), %.1f s on the slowest (%d)", lo.s, lo.r, hi.s,
+                hi.r);
   hp_ingest_list_free(&l);
 
   /* The report: parse entries (rank 0) then decode entries in rank = record order. */

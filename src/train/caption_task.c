@@ -12,6 +12,7 @@
 #include "base/rng.h"
 #include "comm/shard.h"
 #include "data/train_data.h"
+#include "io/row_reader.h"
 
 #define HP_CAPTION_SEED 0xCA9710DEC0DEULL /* the decoder's streams, apart from the CLIP model's */
 
@@ -21,7 +22,7 @@ struct hp_caption_task {
   int64_t B, T, E;
   uint64_t seed;
   hp_train_data d;
-  float *emb;                 /* [M,E] every caption embedding */
+  hp_row_reader *emb;         /* embeddings.h5 /captions/embedding: each step reads its own rows */
   int64_t *caps[2], ncaps[2]; /* caption indices of the training / validation images */
   hp_params p;
   hp_capdec m;
@@ -57,14 +58,13 @@ static int epoch_begin(void *self, int64_t e) {
   return 0;
 }
 
-/* rows caps[0..n) into cond/tok/tg; returns the counted targets */
-static int64_t fill(hp_caption_task *t, const int64_t *caps, int64_t n) {
-  int64_t T = t->T, E = t->E;
-  for (int64_t i = 0; i < n; i++) {
-    memcpy(t->cond + i * E, t->emb + caps[i] * E, (size_t)E * sizeof(float));
-    memcpy(t->tok + i * T, t->d.ids + caps[i] * T, (size_t)T * sizeof(int32_t));
-  }
-  return hp_capdec_targets(t->tok, (int)n, (int)T, t->tg);
+/* rows caps[0..n) into cond (read from embeddings.h5) / tok / tg */
+static int fill(hp_caption_task *t, const int64_t *caps, int64_t n) {
+  int64_t T = t->T;
+  HP_CALL(hp_row_reader_read(t->emb, caps, n, t->cond));
+  for (int64_t i = 0; i < n; i++) memcpy(t->tok + i * T, t->d.ids + caps[i] * T, (size_t)T * sizeof(int32_t));
+  hp_capdec_targets(t->tok, (int)n, (int)T, t->tg);
+  return 0;
 }
 
 /* Forward and token loss of this rank's block of global batch g; the loss statistics (sum,
@@ -74,10 +74,9 @@ static int forward_loss(void *self, const hp_train_pos *pos, hp_step_out *out) {
   int64_t r0, n, g = pos->batch;
   hp_shard_range(t->B, t->size, t->rank, &r0, &n);
   t->n_local = n;
-  fill(t, t->perm + g * t->B + r0, n);
   double st[3] = {0.0, 0.0, 0.0}; /* loss sum, count, correct */
-  int err = 0;
-  if (n > 0) {
+  int err = fill(t, t->perm + g * t->B + r0, n);
+  if (n > 0 && !err) {
     hp_drop drop = {.p = t->m.cfg.dropout, .seed = t->seed, .step = (uint64_t)pos->step,
                     .sample0 = (uint64_t)(g * t->B + r0)};
     const float *lg;
@@ -117,7 +116,8 @@ static int validate(void *self, hp_eval_out *res) {
   hp_progress_start(&prog, "caption-train: validation", "captions", t->ncaps[1]);
   for (int64_t i = 0; i < n && !err; i += t->Bmax) {
     int64_t k = n - i < t->Bmax ? n - i : t->Bmax;
-    fill(t, t->caps[1] + r0 + i, k);
+    err = fill(t, t->caps[1] + r0 + i, k);
+    if (err) break;
     const float *lg;
     err = hp_capdec_forward(&t->m, &t->p, t->cond, t->tok, (int)t->T, (int)k, (int)t->T, 0, NULL, &lg);
     if (err) break;
@@ -168,9 +168,9 @@ const hp_vocab *hp_caption_task_vocab(const hp_caption_task *t) { return t->d.vo
 
 int hp_caption_task_load(hp_caption_task *t, hp_embeddings *em, const hp_capdec_config *dc) {
   t->E = em->embed_dim;
-  /* every caption embedding on every rank (M x E floats) */
-  HP_CALLOC(t->emb, (size_t)t->d.M * (size_t)t->E, "caption embeddings");
-  HP_CALL(hp_embeddings_read_captions(em, 0, t->d.M, t->emb));
+  /* no caption embedding is held: every step reads its rank's rows (row_reader.h) */
+  t->Bmax = (t->B + t->size - 1) / t->size;
+  HP_CALL(hp_row_reader_open(em->f.path, "/captions/embedding", H5T_NATIVE_FLOAT, t->Bmax, &t->emb));
   /* the training / validation captions */
   const char *sname[2] = {"training", "validation"};
   for (int s = 0; s < 2; s++) {
@@ -190,7 +190,6 @@ int hp_caption_task_load(hp_caption_task *t, hp_embeddings *em, const hp_capdec_
   if (t->ncaps[0] < t->B)
     HP_ERROR(HP_ERR_INPUT, "%s: %" PRId64 " training captions, fewer than one global batch (caption.train_batch = %"
              PRId64 ")", t->d.path, t->ncaps[0], t->B);
-  t->Bmax = (t->B + t->size - 1) / t->size;
   /* the decoder */
   HP_CALL(hp_capdec_build(&t->m, dc, &t->p));
   t->built = 1;
@@ -205,15 +204,15 @@ int hp_caption_task_load(hp_caption_task *t, hp_embeddings *em, const hp_capdec_
   HP_CALLOC(t->tg, (size_t)t->Bmax * t->T, "target batch");
   double MiB = 1.0 / 1048576.0;
   hp_log_info("caption-train: decoder %s: %zu parameters; %" PRId64 " training / %" PRId64
-              " validation captions; per rank: activations %.1f MiB, caption embeddings %.1f MiB",
-              t->desc, t->p.total, t->ncaps[0], t->ncaps[1], act * MiB, (double)t->d.M * t->E * sizeof(float) * MiB);
+              " validation captions; per rank: activations %.1f MiB, caption embeddings read per step (%.2f MiB a batch)",
+              t->desc, t->p.total, t->ncaps[0], t->ncaps[1], act * MiB, (double)t->Bmax * t->E * sizeof(float) * MiB);
   return 0;
 }
 
 void hp_caption_task_close(hp_caption_task *t) {
   if (!t) return;
   hp_train_data_close(&t->d);
-  free(t->emb);
+  hp_row_reader_close(t->emb);
   free(t->caps[0]);
   free(t->caps[1]);
   if (t->built) hp_capdec_free(&t->m);
