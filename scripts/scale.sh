@@ -6,7 +6,7 @@
 # time, main-loop throughput, peak RSS per rank and bytes read and written are tabulated.
 #
 #   scripts/scale.sh [--images N] [--val-images N] [--ranks P] [--out DIR] [--config JOB.cfg]
-#                    [--check] [--build DIR] [-s key=value]...
+#                    [--check] [--force] [--build DIR] [-s key=value]...
 #
 #   --images N      train2017 images to generate and ingest [118287, COCO 2017's]
 #   --val-images N  val2017 images generated (written as COCO has them; not ingested) [5000]
@@ -18,7 +18,10 @@
 #                   results.h5 dataset byte-identical (timings aside), summary.md identical
 #                   (its timing lines aside); exit 1 if not. Training itself agrees across rank
 #                   counts only within float tolerance (docs/architecture.md), so it is shared.
-#   --build DIR     where hpclip is [build]
+#   --force         rerun every pipeline stage even where its output is complete (the COCO folder
+#                   is still reused when it is current: synth-coco then skips and has no row)
+#   --build DIR     where hpclip is [build]; it is copied to DIR/.hpclip at the start, so that a
+#                   rebuild during an hour-long rehearsal cannot change the binary half-way
 #   -s key=value    extra overrides for every run
 # Environment: OMP_NUM_THREADS / OPENBLAS_NUM_THREADS default to 1 (one thread per rank).
 #
@@ -32,7 +35,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 PY=/usr/bin/python3
-images=118287 val=5000 ranks=2 out="" config=conf/coco-scale.cfg check=0 build=build
+images=118287 val=5000 ranks=2 out="" config=conf/coco-scale.cfg check=0 build=build force=()
 over=()
 die() { echo "scale.sh: $*" >&2; exit 2; }
 posint() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"; }
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --out) [ -n "${2:-}" ] || die "--out needs a directory"; out=$2; shift 2 ;;
     --config) [ -f "${2:-}" ] || die "--config: no such file '${2:-}'"; config=$2; shift 2 ;;
     --check) check=1; shift ;;
+    --force) force=(--force); shift ;;
     --build) [ -n "${2:-}" ] || die "--build needs a directory"; build=$2; shift 2 ;;
     -s) [[ "${2:-}" == *=* ]] || die "-s needs key=value, got '${2:-}'"; over+=(-s "$2"); shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -57,6 +61,8 @@ hp=$build/hpclip
 [ -n "$out" ] || out=runs/coco-scale-$images
 mkdir -p "$out" || die "cannot create $out"
 out=$(cd "$out" && pwd)
+cp "$hp" "$out/.hpclip" || die "cannot copy $hp to $out"
+hp=$out/.hpclip
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cores=$(env -u OMP_NUM_THREADS nproc 2>/dev/null || echo 1)
@@ -69,7 +75,7 @@ common=(-s synth.coco_train_images="$images" -s synth.coco_val_images="$val" -s 
 rm -f "$out/stage_resources.tsv"
 : >"$out/scale.log"
 {
-  echo "scale.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified tree)')"
+  echo "scale.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified tree)'), $build/hpclip built $(date -u -r "$build/hpclip" '+%H:%M:%S UTC')"
   echo "scale.sh: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $cores cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $ranks ranks x $OMP_NUM_THREADS thread(s)"
 } | tee -a "$out/scale.log"
 t0=$SECONDS
@@ -77,7 +83,7 @@ load synth-coco
 mpi "$ranks" synth-coco "$config" --run-dir "$out" "${common[@]}" 2>&1 | tee -a "$out/scale.log"
 rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || die "synth-coco failed (exit $rc); see $out/scale.log"
 load run
-mpi "$ranks" run "$config" --run-dir "$out" "${common[@]}" 2>&1 | tee -a "$out/scale.log"
+mpi "$ranks" run "$config" --run-dir "$out" "${force[@]}" "${common[@]}" 2>&1 | tee -a "$out/scale.log"
 rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || die "hpclip run failed (exit $rc); see $out/scale.log"
 total=$((SECONDS - t0))
 
@@ -102,38 +108,6 @@ if [ "$check" = 1 ]; then
   echo "scale.sh: check passed: $checked" | tee -a "$out/scale.log"
 fi
 
-cmd="scripts/scale.sh --images $images --val-images $val --ranks $ranks$([ "$check" = 1 ] && echo ' --check')"
+cmd="scripts/scale.sh --images $images --val-images $val --ranks $ranks$([ "$check" = 1 ] && echo ' --check')${force[*]:+ --force}"
 for ((i = 0; i < ${#over[@]}; i += 2)); do cmd+=" -s ${over[i+1]}"; done
-"$PY" - "$out" "$cmd" "$total" "$checked" <<'EOF' || die "cannot write $out/scale.md"
-import csv, re, sys
-out, cmd, total, checked = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-rows = list(csv.DictReader(open(out + "/stage_resources.tsv"), delimiter="\t"))
-log = open(out + "/scale.log").read().splitlines()
-head = [l[len("scale.sh: "):] for l in log if l.startswith("scale.sh: ") and "load before" not in l][:2]
-loads = [l.split("load before ")[1] for l in log if "load before" in l]
-def mb(b): return "%.1f" % (float(b) / 1e6)
-def fmt_s(s):
-    s = float(s)
-    return "%.1f" % s if s < 600 else "%.1f (%d min)" % (s, round(s / 60))
-L = ["<!-- generated by scripts/scale.sh from stage_resources.tsv and scale.log; do not edit -->",
-     "", "Command: `%s`" % cmd, ""] + ["- " + h for h in head] + \
-    ["- load before each process: " + "; ".join(loads),
-     "- whole driver: %d s (%.1f h), generation and every stage" % (total, total / 3600), ""]
-L += ["| stage | wall s | main-loop throughput | peak RSS MiB per rank | max | read MB | written MB | (read+written) / wall MB/s |",
-      "|---|---:|---|---|---:|---:|---:|---:|"]
-for r in rows:
-    tp = r["throughput"].replace("; ", "<br>") or "–"
-    io = (float(r["read_bytes"]) + float(r["written_bytes"])) / 1e6 / max(float(r["seconds"]), 1e-9)
-    L.append("| %s | %s | %s | %s | %.0f | %s | %s | %.1f |" % (
-        r["stage"], fmt_s(r["seconds"]), tp, r["peak_rss_mib_per_rank"].replace(",", ", "),
-        float(r["peak_rss_mib_max"]), mb(r["read_bytes"]), mb(r["written_bytes"]), io))
-keep = re.compile(r"(ingest: \d+ images .*split|train: input:|train: test split retrieval|train: \d+ steps in|"
-                  r"embed: \d+ images in|search: forest recall|search: CLIP protocol|zeroshot: \d+|cluster: \d+ .* rows, K|"
-                  r"caption: \(a\)|caption: \(b\)|caption-train: best|synth-coco: \d+ JPEG)")
-facts = [re.sub(r"^\[ *[0-9.]+s\] ", "", l) for l in log if keep.search(l)]
-L += ["", "Headline lines of the log:", ""] + ["    " + f for f in facts]
-if checked:
-    L += ["", "Rank-count check: " + checked + "."]
-open(out + "/scale.md", "w").write("\n".join(L) + "\n")
-print("scale.sh: table in %s/scale.md" % out)
-EOF
+"$PY" scripts/scale_table.py "$out" "$cmd" "$total" "$checked" || die "cannot write $out/scale.md"
