@@ -24,7 +24,7 @@ for r in rows:
         r["stage"], fmt_s(r["seconds"]), tp, r["peak_rss_mib_per_rank"].replace(",", ", "),
         float(r["peak_rss_mib_max"]), mb(r["read_bytes"]), mb(r["written_bytes"]), io))
 keep = re.compile(r"(ingest: \d+ images .*split|train: input:|train: test split retrieval|train: \d+ steps in|"
-                  r"embed: \d+ images in|search: forest recall|search: CLIP protocol|zeroshot: \d+|cluster: \d+ .* rows, K|"
+                  r"embed: \d+ images in|search: forest recall|search: CLIP protocol|search: image->image|ingest: decoding took|zeroshot: \d+|cluster: \d+ .* rows, K|"
                   r"caption: \(a\)|caption: \(b\)|caption-train: best|synth-coco: \d+ JPEG)")
 facts = [re.sub(r"^\[ *[0-9.]+s\] ", "", l) for l in log if keep.search(l)]
 L += ["", "Headline lines of the log:", ""] + ["    " + f for f in facts]
