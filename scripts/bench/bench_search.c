@@ -7,6 +7,8 @@
  *   bench_search forest --n N --dim D --nq Q --k K [--base F --queries F | --clusters C ...]
  *                       --trees T --leaf L --search_k a,b,c [--reps R --gt-out F]
  *   bench_search tune   --n N --dim D --nq Q --k K --tiles "q1xn1,q2xn2,..."
+ *   bench_search load   --index F --nq Q --k K [--queries F | generated] [--ids-out F]
+ *       hp_index_load of an index.h5 written by exact/forest --save F: memory, one search
  * Every rank holds the balanced block hp_shard_range(N, P, rank) of the rows. Lines starting
  * with RESULT are for the script; times are medians over --reps timed runs (after one warm-up),
  * each the maximum over ranks. Memory: VmHWM of every rank beside its index's bytes (vectors, ids,
@@ -31,7 +33,7 @@ typedef struct {
   int k, reps;
   double sigma;
   uint64_t seed;
-  const char *base, *queries, *ids_out, *gt_out, *search_k, *tiles;
+  const char *base, *queries, *ids_out, *gt_out, *search_k, *tiles, *save, *index;
 } opts;
 
 static int g_rank, g_size;
@@ -102,7 +104,7 @@ static void write_file(const char *path, const void *buf, size_t bytes) {
 static float *load_queries(const opts *o) {
   float *q = malloc((size_t)o->nq * (size_t)o->dim * sizeof(float));
   if (!q) { fprintf(stderr, "out of memory\n"); MPI_Abort(MPI_COMM_WORLD, 1); }
-  if (o->base) read_rows(o->queries, 0, o->nq, o->dim, q);
+  if (o->queries) read_rows(o->queries, 0, o->nq, o->dim, q);
   else gen_rows(o, o->n, o->nq, q);
   return q;
 }
@@ -200,6 +202,10 @@ static void run_exact(const opts *o, int64_t tile_q, int64_t tile_n, int write_i
   free(cpu);
   if (write_ids) {
     report_memory(ix, "exact");
+    if (o->save) {
+      if (hp_index_save(ix, o->save)) die("save");
+      report_memory(ix, "exact_saved");
+    }
     if (g_rank == 0 && o->ids_out) write_file(o->ids_out, ids, m * sizeof *ids);
   }
   hp_index_free(ix);
@@ -225,6 +231,10 @@ static void run_forest(const opts *o) {
     printf("RESULT forest_build n=%lld dim=%lld trees=%d leaf=%d ranks=%d threads=%d build_s=%.3f\n",
            (long long)o->n, (long long)o->dim, p.n_trees, p.leaf_size, g_size, threads(), tbmax);
   report_memory(ix, "forest");
+  if (o->save) {
+    if (hp_index_save(ix, o->save)) die("save");
+    report_memory(ix, "forest_saved");
+  }
   size_t m = (size_t)o->nq * (size_t)o->k;
   int64_t *gt = malloc(m * sizeof *gt), *ids = malloc(m * sizeof *ids);
   float *sc = malloc(m * sizeof *sc);
@@ -264,6 +274,28 @@ static void run_forest(const opts *o) {
   free(t);
 }
 
+static void run_load(const opts *o) {
+  hp_index *ix = NULL;
+  if (hp_index_load(MPI_COMM_WORLD, o->index, &ix)) die("load");
+  report_memory(ix, "load");
+  opts oq = *o;
+  oq.dim = hp_index_get_params(ix)->dim;
+  float *q = load_queries(&oq);
+  size_t m = (size_t)o->nq * (size_t)o->k;
+  int64_t *ids = malloc(m * sizeof *ids);
+  float *sc = malloc(m * sizeof *sc);
+  double t = timed_search(ix, o, q, ids, sc, 0);
+  if (g_rank == 0) {
+    printf("RESULT load_search n_queries=%lld ranks=%d s=%.3f\n", (long long)o->nq, g_size, t);
+    if (o->ids_out) write_file(o->ids_out, ids, m * sizeof *ids);
+  }
+  report_memory(ix, "load_searched");
+  hp_index_free(ix);
+  free(q);
+  free(ids);
+  free(sc);
+}
+
 static void run_gen(const opts *o) {
   if (g_rank != 0) return;
   size_t chunk = 4096;
@@ -290,7 +322,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   if (argc < 2) {
-    if (g_rank == 0) fprintf(stderr, "usage: bench_search gen|exact|forest|tune [options]\n");
+    if (g_rank == 0) fprintf(stderr, "usage: bench_search gen|exact|forest|tune|load [options]\n");
     MPI_Finalize();
     return 2;
   }
@@ -313,10 +345,13 @@ int main(int argc, char **argv) {
   o.gt_out = arg(argc, argv, "--gt-out", NULL);
   o.search_k = arg(argc, argv, "--search_k", "1000");
   o.tiles = arg(argc, argv, "--tiles", "256x1024");
+  o.save = arg(argc, argv, "--save", NULL);
+  o.index = arg(argc, argv, "--index", NULL);
   if (o.reps < 1) o.reps = 1;
   if (!strcmp(argv[1], "gen")) run_gen(&o);
   else if (!strcmp(argv[1], "exact")) run_exact(&o, o.tile_q, o.tile_n, 1);
   else if (!strcmp(argv[1], "forest")) run_forest(&o);
+  else if (!strcmp(argv[1], "load") && o.index) run_load(&o);
   else if (!strcmp(argv[1], "tune")) {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", o.tiles);

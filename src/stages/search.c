@@ -172,6 +172,11 @@ static int build_index(hp_stage_ctx *ctx, search_out *o, hp_embeddings *em, int 
   HP_CALL(hp_index_build(*out));
   double t2 = hp_now(), d[2] = {t1 - t0 - tread, t2 - t0 - tread};
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, d, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  hp_index_mem mem;
+  hp_index_memory(*out, &mem);
+  double mib = (double)mem.total / 1048576.0;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  hp_log_info("search: %s index: %.1f MiB on the largest rank (rows, ids, trees)", captions ? "caption" : "image", mib);
   o->build_s[0] += d[0];
   o->build_s[1] += d[1];
   return 0;
