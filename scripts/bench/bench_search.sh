@@ -36,7 +36,6 @@ MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 [ -d "$BUILD" ] || cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target bench_search >/dev/null
 BS="$BUILD/bench_search"
-g++ -O3 -march=native -std=c++17 -I"$ANNOY_INC" scripts/bench/bench_search_annoy.cc -o "$OUT/bench_search_annoy"
 
 log() { echo "$*" | tee -a "$RES"; }
 load() { log "LOAD $(cat /proc/loadavg) before: $*"; }
@@ -97,6 +96,7 @@ if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
 fi
 
 if [ "$WHAT" = forest ] || [ "$WHAT" = all ]; then
+  g++ -O3 -march=native -std=c++17 -I"$ANNOY_INC" scripts/bench/bench_search_annoy.cc -o "$OUT/bench_search_annoy"
   # sigma 0.5: the reference-like set (Annoy reaches recall 0.98 with 10 trees);
   # sigma 1.0: a harder set (clusters overlap more). 1,000 clusters of ~100 rows each.
   SK_HP=${SK_HP:-100,200,300,400,600,800,1600}
