@@ -6,7 +6,9 @@
  *   bench_encoders MODEL [--batch B] [--image S] [--tokens T] [--warmup W] [--reps R] [--infer]
  * --infer: inference instead of a training step — the forward pass alone in eval mode (no
  * dropout; ResNet batch norm with running statistics; CLIP models through hp_clip_encode_text /
- * hp_clip_encode_image as the embed stage runs them), no gradients, no optimiser; FLOPs are the
+ * hp_clip_encode_image as the embed stage runs them), with the embed stage's memory: parameters
+ * without gradients (hp_params_alloc_data, hp_clip_build_infer) and the towers' inference
+ * activations (hp_*_alloc_infer), no optimiser; FLOPs are the
  * forward terms below (the transformer's 1x, patch embedding 2*B*Np*3P^2*D, every conv 1x).
  *   MODEL: sgemm            cblas_sgemm, square N = 3072 (the machine's GEMM peak)
  *          bert-4-256       BERT L=4 D=256 H=4 F=1024, V=15000, T tokens (tower alone)
@@ -170,9 +172,9 @@ static int setup(bench *b) {
     bert_cfg(&c, L, D, b->T);
     b->kind = K_BERT;
     HP_CALL(hp_bert_build(&b->bert, &c, b->p));
-    HP_CALL(hp_params_alloc(b->p));
+    HP_CALL(b->infer ? hp_params_alloc_data(b->p) : hp_params_alloc(b->p));
     hp_bert_init(&b->bert, b->p, 1);
-    HP_CALL(hp_bert_alloc_acts(&b->bert, b->B, NULL));
+    HP_CALL(b->infer ? hp_bert_alloc_infer(&b->bert, b->B, NULL) : hp_bert_alloc_acts(&b->bert, b->B, NULL));
     HP_CALL(fill_random(b, D));
     b->flops = bert_flops(&c, b->B, b->T);
   } else if (strcmp(m, "vit-b16") == 0 || strcmp(m, "vit-b32") == 0) {
@@ -180,9 +182,9 @@ static int setup(bench *b) {
     vit_cfg(&c, b->S, m[5] == '1' ? 16 : 32);
     b->kind = K_VIT;
     HP_CALL(hp_vit_build(&b->vit, &c, b->p));
-    HP_CALL(hp_params_alloc(b->p));
+    HP_CALL(b->infer ? hp_params_alloc_data(b->p) : hp_params_alloc(b->p));
     hp_vit_init(&b->vit, b->p, 1);
-    HP_CALL(hp_vit_alloc_acts(&b->vit, b->B, NULL));
+    HP_CALL(b->infer ? hp_vit_alloc_infer(&b->vit, b->B, NULL) : hp_vit_alloc_acts(&b->vit, b->B, NULL));
     HP_CALL(fill_random(b, c.width));
     b->flops = vit_flops(&c, b->B);
   } else if (strcmp(m, "resnet50") == 0) {
@@ -190,9 +192,9 @@ static int setup(bench *b) {
     hp_resnet_config_resnet50(&c, b->S);
     b->kind = K_RESNET;
     HP_CALL(hp_resnet_build(&b->res, &c, b->p));
-    HP_CALL(hp_params_alloc(b->p));
+    HP_CALL(b->infer ? hp_params_alloc_data(b->p) : hp_params_alloc(b->p));
     hp_resnet_init(&b->res, b->p, 1);
-    HP_CALL(hp_resnet_alloc_acts(&b->res, b->B));
+    HP_CALL(b->infer ? hp_resnet_alloc_infer(&b->res, b->B) : hp_resnet_alloc_acts(&b->res, b->B));
     HP_CALL(fill_random(b, b->res.feat_dim));
     HP_CALLOC(b->feat, (size_t)b->B * b->res.feat_dim, "features");
     b->flops = resnet_flops(&b->res, b->B);
@@ -211,7 +213,7 @@ static int setup(bench *b) {
       hp_resnet_config_resnet50(&c.resnet, b->S);
     }
     b->kind = K_CLIP;
-    HP_CALL(hp_clip_build(&b->clip, &c));
+    HP_CALL(b->infer ? hp_clip_build_infer(&b->clip, &c) : hp_clip_build(&b->clip, &c));
     hp_clip_init(&b->clip, 1);
     HP_CALL(hp_clip_alloc_acts(&b->clip, b->B, NULL));
     b->p = &b->clip.p;

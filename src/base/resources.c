@@ -31,6 +31,8 @@ static double peak_rss_mib(void) {
   return kb < 0 ? -1 : kb / 1024.0;
 }
 
+void hp_res_release_free(void) { malloc_trim(0); }
+
 void hp_res_begin(hp_res *r) {
   memset(r, 0, sizeof *r);
   /* hand freed heap back first, so a stage's peak does not start from the previous stage's */

@@ -20,6 +20,9 @@ typedef struct {
 } hp_res;
 
 void hp_res_begin(hp_res *r);
+/* Return the heap's free pages to the system (glibc malloc_trim): after freeing a large,
+ * short-lived structure that later allocations sit above. */
+void hp_res_release_free(void);
 void hp_res_end(hp_res *r);
 
 #endif

@@ -102,32 +102,56 @@ void hp_bert_init(const hp_bert *m, hp_params *p, uint64_t seed) {
     hp_params_fill_const(p, m->word + (size_t)m->cfg.pad_id * m->cfg.width, (size_t)m->cfg.width, 0.0f);
 }
 
-static size_t bert_act_floats(const hp_bert_config *c, const hp_tblock_cfg *blk, int B) {
+static size_t bert_act_floats(const hp_bert_config *c, const hp_tblock_cfg *blk, int B, int infer) {
   size_t N = (size_t)B * c->max_len, D = (size_t)c->width;
-  size_t per = hp_tblock_acts_floats(blk, B, c->max_len);
-  return N * (2 * D + 2) + (size_t)c->layers * per + hp_tblock_scratch_floats(blk, B, c->max_len) +
-         (size_t)B * D + N * D;
+  size_t fixed = N * (2 * D + 2) + (size_t)B * D;
+  if (infer) return fixed + hp_tblock_infer_floats(blk, B, c->max_len);
+  return fixed + (size_t)c->layers * hp_tblock_acts_floats(blk, B, c->max_len) +
+         hp_tblock_scratch_floats(blk, B, c->max_len) + N * D;
 }
 
-size_t hp_bert_acts_bytes(const hp_bert_config *cfg, int B) {
+static size_t acts_bytes(const hp_bert_config *cfg, int B, int infer) {
   hp_bert_config c = *cfg;
   if (c.ffn <= 0) c.ffn = 4 * c.width;
   hp_tblock_cfg blk = {.D = c.width, .H = c.heads, .F = c.ffn, .pre_ln = 0, .ln_eps = c.ln_eps};
-  return bert_act_floats(&c, &blk, B) * sizeof(float);
+  return bert_act_floats(&c, &blk, B, infer) * sizeof(float);
 }
 
-int hp_bert_alloc_acts(hp_bert *m, int B, size_t *bytes) {
+size_t hp_bert_acts_bytes(const hp_bert_config *cfg, int B) { return acts_bytes(cfg, B, 0); }
+size_t hp_bert_infer_bytes(const hp_bert_config *cfg, int B) { return acts_bytes(cfg, B, 1); }
+
+/* Activations are carved for (Bmax, max_len); a call with (B, T) uses the leading B*T rows
+ * of each buffer, and the per-layer views must be re-carved for that (B, T) so the blocks
+ * see densely packed [B,T,...] arrays. Carving is pointer arithmetic only. */
+static void recarve(hp_bert *m, int B, int T) {
+  const hp_bert_config *c = &m->cfg;
+  size_t Nmax = (size_t)m->Bmax * c->max_len, D = (size_t)c->width;
+  float *q = m->act + Nmax * (2 * D + 2);
+  if (m->infer) {
+    hp_tblock_infer_carve(&m->la[0], &m->scr, q, m->x0, &m->blk, B, T);
+    return;
+  }
+  size_t per = hp_tblock_acts_floats(&m->blk, m->Bmax, c->max_len);
+  for (int l = 0; l < c->layers; l++) hp_tblock_acts_carve(&m->la[l], q + (size_t)l * per, &m->blk, B, T);
+  q += (size_t)c->layers * per;
+  hp_tblock_scratch_carve(&m->scr, q, &m->blk, B, T);
+}
+
+/* layout: emb, emb_mean, emb_rstd, x0, [L per-block saved activations, scratch | inference
+ * views], pooled, [dx] */
+static int alloc_acts(hp_bert *m, int B, int infer, size_t *bytes) {
   const hp_bert_config *c = &m->cfg;
   if (B < 1) HP_ERROR(HP_ERR_CONFIG, "BERT: batch %d", B);
   free(m->act);
   free(m->la);
   m->act = NULL;
   m->la = NULL;
-  size_t nf = bert_act_floats(c, &m->blk, B);
+  size_t nf = bert_act_floats(c, &m->blk, B, infer);
   HP_CALLOC(m->act, nf, "BERT activations");
-  HP_CALLOC(m->la, c->layers, "BERT layer activations");
+  HP_CALLOC(m->la, infer ? 1 : c->layers, "BERT layer activations");
   m->act_floats = nf;
   m->Bmax = B;
+  m->infer = infer;
   int T = c->max_len;
   size_t N = (size_t)B * T, D = (size_t)c->width;
   float *q = m->act;
@@ -135,17 +159,17 @@ int hp_bert_alloc_acts(hp_bert *m, int B, size_t *bytes) {
   m->emb_mean = q; q += N;
   m->emb_rstd = q; q += N;
   m->x0 = q; q += N * D;
-  for (int l = 0; l < c->layers; l++) {
-    hp_tblock_acts_carve(&m->la[l], q, &m->blk, B, T);
-    q += hp_tblock_acts_floats(&m->blk, B, T);
-  }
-  hp_tblock_scratch_carve(&m->scr, q, &m->blk, B, T);
-  q += hp_tblock_scratch_floats(&m->blk, B, T);
+  recarve(m, B, T);
+  q += infer ? hp_tblock_infer_floats(&m->blk, B, T)
+             : (size_t)c->layers * hp_tblock_acts_floats(&m->blk, B, T) + hp_tblock_scratch_floats(&m->blk, B, T);
   m->pooled = q; q += (size_t)B * D;
-  m->dx = q;
+  m->dx = infer ? NULL : q;
   if (bytes) *bytes = nf * sizeof(float);
   return HP_OK;
 }
+
+int hp_bert_alloc_acts(hp_bert *m, int B, size_t *bytes) { return alloc_acts(m, B, 0, bytes); }
+int hp_bert_alloc_infer(hp_bert *m, int B, size_t *bytes) { return alloc_acts(m, B, 1, bytes); }
 
 void hp_bert_free(hp_bert *m) {
   free(m->layer);
@@ -156,19 +180,6 @@ void hp_bert_free(hp_bert *m) {
 
 void hp_bert_mask_from_ids(uint8_t *valid, const int32_t *ids, size_t n, int pad_id) {
   for (size_t i = 0; i < n; i++) valid[i] = ids[i] != pad_id;
-}
-
-/* Activations are carved for (Bmax, max_len); a call with (B, T) uses the leading B*T rows
- * of each buffer, and the per-layer views must be re-carved for that (B, T) so the blocks
- * see densely packed [B,T,...] arrays. Carving is pointer arithmetic only. */
-static void recarve(hp_bert *m, int B, int T) {
-  const hp_bert_config *c = &m->cfg;
-  size_t Nmax = (size_t)m->Bmax * c->max_len, D = (size_t)c->width;
-  float *q = m->act + Nmax * (2 * D + 2);
-  size_t per = hp_tblock_acts_floats(&m->blk, m->Bmax, c->max_len);
-  for (int l = 0; l < c->layers; l++) hp_tblock_acts_carve(&m->la[l], q + (size_t)l * per, &m->blk, B, T);
-  q += (size_t)c->layers * per;
-  hp_tblock_scratch_carve(&m->scr, q, &m->blk, B, T);
 }
 
 int hp_bert_forward(hp_bert *m, const hp_params *p, const int32_t *ids, const uint8_t *valid,
@@ -203,9 +214,9 @@ int hp_bert_forward(hp_bert *m, const hp_params *p, const int32_t *ids, const ui
   /* blocks */
   const float *x = m->x0;
   for (int l = 0; l < c->layers; l++) {
-    hp_tblock_forward(&m->blk, &m->layer[l], w, &m->la[l], &m->scr, x, valid, B, T, dr,
-                      BERT_SITE + 1 + 2 * (uint64_t)l);
-    x = hp_tblock_out(&m->blk, &m->la[l]);
+    hp_tblock_acts *la = &m->la[m->infer ? 0 : l];
+    hp_tblock_forward(&m->blk, &m->layer[l], w, la, &m->scr, x, valid, B, T, dr, BERT_SITE + 1 + 2 * (uint64_t)l);
+    x = hp_tblock_out(&m->blk, la);
   }
   /* pooling [B,D] */
   HP_OMP("omp parallel for if(ND > HP_OMP_MIN_ELEMS)")

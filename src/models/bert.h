@@ -62,15 +62,15 @@ typedef struct {
   int first_tensor, last_tensor; /* index range in the params table (init) */
   hp_tblock_params *layer;     /* [L] */
   /* activations (hp_bert_alloc_acts) */
-  int Bmax;
+  int Bmax, infer;             /* infer: hp_bert_alloc_infer's views (forward only) */
   float *act;                  /* one allocation */
   size_t act_floats;
   float *emb, *emb_mean, *emb_rstd; /* [N,D] LN input, [N], [N] */
   float *x0;                   /* [N,D] embedding output (after dropout) */
-  hp_tblock_acts *la;          /* [L] */
+  hp_tblock_acts *la;          /* [L] ([1] shared by every block when infer) */
   hp_tblock_scratch scr;
   float *pooled;               /* [B,D] */
-  float *dx;                   /* [N,D] backward stream */
+  float *dx;                   /* [N,D] backward stream (NULL when infer) */
   /* the last forward's call state, for backward */
   int B, T;
   const int32_t *ids;
@@ -88,6 +88,11 @@ void hp_bert_init(const hp_bert *m, hp_params *p, uint64_t seed);
 int hp_bert_alloc_acts(hp_bert *m, int B, size_t *bytes);
 /* bytes hp_bert_alloc_acts(B) would allocate, without allocating */
 size_t hp_bert_acts_bytes(const hp_bert_config *cfg, int B);
+/* Activations for inference only (the evaluation stages): the blocks run in place on x0 with
+ * one block's temporaries (transformer_block.h, hp_tblock_infer_carve), no backward buffers;
+ * the forward's output is bitwise the same. hp_bert_backward must not follow. */
+int hp_bert_alloc_infer(hp_bert *m, int B, size_t *bytes);
+size_t hp_bert_infer_bytes(const hp_bert_config *cfg, int B);
 void hp_bert_free(hp_bert *m);
 
 /* valid[i] = ids[i] != pad_id  [n] */

@@ -10,8 +10,9 @@
 
 #define LOGIT_SCALE_MAX 4.605170185988091 /* log(100), CLIP's clamp */
 
-int hp_clip_build(hp_clip *m, const hp_clip_config *cfg) {
+static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
   memset(m, 0, sizeof *m);
+  m->infer = infer;
   m->cfg = *cfg;
   hp_clip_config *c = &m->cfg;
   if (c->embed_dim < 1) HP_ERROR(HP_ERR_CONFIG, "model.embed_dim = %d: must be positive", c->embed_dim);
@@ -37,7 +38,7 @@ int hp_clip_build(hp_clip *m, const hp_clip_config *cfg) {
   int one = 1;
   HP_CALL(hp_params_add(&m->p, "logit_scale", 1, &one, c->learn_temperature ? 0 : HP_PARAM_BUFFER,
                         &m->logit_scale));
-  HP_CALL(hp_params_alloc(&m->p));
+  HP_CALL(infer ? hp_params_alloc_data(&m->p) : hp_params_alloc(&m->p));
 
   const hp_bert_config *t = &c->text;
   int n = snprintf(m->desc, sizeof m->desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s),", t->vocab,
@@ -56,6 +57,9 @@ int hp_clip_build(hp_clip *m, const hp_clip_config *cfg) {
            c->learn_temperature ? "learned" : "fixed");
   return HP_OK;
 }
+
+int hp_clip_build(hp_clip *m, const hp_clip_config *cfg) { return build(m, cfg, 0); }
+int hp_clip_build_infer(hp_clip *m, const hp_clip_config *cfg) { return build(m, cfg, 1); }
 
 void hp_clip_init(hp_clip *m, uint64_t seed) {
   hp_bert_init(&m->text, &m->p, seed);
@@ -79,13 +83,13 @@ int hp_clip_acts_estimate(hp_clip *m, int B, size_t *bytes) {
 int hp_clip_alloc_acts(hp_clip *m, int B, size_t *bytes) {
   size_t b = 0, x = 0;
   if (B < 1) HP_ERROR(HP_ERR_INTERNAL, "CLIP: activation batch %d", B);
-  HP_CALL(hp_bert_alloc_acts(&m->text, B, &x));
+  HP_CALL(m->infer ? hp_bert_alloc_infer(&m->text, B, &x) : hp_bert_alloc_acts(&m->text, B, &x));
   b += x;
   if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT) {
-    HP_CALL(hp_vit_alloc_acts(&m->vit, B, &x));
+    HP_CALL(m->infer ? hp_vit_alloc_infer(&m->vit, B, &x) : hp_vit_alloc_acts(&m->vit, B, &x));
     b += x;
   } else {
-    HP_CALL(hp_resnet_alloc_acts(&m->resnet, B));
+    HP_CALL(m->infer ? hp_resnet_alloc_infer(&m->resnet, B) : hp_resnet_alloc_acts(&m->resnet, B));
     b += m->resnet.act_bytes_per_sample * (size_t)B + m->resnet.scratch_bytes;
     free(m->rfeat);
     m->rfeat = NULL;
@@ -99,9 +103,11 @@ int hp_clip_alloc_acts(hp_clip *m, int B, size_t *bytes) {
   free(m->dtfeat);
   free(m->difeat);
   m->dtfeat = m->difeat = NULL;
-  HP_CALLOC(m->dtfeat, (size_t)B * m->cfg.text.width, "text head input gradient");
-  HP_CALLOC(m->difeat, (size_t)B * m->image_feat, "image head input gradient");
-  b += (size_t)B * (m->cfg.text.width + m->image_feat) * sizeof(float);
+  if (!m->infer) {
+    HP_CALLOC(m->dtfeat, (size_t)B * m->cfg.text.width, "text head input gradient");
+    HP_CALLOC(m->difeat, (size_t)B * m->image_feat, "image head input gradient");
+    b += (size_t)B * (m->cfg.text.width + m->image_feat) * sizeof(float);
+  }
   m->Bmax = B;
   if (bytes) *bytes = b;
   return HP_OK;
@@ -133,6 +139,7 @@ int hp_clip_encode_text(hp_clip *m, const int32_t *ids, const uint8_t *valid, in
 int hp_clip_encode_image(hp_clip *m, const uint8_t *images, int B, int training, const hp_drop *drop,
                          const float **emb) {
   const float *feat;
+  if (training && m->infer) HP_ERROR(HP_ERR_INTERNAL, "CLIP: training forward through a model built for inference");
   if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT) {
     HP_CALL(hp_vit_forward(&m->vit, &m->p, NULL, images, B, training ? drop : NULL, &feat));
   } else {
@@ -147,6 +154,7 @@ float hp_clip_logit_scale(const hp_clip *m) { return m->p.data[m->logit_scale]; 
 
 int hp_clip_backward(hp_clip *m, const float *dimg, const float *dtxt, double dlogit_scale,
                      hp_clip_ready_fn ready, void *arg) {
+  if (m->infer) HP_ERROR(HP_ERR_INTERNAL, "CLIP: backward through a model built for inference");
   float *g = m->p.grad;
   if (m->cfg.learn_temperature) g[m->logit_scale] += (float)dlogit_scale;
   int Bt = m->thead.B, Bi = m->ihead.B;

@@ -56,17 +56,25 @@ typedef struct {
   size_t logit_scale;        /* offset of the scalar */
   size_t image_lo, head_lo;  /* layout boundaries (floats) */
   int Bmax;
+  int infer;                 /* built by hp_clip_build_infer: no gradients, forward only */
   float *rfeat;              /* [Bmax, image_feat] ResNet features */
-  float *dtfeat, *difeat;    /* [Bmax, D] head input gradients */
+  float *dtfeat, *difeat;    /* [Bmax, D] head input gradients (NULL when infer) */
   char desc[512];            /* model description stored in checkpoints */
 } hp_clip;
 
 /* Register every tensor, allocate the parameters (not initialised). HP_ERR_CONFIG for a bad
  * shape (the message names the tower and the value). */
 int hp_clip_build(hp_clip *m, const hp_clip_config *cfg);
+/* The same model for inference only (the evaluation stages): no gradient buffer, and
+ * hp_clip_alloc_acts / hp_clip_acts_estimate then give the towers' inference activations
+ * (hp_bert_alloc_infer, hp_vit_alloc_infer, hp_resnet_alloc_infer: one block's temporaries, no
+ * saved activations); embeddings are bitwise those of hp_clip_build's model. Training encodes
+ * and hp_clip_backward are refused (HP_ERR_INTERNAL). */
+int hp_clip_build_infer(hp_clip *m, const hp_clip_config *cfg);
 /* Seeded initialisation, independent of the rank count. */
 void hp_clip_init(hp_clip *m, uint64_t seed);
-/* Activations for batches of up to B rows; *bytes (may be NULL) = bytes allocated. */
+/* Activations for batches of up to B rows (inference ones for hp_clip_build_infer's model);
+ * *bytes (may be NULL) = bytes allocated. */
 int hp_clip_alloc_acts(hp_clip *m, int B, size_t *bytes);
 /* The activation bytes hp_clip_alloc_acts(m, B) would allocate, without allocating them:
  * activations are linear in the batch, so allocations for batches 1 and 2 give the fixed and

@@ -69,7 +69,7 @@ int hp_clip_load(MPI_Comm comm, const char *path, int Bmax, hp_clip *m, hp_ckpt_
   memset(m, 0, sizeof *m);
   HP_CALL(hp_h5_root_attr(comm, path, "model", desc, sizeof desc));
   HP_CALL(hp_clip_config_from_desc(desc, &cfg));
-  int err = hp_clip_build(m, &cfg);
+  int err = hp_clip_build_infer(m, &cfg);
   /* the description must reproduce itself: anything else is a description this build cannot
      represent (e.g. from a newer hpclip) */
   if (!err && strcmp(m->desc, desc) != 0)

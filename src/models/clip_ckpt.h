@@ -22,7 +22,8 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg);
 
 /* Collective: read `path`'s model description, build that model into *m (parameters loaded
  * through hp_ckpt_read, which validates the file and every tensor) and allocate activations for
- * batches of up to Bmax rows. info (may be NULL) receives the checkpoint's metadata (free with
+ * batches of up to Bmax rows. The model is built for inference (hp_clip_build_infer: no
+ * gradients, no backward). info (may be NULL) receives the checkpoint's metadata (free with
  * hp_ckpt_info_free). On failure *m is freed. */
 int hp_clip_load(MPI_Comm comm, const char *path, int Bmax, hp_clip *m, hp_ckpt_info *info);
 

@@ -175,32 +175,92 @@ static int is_pointwise(const hp_resnet_conv *u) {
 static size_t unit_out(const hp_resnet_conv *u) { return (size_t)u->oh * u->ow * u->oc; }
 static size_t unit_in(const hp_resnet_conv *u) { return (size_t)u->ih * u->iw * u->ic; }
 
-int hp_resnet_alloc_acts(hp_resnet *m, int B) {
-  if (B < 1) HP_ERROR(HP_ERR_INTERNAL, "resnet: batch %d", B);
+#define R16(x) (((x) + 15) & ~(size_t)15)
+
+/* per-image floats of the largest activation (in or out of any unit), of the largest im2col
+ * buffer, and the floats of every unit's statistics (batch-independent) */
+static void unit_sizes(const hp_resnet *m, size_t *gmax, size_t *colmax, size_t *stats) {
+  *gmax = *colmax = *stats = 0;
+  for (int i = 0; i < m->nconv; i++) {
+    const hp_resnet_conv *u = &m->convs[i];
+    size_t o = unit_out(u);
+    if (o > *gmax) *gmax = o;
+    if (unit_in(u) > *gmax) *gmax = unit_in(u);
+    size_t cf = hp_conv2d_col_floats(u->ih, u->iw, u->ic, u->k, u->k, u->stride, u->pad);
+    if (cf > *colmax) *colmax = cf;
+    *stats += 2 * R16((size_t)u->oc);
+  }
+}
+
+/* free the previous activations; the arena of `total` floats; the statistics at its start;
+ * then xbuf and pool. Returns the first free float of the arena in *q. */
+static int arena_begin(hp_resnet *m, size_t Bs, size_t total, float **q) {
   free(m->arena);
   free(m->argmax);
   free(m->col);
   free(m->g[0]);
   free(m->bnscr);
   m->bnscr = NULL;
-  m->arena = m->col = m->g[0] = NULL;
+  m->arena = m->col = m->g[0] = m->g[1] = m->g[2] = NULL;
   m->argmax = NULL;
-  /* per-image float counts: pass 1 sizes, pass 2 assigns pointers */
-  size_t per = 0, gmax = 0, colmax = 0, stats = 0;
+  size_t bytes;
+  if (hp_mul_size(total, sizeof(float), &bytes)) HP_ERROR(HP_ERR_MEM, "resnet activations overflow");
+  m->arena = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (!m->arena)
+    HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate %.1f MiB of activations", (double)bytes / 1048576.0);
+  float *p = m->arena;
+  for (int i = 0; i < m->nconv; i++) {
+    hp_resnet_conv *u = &m->convs[i];
+    size_t oc16 = R16((size_t)u->oc);
+    u->mean = p;
+    u->rstd = p + oc16;
+    p += 2 * oc16;
+  }
+  m->xbuf = p;
+  p += R16(Bs * (size_t)m->cfg.image_size * m->cfg.image_size * 3);
+  m->pool = p;
+  p += R16(Bs * (size_t)m->pool_h * m->pool_w * m->cfg.width);
+  *q = p;
+  return 0;
+}
+
+/* the maxpool argmax, the im2col scratch, the batch-norm scratch and the three workspace
+ * buffers g[] of Bs * gmax floats each (backward's P, Q, R; inference's rotating activations) */
+static int alloc_work(hp_resnet *m, size_t Bs, size_t gmax, size_t colmax) {
+  size_t pool = (size_t)m->pool_h * m->pool_w * m->cfg.width;
+  HP_CALL(hp_calloc_((void **)&m->argmax, Bs * pool, sizeof(int32_t), "resnet maxpool argmax",
+                     __FILE__, __LINE__, __func__));
+  /* im2col scratch: whole batch if it fits under the cap, else chunks of images */
+  size_t nimg = colmax ? HP_RESNET_COL_MAX_BYTES / (colmax * sizeof(float)) : 1;
+  if (nimg < 1) nimg = 1;
+  if (nimg > Bs) nimg = Bs;
+  m->col_cap = colmax * nimg;
+  if (m->col_cap) {
+    m->col = aligned_alloc(64, R16(m->col_cap) * sizeof(float));
+    if (!m->col) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate im2col scratch");
+  }
+  int cmax = 0;
+  for (int i = 0; i < m->nconv; i++)
+    if (m->convs[i].oc > cmax) cmax = m->convs[i].oc;
+  m->bnscr = aligned_alloc(64, ((hp_bn_scratch_doubles(cmax) + 7) & ~(size_t)7) * sizeof(double));
+  if (!m->bnscr) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate batch-norm scratch");
+  m->g_floats = R16(Bs * gmax);
+  m->g[0] = aligned_alloc(64, 3 * m->g_floats * sizeof(float));
+  if (!m->g[0]) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate the workspace");
+  m->g[1] = m->g[0] + m->g_floats;
+  m->g[2] = m->g[1] + m->g_floats;
+  m->scratch_bytes = m->col_cap * sizeof(float);
+  return 0;
+}
+
+int hp_resnet_alloc_acts(hp_resnet *m, int B) {
+  if (B < 1) HP_ERROR(HP_ERR_INTERNAL, "resnet: batch %d", B);
+  size_t gmax, colmax, stats;
+  unit_sizes(m, &gmax, &colmax, &stats);
   size_t pool = (size_t)m->pool_h * m->pool_w * m->cfg.width;
   size_t xin = (size_t)m->cfg.image_size * m->cfg.image_size * 3;
-  for (int i = 0; i < m->nconv; i++) {
-    const hp_resnet_conv *u = &m->convs[i];
-    size_t o = unit_out(u);
-    if (o > gmax) gmax = o;
-    if (unit_in(u) > gmax) gmax = unit_in(u);
-    size_t cf = hp_conv2d_col_floats(u->ih, u->iw, u->ic, u->k, u->k, u->stride, u->pad);
-    if (cf > colmax) colmax = cf;
-    stats += 2 * (((size_t)u->oc + 15) & ~(size_t)15);
-  }
   /* arena layout (every tensor rounded to 16 floats): [stats][xbuf][pool][per unit c, a]
    * [per block out] */
-#define R16(x) (((x) + 15) & ~(size_t)15)
   size_t Bs = (size_t)B;
   size_t total = stats + R16(Bs * xin) + R16(Bs * pool);
   for (int i = 0; i < m->nconv; i++) total += R16(Bs * unit_out(&m->convs[i])); /* c */
@@ -211,25 +271,8 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
     total += R16(Bs * unit_out(&m->convs[blk->conv[1]]));                        /* a2 */
     total += R16(Bs * unit_out(&m->convs[blk->conv[2]]));                        /* out */
   }
-  size_t bytes;
-  if (hp_mul_size(total, sizeof(float), &bytes))
-    HP_ERROR(HP_ERR_MEM, "resnet activations overflow");
-  m->arena = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-  if (!m->arena)
-    HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate %.1f MiB of activations",
-             (double)bytes / 1048576.0);
-  float *q = m->arena;
-  for (int i = 0; i < m->nconv; i++) {
-    hp_resnet_conv *u = &m->convs[i];
-    size_t oc16 = R16((size_t)u->oc);
-    u->mean = q;
-    u->rstd = q + oc16;
-    q += 2 * oc16;
-  }
-  m->xbuf = q;
-  q += R16(Bs * xin);
-  m->pool = q;
-  q += R16(Bs * pool);
+  float *q;
+  HP_CALL(arena_begin(m, Bs, total, &q));
   /* units whose BN output is fused into the block output get no 'a' tensor */
   for (int i = 0; i < m->nconv; i++) {
     hp_resnet_conv *u = &m->convs[i];
@@ -254,34 +297,53 @@ int hp_resnet_alloc_acts(hp_resnet *m, int B) {
   q += R16(Bs * unit_out(&m->convs[0]));
   size_t used = (size_t)(q - m->arena);
   if (used != total) HP_ERROR(HP_ERR_INTERNAL, "resnet arena overrun %zu > %zu", used, total);
-  HP_CALL(hp_calloc_((void **)&m->argmax, Bs * pool, sizeof(int32_t), "resnet maxpool argmax",
-                     __FILE__, __LINE__, __func__));
-  /* im2col scratch: whole batch if it fits under the cap, else chunks of images */
-  size_t nimg = colmax ? HP_RESNET_COL_MAX_BYTES / (colmax * sizeof(float)) : 1;
-  if (nimg < 1) nimg = 1;
-  if (nimg > Bs) nimg = Bs;
-  m->col_cap = colmax * nimg;
-  if (m->col_cap) {
-    m->col = aligned_alloc(64, R16(m->col_cap) * sizeof(float));
-    if (!m->col) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate im2col scratch");
-  }
-  int cmax = 0;
-  for (int i = 0; i < m->nconv; i++)
-    if (m->convs[i].oc > cmax) cmax = m->convs[i].oc;
-  m->bnscr = aligned_alloc(64, ((hp_bn_scratch_doubles(cmax) + 7) & ~(size_t)7) * sizeof(double));
-  if (!m->bnscr) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate batch-norm scratch");
-  m->g_floats = R16(Bs * gmax);
-  m->g[0] = aligned_alloc(64, 3 * m->g_floats * sizeof(float));
-  if (!m->g[0]) HP_ERROR(HP_ERR_MEM, "resnet: cannot allocate the backward workspace");
-  m->g[1] = m->g[0] + m->g_floats;
-  m->g[2] = m->g[1] + m->g_floats;
-#undef R16
-  per = (used - stats) * sizeof(float) / Bs + pool * sizeof(int32_t) + 3 * gmax * sizeof(float);
-  m->act_bytes_per_sample = per;
-  m->scratch_bytes = m->col_cap * sizeof(float);
+  HP_CALL(alloc_work(m, Bs, gmax, colmax));
+  m->act_bytes_per_sample = (used - stats) * sizeof(float) / Bs + pool * sizeof(int32_t) + 3 * gmax * sizeof(float);
   m->Bcap = B;
+  m->infer = 0;
   return 0;
 }
+
+/* Inference views: the three workspace buffers X, Y, Z hold every activation. Stem: c = a (BN +
+ * ReLU in place) in g[0], maxpool into pool. Block with input X: conv1 -> Y (BN + ReLU in
+ * place), conv2 -> Z (in place), conv3 -> Y (a1 is dead), downsample -> Z (a2 is dead),
+ * out = BN3 + shortcut + ReLU in place over Y (elementwise), the next block's input. */
+int hp_resnet_alloc_infer(hp_resnet *m, int B) {
+  if (B < 1) HP_ERROR(HP_ERR_INTERNAL, "resnet: batch %d", B);
+  size_t gmax, colmax, stats;
+  unit_sizes(m, &gmax, &colmax, &stats);
+  size_t Bs = (size_t)B, pool = (size_t)m->pool_h * m->pool_w * m->cfg.width;
+  size_t xin = (size_t)m->cfg.image_size * m->cfg.image_size * 3;
+  size_t total = stats + R16(Bs * xin) + R16(Bs * pool);
+  float *q;
+  HP_CALL(arena_begin(m, Bs, total, &q));
+  HP_CALL(alloc_work(m, Bs, gmax, colmax));
+  m->convs[0].c = m->convs[0].a = m->g[0];
+  float *x = m->pool;
+  for (int b = 0; b < m->nblock; b++) {
+    hp_resnet_block *blk = &m->blocks[b];
+    /* the two workspace buffers that are not the block input */
+    float *yz[2] = {x == m->g[0] ? m->g[1] : m->g[0], x == m->g[2] ? m->g[1] : m->g[2]};
+    hp_resnet_conv *u1 = &m->convs[blk->conv[0]], *u2 = &m->convs[blk->conv[1]], *u3 = &m->convs[blk->conv[2]];
+    u1->c = u1->a = yz[0];
+    u2->c = u2->a = yz[1];
+    u3->c = yz[0];
+    u3->a = NULL;
+    if (blk->conv[3] >= 0) {
+      m->convs[blk->conv[3]].c = yz[1];
+      m->convs[blk->conv[3]].a = NULL;
+    }
+    blk->in = x;
+    blk->out = yz[0];
+    x = yz[0];
+  }
+  m->act_bytes_per_sample = (R16(Bs * xin) + R16(Bs * pool)) * sizeof(float) / Bs + pool * sizeof(int32_t) +
+                            3 * gmax * sizeof(float);
+  m->Bcap = B;
+  m->infer = 1;
+  return 0;
+}
+#undef R16
 
 /* ---- convolution wrappers ------------------------------------------------------------------ */
 
@@ -330,6 +392,7 @@ int hp_resnet_forward(hp_resnet *m, hp_params *p, const float *images, int B, in
                       float *feat) {
   if (!m->arena) HP_ERROR(HP_ERR_INTERNAL, "resnet: hp_resnet_alloc_acts not called");
   if (B < 1 || B > m->Bcap) HP_ERROR(HP_ERR_INTERNAL, "resnet: batch %d outside 1..%d", B, m->Bcap);
+  if (training && m->infer) HP_ERROR(HP_ERR_INTERNAL, "resnet: training forward on inference activations");
   if (training && !m->bn_reduce.fn && B * m->final_h * m->final_w < 2)
     HP_ERROR(HP_ERR_CONFIG, "resnet: batch-norm training needs more than one value per channel "
              "(batch %d, final map %dx%d)", B, m->final_h, m->final_w);
@@ -398,6 +461,7 @@ int hp_resnet_forward_u8(hp_resnet *m, hp_params *p, const uint8_t *images, int 
 
 int hp_resnet_backward(hp_resnet *m, const hp_params *p, float *grad, const float *dfeat) {
   if (!m->x) HP_ERROR(HP_ERR_INTERNAL, "resnet: backward without a forward");
+  if (m->infer) HP_ERROR(HP_ERR_INTERNAL, "resnet: backward on inference activations");
   const float *d = p->data;
   const int B = m->B, tr = m->training;
   const hp_bn_reducer *red = m->bn_reduce.fn ? &m->bn_reduce : NULL;

@@ -105,14 +105,15 @@ typedef struct {
   int pool_h, pool_w;    /* after the stem maxpool */
   int final_h, final_w;  /* last stage map (4x4 at 128) */
   /* activations (hp_resnet_alloc_acts) */
-  int Bcap;
-  float *arena;          /* all saved activations */
+  int Bcap, infer;       /* infer: hp_resnet_alloc_infer's views (eval forward only) */
+  float *arena;          /* all saved activations (infer: statistics, xbuf and pool only) */
   int32_t *argmax;       /* [B,pool_h,pool_w,width] maxpool argmax */
   float *pool;           /* [B,pool_h,pool_w,width] */
   float *xbuf;           /* [B,S,S,3] normalised images for hp_resnet_forward_u8 */
   float *col;            /* im2col scratch */
   size_t col_cap;        /* floats */
-  float *g[3];           /* backward workspace, each max activation tensor */
+  float *g[3];           /* backward workspace, each max activation tensor (infer: every
+                            activation, see hp_resnet_alloc_infer) */
   double *bnscr;         /* batch-norm reduction scratch (nn/bn_relu.h) */
   size_t g_floats;
   size_t act_bytes_per_sample; /* saved activations + workspace, per image */
@@ -134,6 +135,11 @@ void hp_resnet_init(const hp_resnet *m, hp_params *p, uint64_t seed);
 /* Allocate saved activations and scratch for batches of up to B images; sets
  * act_bytes_per_sample / scratch_bytes. May be called again to resize. */
 int hp_resnet_alloc_acts(hp_resnet *m, int B);
+/* Activations for inference only (training = 0 forwards, no backward; the evaluation stages):
+ * nothing is kept for backward, every activation lives in the three workspace buffers, BN and
+ * ReLU apply in place, so the forward's output is bitwise that of hp_resnet_alloc_acts'
+ * layout. A training forward or a backward after it is HP_ERR_INTERNAL. */
+int hp_resnet_alloc_infer(hp_resnet *m, int B);
 void hp_resnet_free(hp_resnet *m);
 
 /* images [B,S,S,3] float, already normalised (NHWC, RGB) -> feat [B,feat_dim].

@@ -54,6 +54,37 @@ void hp_tblock_scratch_carve(hp_tblock_scratch *s, float *buf, const hp_tblock_c
   s->datt = buf;
 }
 
+size_t hp_tblock_infer_floats(const hp_tblock_cfg *c, int B, int T) {
+  size_t N = (size_t)B * T, D = (size_t)c->D, F = (size_t)c->F;
+  return N * (4 * D + F + 2) + (size_t)B * c->H * T * T;
+}
+
+void hp_tblock_infer_carve(hp_tblock_acts *a, hp_tblock_scratch *s, float *buf, float *x,
+                           const hp_tblock_cfg *c, int B, int T) {
+  size_t N = (size_t)B * T, D = (size_t)c->D;
+  memset(a, 0, sizeof *a);
+  memset(s, 0, sizeof *s);
+  /* order of use in hp_tblock_forward: n1 -> qkv -> a (n1 dead) -> r1 (qkv dead) -> n2 / post-LN
+   * n1 (a dead) -> u -> g (in place) -> r2 -> post-LN n2 (x dead since r1) */
+  float *one = buf; buf += N * D;
+  a->n1 = a->a = one;
+  a->n1_mean = a->n2_mean = buf; buf += N;
+  a->n1_rstd = a->n2_rstd = buf; buf += N;
+  a->qkv = buf; buf += 3 * N * D;
+  a->r1 = a->qkv;
+  a->att = buf; buf += (size_t)B * c->H * T * T;
+  a->u = buf;
+  if (c->pre_ln) {
+    a->n2 = one;
+    a->r2 = x;
+  } else {
+    a->r2 = a->qkv + N * D;
+    a->n2 = x;
+  }
+  s->g = a->u;
+  s->t1 = one;
+}
+
 /* res = res_in + dropout(res) in place on res (res holds the branch output on entry) */
 static void drop_add(float *res, const float *skip, size_t n, const hp_drop *d, uint64_t index0) {
   if (d && d->p > 0.0f) hp_dropout_forward(res, res, n, d->p, d->seed, d->step, index0);

@@ -81,6 +81,19 @@ size_t hp_tblock_scratch_floats(const hp_tblock_cfg *c, int B, int T);
 void hp_tblock_acts_carve(hp_tblock_acts *a, float *buf, const hp_tblock_cfg *c, int B, int T);
 void hp_tblock_scratch_carve(hp_tblock_scratch *s, float *buf, const hp_tblock_cfg *c, int B, int T);
 
+/* Inference (forward only, never backward): ONE set of views serves every block of a tower,
+ * and each block writes its output over its input x (hp_tblock_out(a) == x), so a tower keeps
+ * one block's temporaries instead of L blocks' saved activations. Buffers that are dead by the
+ * time a later one is written share memory: n1, the attention output a and n2 (pre-LN) share
+ * one [N,D] slot, r1 (and post-LN r2) reuse the qkv slot once attention has read it, gelu(u)
+ * is computed in place in u. The same hp_tblock_forward runs on these views, so the output is
+ * bitwise that of the training layout. Scratch: s->g = a->u; s->t1 = the shared [N,D] slot
+ * (free between blocks: ViT's patch embedding uses it); the backward buffers are NULL.
+ * N*(4D+F+2) + B*H*T*T floats. */
+size_t hp_tblock_infer_floats(const hp_tblock_cfg *c, int B, int T);
+void hp_tblock_infer_carve(hp_tblock_acts *a, hp_tblock_scratch *s, float *buf, float *x,
+                           const hp_tblock_cfg *c, int B, int T);
+
 /* The block's output: pre-LN r2, post-LN n2. [N,D] */
 static inline const float *hp_tblock_out(const hp_tblock_cfg *c, const hp_tblock_acts *a) {
   return c->pre_ln ? a->r2 : a->n2;
@@ -90,7 +103,8 @@ static inline const float *hp_tblock_out(const hp_tblock_cfg *c, const hp_tblock
 size_t hp_tblock_params_lo(const hp_tblock_params *o);
 
 /* x [B,T,D], key_valid [B,T] or NULL -> acts (output hp_tblock_out). w = params->data.
- * x must stay unchanged until backward (it is the previous block's output). */
+ * x must stay unchanged until backward (it is the previous block's output); with the
+ * inference views the output overwrites x. */
 void hp_tblock_forward(const hp_tblock_cfg *c, const hp_tblock_params *o, const float *w,
                        hp_tblock_acts *a, hp_tblock_scratch *s, const float *x,
                        const uint8_t *key_valid, int B, int T, const hp_drop *drop,

@@ -101,13 +101,26 @@ void hp_vit_init(const hp_vit *m, hp_params *p, uint64_t seed) {
   hp_params_fill_uniform(p, m->pe_b, (size_t)D, bound, seed, m->first_tensor + 3);
 }
 
-static size_t vit_act_floats(const hp_vit *m, int B) {
-  size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
-  return (size_t)B * m->Np * m->K + N * D + (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
-         hp_tblock_scratch_floats(&m->blk, B, m->T) + (size_t)B * (2 * D + 2) + N * D;
+static void recarve(hp_vit *m, int B) {
+  float *q = m->x0 + (size_t)m->Bmax * m->T * m->cfg.width;
+  if (m->infer) {
+    hp_tblock_infer_carve(&m->la[0], &m->scr, q, m->x0, &m->blk, B, m->T);
+    return;
+  }
+  size_t per = hp_tblock_acts_floats(&m->blk, m->Bmax, m->T);
+  for (int l = 0; l < m->cfg.layers; l++) hp_tblock_acts_carve(&m->la[l], q + (size_t)l * per, &m->blk, B, m->T);
+  hp_tblock_scratch_carve(&m->scr, q + (size_t)m->cfg.layers * per, &m->blk, B, m->T);
 }
 
-size_t hp_vit_acts_bytes(const hp_vit_config *cfg, int B) {
+static size_t vit_act_floats(const hp_vit *m, int B, int infer) {
+  size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
+  size_t fixed = (size_t)B * m->Np * m->K + N * D + (size_t)B * (2 * D + 2);
+  if (infer) return fixed + hp_tblock_infer_floats(&m->blk, B, m->T);
+  return fixed + (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
+         hp_tblock_scratch_floats(&m->blk, B, m->T) + N * D;
+}
+
+static size_t acts_bytes(const hp_vit_config *cfg, int B, int infer) {
   hp_vit m;
   memset(&m, 0, sizeof m);
   m.cfg = *cfg;
@@ -117,51 +130,51 @@ size_t hp_vit_acts_bytes(const hp_vit_config *cfg, int B) {
   m.T = m.Np + 1;
   m.K = cfg->patch * cfg->patch * 3;
   m.blk = (hp_tblock_cfg){.D = cfg->width, .H = cfg->heads, .F = m.cfg.mlp, .pre_ln = 1};
-  return vit_act_floats(&m, B) * sizeof(float);
+  return vit_act_floats(&m, B, infer) * sizeof(float);
 }
 
-int hp_vit_alloc_acts(hp_vit *m, int B, size_t *bytes) {
+size_t hp_vit_acts_bytes(const hp_vit_config *cfg, int B) { return acts_bytes(cfg, B, 0); }
+size_t hp_vit_infer_bytes(const hp_vit_config *cfg, int B) { return acts_bytes(cfg, B, 1); }
+
+/* layout: patches, x0, [L per-block saved activations, scratch | inference views], the class
+ * rows and pooled output, [dx] */
+static int alloc_acts(hp_vit *m, int B, int infer, size_t *bytes) {
   if (B < 1) HP_ERROR(HP_ERR_CONFIG, "ViT: batch %d", B);
   free(m->act);
   free(m->la);
   m->act = NULL;
   m->la = NULL;
-  size_t nf = vit_act_floats(m, B);
+  size_t nf = vit_act_floats(m, B, infer);
   HP_CALLOC(m->act, nf, "ViT activations");
-  HP_CALLOC(m->la, m->cfg.layers, "ViT layer activations");
+  HP_CALLOC(m->la, infer ? 1 : m->cfg.layers, "ViT layer activations");
   m->act_floats = nf;
   m->Bmax = B;
+  m->infer = infer;
   size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
   float *q = m->act;
   m->patches = q; q += (size_t)B * m->Np * m->K;
   m->x0 = q; q += N * D;
-  for (int l = 0; l < m->cfg.layers; l++) {
-    hp_tblock_acts_carve(&m->la[l], q, &m->blk, B, m->T);
-    q += hp_tblock_acts_floats(&m->blk, B, m->T);
-  }
-  hp_tblock_scratch_carve(&m->scr, q, &m->blk, B, m->T);
-  q += hp_tblock_scratch_floats(&m->blk, B, m->T);
+  recarve(m, B);
+  q += infer ? hp_tblock_infer_floats(&m->blk, B, m->T)
+             : (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
+                   hp_tblock_scratch_floats(&m->blk, B, m->T);
   m->clsin = q; q += (size_t)B * D;
   m->pooled = q; q += (size_t)B * D;
   m->cls_mean = q; q += B;
   m->cls_rstd = q; q += B;
-  m->dx = q;
+  m->dx = infer ? NULL : q;
   if (bytes) *bytes = nf * sizeof(float);
   return HP_OK;
 }
+
+int hp_vit_alloc_acts(hp_vit *m, int B, size_t *bytes) { return alloc_acts(m, B, 0, bytes); }
+int hp_vit_alloc_infer(hp_vit *m, int B, size_t *bytes) { return alloc_acts(m, B, 1, bytes); }
 
 void hp_vit_free(hp_vit *m) {
   free(m->layer);
   free(m->act);
   free(m->la);
   memset(m, 0, sizeof *m);
-}
-
-static void recarve(hp_vit *m, int B) {
-  size_t per = hp_tblock_acts_floats(&m->blk, m->Bmax, m->T);
-  float *q = m->x0 + (size_t)m->Bmax * m->T * m->cfg.width;
-  for (int l = 0; l < m->cfg.layers; l++) hp_tblock_acts_carve(&m->la[l], q + (size_t)l * per, &m->blk, B, m->T);
-  hp_tblock_scratch_carve(&m->scr, q + (size_t)m->cfg.layers * per, &m->blk, B, m->T);
 }
 
 int hp_vit_forward(hp_vit *m, const hp_params *p, const float *img_f32, const uint8_t *img_u8,
@@ -213,9 +226,9 @@ int hp_vit_forward(hp_vit *m, const hp_params *p, const float *img_f32, const ui
     hp_dropout_forward(m->x0, m->x0, ND, dr->p, dr->seed, dr->step, hp_drop_index0(dr, VIT_SITE, T, D));
   const float *x = m->x0;
   for (int l = 0; l < c->layers; l++) {
-    hp_tblock_forward(&m->blk, &m->layer[l], w, &m->la[l], &m->scr, x, NULL, B, T, dr,
-                      VIT_SITE + 1 + 2 * (uint64_t)l);
-    x = hp_tblock_out(&m->blk, &m->la[l]);
+    hp_tblock_acts *la = &m->la[m->infer ? 0 : l];
+    hp_tblock_forward(&m->blk, &m->layer[l], w, la, &m->scr, x, NULL, B, T, dr, VIT_SITE + 1 + 2 * (uint64_t)l);
+    x = hp_tblock_out(&m->blk, la);
   }
   /* final LN on the class tokens only -> pooled [B,D] */
   for (int b = 0; b < B; b++) memcpy(m->clsin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof(float));

@@ -58,16 +58,16 @@ typedef struct {
   size_t cls, pos, pe_w, pe_b, norm_w, norm_b;
   int first_tensor, last_tensor;
   hp_tblock_params *layer;     /* [L] */
-  int Bmax;
+  int Bmax, infer;             /* infer: hp_vit_alloc_infer's views (forward only) */
   float *act;
   size_t act_floats;
   float *patches;              /* [B*Np, K] */
   float *x0;                   /* [B,T,D] */
-  hp_tblock_acts *la;          /* [L] */
+  hp_tblock_acts *la;          /* [L] ([1] shared by every block when infer) */
   hp_tblock_scratch scr;
   float *clsin, *cls_mean, *cls_rstd; /* [B,D], [B], [B] final-LN input rows */
   float *pooled;               /* [B,D] */
-  float *dx;                   /* [B,T,D] */
+  float *dx;                   /* [B,T,D] (NULL when infer) */
   int B;
   hp_drop drop;
   hp_grad_hook hook;           /* optional per-block gradient hand-off in backward */
@@ -80,6 +80,11 @@ int hp_vit_build(hp_vit *m, const hp_vit_config *cfg, hp_params *p);
 void hp_vit_init(const hp_vit *m, hp_params *p, uint64_t seed);
 int hp_vit_alloc_acts(hp_vit *m, int B, size_t *bytes);
 size_t hp_vit_acts_bytes(const hp_vit_config *cfg, int B);
+/* Activations for inference only (the evaluation stages): the blocks run in place on x0 with
+ * one block's temporaries (transformer_block.h, hp_tblock_infer_carve), no backward buffers;
+ * the forward's output is bitwise the same. hp_vit_backward must not follow. */
+int hp_vit_alloc_infer(hp_vit *m, int B, size_t *bytes);
+size_t hp_vit_infer_bytes(const hp_vit_config *cfg, int B);
 void hp_vit_free(hp_vit *m);
 
 /* images: exactly one of img_f32 [B,S,S,3] (normalised) or img_u8 [B,S,S,3] (normalised

@@ -51,18 +51,22 @@ int hp_params_add_packed(hp_params *p, const char *name, int ndim, const int *sh
   return params_add(p, name, ndim, shape, flags, offset, 1);
 }
 
-int hp_params_alloc(hp_params *p) {
+static int params_alloc(hp_params *p, int with_grad) {
   size_t bytes;
   if (hp_mul_size(p->total + 16, sizeof(float), &bytes)) HP_ERROR(HP_ERR_MEM, "parameter buffer size overflow");
   bytes = (bytes + 63) & ~(size_t)63;
   p->data = aligned_alloc(64, bytes);
-  p->grad = aligned_alloc(64, bytes);
-  if (!p->data || !p->grad)
-    HP_ERROR(HP_ERR_MEM, "cannot allocate parameters and gradients: 2 x %.1f MiB", (double)bytes / 1048576.0);
+  p->grad = with_grad ? aligned_alloc(64, bytes) : NULL;
+  if (!p->data || (with_grad && !p->grad))
+    HP_ERROR(HP_ERR_MEM, "cannot allocate parameters%s: %d x %.1f MiB", with_grad ? " and gradients" : "",
+             with_grad ? 2 : 1, (double)bytes / 1048576.0);
   memset(p->data, 0, bytes);
-  memset(p->grad, 0, bytes);
+  if (p->grad) memset(p->grad, 0, bytes);
   return 0;
 }
+
+int hp_params_alloc(hp_params *p) { return params_alloc(p, 1); }
+int hp_params_alloc_data(hp_params *p) { return params_alloc(p, 0); }
 
 void hp_params_free(hp_params *p) {
   free(p->t);

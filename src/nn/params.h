@@ -39,7 +39,7 @@ typedef struct {
   hp_tensor_info *t;
   size_t total;   /* floats */
   float *data;    /* [total], 64-byte aligned */
-  float *grad;    /* [total], 64-byte aligned, zero after alloc */
+  float *grad;    /* [total], 64-byte aligned, zero after alloc; NULL after hp_params_alloc_data */
 } hp_params;
 
 /* Gradient hand-off during backward: a tower calls fn(arg, lo) when every gradient in
@@ -68,6 +68,9 @@ int hp_params_add(hp_params *p, const char *name, int ndim, const int *shape, in
 int hp_params_add_packed(hp_params *p, const char *name, int ndim, const int *shape, int flags,
                          size_t *offset);
 int hp_params_alloc(hp_params *p);
+/* The parameters alone (grad = NULL), for a model that only runs forward (the evaluation
+ * stages): half the memory of hp_params_alloc. */
+int hp_params_alloc_data(hp_params *p);
 void hp_params_free(hp_params *p);
 const hp_tensor_info *hp_params_find(const hp_params *p, const char *name);
 void hp_params_zero_grad(hp_params *p);

@@ -278,7 +278,7 @@ static int load_decoder(hp_stage_ctx *ctx, const hp_embeddings *em, const hp_voc
   hp_caption_decoder_config(ctx->cfg, (int)V, (int)E, T, &dc);
   hp_params_init(p);
   HP_CALL(hp_capdec_build(m, &dc, p));
-  HP_CALL(hp_params_alloc(p));
+  HP_CALL(hp_params_alloc_data(p)); /* decoding only: no gradient buffer */
   hp_capdec_describe(&dc, desc, ndesc);
   hp_ckpt_info info;
   HP_CALL(hp_ckpt_read(ctx->comm, cpath, desc, p, NULL, NULL, &info));

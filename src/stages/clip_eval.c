@@ -45,7 +45,7 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   HP_CALL(read_vocab(comm, ckpt, &e->vocab));
   hp_clip_config mc;
   int err = hp_clip_config_from_cfg(cfg, image_size, hp_vocab_size(e->vocab), e->T, &mc);
-  if (!err) err = hp_clip_build(&e->m, &mc);
+  if (!err) err = hp_clip_build_infer(&e->m, &mc); /* no gradients, inference activations */
   HP_CALL(hp_agree(comm, err));
   hp_ckpt_info info;
   HP_CALL(hp_ckpt_read(comm, ckpt, e->m.desc, &e->m.p, NULL, NULL, &info));
@@ -55,7 +55,7 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   /* peak memory before the batch's activations (base/memory.h) */
   size_t act = 0;
   HP_CALL(hp_clip_acts_estimate(&e->m, batch, &act));
-  size_t pb = 2 * e->m.p.total * sizeof(float); /* parameters and their (unused) gradients */
+  size_t pb = e->m.p.total * sizeof(float); /* parameters only: the model is built for inference */
   size_t imgs = (size_t)batch * (size_t)image_size * (size_t)image_size * 3;
   char detail[256];
   snprintf(detail, sizeof detail, "model %.1f MiB, activations for a batch of %d %.1f MiB, image batch %.1f MiB",

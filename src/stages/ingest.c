@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/resources.h"
 #include "base/tmpfile.h"
 #include "base/log.h"
 #include "config/config.h"
@@ -112,6 +113,9 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   hp_report_init(&rep);
   double t0 = hp_now();
   HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? parse_on_root(p, &l, &rep) : 0));
+  /* the parsed annotation JSON (~6 KB an image, freed) lies under the record list: without this
+   * its pages stay resident on rank 0 through the whole decode */
+  hp_res_release_free();
   HP_CALL(hp_ingest_list_bcast(ctx->comm, 0, &l));
   int64_t n_parse_bad = rep.n;
   HP_MPI(MPI_Bcast(&n_parse_bad, 1, MPI_INT64_T, 0, ctx->comm));

@@ -46,8 +46,10 @@
 #define KMAX 10
 static const int g_ks[3] = {1, 5, 10};
 
-/* query sets, in the order of /search/index/recall_at_10 and the timing columns */
-enum { QS_LABEL = 0, QS_C2I = 1, QS_I2C = 2, QS_N = 3 };
+/* query sets: the first QS_N in the order of /search/index/recall_at_10 and the timing columns;
+ * image -> image (QS_I2I) has its own group /search/image_to_image (added later, so that the
+ * files written before it stay valid) */
+enum { QS_LABEL = 0, QS_C2I = 1, QS_I2C = 2, QS_N = 3, QS_I2I = 3, QS_ALL = 4 };
 
 typedef struct {
   int64_t L;
@@ -68,19 +70,20 @@ typedef struct {
   hp_index_params ip;
   int64_t shards;
   int forest, save;
-  double recall[QS_N];                 /* forest's recall@10 against exact (forest only) */
+  double recall[QS_ALL];               /* forest's recall@10 against exact (forest only) */
   double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
-  double qps[2][QS_N];                 /* queries/s: exact, forest */
-  int have_qs[QS_N];
-  double rsum[QS_N], qsec[2][QS_N];    /* over a query set's batches: recall sum, local seconds */
-  int64_t rcount[QS_N], nq[QS_N];      /* queries with exact ids, queries */
+  double qps[2][QS_ALL];               /* queries/s: exact, forest */
+  int have_qs[QS_ALL];
+  double rsum[QS_ALL], qsec[2][QS_ALL]; /* over a query set's batches: recall sum, local seconds */
+  int64_t rcount[QS_ALL], nq[QS_ALL];  /* queries with exact ids, queries */
+  double i2i[3];                       /* image -> image: label precision at 1, 5, 10 (with labels) */
   hp_query_table qt;                   /* search.queries: the study's Table 3 (search_queries.h) */
   const char *run_name;
 } search_out;
 
 static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
                                         "ap_retrieved"};
-static const char *const g_qsnames[QS_N] = {"label", "caption->image", "image->caption"};
+static const char *const g_qsnames[QS_ALL] = {"label", "caption->image", "image->caption", "image->image"};
 
 /* The global rows [r0, r0+n) of the shards this rank holds: shard j = hp_shard_range(N, S, j),
  * rank r holds shards hp_shard_range(S, P, r). */
@@ -182,32 +185,33 @@ static int build_index(hp_stage_ctx *ctx, search_out *o, hp_embeddings *em, int 
   return 0;
 }
 
-/* Global top-KMAX of nq queries through the index; with the forest, also exactly (recall@10
- * and the time of both are accumulated for query set qs: a set may come in several batches). */
-static int search_batch(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q,
+/* Global top-k of nq queries through the index; with the forest, also exactly (the recall of
+ * the k lists and the time of both are accumulated for query set qs: a set may come in several
+ * batches). */
+static int search_batch(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
                         int64_t *ids, float *sc) {
   HP_MPI(MPI_Barrier(ctx->comm)); /* the time of a search, not of a peer still reading its batch */
   double t0 = hp_now();
-  HP_CALL(hp_index_search(ix, nq, q, KMAX, ids, sc));
+  HP_CALL(hp_index_search(ix, nq, q, k, ids, sc));
   o->qsec[o->forest][qs] += hp_now() - t0;
   o->nq[qs] += nq;
   if (o->forest && nq > 0) {
     int64_t *ie = NULL;
     float *se = NULL;
-    HP_CALLOC(ie, (size_t)nq * KMAX, "exact top-k ids");
-    HP_CALLOC(se, (size_t)nq * KMAX, "exact top-k scores");
+    HP_CALLOC(ie, (size_t)nq * (size_t)k, "exact top-k ids");
+    HP_CALLOC(se, (size_t)nq * (size_t)k, "exact top-k scores");
     t0 = hp_now();
-    HP_CALL(hp_index_search_exact(ix, nq, q, KMAX, ie, se));
+    HP_CALL(hp_index_search_exact(ix, nq, q, k, ie, se));
     o->qsec[0][qs] += hp_now() - t0;
     /* the mean over queries of |forest ∩ exact| / |exact| (index.h's hp_index_recall), summed
      * in query order whatever the batches */
     for (int64_t i = 0; i < nq; i++) {
-      const int64_t *a = ids + i * KMAX, *e = ie + i * KMAX;
+      const int64_t *a = ids + i * k, *e = ie + i * k;
       int valid = 0, hit = 0;
-      for (int j = 0; j < KMAX; j++) {
+      for (int j = 0; j < k; j++) {
         if (e[j] < 0) continue;
         valid++;
-        for (int m = 0; m < KMAX; m++)
+        for (int m = 0; m < k; m++)
           if (a[m] == e[j]) { hit++; break; }
       }
       if (valid) { o->rsum[qs] += (double)hit / valid; o->rcount[qs]++; }
@@ -228,9 +232,9 @@ static int finish_queries(hp_stage_ctx *ctx, search_out *o, int qs) {
   return 0;
 }
 
-static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q,
+static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
                        int64_t *ids, float *sc) {
-  HP_CALL(search_batch(ctx, o, ix, qs, nq, q, ids, sc));
+  HP_CALL(search_batch(ctx, o, ix, qs, nq, q, k, ids, sc));
   HP_CALL(finish_queries(ctx, o, qs));
   return 0;
 }
@@ -247,7 +251,7 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
   HP_CALLOC(sc, L * KMAX, "top-k scores");
   HP_CALLOC(rel, L * KMAX, "top-k relevance");
   HP_CALL(hp_eval_label_queries(ev, o->prompt, o->names, L, q));
-  HP_CALL(run_queries(ctx, o, ix, QS_LABEL, L, q, ids, sc));
+  HP_CALL(run_queries(ctx, o, ix, QS_LABEL, L, q, KMAX, ids, sc));
   /* relevance of the merged lists: the rank owning an image knows its labels */
   for (int64_t c = 0; c < L; c++)
     for (int j = 0; j < KMAX; j++) {
@@ -319,7 +323,7 @@ static int clip_direction(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
     int64_t m = N - b < per ? N - b : per, nq = 0;
     HP_CALL(read_selected(em, captions, rs, b, m, q, qid, &nq));
     if (nq == 0) continue; /* the same on every rank: they read the same rows */
-    HP_CALL(search_batch(ctx, o, ix, qs, nq, q, top, sc));
+    HP_CALL(search_batch(ctx, o, ix, qs, nq, q, KMAX, top, sc));
     for (int64_t i = 0; i < nq; i++) {
       int at = KMAX;
       for (int j = 0; j < KMAX && at == KMAX; j++) {
@@ -336,9 +340,82 @@ static int clip_direction(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
   return 0;
 }
 
-/* CLIP protocol within the selected images (index ix) and their captions (an index built here):
- * caption -> image, then image -> caption. */
-static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, const row_sel *rs, search_out *o) {
+/* Position of id in the ascending ids[0..n), -1 if absent. */
+static int64_t find_id(const int64_t *ids, int64_t n, int64_t id) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && ids[lo] == id ? lo : -1;
+}
+
+/* Precision at 1, 5, 10 of one query's k = KMAX + 1 image neighbours (ids top, share[j] = 1 when
+ * neighbour j carries a label of the query): the query itself is dropped by id, then the first
+ * KMAX others count; missing neighbours (-1) count as not relevant. */
+static void i2i_add(search_out *o, const int64_t *top, const uint8_t *share, int64_t self) {
+  int got = 0, hits[KMAX + 1] = {0};
+  for (int j = 0; j < KMAX + 1 && got < KMAX; j++) {
+    if (top[j] < 0 || top[j] == self) continue;
+    got++;
+    hits[got] = hits[got - 1] + share[j];
+  }
+  for (int g = got + 1; g <= KMAX; g++) hits[g] = hits[got];
+  for (int kk = 0; kk < 3; kk++) o->i2i[kk] += (double)hits[g_ks[kk]] / g_ks[kk];
+}
+
+/* Collective: image -> image within the split: every selected image asks the image index for its
+ * 10 nearest other images (k = KMAX + 1). Streamed like clip_direction: every rank reads the same
+ * round of query images and, with labels, their label rows; whether a neighbour shares a label
+ * with the query is decided by the rank holding that neighbour (its labels are in im) and
+ * OR-reduced, so no rank holds the labels of the whole split. */
+static int image_to_image(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, hp_index *ix, const row_sel *rs,
+                          const hp_eval_images *im) {
+  const int k = KMAX + 1;
+  const int64_t E = em->embed_dim, N = em->n_images, per = round_rows(E), L = im->labels ? o->L : 0;
+  float *q = NULL, *sc = NULL;
+  int64_t *qid = NULL, *top = NULL;
+  uint8_t *lq = NULL, *share = NULL;
+  HP_CALLOC(q, (size_t)per * (size_t)E, "query round");
+  HP_CALLOC(qid, per, "query ids");
+  HP_CALLOC(top, (size_t)per * (size_t)k, "image->image top-k ids");
+  HP_CALLOC(sc, (size_t)per * (size_t)k, "image->image top-k scores");
+  HP_CALLOC(share, (size_t)per * (size_t)k, "image->image label sharing");
+  if (L > 0) HP_CALLOC(lq, (size_t)per * (size_t)L, "query label rows");
+  memset(o->i2i, 0, sizeof o->i2i);
+  for (int64_t b = 0; b < N; b += per) {
+    int64_t m = N - b < per ? N - b : per, nq = 0, j = 0;
+    HP_CALL(read_selected(em, 0, rs, b, m, q, qid, &nq));
+    if (L > 0) HP_CALL(hp_embeddings_read_labels(em, b, m, lq));
+    for (int64_t i = 0; L > 0 && i < m; i++)
+      if (selected(rs, 0, b + i)) memmove(lq + j++ * L, lq + i * L, (size_t)L);
+    if (nq == 0) continue; /* the same on every rank: they read the same rows */
+    HP_CALL(search_batch(ctx, o, ix, QS_I2I, nq, q, k, top, sc));
+    if (L == 0) continue;
+    memset(share, 0, (size_t)nq * (size_t)k);
+    for (int64_t i = 0; i < nq * k; i++) {
+      int64_t at = top[i] >= 0 ? find_id(im->ids, im->n, top[i]) : -1;
+      const uint8_t *a = lq + (i / k) * L, *c = at >= 0 ? im->labels + at * L : NULL;
+      for (int64_t l = 0; c && l < L && !share[i]; l++) share[i] = a[l] && c[l];
+    }
+    HP_MPI(MPI_Allreduce(MPI_IN_PLACE, share, (int)(nq * k), MPI_UINT8_T, MPI_MAX, ctx->comm));
+    for (int64_t i = 0; i < nq; i++) i2i_add(o, top + i * k, share + i * k, qid[i]);
+  }
+  for (int kk = 0; kk < 3 && o->nq[QS_I2I] > 0; kk++) o->i2i[kk] /= (double)o->nq[QS_I2I];
+  free(q);
+  free(qid);
+  free(top);
+  free(sc);
+  free(share);
+  free(lq);
+  return 0;
+}
+
+/* CLIP protocol within the selected images (index ix; their ids and labels in im) and their
+ * captions (an index built here): caption -> image, image -> caption, then image -> image. */
+static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix,
+                         const row_sel *rs, search_out *o) {
   const int64_t M = em->n_captions;
   hp_index *cix = NULL;
   HP_CALL(build_index(ctx, o, em, 1, rs, M, &cix));
@@ -354,7 +431,9 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, con
     o->clip[0][kk] = o->n_images ? o->clip[0][kk] / (double)o->n_images : 0.0;
     o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : 0.0;
   }
-  hp_index_free(cix);
+  hp_index_free(cix); /* before image -> image, which needs only the image index */
+  HP_CALL(image_to_image(ctx, em, o, ix, rs, im));
+  HP_CALL(finish_queries(ctx, o, QS_I2I));
   return 0;
 }
 
@@ -381,10 +460,16 @@ static int write_group(hp_results_w *w, void *arg) {
     int64_t d3 = QS_N;
     HP_CALL(hp_results_f64(w, "index/recall_at_10", 1, &d3, o->recall));
   }
-  int64_t nk = o->forest ? 2 : 1, dq[2] = {nk, QS_N};
+  int64_t nk = o->forest ? 2 : 1, dq[2] = {nk, QS_N}, three = 3, one = 1;
+  double qps[2][QS_N], i2i_qps[2] = {o->qps[0][QS_I2I], o->qps[1][QS_I2I]};
+  for (int r = 0; r < 2; r++)
+    for (int qs = 0; qs < QS_N; qs++) qps[r][qs] = o->qps[r][qs];
   HP_CALL(hp_results_attr_str(w, "timing_rows", o->forest ? "exact,forest" : "exact"));
   HP_CALL(hp_results_f64(w, "timing/build_seconds", 1, &nk, o->build_s));
-  HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &o->qps[0][0]));
+  HP_CALL(hp_results_f64(w, "timing/queries_per_second", 2, dq, &qps[0][0]));
+  HP_CALL(hp_results_f64(w, "image_to_image/timing/queries_per_second", 1, &nk, i2i_qps));
+  if (o->forest) HP_CALL(hp_results_f64(w, "image_to_image/recall_at_10", 1, &one, &o->recall[QS_I2I]));
+  if (o->L > 0) HP_CALL(hp_results_f64(w, "image_to_image/precision", 1, &three, o->i2i));
   if (o->L == 0) return 0;
   if (o->png) {
     HP_CALL(hp_results_attr_str(w, "top5_png", HP_FILE_SEARCH_PNG));
@@ -442,6 +527,10 @@ static void markdown(FILE *f, void *arg) {
   fprintf(f, "CLIP retrieval protocol within the split:\n\n| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n");
   fprintf(f, "| image → caption | %.3f | %.3f | %.3f |\n", o->clip[0][0], o->clip[0][1], o->clip[0][2]);
   fprintf(f, "| caption → image | %.3f | %.3f | %.3f |\n\n", o->clip[1][0], o->clip[1][1], o->clip[1][2]);
+  if (o->L > 0)
+    fprintf(f, "Image → image within the split (each image's 10 nearest other images): the share carrying a label "
+               "of the query image:\n\n| P@1 | P@5 | P@10 |\n|---:|---:|---:|\n| %.3f | %.3f | %.3f |\n\n",
+            o->i2i[0], o->i2i[1], o->i2i[2]);
   if (o->png) {
     const char *apn = o->conv ? "AP@10, retrieved" : "AP@10";
     fprintf(f, "Top-5 images of the best and the worst class by %s (green border: relevant, red: not relevant; "
@@ -455,7 +544,7 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "Index `forest`: %d trees, leaf size %d, search_k %" PRId64 " per shard, %" PRId64
                " shards. Recall@10 against exact search on the same queries:\n\n| queries | recall@10 |\n|---|---:|\n",
             o->ip.n_trees, o->ip.leaf_size, o->ip.search_k, o->shards);
-    for (int qs = 0; qs < QS_N; qs++)
+    for (int qs = 0; qs < QS_ALL; qs++)
       if (o->have_qs[qs]) fprintf(f, "| %s | %.4f |\n", g_qsnames[qs], o->recall[qs]);
     fprintf(f, "\n");
   } else {
@@ -463,10 +552,11 @@ static void markdown(FILE *f, void *arg) {
   }
   /* timings vary from run to run: one block, delimited for tools that compare runs */
   fprintf(f, "<!-- timing -->\nTiming (wall seconds, slowest rank; image and caption indices together):\n\n"
-             "| index | build s | label q/s | caption → image q/s | image → caption q/s |\n|---|---:|---:|---:|---:|\n");
+             "| index | build s | label q/s | caption → image q/s | image → caption q/s | image → image q/s |\n"
+             "|---|---:|---:|---:|---:|---:|\n");
   for (int r = 0; r < (o->forest ? 2 : 1); r++) {
     fprintf(f, "| %s | %.3f", r ? "forest" : "exact", o->build_s[r]);
-    for (int qs = 0; qs < QS_N; qs++) {
+    for (int qs = 0; qs < QS_ALL; qs++) {
       if (o->have_qs[qs]) fprintf(f, " | %.0f", o->qps[r][qs]);
       else fprintf(f, " | –");
     }
@@ -563,7 +653,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
     hp_log_info("search: %s has no labels: label-query retrieval skipped", epath);
   }
   double t1 = hp_now();
-  HP_CALL(clip_protocol(ctx, &em, ix, &rs, &o));
+  HP_CALL(clip_protocol(ctx, &em, &im, ix, &rs, &o));
   hp_log_info("search: CLIP protocol (%" PRId64 " images, %" PRId64 " captions) in %.2f s", o.n_images, o.n_captions,
               hp_now() - t1);
   for (int r = 0; r < 1 + o.forest; r++)
@@ -571,8 +661,11 @@ int hp_stage_search(hp_stage_ctx *ctx) {
       hp_stage_rate(ctx, r ? "caption->image queries (forest)" : "caption->image queries (exact)", (double)o.n_captions,
                     (double)o.n_captions / o.qps[r][QS_C2I]);
   if (o.forest)
-    hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f",
-                o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C]);
+    hp_log_info("search: forest recall@10 against exact: label %.4f, caption->image %.4f, image->caption %.4f, "
+                "image->image %.4f", o.recall[QS_LABEL], o.recall[QS_C2I], o.recall[QS_I2C], o.recall[QS_I2I]);
+  if (o.L > 0)
+    hp_log_info("search: image->image (%" PRId64 " images, 10 nearest others): P@1 %.3f P@5 %.3f P@10 %.3f sharing a "
+                "label with the query", o.n_images, o.i2i[0], o.i2i[1], o.i2i[2]);
   HP_CALL(hp_eval_write_results(ctx, "search", &em, write_group, &o));
   HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("search"), markdown, &o));
   hp_index_free(ix);

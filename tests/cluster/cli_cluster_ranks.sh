@@ -49,7 +49,9 @@ if expect_ok "synth+train+embed" 2 run "$CFG" --run-dir "$T/base" --stages synth
   done
   [ "$(h5dump -d /cluster/elbow/k -y "$T/r2/results.h5" 2>/dev/null | grep -Eo '\b[0-9]+\b' | tail -4 | tr '\n' ' ')" = "2 5 8 9 " ] \
     && ok "elbow K values 2 5 8 9 (k_max included)" || bad "elbow K values"
-  grep -q "| K | WCSS | BCSS" "$T/log2.txt" && grep -q "(elbow)" "$T/log2.txt" && ok "tables printed" || bad "tables not printed"
+  grep -q "| K | WCSS | BCSS" "$T/r2/cluster.md" && grep -q "(elbow)" "$T/r2/cluster.md" && ok "tables in cluster.md" || bad "tables not in cluster.md"
+  grep -q "tables in $T/r2/cluster.md" "$T/log2.txt" && ! grep -q "^| K | WCSS" "$T/log2.txt" \
+    && ok "log names cluster.md, no table on stdout (run.log_level info)" || bad "log: tables on stdout or cluster.md not named"
   grep -q "Silhouette over a seeded sample (60 rows)" "$T/c2/cluster.md" && ok "sample size reported" || bad "sample size"
   grep -q "| modality gap | centroid cosine" "$T/r2/cluster.md" && grep -q "Linear probe (ridge 1, ScaLAPACK pdposv): top-1 accuracy" \
     "$T/r2/cluster.md" && grep -q "PCA (ScaLAPACK pdsyevd)" "$T/r2/cluster.md" && ok "analytics in cluster.md" || bad "analytics missing"

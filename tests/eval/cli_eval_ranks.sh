@@ -29,13 +29,30 @@ if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train
       if h5diff "$T/r1/embeddings.h5" "$T/r$np/embeddings.h5" $o >/dev/null; then ok "embeddings $o: 1 = $np ranks"
       else bad "embeddings $o differs between 1 and $np ranks"; fi
     done
-    for o in /search/table1 /search/clip_recall /search/per_class /zeroshot/table2 /zeroshot/per_class; do
+    for o in /search/table1 /search/clip_recall /search/per_class /search/image_to_image/precision /zeroshot/table2 /zeroshot/per_class; do
       if h5diff "$T/r1/results.h5" "$T/r$np/results.h5" $o >/dev/null; then ok "results $o: 1 = $np ranks"
       else bad "results $o differs between 1 and $np ranks"; h5diff -r "$T/r1/results.h5" "$T/r$np/results.h5" $o | head -10; fi
     done
     if cmp -s <(notiming "$T/r1/search.md") <(notiming "$T/r$np/search.md") && cmp -s "$T/r1/zeroshot.md" "$T/r$np/zeroshot.md"; then
       ok "search.md, zeroshot.md: 1 = $np ranks"; else bad "Markdown tables differ between 1 and $np ranks"; fi
   done
+  # image -> image precision recomputed with numpy from embeddings.h5 (exact search, test split)
+  $PY - "$T/r1" >"$T/i2i.txt" 2>&1 <<'PY' && ok "image->image P@1/5/10 = numpy: $(cat "$T/i2i.txt")" || bad "image->image: $(cat "$T/i2i.txt")"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+e, r = h5py.File(d + "/embeddings.h5", "r"), h5py.File(d + "/results.h5", "r")
+test = np.nonzero(e["/images/split"][()] == 2)[0]
+x = e["/images/embedding"][()][test].astype(np.float64)
+lab = e["/labels/matrix"][()][test].astype(bool)
+s = x @ x.T
+np.fill_diagonal(s, -np.inf)                       # the query itself is not a neighbour
+order = np.lexsort((np.broadcast_to(test, s.shape), -s), axis=1)[:, :10]   # score desc, then id asc
+share = (lab[:, None, :] & lab[order]).any(axis=2)
+want = [share[:, :k].sum(axis=1).mean() / k for k in (1, 5, 10)]
+have = r["/search/image_to_image/precision"][()]
+assert np.allclose(have, want, atol=1e-9), (have, want)
+print(" ".join("%.4f" % v for v in have))
+PY
   for np in 1 2 3; do
     if $PY "$SRC_DIR/tests/eval/png_check.py" "$T/r$np/search_top5.png" $PNG_W $PNG_H >"$T/png.txt" 2>&1; then
       ok "search_top5.png ($np ranks): $(cat "$T/png.txt")"; else bad "search_top5.png ($np ranks): $(tail -1 "$T/png.txt")"; fi
@@ -60,7 +77,7 @@ if expect_ok "synth+train" 2 run "$CFG" --run-dir "$T/base" --stages synth,train
   grep -Eq "forest recall@10 against exact" "$T/flog2.txt" && ok "recall logged" || bad "recall not logged"
   grep -A4 "^| index | build s" "$T/f1/search.md" | grep -q "^| forest |" && ok "timing of exact and forest in search.md" || bad "no timing rows"
   for np in 2 3; do
-    for o in /search/index /search/table1 /search/clip_recall /search/per_class; do
+    for o in /search/index /search/table1 /search/clip_recall /search/per_class /search/image_to_image/precision /search/image_to_image/recall_at_10; do
       if h5diff "$T/f1/results.h5" "$T/f$np/results.h5" $o >/dev/null; then ok "forest results $o: 1 = $np ranks"
       else bad "forest results $o differs between 1 and $np ranks"; h5diff -r "$T/f1/results.h5" "$T/f$np/results.h5" $o | head -10; fi
     done

@@ -2,7 +2,8 @@
  * ranks, without PyTorch (tests/models/cli_ckpt_torch.sh covers the PyTorch side): for a
  * BERT+ViT and a BERT+ResNet description, build from the description (which must rebuild
  * as itself), seeded init, hp_ckpt_write, hp_clip_load -> the same description, bit-identical
- * parameters and bit-identical eval embeddings (5 rows in chunks of Bmax = 2); malformed
+ * parameters and bit-identical eval embeddings (5 rows in chunks of Bmax = 2) from the loaded
+ * model, which is built for inference (no gradients, in-place activations); malformed
  * descriptions are input errors naming the description. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,9 +22,9 @@
 static const char *PATH = "mpi_clip_ckpt_test.h5";
 
 static const char *DESCS[] = {
-    "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=1,H=2,D=16,F=64),E=12,"
+    "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=2,H=2,D=16,F=64),E=12,"
     "logit_scale=learned)",
-    "clip(text=bert(V=40,T=8,L=1,H=4,D=16,F=64,pool=cls),image=resnet(S=64,blocks=1-1-1-1,width=4),E=12,"
+    "clip(text=bert(V=40,T=8,L=1,H=4,D=16,F=64,pool=cls),image=resnet(S=64,blocks=2-1-1-2,width=4),E=12,"
     "logit_scale=fixed)",
 };
 
@@ -51,6 +52,9 @@ static void test_round_trip(void **state) {
     hp_ckpt_info_free(&info);
     assert_true(b.p.total == a.p.total);
     assert_memory_equal(b.p.data, a.p.data, a.p.total * sizeof(float));
+    /* b is built for inference: no gradients, no backward, no training forward */
+    assert_true(b.infer && !a.infer);
+    assert_null(b.p.grad);
 
     int S = cfg.image_kind == HP_CLIP_IMAGE_VIT ? cfg.vit.image : cfg.resnet.image_size, E = cfg.embed_dim;
     int32_t ids[5 * 8];
@@ -65,6 +69,10 @@ static void test_round_trip(void **state) {
     assert_int_equal(hp_clip_embed_images(&a, img, N, ea), 0);
     assert_int_equal(hp_clip_embed_images(&b, img, N, eb), 0);
     assert_memory_equal(ea, eb, sizeof(float) * N * E);
+    const float *emb;
+    assert_int_equal(hp_clip_encode_image(&b, img, 2, 1, NULL, &emb), HP_ERR_INTERNAL);
+    assert_int_equal(hp_clip_backward(&b, ea, eb, 0.0, NULL, NULL), HP_ERR_INTERNAL);
+    hp_error_clear();
     free(img);
     free(ea);
     free(eb);
@@ -79,16 +87,16 @@ static void test_bad_descriptions(void **state) {
   const char *bad[] = {
       "",
       "bert(V=40)",
-      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=max),image=vit(S=32,P=16,L=1,H=2,D=16,F=64),E=12,"
+      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=max),image=vit(S=32,P=16,L=2,H=2,D=16,F=64),E=12,"
       "logit_scale=learned)",
       "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=swin(S=32),E=12,logit_scale=learned)",
       "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=1,H=2,D=16),E=12,"
       "logit_scale=learned)",
       "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=resnet(S=64,blocks=1-1-1,width=4),E=12,"
       "logit_scale=learned)",
-      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=1,H=2,D=16,F=64),E=12,"
+      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=2,H=2,D=16,F=64),E=12,"
       "logit_scale=sometimes)",
-      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=1,H=2,D=16,F=64),E=12,"
+      "clip(text=bert(V=40,T=8,L=2,H=2,D=16,F=24,pool=mean),image=vit(S=32,P=16,L=2,H=2,D=16,F=64),E=12,"
       "logit_scale=learned)x",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -95,6 +95,40 @@ static void check_fixture(const char *name) {
   mfix_free(fx);
 }
 
+/* hp_bert_alloc_infer's views (blocks in place, no saved activations) give bitwise the output
+ * of the training layout, for the full batch and a partial one with fewer positions */
+static void check_infer(const char *name) {
+  mfix *fx = mfix_load(name);
+  bert_case c;
+  setup(&c, fx);
+  int D = c.m.cfg.width, Ts = c.T - 2;
+  size_t n = (size_t)c.B * c.E, train_bytes = hp_bert_acts_bytes(&c.m.cfg, c.B);
+  const float *emb, *pl;
+  run_forward(&c, NULL, &emb);
+  float *full = fcopy(emb, n);
+  assert_int_equal(hp_bert_forward(&c.m, &c.p, c.ids, c.valid, c.B - 1, Ts, NULL, &pl), 0);
+  float *part = fcopy(pl, (size_t)(c.B - 1) * D);
+  size_t bytes = 0;
+  assert_int_equal(hp_bert_alloc_infer(&c.m, c.B, &bytes), 0);
+  assert_true(bytes == hp_bert_infer_bytes(&c.m.cfg, c.B) && bytes < train_bytes);
+  assert_null(c.m.dx);
+  printf("%s: inference activations %zu bytes (training layout %zu)\n", name, bytes, train_bytes);
+  run_forward(&c, NULL, &emb);
+  assert_memory_equal(emb, full, n * sizeof(float));
+  assert_int_equal(hp_bert_forward(&c.m, &c.p, c.ids, c.valid, c.B - 1, Ts, NULL, &pl), 0);
+  assert_memory_equal(pl, part, (size_t)(c.B - 1) * D * sizeof(float));
+  free(full);
+  free(part);
+  teardown(&c);
+  mfix_free(fx);
+}
+
+static void test_bert_infer(void **state) {
+  (void)state;
+  check_infer("bert_cls");
+  check_infer("bert_mean");
+}
+
 static void test_bert_cls(void **state) { (void)state; check_fixture("bert_cls"); }
 static void test_bert_mean(void **state) { (void)state; check_fixture("bert_mean"); }
 
@@ -237,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_bert_cls),          cmocka_unit_test(test_bert_mean),
       cmocka_unit_test(test_bert_fd_dropout),   cmocka_unit_test(test_bert_dropout_keys),
       cmocka_unit_test(test_bert_short_T),      cmocka_unit_test(test_bert_init_and_errors),
+      cmocka_unit_test(test_bert_infer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

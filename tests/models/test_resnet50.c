@@ -252,6 +252,37 @@ static void test_u8_input(void **state) {
   tiny_teardown(&t);
 }
 
+/* hp_resnet_alloc_infer's rotating buffers (identity and projection blocks, BN in place) give
+ * bitwise the eval output of the training layout, full and partial batch; training forwards
+ * and backward are refused on them */
+static void test_infer(void **state) {
+  (void)state;
+  const char *tags[2] = {"s48", "s32"};
+  for (int k = 0; k < 2; k++) {
+    tiny t;
+    tiny_setup(&t, tags[k]);
+    size_t n = (size_t)t.B * t.F, train_per = t.m.act_bytes_per_sample;
+    float *full = calloc(n, sizeof(float)), *part = calloc(n, sizeof(float));
+    assert_true(full && part);
+    OK(hp_resnet_forward(&t.m, &t.p, t.x, t.B, 0, full));
+    OK(hp_resnet_forward(&t.m, &t.p, t.x, t.B - 1, 0, part));
+    OK(hp_resnet_alloc_infer(&t.m, t.B));
+    printf("  %s: inference activations %zu bytes/image (training layout %zu)\n", tags[k],
+           t.m.act_bytes_per_sample, train_per);
+    assert_true(t.m.act_bytes_per_sample < train_per);
+    OK(hp_resnet_forward(&t.m, &t.p, t.x, t.B, 0, t.feat));
+    assert_memory_equal(t.feat, full, n * sizeof(float));
+    OK(hp_resnet_forward(&t.m, &t.p, t.x, t.B - 1, 0, t.feat));
+    assert_memory_equal(t.feat, part, (size_t)(t.B - 1) * t.F * sizeof(float));
+    assert_int_equal(hp_resnet_backward(&t.m, &t.p, t.p.grad, t.G), HP_ERR_INTERNAL);
+    assert_int_equal(hp_resnet_forward(&t.m, &t.p, t.x, t.B, 1, t.feat), HP_ERR_INTERNAL);
+    hp_error_clear();
+    free(full);
+    free(part);
+    tiny_teardown(&t);
+  }
+}
+
 /* ---- finite differences on a few elements of several tensors (train mode) ------------------ */
 static double tiny_loss(tiny *t) {
   if (hp_resnet_forward(&t->m, &t->p, t->x, t->B, 1, t->feat)) fail_msg("%s", hp_error_message());
@@ -487,6 +518,7 @@ int main(void) {
       cmocka_unit_test(test_fixture_48),
       cmocka_unit_test(test_fixture_32),
       cmocka_unit_test(test_u8_input),
+      cmocka_unit_test(test_infer),
       cmocka_unit_test(test_tiny_fd),
       cmocka_unit_test(test_bn_relu_kernels),
       cmocka_unit_test(test_resnet50_smoke),

@@ -98,7 +98,41 @@ static void check_fixture(const char *name) {
   mfix_free(fx);
 }
 
+/* hp_vit_alloc_infer's views (blocks in place, no saved activations) give bitwise the output of
+ * the training layout, for the full and a partial batch; the size is what it announces */
+static void check_infer(const char *name) {
+  mfix *fx = mfix_load(name);
+  vit_case c;
+  setup(&c, fx);
+  size_t n = (size_t)c.B * c.E, train_bytes = hp_vit_acts_bytes(&c.m.cfg, c.B);
+  const float *emb;
+  run_forward(&c, NULL, NULL, &emb);
+  float *full = fcopy(emb, n);
+  int Bp = c.B - 1;
+  const float *pl;
+  assert_int_equal(hp_vit_forward(&c.m, &c.p, NULL, c.img, Bp, NULL, &pl), 0);
+  float *part = fcopy(pl, (size_t)Bp * c.m.cfg.width);
+  size_t bytes = 0;
+  assert_int_equal(hp_vit_alloc_infer(&c.m, c.B, &bytes), 0);
+  assert_true(bytes == hp_vit_infer_bytes(&c.m.cfg, c.B) && bytes < train_bytes);
+  assert_null(c.m.dx);
+  printf("%s: inference activations %zu bytes (training layout %zu)\n", name, bytes, train_bytes);
+  run_forward(&c, NULL, NULL, &emb);
+  assert_memory_equal(emb, full, n * sizeof(float));
+  assert_int_equal(hp_vit_forward(&c.m, &c.p, NULL, c.img, Bp, NULL, &pl), 0);
+  assert_memory_equal(pl, part, (size_t)Bp * c.m.cfg.width * sizeof(float));
+  free(full);
+  free(part);
+  teardown(&c);
+  mfix_free(fx);
+}
+
 static void test_vit_p16(void **state) { (void)state; check_fixture("vit_p16"); }
+static void test_vit_infer(void **state) {
+  (void)state;
+  check_infer("vit_p16");
+  check_infer("vit_p8");
+}
 static void test_vit_p8(void **state) { (void)state; check_fixture("vit_p8"); }
 /* ViT/32, the study's second patch size: 64x64 images, a 2x2 patch grid (T = 5). */
 static void test_vit_p32(void **state) { (void)state; check_fixture("vit_p32"); }
@@ -169,6 +203,7 @@ int main(void) {
       cmocka_unit_test(test_vit_p8),
       cmocka_unit_test(test_vit_p32),
       cmocka_unit_test(test_vit_fd_dropout),
+      cmocka_unit_test(test_vit_infer),
       cmocka_unit_test(test_vit_init_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
