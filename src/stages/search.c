@@ -20,12 +20,18 @@
  * Relevance of the merged top-k lists is OR-reduced (the rank holding an image knows its
  * labels); counts are summed. Every figure is therefore the same for any rank count.
  *
- * Memory per rank: the two indices of its shards (declared with hp_index_reserve and filled
- * straight from embeddings.h5 a round of ROUND_BYTES at a time, so the rows are never held
- * twice), the labels and ids of its selected images, and, on every rank, the split of every image
- * (1 byte) and the image of every caption (8 bytes). The CLIP protocol's queries (every selected
- * caption, then every selected image) are read by every rank a round at a time, searched and
- * scored, and dropped: never the whole query set.
+ * Memory of rank r: the image and the caption index of the shards it holds (about 1/P of the
+ * split's images and captions, in whole shards: rows of 4E + 8 bytes, and the forest's trees),
+ * declared with hp_index_reserve and filled straight from embeddings.h5 a round (ROUND_BYTES of
+ * rows) at a time, so never held twice; the ids and label rows of its selected images (8 + L
+ * bytes each); one round of queries (ROUND_BYTES of rows, their top-k lists and, for image ->
+ * image, the label rows and label-sharing flags of the round); the index's search buffers (a
+ * score tile per thread, per-query heaps: index.h); with labels, the text tower. Replicated on
+ * every rank, O(N + M) of the whole file: the split of every image (1 byte) and the image of
+ * every caption (8 bytes), which select the rows and score caption <-> image. Every rank reads
+ * every query (it searches all of them against its shards before the lists are merged), so its
+ * I/O is the split's embeddings, but it holds one round of them. The caption index is freed
+ * before image -> image.
  */
 #include <inttypes.h>
 #include <math.h>
