@@ -7,9 +7,12 @@
  *   bench_search forest --n N --dim D --nq Q --k K [--base F --queries F | --clusters C ...]
  *                       --trees T --leaf L --search_k a,b,c [--reps R --gt-out F]
  *   bench_search tune   --n N --dim D --nq Q --k K --tiles "q1xn1,q2xn2,..."
+ *   bench_search load   --index F --nq Q --k K [--queries F | generated] [--ids-out F]
+ *       hp_index_load of an index.h5 written by exact/forest --save F: memory, one search
  * Every rank holds the balanced block hp_shard_range(N, P, rank) of the rows. Lines starting
  * with RESULT are for the script; times are medians over --reps timed runs (after one warm-up),
- * each the maximum over ranks. Memory: VmHWM of every rank. */
+ * each the maximum over ranks. Memory: VmHWM of every rank beside its index's bytes (vectors, ids,
+ * trees). */
 #define _POSIX_C_SOURCE 200809L /* fseeko */
 #include <math.h>
 #include <stdio.h>
@@ -30,7 +33,7 @@ typedef struct {
   int k, reps;
   double sigma;
   uint64_t seed;
-  const char *base, *queries, *ids_out, *gt_out, *search_k, *tiles;
+  const char *base, *queries, *ids_out, *gt_out, *search_k, *tiles, *save, *index;
 } opts;
 
 static int g_rank, g_size;
@@ -93,21 +96,39 @@ static void write_file(const char *path, const void *buf, size_t bytes) {
   }
 }
 
-/* this rank's rows and all queries */
-static void load_data(const opts *o, float **x, int64_t **ids, int64_t *row0, int64_t *cnt, float **q) {
-  hp_shard_range(o->n, g_size, g_rank, row0, cnt);
-  *x = malloc((size_t)(*cnt > 0 ? *cnt : 1) * (size_t)o->dim * sizeof(float));
-  *ids = malloc((size_t)(*cnt > 0 ? *cnt : 1) * sizeof(int64_t));
-  *q = malloc((size_t)o->nq * (size_t)o->dim * sizeof(float));
-  if (!*x || !*ids || !*q) { fprintf(stderr, "out of memory\n"); MPI_Abort(MPI_COMM_WORLD, 1); }
-  for (int64_t i = 0; i < *cnt; i++) (*ids)[i] = *row0 + i;
-  if (o->base) {
-    read_rows(o->base, *row0, *cnt, o->dim, *x);
-    read_rows(o->queries, 0, o->nq, o->dim, *q);
-  } else {
-    gen_rows(o, *row0, *cnt, *x);
-    gen_rows(o, o->n, o->nq, *q);
+/* Rows are added to the index in pieces of CHUNK_ROWS through one buffer, after declaring the
+ * rank's shard (hp_index_reserve): the peak holds the index and this buffer, not the rows twice. */
+#define CHUNK_ROWS 4096
+
+/* all queries: rows [n, n+nq) of the generator, or the queries file */
+static float *load_queries(const opts *o) {
+  float *q = malloc((size_t)o->nq * (size_t)o->dim * sizeof(float));
+  if (!q) { fprintf(stderr, "out of memory\n"); MPI_Abort(MPI_COMM_WORLD, 1); }
+  if (o->queries) read_rows(o->queries, 0, o->nq, o->dim, q);
+  else gen_rows(o, o->n, o->nq, q);
+  return q;
+}
+
+/* An index of kind p holding this rank's balanced block of the rows (one shard), read or
+ * generated a piece at a time. */
+static hp_index *load_index(const opts *o, const hp_index_params *p) {
+  int64_t row0, cnt;
+  hp_shard_range(o->n, g_size, g_rank, &row0, &cnt);
+  hp_index *ix = NULL;
+  if (hp_index_create(p, MPI_COMM_WORLD, &ix) || hp_index_reserve(ix, 1, &cnt)) die("index");
+  float *x = malloc((size_t)CHUNK_ROWS * (size_t)o->dim * sizeof(float));
+  int64_t *ids = malloc(CHUNK_ROWS * sizeof(int64_t));
+  if (!x || !ids) { fprintf(stderr, "out of memory\n"); MPI_Abort(MPI_COMM_WORLD, 1); }
+  for (int64_t a = 0; a < cnt; a += CHUNK_ROWS) {
+    int64_t m = cnt - a < CHUNK_ROWS ? cnt - a : CHUNK_ROWS;
+    if (o->base) read_rows(o->base, row0 + a, m, o->dim, x);
+    else gen_rows(o, row0 + a, m, x);
+    for (int64_t i = 0; i < m; i++) ids[i] = row0 + a + i;
+    if (hp_index_add(ix, m, x, ids)) die("index add");
   }
+  free(x);
+  free(ids);
+  return ix;
 }
 
 static double g_cpu; /* process CPU seconds of the last timed search (summed over ranks) */
@@ -141,7 +162,8 @@ static void report_memory(hp_index *ix, const char *tag) {
   MPI_Gather(&idx, 1, MPI_DOUBLE, idx_all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (g_rank == 0)
     for (int r = 0; r < np; r++)
-      printf("RESULT %s memory rank=%d index_MiB=%.1f vmhwm_MiB=%.1f\n", tag, r, idx_all[r], all[r] / 1024.0);
+      printf("RESULT %s memory rank=%d index_MiB=%.1f vmhwm_MiB=%.1f peak_over_index=%.3f\n", tag, r, idx_all[r],
+             all[r] / 1024.0, idx_all[r] > 0 ? all[r] / 1024.0 / idx_all[r] : 0.0);
 }
 
 static int threads(void) {
@@ -153,16 +175,13 @@ static int threads(void) {
 }
 
 static void run_exact(const opts *o, int64_t tile_q, int64_t tile_n, int write_ids) {
-  float *x, *q;
-  int64_t *rid, row0, cnt;
-  load_data(o, &x, &rid, &row0, &cnt, &q);
   hp_index_params p;
   hp_index_params_default(&p, HP_INDEX_EXACT, o->dim);
   p.tile_q = tile_q;
   p.tile_n = tile_n;
-  hp_index *ix = NULL;
-  if (hp_index_create(&p, MPI_COMM_WORLD, &ix) || hp_index_add(ix, cnt, x, rid) || hp_index_build(ix)) die("exact index");
-  free(x); /* the index holds its copy */
+  hp_index *ix = load_index(o, &p);
+  if (hp_index_build(ix)) die("exact index");
+  float *q = load_queries(o);
   size_t m = (size_t)o->nq * (size_t)o->k;
   int64_t *ids = malloc(m * sizeof *ids);
   float *sc = malloc(m * sizeof *sc);
@@ -183,10 +202,13 @@ static void run_exact(const opts *o, int64_t tile_q, int64_t tile_n, int write_i
   free(cpu);
   if (write_ids) {
     report_memory(ix, "exact");
+    if (o->save) {
+      if (hp_index_save(ix, o->save)) die("save");
+      report_memory(ix, "exact_saved");
+    }
     if (g_rank == 0 && o->ids_out) write_file(o->ids_out, ids, m * sizeof *ids);
   }
   hp_index_free(ix);
-  free(rid);
   free(q);
   free(ids);
   free(sc);
@@ -194,16 +216,12 @@ static void run_exact(const opts *o, int64_t tile_q, int64_t tile_n, int write_i
 }
 
 static void run_forest(const opts *o) {
-  float *x, *q;
-  int64_t *rid, row0, cnt;
-  load_data(o, &x, &rid, &row0, &cnt, &q);
   hp_index_params p;
   hp_index_params_default(&p, HP_INDEX_FOREST, o->dim);
   p.n_trees = (int)o->trees;
   p.leaf_size = (int)o->leaf;
-  hp_index *ix = NULL;
-  if (hp_index_create(&p, MPI_COMM_WORLD, &ix) || hp_index_add(ix, cnt, x, rid)) die("forest index");
-  free(x);
+  hp_index *ix = load_index(o, &p);
+  float *q = load_queries(o);
   MPI_Barrier(MPI_COMM_WORLD);
   double t0 = MPI_Wtime();
   if (hp_index_build(ix)) die("forest build");
@@ -213,6 +231,10 @@ static void run_forest(const opts *o) {
     printf("RESULT forest_build n=%lld dim=%lld trees=%d leaf=%d ranks=%d threads=%d build_s=%.3f\n",
            (long long)o->n, (long long)o->dim, p.n_trees, p.leaf_size, g_size, threads(), tbmax);
   report_memory(ix, "forest");
+  if (o->save) {
+    if (hp_index_save(ix, o->save)) die("save");
+    report_memory(ix, "forest_saved");
+  }
   size_t m = (size_t)o->nq * (size_t)o->k;
   int64_t *gt = malloc(m * sizeof *gt), *ids = malloc(m * sizeof *ids);
   float *sc = malloc(m * sizeof *sc);
@@ -245,12 +267,33 @@ static void run_forest(const opts *o) {
     fflush(stdout);
   }
   hp_index_free(ix);
-  free(rid);
   free(q);
   free(gt);
   free(ids);
   free(sc);
   free(t);
+}
+
+static void run_load(const opts *o) {
+  hp_index *ix = NULL;
+  if (hp_index_load(MPI_COMM_WORLD, o->index, &ix)) die("load");
+  report_memory(ix, "load");
+  opts oq = *o;
+  oq.dim = hp_index_get_params(ix)->dim;
+  float *q = load_queries(&oq);
+  size_t m = (size_t)o->nq * (size_t)o->k;
+  int64_t *ids = malloc(m * sizeof *ids);
+  float *sc = malloc(m * sizeof *sc);
+  double t = timed_search(ix, o, q, ids, sc, 0);
+  if (g_rank == 0) {
+    printf("RESULT load_search n_queries=%lld ranks=%d s=%.3f\n", (long long)o->nq, g_size, t);
+    if (o->ids_out) write_file(o->ids_out, ids, m * sizeof *ids);
+  }
+  report_memory(ix, "load_searched");
+  hp_index_free(ix);
+  free(q);
+  free(ids);
+  free(sc);
 }
 
 static void run_gen(const opts *o) {
@@ -279,7 +322,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   if (argc < 2) {
-    if (g_rank == 0) fprintf(stderr, "usage: bench_search gen|exact|forest|tune [options]\n");
+    if (g_rank == 0) fprintf(stderr, "usage: bench_search gen|exact|forest|tune|load [options]\n");
     MPI_Finalize();
     return 2;
   }
@@ -302,10 +345,13 @@ int main(int argc, char **argv) {
   o.gt_out = arg(argc, argv, "--gt-out", NULL);
   o.search_k = arg(argc, argv, "--search_k", "1000");
   o.tiles = arg(argc, argv, "--tiles", "256x1024");
+  o.save = arg(argc, argv, "--save", NULL);
+  o.index = arg(argc, argv, "--index", NULL);
   if (o.reps < 1) o.reps = 1;
   if (!strcmp(argv[1], "gen")) run_gen(&o);
   else if (!strcmp(argv[1], "exact")) run_exact(&o, o.tile_q, o.tile_n, 1);
   else if (!strcmp(argv[1], "forest")) run_forest(&o);
+  else if (!strcmp(argv[1], "load") && o.index) run_load(&o);
   else if (!strcmp(argv[1], "tune")) {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", o.tiles);

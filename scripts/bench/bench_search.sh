@@ -7,7 +7,10 @@
 #           THREADS OpenMP threads) and FAISS IndexFlatIP (THREADS threads, OMP_WAIT_POLICY=PASSIVE),
 #           alternating for ROUNDS rounds, each a median of 5 timed searches; ids cross-checked.
 #   big     the same over 1,000,000 x 768: hpclip on 2 ranks x 1 thread, FAISS on 2 threads;
-#           memory per rank.
+#           memory per rank beside the index's size: the exact index built (then saved), loaded
+#           from that index.h5, and a forest (10 trees, leaf 64) built, saved and loaded; the
+#           Markdown table of peak vs index (bench_search_memtable.py) goes to
+#           $BENCH_DIR/big_memory.md.
 #   forest  clustered 100,000 x 768 (1,000-component Gaussian mixture, unit-normalised, noise
 #           sigma 0.5 and 1.0): hpclip forest (1 thread) and Annoy (annoylib.h, 1 thread),
 #           10 trees, a search_k sweep with recall@10 against exact; build times beside FAISS
@@ -33,10 +36,9 @@ MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 [ -d "$BUILD" ] || cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target bench_search >/dev/null
 BS="$BUILD/bench_search"
-g++ -O3 -march=native -std=c++17 -I"$ANNOY_INC" scripts/bench/bench_search_annoy.cc -o "$OUT/bench_search_annoy"
 
 log() { echo "$*" | tee -a "$RES"; }
-load() { log "LOAD $(cut -d' ' -f1-3 /proc/loadavg) before: $*"; }
+load() { log "LOAD $(cat /proc/loadavg) before: $*"; }
 run() { "$@" 2>&1 | tee -a "$RES"; }
 same_ids() { # fraction of identical top-k id lists, and of identical id sets
   $PY - "$1" "$2" <<'EOF'
@@ -65,19 +67,36 @@ if [ "$WHAT" = exact ] || [ "$WHAT" = all ]; then
 fi
 
 if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
-  B="$OUT/uni1m.f32" Q="$OUT/uni1m_q.f32"
+  B="$OUT/uni1m.f32" Q="$OUT/uni1m_q.f32" MEM="$OUT/big_memory.txt"
+  : >"$MEM"
+  mem() { "$@" 2>&1 | tee -a "$RES" "$MEM"; }
   [ -f "$B" ] || "$BS" gen --n 1000000 --nq 1000 --dim 768 --clusters 0 --base "$B" --queries "$Q"
   for r in $(seq "$ROUNDS"); do
     load "hpclip exact 1M 2 ranks round $r"
-    run env OMP_NUM_THREADS=1 $MPIRUN -np 2 -x OMP_NUM_THREADS "$BS" exact --n 1000000 --nq 1000 --k 10 \
-      --reps 3 --base "$B" --queries "$Q" --ids-out "$OUT/hp1m.i64"
+    mem env OMP_NUM_THREADS=1 $MPIRUN -np 2 -x OMP_NUM_THREADS "$BS" exact --n 1000000 --nq 1000 --k 10 \
+      --reps 3 --base "$B" --queries "$Q" --ids-out "$OUT/hp1m.i64" --save "$OUT/hp1m_exact.h5"
     load "faiss flat 1M round $r"
-    run env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $FAISS flat "$B" "$Q" 768 10 3 "$OUT/faiss1m.i64"
+    mem env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $FAISS flat "$B" "$Q" 768 10 3 "$OUT/faiss1m.i64"
   done
   run same_ids "$OUT/hp1m.i64" "$OUT/faiss1m.i64"
+  load "hpclip load of the exact index.h5, 2 ranks"
+  mem env OMP_NUM_THREADS=1 $MPIRUN -np 2 -x OMP_NUM_THREADS "$BS" load --index "$OUT/hp1m_exact.h5" --nq 1000 \
+    --k 10 --queries "$Q" --ids-out "$OUT/hp1m_loaded.i64"
+  cmp -s "$OUT/hp1m.i64" "$OUT/hp1m_loaded.i64" && log "RESULT loaded_ids identical" || log "RESULT loaded_ids DIFFER"
+  load "hpclip forest 1M 2 ranks (10 trees, leaf 64), saved"
+  mem env OMP_NUM_THREADS=1 $MPIRUN -np 2 -x OMP_NUM_THREADS "$BS" forest --n 1000000 --nq 1000 --k 10 --reps 1 \
+    --trees 10 --leaf 64 --search_k 1000 --base "$B" --queries "$Q" --save "$OUT/hp1m_forest.h5"
+  load "hpclip load of the forest index.h5, 2 ranks"
+  mem env OMP_NUM_THREADS=1 $MPIRUN -np 2 -x OMP_NUM_THREADS "$BS" load --index "$OUT/hp1m_forest.h5" --nq 1000 \
+    --k 10 --queries "$Q"
+  rm -f "$OUT/hp1m_exact.h5" "$OUT/hp1m_forest.h5"
+  $PY scripts/bench/bench_search_memtable.py "$MEM" >"$OUT/big_memory.md"
+  log "memory table ($OUT/big_memory.md):"
+  tee -a "$RES" <"$OUT/big_memory.md"
 fi
 
 if [ "$WHAT" = forest ] || [ "$WHAT" = all ]; then
+  g++ -O3 -march=native -std=c++17 -I"$ANNOY_INC" scripts/bench/bench_search_annoy.cc -o "$OUT/bench_search_annoy"
   # sigma 0.5: the reference-like set (Annoy reaches recall 0.98 with 10 trees);
   # sigma 1.0: a harder set (clusters overlap more). 1,000 clusters of ~100 rows each.
   SK_HP=${SK_HP:-100,200,300,400,600,800,1600}

@@ -8,6 +8,8 @@
  *   HPCLIP_TEST_SIGNAL_AT_STEP=STEP           the last rank SIGUSR1s itself after step STEP
  *   HPCLIP_TEST_FAIL_AFTER_EPOCH=E            a trainer fails after epoch E's state is written
  *   HPCLIP_TEST_STALL=RANK:STAGE              that rank stops making progress in STAGE
+ *   HPCLIP_TEST_ROUND_ROWS=R                  the evaluation stages read embeddings R rows a
+ *                                             round (many rounds on tiny data)
  */
 #ifndef HP_BASE_TEST_HOOKS_H
 #define HP_BASE_TEST_HOOKS_H

@@ -285,6 +285,10 @@ int hp_forest_build_shard(const hp_index_params *p, const float *x, const int64_
         s->nodes[b + i] = v;
       }
       if (c->n_planes) memcpy(s->planes + pb * d, c->planes, (size_t)(c->n_planes * d) * sizeof(float));
+      free(c->nodes); /* now: the peak holds the forest and one tree, not two forests */
+      free(c->planes);
+      c->nodes = NULL;
+      c->planes = NULL;
       b += c->n_nodes;
       pb += c->n_planes;
     }

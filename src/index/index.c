@@ -128,17 +128,49 @@ int hp_index_add(hp_index *ix, int64_t n, const float *x, const int64_t *ids) {
   if (ix->built) HP_ERROR(HP_ERR_USAGE, "index: hp_index_add after hp_index_build");
   if (n < 0) HP_ERROR(HP_ERR_USAGE, "index: hp_index_add with n = %lld", (long long)n);
   if (n == 0) return 0;
+  if (ix->reserved && n > ix->cap - ix->n)
+    HP_ERROR(HP_ERR_USAGE, "index: %lld rows added beyond the %lld reserved", (long long)(ix->n + n), (long long)ix->cap);
   size_t elems;
   HP_CALL(hp_mul_size((size_t)n, (size_t)ix->p.dim, &elems));
   HP_CALL(check_finite(x, elems, "rows"));
   for (int64_t i = 0; i < n; i++)
     if (ids[i] < 0) HP_ERROR(HP_ERR_USAGE, "index: id %lld of row %lld is negative", (long long)ids[i], (long long)i);
-  HP_CALL(reserve_rows(ix, ix->n + n));
+  if (!ix->reserved) {
+    HP_CALL(reserve_rows(ix, ix->n + n));
+    HP_CALL(new_shard(ix, ix->n, n));
+  }
   memcpy(ix->x + ix->n * ix->p.dim, x, elems * sizeof(float));
   memcpy(ix->ids + ix->n, ids, (size_t)n * sizeof(int64_t));
-  HP_CALL(new_shard(ix, ix->n, n));
   update_xmax(ix, x, n);
   ix->n += n;
+  return 0;
+}
+
+int hp_index_reserve(hp_index *ix, int n_shards, const int64_t *rows) {
+  if (ix->built || ix->n > 0 || ix->n_shards > 0 || ix->reserved)
+    HP_ERROR(HP_ERR_USAGE, "index: hp_index_reserve after rows were added");
+  if (n_shards < 0) HP_ERROR(HP_ERR_USAGE, "index: hp_index_reserve with %d shards", n_shards);
+  int64_t total = 0;
+  for (int s = 0; s < n_shards; s++) {
+    if (rows[s] < 0 || rows[s] > INT64_MAX / 2 - total)
+      HP_ERROR(HP_ERR_USAGE, "index: hp_index_reserve: shard %d has %lld rows", s, (long long)rows[s]);
+    total += rows[s];
+  }
+  HP_CALL(reserve_rows(ix, total));
+  int64_t row0 = 0;
+  for (int s = 0; s < n_shards; s++) {
+    if (rows[s] == 0) continue;
+    HP_CALL(new_shard(ix, row0, rows[s]));
+    row0 += rows[s];
+  }
+  ix->reserved = 1;
+  return 0;
+}
+
+/* every declared row added (always true without hp_index_reserve) */
+static int check_filled(const hp_index *ix) {
+  if (ix->reserved && ix->n != ix->cap)
+    HP_ERROR(HP_ERR_USAGE, "index: %lld of the %lld reserved rows added", (long long)ix->n, (long long)ix->cap);
   return 0;
 }
 
@@ -164,6 +196,7 @@ static void shrink(hp_index *ix) {
 }
 
 int hp_index_build(hp_index *ix) {
+  HP_CALL(hp_agree(ix->comm, check_filled(ix)));
   if (!ix->built) shrink(ix);
   HP_CALL(hp_agree(ix->comm, ix->built ? 0 : build_local(ix)));
   ix->built = 1;
@@ -176,6 +209,7 @@ void hp_index_set_search_k(hp_index *ix, int64_t search_k) { ix->p.search_k = se
 static int search_local(hp_index *ix, int exact, int64_t nq, const float *q, int k, int64_t *ids,
                         float *scores) {
   if (nq < 0 || k < 1) HP_ERROR(HP_ERR_USAGE, "index: search with nq = %lld, k = %d", (long long)nq, k);
+  HP_CALL(check_filled(ix));
   if (!exact && ix->p.kind == HP_INDEX_FOREST && !ix->built)
     HP_ERROR(HP_ERR_USAGE, "index: forest searched before hp_index_build");
   if (nq == 0) return 0;
@@ -308,9 +342,99 @@ static int write_offsets(hp_h5file *f, const char *obj, const int64_t *tab, int 
   return 0;
 }
 
+/* Trees move between memory and the file shard by shard, straight from/into the shards' own
+ * arrays; only the nodes are converted (hp_fnode <-> the file's three columns), through a buffer
+ * of NODE_CHUNK nodes. So saving or loading holds the forest once, plus that buffer. */
+#define NODE_CHUNK 65536
+
+/* Collective: nodes [m, m+cnt) of the file <-> v[0..cnt), in rounds of NODE_CHUNK nodes (the same
+ * number of rounds on every rank). */
+static int nodes_io(hp_h5file *f, hp_fnode *v, int64_t m, int64_t cnt, int writing) {
+  int64_t rounds = (cnt + NODE_CHUNK - 1) / NODE_CHUNK, all = 0;
+  HP_MPI(MPI_Allreduce(&rounds, &all, 1, MPI_INT64_T, MPI_MAX, f->comm));
+  int32_t *n4 = NULL;
+  int64_t *start = NULL;
+  float *bias = NULL;
+  HP_CALLOC(n4, 4 * (size_t)NODE_CHUNK, "index: node buffer");
+  HP_CALLOC(start, NODE_CHUNK, "index: node buffer");
+  HP_CALLOC(bias, NODE_CHUNK, "index: node buffer");
+  for (int64_t r = 0; r < all; r++) {
+    int64_t a = r * NODE_CHUNK, k = cnt - a < NODE_CHUNK ? cnt - a : NODE_CHUNK;
+    if (k < 0) k = 0;
+    for (int64_t i = 0; writing && i < k; i++) {
+      const hp_fnode *w = &v[a + i];
+      n4[4 * i] = w->c0;
+      n4[4 * i + 1] = w->c1;
+      n4[4 * i + 2] = w->n;
+      n4[4 * i + 3] = w->plane;
+      start[i] = w->start;
+      bias[i] = w->bias;
+    }
+    if (writing) {
+      HP_CALL(hp_h5_write_rows(f, "/forest/nodes", H5T_NATIVE_INT32, m + a, k, n4));
+      HP_CALL(hp_h5_write_rows(f, "/forest/node_start", H5T_NATIVE_INT64, m + a, k, start));
+      HP_CALL(hp_h5_write_rows(f, "/forest/node_bias", H5T_NATIVE_FLOAT, m + a, k, bias));
+      continue;
+    }
+    HP_CALL(hp_h5_read_rows(f, "/forest/nodes", H5T_NATIVE_INT32, m + a, k, n4));
+    HP_CALL(hp_h5_read_rows(f, "/forest/node_start", H5T_NATIVE_INT64, m + a, k, start));
+    HP_CALL(hp_h5_read_rows(f, "/forest/node_bias", H5T_NATIVE_FLOAT, m + a, k, bias));
+    for (int64_t i = 0; i < k; i++) {
+      hp_fnode *w = &v[a + i];
+      w->c0 = n4[4 * i];
+      w->c1 = n4[4 * i + 1];
+      w->n = n4[4 * i + 2];
+      w->plane = n4[4 * i + 3];
+      w->start = start[i];
+      w->bias = bias[i];
+    }
+  }
+  free(n4);
+  free(start);
+  free(bias);
+  return 0;
+}
+
+/* Collective: every local shard's trees <-> the file, the rank's first shard being the file's
+ * shard `first`, its rows, nodes and planes starting at r0, m0, p0 (the shards are contiguous in
+ * the file). Loading: the shards' sizes (n, n_nodes, n_planes) are set; their arrays are
+ * allocated here. Ranks with fewer shards make empty transfers. */
+static int forest_io(hp_h5file *f, hp_index *ix, int64_t first, int64_t r0, int64_t m0, int64_t p0, int writing) {
+  const int64_t dim = ix->p.dim, T = ix->p.n_trees;
+  int ns = ix->n_shards, all = 0;
+  HP_MPI(MPI_Allreduce(&ns, &all, 1, MPI_INT, MPI_MAX, f->comm));
+  int64_t r = r0, m = m0, pl = p0;
+  for (int i = 0; i < all; i++) {
+    hp_ishard empty, *sh = i < ns ? &ix->shards[i] : &empty;
+    if (i >= ns) memset(&empty, 0, sizeof empty);
+    if (!writing && i < ns) {
+      HP_CALLOC(sh->nodes, (size_t)sh->n_nodes + 1, "index: forest nodes");
+      HP_CALLOC(sh->planes, (size_t)sh->n_planes * (size_t)dim + 1, "index: forest planes");
+      HP_CALLOC(sh->items, (size_t)sh->n * (size_t)T + 1, "index: forest items");
+      HP_CALLOC(sh->roots, (size_t)T, "index: forest roots");
+    }
+    int64_t nr = i < ns ? 1 : 0;
+    if (writing) {
+      HP_CALL(hp_h5_write_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, pl, sh->n_planes, sh->planes));
+      HP_CALL(hp_h5_write_rows(f, "/forest/items", H5T_NATIVE_UINT32, r * T, sh->n * T, sh->items));
+      HP_CALL(hp_h5_write_rows(f, "/forest/roots", H5T_NATIVE_INT32, nr ? first + i : 0, nr, sh->roots));
+    } else {
+      HP_CALL(hp_h5_read_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, pl, sh->n_planes, sh->planes));
+      HP_CALL(hp_h5_read_rows(f, "/forest/items", H5T_NATIVE_UINT32, r * T, sh->n * T, sh->items));
+      HP_CALL(hp_h5_read_rows(f, "/forest/roots", H5T_NATIVE_INT32, nr ? first + i : 0, nr, sh->roots));
+    }
+    HP_CALL(nodes_io(f, sh->nodes, m, sh->n_nodes, writing));
+    r += sh->n;
+    m += sh->n_nodes;
+    pl += sh->n_planes;
+  }
+  return 0;
+}
+
 int hp_index_save(hp_index *ix, const char *path) {
   const hp_index_params *p = &ix->p;
   if (p->kind == HP_INDEX_FOREST && !ix->built) HP_ERROR(HP_ERR_USAGE, "index: forest saved before hp_index_build");
+  HP_CALL(hp_agree(ix->comm, check_filled(ix)));
   int64_t *tab = NULL;
   int S = 0, first = 0;
   HP_CALL(gather_shards(ix, &tab, &S, &first));
@@ -322,11 +446,6 @@ int hp_index_save(hp_index *ix, const char *path) {
     PL += tab[3 * s + 2];
   }
   if (first >= S) { r0 = N; m0 = M; p0 = PL; }
-  int64_t mn = 0, mp = 0; /* this rank's nodes and planes */
-  for (int s = 0; s < ix->n_shards; s++) {
-    mn += ix->shards[s].n_nodes;
-    mp += ix->shards[s].n_planes;
-  }
   hp_h5file f;
   HP_CALL(hp_h5_create(ix->comm, path, &f));
   HP_CALL(hp_h5_attr_write_str(&f, "/", "schema", SCHEMA));
@@ -351,52 +470,14 @@ int hp_index_save(hp_index *ix, const char *path) {
     int T = p->n_trees;
     HP_CALL(write_offsets(&f, "/forest/shard_nodes", tab, S, 1));
     HP_CALL(write_offsets(&f, "/forest/shard_planes", tab, S, 2));
-    int32_t *n4 = NULL, *roots = NULL;
-    int64_t *start = NULL;
-    float *bias = NULL, *planes = NULL;
-    uint32_t *items = NULL;
-    HP_CALLOC(n4, 4 * (size_t)mn + 1, "index: save buffer");
-    HP_CALLOC(start, (size_t)mn + 1, "index: save buffer");
-    HP_CALLOC(bias, (size_t)mn + 1, "index: save buffer");
-    HP_CALLOC(planes, (size_t)mp * (size_t)p->dim + 1, "index: save buffer");
-    HP_CALLOC(items, (size_t)ix->n * (size_t)T + 1, "index: save buffer");
-    HP_CALLOC(roots, (size_t)ix->n_shards * (size_t)T + 1, "index: save buffer");
-    int64_t a = 0, b = 0, c = 0;
-    for (int s = 0; s < ix->n_shards; s++) {
-      const hp_ishard *sh = &ix->shards[s];
-      for (int64_t i = 0; i < sh->n_nodes; i++, a++) {
-        n4[4 * a] = sh->nodes[i].c0;
-        n4[4 * a + 1] = sh->nodes[i].c1;
-        n4[4 * a + 2] = sh->nodes[i].n;
-        n4[4 * a + 3] = sh->nodes[i].plane;
-        start[a] = sh->nodes[i].start;
-        bias[a] = sh->nodes[i].bias;
-      }
-      if (sh->n_planes) memcpy(planes + b * p->dim, sh->planes, (size_t)(sh->n_planes * p->dim) * sizeof(float));
-      b += sh->n_planes;
-      if (sh->n) memcpy(items + c, sh->items, (size_t)(sh->n * T) * sizeof(uint32_t));
-      c += sh->n * T;
-      memcpy(roots + (size_t)s * (size_t)T, sh->roots, (size_t)T * sizeof(int32_t));
-    }
     int64_t d4[2] = {M, 4}, dp[2] = {PL, p->dim}, dr[2] = {S, T}, ni = N * T;
     HP_CALL(hp_h5_create_dataset(&f, "/forest/nodes", H5T_STD_I32LE, 2, d4));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/nodes", H5T_NATIVE_INT32, m0, mn, n4));
     HP_CALL(hp_h5_create_dataset(&f, "/forest/node_start", H5T_STD_I64LE, 1, &M));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/node_start", H5T_NATIVE_INT64, m0, mn, start));
     HP_CALL(hp_h5_create_dataset(&f, "/forest/node_bias", H5T_IEEE_F32LE, 1, &M));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/node_bias", H5T_NATIVE_FLOAT, m0, mn, bias));
     HP_CALL(hp_h5_create_dataset(&f, "/forest/planes", H5T_IEEE_F32LE, 2, dp));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/planes", H5T_NATIVE_FLOAT, p0, mp, planes));
     HP_CALL(hp_h5_create_dataset(&f, "/forest/items", H5T_STD_U32LE, 1, &ni));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/items", H5T_NATIVE_UINT32, r0 * T, ix->n * T, items));
     HP_CALL(hp_h5_create_dataset(&f, "/forest/roots", H5T_STD_I32LE, 2, dr));
-    HP_CALL(hp_h5_write_rows(&f, "/forest/roots", H5T_NATIVE_INT32, first, ix->n_shards, roots));
-    free(n4);
-    free(start);
-    free(bias);
-    free(planes);
-    free(items);
-    free(roots);
+    HP_CALL(forest_io(&f, ix, first, r0, m0, p0, 1));
   }
   HP_CALL(hp_h5_commit(&f));
   free(tab);
@@ -464,10 +545,9 @@ static int load_params(hp_h5file *f, hp_index_params *p, int64_t *N_out, int64_t
   return 0;
 }
 
-/* Forest: this rank's shards s0.. s0+ns-1 (rows [lo, lo+cnt), row offsets rows[]): read their
- * nodes, planes, items and roots in one collective read per dataset, then cut them per shard. */
-static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t lo, int64_t cnt, int64_t S,
-                       int64_t N) {
+/* Forest: this rank's shards s0.. s0+ns-1 (rows [lo, lo+cnt), row offsets rows[]): their sizes
+ * from the offset tables, then their trees read shard by shard into their own arrays. */
+static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t lo, int64_t S, int64_t N) {
   const int64_t dim = ix->p.dim, T = ix->p.n_trees;
   int64_t s0, ns, *nodes_off = NULL, *planes_off = NULL;
   hp_shard_range(S, ix->size, ix->rank, &s0, &ns);
@@ -488,53 +568,13 @@ static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t 
   HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
   HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
   HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
-  int64_t m0 = nodes_off[s0], mn = nodes_off[s0 + ns] - m0;
-  int64_t p0 = planes_off[s0], mp = planes_off[s0 + ns] - p0;
-  int32_t *n4 = NULL, *roots = NULL;
-  int64_t *start = NULL;
-  float *bias = NULL, *planes = NULL;
-  uint32_t *items = NULL;
-  HP_CALLOC(n4, 4 * (size_t)mn + 1, "index: load buffer");
-  HP_CALLOC(start, (size_t)mn + 1, "index: load buffer");
-  HP_CALLOC(bias, (size_t)mn + 1, "index: load buffer");
-  HP_CALLOC(planes, (size_t)mp * (size_t)dim + 1, "index: load buffer");
-  HP_CALLOC(items, (size_t)cnt * (size_t)T + 1, "index: load buffer");
-  HP_CALLOC(roots, (size_t)ns * (size_t)T + 1, "index: load buffer");
-  HP_CALL(hp_h5_read_rows(f, "/forest/nodes", H5T_NATIVE_INT32, m0, mn, n4));
-  HP_CALL(hp_h5_read_rows(f, "/forest/node_start", H5T_NATIVE_INT64, m0, mn, start));
-  HP_CALL(hp_h5_read_rows(f, "/forest/node_bias", H5T_NATIVE_FLOAT, m0, mn, bias));
-  HP_CALL(hp_h5_read_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, p0, mp, planes));
-  HP_CALL(hp_h5_read_rows(f, "/forest/items", H5T_NATIVE_UINT32, lo * T, cnt * T, items));
-  HP_CALL(hp_h5_read_rows(f, "/forest/roots", H5T_NATIVE_INT32, s0, ns, roots));
   for (int64_t s = s0; s < s0 + ns; s++) {
     HP_CALL(new_shard(ix, rows[s] - lo, rows[s + 1] - rows[s]));
     hp_ishard *sh = &ix->shards[ix->n_shards - 1];
     sh->n_nodes = nodes_off[s + 1] - nodes_off[s];
     sh->n_planes = planes_off[s + 1] - planes_off[s];
-    HP_CALLOC(sh->nodes, (size_t)sh->n_nodes + 1, "index: forest nodes");
-    HP_CALLOC(sh->planes, (size_t)sh->n_planes * (size_t)dim + 1, "index: forest planes");
-    HP_CALLOC(sh->items, (size_t)sh->n * (size_t)T + 1, "index: forest items");
-    HP_CALLOC(sh->roots, (size_t)T, "index: forest roots");
-    int64_t a = nodes_off[s] - m0;
-    for (int64_t i = 0; i < sh->n_nodes; i++) {
-      hp_fnode *v = &sh->nodes[i];
-      v->c0 = n4[4 * (a + i)];
-      v->c1 = n4[4 * (a + i) + 1];
-      v->n = n4[4 * (a + i) + 2];
-      v->plane = n4[4 * (a + i) + 3];
-      v->start = start[a + i];
-      v->bias = bias[a + i];
-    }
-    memcpy(sh->planes, planes + (planes_off[s] - p0) * dim, (size_t)(sh->n_planes * dim) * sizeof(float));
-    memcpy(sh->items, items + (rows[s] - lo) * T, (size_t)(sh->n * T) * sizeof(uint32_t));
-    memcpy(sh->roots, roots + (s - s0) * T, (size_t)T * sizeof(int32_t));
   }
-  free(n4);
-  free(start);
-  free(bias);
-  free(planes);
-  free(items);
-  free(roots);
+  HP_CALL(forest_io(f, ix, s0, lo, nodes_off[s0], planes_off[s0], 0));
   free(nodes_off);
   free(planes_off);
   return 0;
@@ -568,7 +608,7 @@ static int load_body(hp_h5file *f, hp_index *ix) {
   if (p.kind == HP_INDEX_EXACT) {
     if (cnt > 0) HP_CALL(new_shard(ix, 0, cnt));
   } else {
-    HP_CALL(load_forest(f, ix, rows, lo, cnt, S, N));
+    HP_CALL(load_forest(f, ix, rows, lo, S, N));
   }
   free(rows);
   return 0;

@@ -4,9 +4,15 @@
  * Data model. Every rank of a communicator holds a part of the database: rows of float32
  * [n_local, dim] (L2-normalised embeddings in practice; any finite values work) with int64
  * global ids (>= 0, unique over all ranks). A rank's rows are organised in one or more
- * *shards*: hp_index_add appends one shard; hp_index_load may give a rank several shards (or
- * none). Approximate structures are built per shard, independently, so a shard answers the
- * same way whichever rank holds it.
+ * *shards*: hp_index_add appends one shard, or, after hp_index_reserve declared the shards,
+ * fills them in pieces; hp_index_load may give a rank several shards (or none). Approximate
+ * structures are built per shard, independently, so a shard answers the same way whichever
+ * rank holds it.
+ *
+ * Memory. The index keeps its own copy of the rows. A caller that cannot afford its rows twice
+ * (a large index) declares its shards with hp_index_reserve and adds them in bounded pieces as it
+ * reads them: the rows are allocated once at their final size and nothing else grows with them.
+ * Building, saving and loading hold at most one tree beyond the forest itself.
  *
  * Kinds.
  *   HP_INDEX_EXACT   blocked queries x rows tiles through cblas_sgemm, per-query top-k kept in
@@ -81,8 +87,15 @@ int hp_index_params_check(const hp_index_params *p);
 /* Local: a new empty index on this rank, searched collectively over comm. comm is duplicated. */
 int hp_index_create(const hp_index_params *p, MPI_Comm comm, hp_index **out);
 /* Local: append a shard of n rows (copied) with their global ids. n may be 0. Rows must be
- * finite (HP_ERR_NUMERIC otherwise) and ids >= 0. Not after hp_index_build. */
+ * finite (HP_ERR_NUMERIC otherwise) and ids >= 0. Not after hp_index_build. After
+ * hp_index_reserve: the rows fill the declared shards instead, in order; a piece may end
+ * anywhere, even across a shard's end (HP_ERR_USAGE beyond the declared total). */
 int hp_index_add(hp_index *ix, int64_t n, const float *x, const int64_t *ids);
+/* Local, before the first hp_index_add: this rank's shards will hold rows[0..n_shards) rows
+ * (0-row entries are skipped); allocates the rows once, exactly (adding a shard at a time grows
+ * the allocation by doubling, and a move holds the old and new blocks at once). Search, build
+ * and save fail (HP_ERR_USAGE) until every declared row was added. */
+int hp_index_reserve(hp_index *ix, int n_shards, const int64_t *rows);
 /* Collective: builds the forest of every local shard (no-op for exact); errors are agreed. */
 int hp_index_build(hp_index *ix);
 /* Collective: global top-k of nq queries (same on every rank); results on every rank.

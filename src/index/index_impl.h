@@ -89,6 +89,7 @@ struct hp_index {
   hp_ishard *shards;
   int n_shards, cap_shards;
   int built;
+  int reserved;       /* hp_index_reserve: shards declared, rows [0, cap) to be filled */
 };
 
 /* forest.c */

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/tmpfile.h"
 #include "base/log.h"
+#include "base/test_hooks.h"
 #include "comm/shard.h"
 
 int hp_eval_split_code(const char *name) {
@@ -20,34 +21,52 @@ int hp_eval_split_code(const char *name) {
 int hp_eval_load_images(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, hp_eval_images *out) {
   int64_t r0, n;
   hp_shard_range(em->n_images, ctx->size, ctx->rank, &r0, &n);
-  HP_CALL(hp_eval_load_image_rows(ctx, em, split, with_labels, r0, n, out));
+  HP_CALL(hp_eval_load_image_rows(ctx, em, split, with_labels, 1, r0, n, out));
   return 0;
 }
 
-int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int64_t r0,
-                            int64_t n, hp_eval_images *out) {
+/* Rows are read in rounds of about this many bytes of embeddings and the selected ones kept, so
+ * a split that keeps 10% of the rows costs 10% of them, plus one round. */
+#define ROUND_BYTES ((size_t)8 << 20)
+
+int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int with_emb,
+                            int64_t r0, int64_t n, hp_eval_images *out) {
   memset(out, 0, sizeof *out);
   const int64_t E = em->embed_dim, L = with_labels ? em->n_labels : 0;
-  uint8_t *sp = NULL;
+  uint8_t *sp = NULL, *lb = NULL;
+  float *eb = NULL;
   HP_CALLOC(sp, n > 0 ? n : 1, "split shard");
-  HP_CALLOC(out->ids, n > 0 ? n : 1, "selected image ids");
-  HP_CALLOC(out->emb, (size_t)(n > 0 ? n : 1) * (size_t)E, "image embeddings");
-  if (L > 0) HP_CALLOC(out->labels, (size_t)(n > 0 ? n : 1) * (size_t)L, "label rows");
   HP_CALL(hp_embeddings_read_split(em, r0, n, sp));
-  HP_CALL(hp_embeddings_read_images(em, r0, n, out->emb));
-  if (L > 0) HP_CALL(hp_embeddings_read_labels(em, r0, n, out->labels));
   int64_t k = 0;
-  for (int64_t i = 0; i < n; i++) {
-    if (split >= 0 && sp[i] != split) continue;
-    out->ids[k] = r0 + i;
-    if (k != i) {
-      memmove(out->emb + k * E, out->emb + i * E, (size_t)E * sizeof(float));
-      if (L > 0) memmove(out->labels + k * L, out->labels + i * L, (size_t)L);
+  for (int64_t i = 0; i < n; i++) k += split < 0 || sp[i] == split;
+  HP_CALLOC(out->ids, k > 0 ? k : 1, "selected image ids");
+  if (with_emb) HP_CALLOC(out->emb, (size_t)(k > 0 ? k : 1) * (size_t)E, "image embeddings");
+  if (L > 0) HP_CALLOC(out->labels, (size_t)(k > 0 ? k : 1) * (size_t)L, "label rows");
+  int64_t per = hp_test_hook_int("ROUND_ROWS", (int64_t)(ROUND_BYTES / ((size_t)E * sizeof(float)))), rounds, all = 0;
+  if (per < 1) per = 1;
+  rounds = (n + per - 1) / per;
+  HP_MPI(MPI_Allreduce(&rounds, &all, 1, MPI_INT64_T, MPI_MAX, ctx->comm));
+  if (with_emb) HP_CALLOC(eb, (size_t)per * (size_t)E, "image embedding round");
+  if (L > 0) HP_CALLOC(lb, (size_t)per * (size_t)L, "label round");
+  int64_t j = 0;
+  for (int64_t r = 0; r < all; r++) { /* the same number of collective reads on every rank */
+    int64_t a = r * per, m = n - a < per ? n - a : per;
+    if (m < 0) m = 0;
+    int64_t at = m > 0 ? r0 + a : 0; /* a rank that is done reads nothing, from a valid row */
+    if (with_emb) HP_CALL(hp_embeddings_read_images(em, at, m, eb));
+    if (L > 0) HP_CALL(hp_embeddings_read_labels(em, at, m, lb));
+    for (int64_t i = 0; i < m; i++) {
+      if (split >= 0 && sp[a + i] != split) continue;
+      out->ids[j] = r0 + a + i;
+      if (with_emb) memcpy(out->emb + j * E, eb + i * E, (size_t)E * sizeof(float));
+      if (L > 0) memcpy(out->labels + j * L, lb + i * L, (size_t)L);
+      j++;
     }
-    k++;
   }
   out->n = k;
   free(sp);
+  free(eb);
+  free(lb);
   HP_MPI(MPI_Allreduce(&k, &out->total, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
   return 0;
 }

@@ -18,16 +18,18 @@ int hp_eval_split_code(const char *name);
 typedef struct {
   int64_t n;          /* selected images of this rank's shard */
   int64_t *ids;       /* [n] global image indices, ascending */
-  float *emb;         /* [n,E] */
+  float *emb;         /* [n,E] (NULL when not loaded) */
   uint8_t *labels;    /* [n,L] or NULL */
   int64_t total;      /* selected images over all ranks */
 } hp_eval_images;
 
 /* Collective: this rank's block of images (hp_shard_range), those of split `split` (-1 = all). */
 int hp_eval_load_images(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, hp_eval_images *out);
-/* Collective: the same for the image rows [r0, r0+n) of this rank (any contiguous range). */
-int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int64_t r0,
-                            int64_t n, hp_eval_images *out);
+/* Collective: the same for the image rows [r0, r0+n) of this rank (any contiguous range);
+ * with_emb = 0 leaves emb NULL (the search stage reads them straight into its index). Only the
+ * selected rows are held, read in bounded rounds. */
+int hp_eval_load_image_rows(hp_stage_ctx *ctx, hp_embeddings *em, int split, int with_labels, int with_emb,
+                            int64_t r0, int64_t n, hp_eval_images *out);
 void hp_eval_images_free(hp_eval_images *im);
 
 /* Every rank: the L label names through `prompt`, text-encoded -> out [L,E] (identical on all). */

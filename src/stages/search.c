@@ -19,6 +19,19 @@
  *
  * Relevance of the merged top-k lists is OR-reduced (the rank holding an image knows its
  * labels); counts are summed. Every figure is therefore the same for any rank count.
+ *
+ * Memory of rank r: the image and the caption index of the shards it holds (about 1/P of the
+ * split's images and captions, in whole shards: rows of 4E + 8 bytes, and the forest's trees),
+ * declared with hp_index_reserve and filled straight from embeddings.h5 a round (ROUND_BYTES of
+ * rows) at a time, so never held twice; the ids and label rows of its selected images (8 + L
+ * bytes each); one round of queries (ROUND_BYTES of rows, their top-k lists and, for image ->
+ * image, the label rows and label-sharing flags of the round); the index's search buffers (a
+ * score tile per thread, per-query heaps: index.h); with labels, the text tower. Replicated on
+ * every rank, O(N + M) of the whole file: the split of every image (1 byte) and the image of
+ * every caption (8 bytes), which select the rows and score caption <-> image. Every rank reads
+ * every query (it searches all of them against its shards before the lists are merged), so its
+ * I/O is the split's embeddings, but it holds one round of them. The caption index is freed
+ * before image -> image.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -28,6 +41,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/test_hooks.h"
 #include "comm/shard.h"
 #include "metrics/ranking.h"
 #include "stages/eval_common.h"
@@ -66,6 +80,8 @@ typedef struct {
   double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
   double qps[2][QS_ALL];               /* queries/s: exact, forest */
   int have_qs[QS_ALL];
+  double rsum[QS_ALL], qsec[2][QS_ALL]; /* over a query set's batches: recall sum, local seconds */
+  int64_t rcount[QS_ALL], nq[QS_ALL];  /* queries with exact ids, queries */
   double i2i[3];                       /* image -> image: label precision at 1, 5, 10 (with labels) */
   hp_query_table qt;                   /* search.queries: the study's Table 3 (search_queries.h) */
   const char *run_name;
@@ -89,41 +105,102 @@ static void rank_rows(int64_t N, int64_t S, int size, int rank, int64_t *r0, int
   *n = b + bn - a;
 }
 
-/* An index over this rank's selected rows (ids ascending, within rank_rows), one hp_index_add
- * per global shard so the shards are the same at any rank count; built collectively. */
-static int build_index(hp_stage_ctx *ctx, search_out *o, int64_t N, const float *x, const int64_t *ids, int64_t n,
-                       hp_index **out) {
-  const int64_t E = o->ip.dim;
-  int64_t s0, ns;
-  hp_shard_range(o->shards, ctx->size, ctx->rank, &s0, &ns);
-  double t0 = hp_now();
-  HP_CALL(hp_index_create(&o->ip, ctx->comm, out));
-  int64_t at = 0;
-  for (int64_t j = s0; j < s0 + ns; j++) {
-    int64_t a, an, cnt = 0;
-    hp_shard_range(N, (int)o->shards, (int)j, &a, &an);
-    while (at + cnt < n && ids[at + cnt] < a + an) cnt++;
-    HP_CALL(hp_index_add(*out, cnt, x + at * E, ids + at));
-    at += cnt;
+/* Which rows the search stage uses: images of the split, captions of those images. */
+typedef struct {
+  const uint8_t *sp;        /* [n_images] split of every image */
+  const int64_t *capimg;    /* [n_captions] image of every caption */
+  int split;                /* -1: all */
+} row_sel;
+
+static int selected(const row_sel *rs, int captions, int64_t row) {
+  return rs->split < 0 || rs->sp[captions ? rs->capimg[row] : row] == rs->split;
+}
+
+/* Embedding rows move in rounds of about this many bytes: an index is filled, and queries are
+ * searched, a round at a time, so neither is ever held twice or whole. */
+#define ROUND_BYTES ((size_t)8 << 20)
+
+static int64_t round_rows(int64_t E) {
+  int64_t per = hp_test_hook_int("ROUND_ROWS", (int64_t)(ROUND_BYTES / ((size_t)E * sizeof(float))));
+  return per > 0 ? per : 1;
+}
+
+/* Collective: rows [r0, r0+m) of the image or caption embeddings (m may be 0) -> the selected
+ * ones, compacted at the front of x, their global ids in ids; *k of them. */
+static int read_selected(hp_embeddings *em, int captions, const row_sel *rs, int64_t r0, int64_t m, float *x,
+                         int64_t *ids, int64_t *k) {
+  const int64_t E = em->embed_dim;
+  if (captions) HP_CALL(hp_embeddings_read_captions(em, r0, m, x));
+  else HP_CALL(hp_embeddings_read_images(em, r0, m, x));
+  *k = 0;
+  for (int64_t i = 0; i < m; i++) {
+    if (!selected(rs, captions, r0 + i)) continue;
+    if (*k != i) memcpy(x + *k * E, x + i * E, (size_t)E * sizeof(float));
+    ids[(*k)++] = r0 + i;
   }
-  if (at != n) HP_ERROR(HP_ERR_INTERNAL, "search: %lld of %lld rows outside this rank's shards", (long long)(n - at), (long long)n);
+  return 0;
+}
+
+/* The index of this rank's selected image or caption rows of [0, N), one shard per global shard
+ * so the shards are the same at any rank count (declared first, then filled a round at a time
+ * straight from embeddings.h5); built collectively. */
+static int build_index(hp_stage_ctx *ctx, search_out *o, hp_embeddings *em, int captions, const row_sel *rs,
+                       int64_t N, hp_index **out) {
+  const int64_t E = o->ip.dim;
+  int64_t s0, ns, r0, rn;
+  hp_shard_range(o->shards, ctx->size, ctx->rank, &s0, &ns);
+  rank_rows(N, o->shards, ctx->size, ctx->rank, &r0, &rn);
+  double t0 = hp_now(), tread = 0; /* the build time leaves out reading embeddings.h5 */
+  int64_t *cnt = NULL, *ids = NULL;
+  float *x = NULL;
+  HP_CALLOC(cnt, ns > 0 ? ns : 1, "shard rows");
+  for (int64_t j = s0; j < s0 + ns; j++) {
+    int64_t a, an;
+    hp_shard_range(N, (int)o->shards, (int)j, &a, &an);
+    for (int64_t i = a; i < a + an; i++) cnt[j - s0] += selected(rs, captions, i);
+  }
+  HP_CALL(hp_index_create(&o->ip, ctx->comm, out));
+  HP_CALL(hp_index_reserve(*out, (int)ns, cnt));
+  const int64_t per = round_rows(E);
+  int64_t rounds = (rn + per - 1) / per, all = 0;
+  HP_MPI(MPI_Allreduce(&rounds, &all, 1, MPI_INT64_T, MPI_MAX, ctx->comm));
+  HP_CALLOC(x, (size_t)per * (size_t)E, "embedding round");
+  HP_CALLOC(ids, per, "embedding round ids");
+  for (int64_t r = 0; r < all; r++) { /* the same number of collective reads on every rank */
+    int64_t a = r * per, m = rn - a < per ? rn - a : per, k = 0;
+    if (m < 0) m = 0;
+    double tr = hp_now();
+    HP_CALL(read_selected(em, captions, rs, m > 0 ? r0 + a : 0, m, x, ids, &k)); /* done: nothing, validly */
+    tread += hp_now() - tr;
+    HP_CALL(hp_index_add(*out, k, x, ids));
+  }
+  free(x);
+  free(ids);
+  free(cnt);
   double t1 = hp_now();
   HP_CALL(hp_index_build(*out));
-  double t2 = hp_now(), d[2] = {t1 - t0, t2 - t0};
+  double t2 = hp_now(), d[2] = {t1 - t0 - tread, t2 - t0 - tread};
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, d, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  hp_index_mem mem;
+  hp_index_memory(*out, &mem);
+  double mib = (double)mem.total / 1048576.0;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+  hp_log_info("search: %s index: %.1f MiB on the largest rank (rows, ids, trees)", captions ? "caption" : "image", mib);
   o->build_s[0] += d[0];
   o->build_s[1] += d[1];
   return 0;
 }
 
-/* Global top-k of nq queries through the index; with the forest, also exactly (recall of the k
- * lists and queries/s of both). Query set qs. */
-static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
-                       int64_t *ids, float *sc) {
+/* Global top-k of nq queries through the index; with the forest, also exactly (the recall of
+ * the k lists and the time of both are accumulated for query set qs: a set may come in several
+ * batches). */
+static int search_batch(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
+                        int64_t *ids, float *sc) {
+  HP_MPI(MPI_Barrier(ctx->comm)); /* the time of a search, not of a peer still reading its batch */
   double t0 = hp_now();
   HP_CALL(hp_index_search(ix, nq, q, k, ids, sc));
-  double dt[2] = {hp_now() - t0, 0};
-  o->recall[qs] = 1.0;
+  o->qsec[o->forest][qs] += hp_now() - t0;
+  o->nq[qs] += nq;
   if (o->forest && nq > 0) {
     int64_t *ie = NULL;
     float *se = NULL;
@@ -131,10 +208,9 @@ static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, i
     HP_CALLOC(se, (size_t)nq * (size_t)k, "exact top-k scores");
     t0 = hp_now();
     HP_CALL(hp_index_search_exact(ix, nq, q, k, ie, se));
-    dt[1] = hp_now() - t0;
-    /* the mean over queries of |forest ∩ exact| / |exact| (index.h's hp_index_recall) */
-    double sum = 0;
-    int64_t counted = 0;
+    o->qsec[0][qs] += hp_now() - t0;
+    /* the mean over queries of |forest ∩ exact| / |exact| (index.h's hp_index_recall), summed
+     * in query order whatever the batches */
     for (int64_t i = 0; i < nq; i++) {
       const int64_t *a = ids + i * k, *e = ie + i * k;
       int valid = 0, hit = 0;
@@ -144,20 +220,28 @@ static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, i
         for (int m = 0; m < k; m++)
           if (a[m] == e[j]) { hit++; break; }
       }
-      if (valid) { sum += (double)hit / valid; counted++; }
+      if (valid) { o->rsum[qs] += (double)hit / valid; o->rcount[qs]++; }
     }
-    o->recall[qs] = counted ? sum / (double)counted : 1.0;
     free(ie);
     free(se);
   }
+  return 0;
+}
+
+/* Collective: query set qs is complete: its recall@10 and queries/s (slowest rank). */
+static int finish_queries(hp_stage_ctx *ctx, search_out *o, int qs) {
+  double dt[2] = {o->qsec[0][qs], o->qsec[1][qs]};
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, dt, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
-  if (o->forest) {
-    o->qps[1][qs] = dt[0] > 0 ? (double)nq / dt[0] : 0.0;
-    o->qps[0][qs] = dt[1] > 0 ? (double)nq / dt[1] : 0.0;
-  } else {
-    o->qps[0][qs] = dt[0] > 0 ? (double)nq / dt[0] : 0.0;
-  }
+  o->recall[qs] = o->forest && o->rcount[qs] ? o->rsum[qs] / (double)o->rcount[qs] : 1.0;
+  for (int r = 0; r <= o->forest; r++) o->qps[r][qs] = dt[r] > 0 ? (double)o->nq[qs] / dt[r] : 0.0;
   o->have_qs[qs] = 1;
+  return 0;
+}
+
+static int run_queries(hp_stage_ctx *ctx, search_out *o, hp_index *ix, int qs, int64_t nq, const float *q, int k,
+                       int64_t *ids, float *sc) {
+  HP_CALL(search_batch(ctx, o, ix, qs, nq, q, k, ids, sc));
+  HP_CALL(finish_queries(ctx, o, qs));
   return 0;
 }
 
@@ -229,53 +313,36 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
   return 0;
 }
 
-/* All-gather the selected rows (global order) of a sharded selection. */
-static int gather_sel(MPI_Comm comm, int size, const float *emb, const int64_t *ids, int64_t n, int64_t E,
-                      float **all_emb, int64_t **all_ids, int64_t *total) {
-  int *cnt = NULL, *dsp = NULL, *cnte = NULL, *dspe = NULL;
-  HP_CALLOC(cnt, size, "gather counts");
-  HP_CALLOC(dsp, size, "gather displacements");
-  HP_CALLOC(cnte, size, "gather counts");
-  HP_CALLOC(dspe, size, "gather displacements");
-  int nn = (int)n;
-  HP_MPI(MPI_Allgather(&nn, 1, MPI_INT, cnt, 1, MPI_INT, comm));
-  int64_t t = 0;
-  for (int r = 0; r < size; r++) {
-    dsp[r] = (int)t;
-    if ((t + cnt[r]) * E > INT32_MAX) HP_ERROR(HP_ERR_MEM, "search: %lld rows too many to gather", (long long)(t + cnt[r]));
-    cnte[r] = (int)(cnt[r] * E);
-    dspe[r] = (int)(t * E);
-    t += cnt[r];
+/* Collective: query set qs = the selected image or caption rows of [0, N) in global order, every
+ * rank reading the same rows, a round at a time; the rank of the first hit among each query's
+ * merged top-KMAX (KMAX: none) goes into o->clip[dir]. */
+static int clip_direction(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, hp_index *ix, const row_sel *rs,
+                          int captions, int64_t N, int qs, int dir) {
+  const int64_t E = em->embed_dim, per = round_rows(E);
+  float *q = NULL, *sc = NULL;
+  int64_t *qid = NULL, *top = NULL;
+  HP_CALLOC(q, (size_t)per * (size_t)E, "query round");
+  HP_CALLOC(qid, per, "query ids");
+  HP_CALLOC(top, (size_t)per * KMAX, "top-k ids");
+  HP_CALLOC(sc, (size_t)per * KMAX, "top-k scores");
+  for (int64_t b = 0; b < N; b += per) {
+    int64_t m = N - b < per ? N - b : per, nq = 0;
+    HP_CALL(read_selected(em, captions, rs, b, m, q, qid, &nq));
+    if (nq == 0) continue; /* the same on every rank: they read the same rows */
+    HP_CALL(search_batch(ctx, o, ix, qs, nq, q, KMAX, top, sc));
+    for (int64_t i = 0; i < nq; i++) {
+      int at = KMAX;
+      for (int j = 0; j < KMAX && at == KMAX; j++) {
+        int64_t t = top[i * KMAX + j];
+        if (captions ? t == rs->capimg[qid[i]] : t >= 0 && rs->capimg[t] == qid[i]) at = j;
+      }
+      for (int kk = 0; kk < 3; kk++) o->clip[dir][kk] += at < g_ks[kk];
+    }
   }
-  HP_CALLOC(*all_emb, (size_t)(t > 0 ? t : 1) * (size_t)E, "gathered embeddings");
-  HP_CALLOC(*all_ids, t > 0 ? t : 1, "gathered ids");
-  HP_MPI(MPI_Allgatherv(emb, (int)(n * E), MPI_FLOAT, *all_emb, cnte, dspe, MPI_FLOAT, comm));
-  HP_MPI(MPI_Allgatherv(ids, nn, MPI_INT64_T, *all_ids, cnt, dsp, MPI_INT64_T, comm));
-  *total = t;
-  free(cnt);
-  free(dsp);
-  free(cnte);
-  free(dspe);
-  return 0;
-}
-
-/* All-gather the label rows [n, L] of the selected images, in the order of gather_sel. */
-static int gather_labels(MPI_Comm comm, int size, const uint8_t *labels, int64_t n, int64_t L, uint8_t **all) {
-  int *cnt = NULL, *dsp = NULL;
-  HP_CALLOC(cnt, size, "gather counts");
-  HP_CALLOC(dsp, size, "gather displacements");
-  int mine = (int)(n * L);
-  HP_MPI(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, comm));
-  int64_t t = 0;
-  for (int r = 0; r < size; r++) {
-    if (t + cnt[r] > INT32_MAX) HP_ERROR(HP_ERR_MEM, "search: %lld label bytes too many to gather", (long long)(t + cnt[r]));
-    dsp[r] = (int)t;
-    t += cnt[r];
-  }
-  HP_CALLOC(*all, t > 0 ? t : 1, "gathered label rows");
-  HP_MPI(MPI_Allgatherv(labels, mine, MPI_UINT8_T, *all, cnt, dsp, MPI_UINT8_T, comm));
-  free(cnt);
-  free(dsp);
+  free(q);
+  free(qid);
+  free(top);
+  free(sc);
   return 0;
 }
 
@@ -290,117 +357,89 @@ static int64_t find_id(const int64_t *ids, int64_t n, int64_t id) {
   return lo < n && ids[lo] == id ? lo : -1;
 }
 
-/* Image -> image within the split: every image (qi, global ids qid ascending) asks the image
- * index for its 10 nearest other images — k = 11, the query itself dropped by id (the 11th
- * dropped where the query is not among them). With labels, precision at 1, 5, 10 = the share of
- * those neighbours carrying a label of the query (missing neighbours count as not relevant). */
-static int image_to_image(hp_stage_ctx *ctx, search_out *o, hp_index *ix, const hp_eval_images *im, int64_t nq,
-                          const float *qi, const int64_t *qid) {
-  const int k = KMAX + 1;
-  int64_t *top = NULL;
-  float *sc = NULL;
-  uint8_t *lab = NULL;
-  HP_CALLOC(top, (size_t)(nq > 0 ? nq : 1) * (size_t)k, "image->image top-k ids");
-  HP_CALLOC(sc, (size_t)(nq > 0 ? nq : 1) * (size_t)k, "image->image top-k scores");
-  HP_CALL(run_queries(ctx, o, ix, QS_I2I, nq, qi, k, top, sc));
-  memset(o->i2i, 0, sizeof o->i2i);
-  const int64_t L = o->L;
-  if (L > 0 && im->labels) HP_CALL(gather_labels(ctx->comm, ctx->size, im->labels, im->n, L, &lab));
-  for (int64_t q = 0; lab && q < nq; q++) {
-    if (q > 0 && qid[q] <= qid[q - 1]) HP_ERROR(HP_ERR_INTERNAL, "image->image: query ids not ascending");
-    const uint8_t *lq = lab + q * L;
-    int got = 0, hits[KMAX + 1] = {0};
-    for (int j = 0; j < k && got < KMAX; j++) {
-      int64_t id = top[q * k + j], at = id >= 0 && id != qid[q] ? find_id(qid, nq, id) : -1;
-      if (at < 0) continue;
-      int share = 0;
-      for (int64_t l = 0; l < L && !share; l++) share = lq[l] && lab[at * L + l];
-      got++;
-      hits[got] = hits[got - 1] + share;
-    }
-    for (int g = got + 1; g <= KMAX; g++) hits[g] = hits[got];
-    for (int kk = 0; kk < 3; kk++) o->i2i[kk] += (double)hits[g_ks[kk]] / g_ks[kk];
+/* Precision at 1, 5, 10 of one query's k = KMAX + 1 image neighbours (ids top, share[j] = 1 when
+ * neighbour j carries a label of the query): the query itself is dropped by id, then the first
+ * KMAX others count; missing neighbours (-1) count as not relevant. */
+static void i2i_add(search_out *o, const int64_t *top, const uint8_t *share, int64_t self) {
+  int got = 0, hits[KMAX + 1] = {0};
+  for (int j = 0; j < KMAX + 1 && got < KMAX; j++) {
+    if (top[j] < 0 || top[j] == self) continue;
+    got++;
+    hits[got] = hits[got - 1] + share[j];
   }
-  for (int kk = 0; kk < 3 && nq > 0; kk++) o->i2i[kk] /= (double)nq;
+  for (int g = got + 1; g <= KMAX; g++) hits[g] = hits[got];
+  for (int kk = 0; kk < 3; kk++) o->i2i[kk] += (double)hits[g_ks[kk]] / g_ks[kk];
+}
+
+/* Collective: image -> image within the split: every selected image asks the image index for its
+ * 10 nearest other images (k = KMAX + 1). Streamed like clip_direction: every rank reads the same
+ * round of query images and, with labels, their label rows; whether a neighbour shares a label
+ * with the query is decided by the rank holding that neighbour (its labels are in im) and
+ * OR-reduced, so no rank holds the labels of the whole split. */
+static int image_to_image(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, hp_index *ix, const row_sel *rs,
+                          const hp_eval_images *im) {
+  const int k = KMAX + 1;
+  const int64_t E = em->embed_dim, N = em->n_images, per = round_rows(E), L = im->labels ? o->L : 0;
+  float *q = NULL, *sc = NULL;
+  int64_t *qid = NULL, *top = NULL;
+  uint8_t *lq = NULL, *share = NULL;
+  HP_CALLOC(q, (size_t)per * (size_t)E, "query round");
+  HP_CALLOC(qid, per, "query ids");
+  HP_CALLOC(top, (size_t)per * (size_t)k, "image->image top-k ids");
+  HP_CALLOC(sc, (size_t)per * (size_t)k, "image->image top-k scores");
+  HP_CALLOC(share, (size_t)per * (size_t)k, "image->image label sharing");
+  if (L > 0) HP_CALLOC(lq, (size_t)per * (size_t)L, "query label rows");
+  memset(o->i2i, 0, sizeof o->i2i);
+  for (int64_t b = 0; b < N; b += per) {
+    int64_t m = N - b < per ? N - b : per, nq = 0, j = 0;
+    HP_CALL(read_selected(em, 0, rs, b, m, q, qid, &nq));
+    if (L > 0) HP_CALL(hp_embeddings_read_labels(em, b, m, lq));
+    for (int64_t i = 0; L > 0 && i < m; i++)
+      if (selected(rs, 0, b + i)) memmove(lq + j++ * L, lq + i * L, (size_t)L);
+    if (nq == 0) continue; /* the same on every rank: they read the same rows */
+    HP_CALL(search_batch(ctx, o, ix, QS_I2I, nq, q, k, top, sc));
+    if (L == 0) continue;
+    memset(share, 0, (size_t)nq * (size_t)k);
+    for (int64_t i = 0; i < nq * k; i++) {
+      int64_t at = top[i] >= 0 ? find_id(im->ids, im->n, top[i]) : -1;
+      const uint8_t *a = lq + (i / k) * L, *c = at >= 0 ? im->labels + at * L : NULL;
+      for (int64_t l = 0; c && l < L && !share[i]; l++) share[i] = a[l] && c[l];
+    }
+    HP_MPI(MPI_Allreduce(MPI_IN_PLACE, share, (int)(nq * k), MPI_UINT8_T, MPI_MAX, ctx->comm));
+    for (int64_t i = 0; i < nq; i++) i2i_add(o, top + i * k, share + i * k, qid[i]);
+  }
+  for (int kk = 0; kk < 3 && o->nq[QS_I2I] > 0; kk++) o->i2i[kk] /= (double)o->nq[QS_I2I];
+  free(q);
+  free(qid);
   free(top);
   free(sc);
-  free(lab);
+  free(share);
+  free(lq);
   return 0;
 }
 
-/* CLIP protocol within the selected images (index ix) and their captions. */
-static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix, int split,
-                         search_out *o) {
-  const int64_t E = em->embed_dim, M = em->n_captions;
-  int64_t *capimg = NULL;
-  uint8_t *sp = NULL;
-  HP_CALLOC(capimg, M, "caption images");
-  HP_CALLOC(sp, em->n_images, "split");
-  HP_CALL(hp_embeddings_read_caption_image(em, capimg));
-  HP_CALL(hp_embeddings_read_split(em, 0, em->n_images, sp));
-  int64_t c0, cn;
-  rank_rows(M, o->shards, ctx->size, ctx->rank, &c0, &cn);
-  float *ce = NULL;
-  int64_t *cid = NULL;
-  HP_CALLOC(ce, (size_t)(cn > 0 ? cn : 1) * (size_t)E, "caption embeddings");
-  HP_CALLOC(cid, cn > 0 ? cn : 1, "caption ids");
-  HP_CALL(hp_embeddings_read_captions(em, c0, cn, ce));
-  int64_t k = 0;
-  for (int64_t i = 0; i < cn; i++) {
-    if (split >= 0 && sp[capimg[c0 + i]] != split) continue;
-    if (k != i) memmove(ce + k * E, ce + i * E, (size_t)E * sizeof(float));
-    cid[k++] = c0 + i;
-  }
+/* CLIP protocol within the selected images (index ix; their ids and labels in im) and their
+ * captions (an index built here): caption -> image, image -> caption, then image -> image. */
+static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix,
+                         const row_sel *rs, search_out *o) {
+  const int64_t M = em->n_captions;
   hp_index *cix = NULL;
-  HP_CALL(build_index(ctx, o, M, ce, cid, k, &cix));
-  float *qc = NULL, *qi = NULL, *sc = NULL;
-  int64_t *qcid = NULL, *qiid = NULL, nqc, nqi, *top = NULL;
-  HP_CALL(gather_sel(ctx->comm, ctx->size, ce, cid, k, E, &qc, &qcid, &nqc));
-  HP_CALL(gather_sel(ctx->comm, ctx->size, im->emb, im->ids, im->n, E, &qi, &qiid, &nqi));
-  o->n_images = nqi;
-  o->n_captions = nqc;
-  int64_t nmax = nqc > nqi ? nqc : nqi;
-  HP_CALLOC(top, (nmax > 0 ? nmax : 1) * KMAX, "top-k ids");
-  HP_CALLOC(sc, (nmax > 0 ? nmax : 1) * KMAX, "top-k scores");
+  HP_CALL(build_index(ctx, o, em, 1, rs, M, &cix));
+  o->n_images = o->n_captions = 0;
+  for (int64_t c = 0; c < M; c++) o->n_captions += selected(rs, 1, c);
+  for (int64_t i = 0; i < em->n_images; i++) o->n_images += selected(rs, 0, i);
   memset(o->clip, 0, sizeof o->clip);
-  /* caption -> image: the image index */
-  HP_CALL(run_queries(ctx, o, ix, QS_C2I, nqc, qc, KMAX, top, sc));
-  for (int64_t q = 0; q < nqc; q++) {
-    int64_t want = capimg[qcid[q]], at = KMAX;
-    for (int j = 0; j < KMAX; j++)
-      if (top[q * KMAX + j] == want) { at = j; break; }
-    for (int kk = 0; kk < 3; kk++) o->clip[1][kk] += at < g_ks[kk];
-  }
-  /* image -> caption: the caption index */
-  HP_CALL(run_queries(ctx, o, cix, QS_I2C, nqi, qi, KMAX, top, sc));
-  for (int64_t q = 0; q < nqi; q++) {
-    int at = KMAX;
-    for (int j = 0; j < KMAX; j++) {
-      int64_t c = top[q * KMAX + j];
-      if (c >= 0 && capimg[c] == qiid[q]) { at = j; break; }
-    }
-    for (int kk = 0; kk < 3; kk++) o->clip[0][kk] += at < g_ks[kk];
-  }
+  HP_CALL(clip_direction(ctx, em, o, ix, rs, 1, M, QS_C2I, 1));
+  HP_CALL(finish_queries(ctx, o, QS_C2I));
+  HP_CALL(clip_direction(ctx, em, o, cix, rs, 0, em->n_images, QS_I2C, 0));
+  HP_CALL(finish_queries(ctx, o, QS_I2C));
   for (int kk = 0; kk < 3; kk++) {
-    o->clip[0][kk] = nqi ? o->clip[0][kk] / (double)nqi : 0.0;
-    o->clip[1][kk] = nqc ? o->clip[1][kk] / (double)nqc : 0.0;
+    o->clip[0][kk] = o->n_images ? o->clip[0][kk] / (double)o->n_images : 0.0;
+    o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : 0.0;
   }
-  free(top);
-  free(sc);
-  top = NULL;
-  sc = NULL;
-  HP_CALL(image_to_image(ctx, o, ix, im, nqi, qi, qiid));
-  hp_index_free(cix);
-  free(capimg);
-  free(sp);
-  free(ce);
-  free(cid);
-  free(qc);
-  free(qi);
-  free(qcid);
-  free(qiid);
-  free(top);
-  free(sc);
+  hp_index_free(cix); /* before image -> image, which needs only the image index */
+  HP_CALL(image_to_image(ctx, em, o, ix, rs, im));
+  HP_CALL(finish_queries(ctx, o, QS_I2I));
   return 0;
 }
 
@@ -568,11 +607,19 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   hp_eval_images im;
   int64_t r0, rn;
   rank_rows(em.n_images, o.shards, ctx->size, ctx->rank, &r0, &rn);
-  HP_CALL(hp_eval_load_image_rows(ctx, &em, split, o.L > 0, r0, rn, &im));
+  HP_CALL(hp_eval_load_image_rows(ctx, &em, split, o.L > 0, 0, r0, rn, &im));
   if (im.total == 0)
     HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (search.split)", epath, o.split);
+  /* every rank: the split of every image and the image of every caption (1 + 8 bytes a row) */
+  uint8_t *sp = NULL;
+  int64_t *capimg = NULL;
+  HP_CALLOC(sp, em.n_images, "split");
+  HP_CALLOC(capimg, em.n_captions > 0 ? em.n_captions : 1, "caption images");
+  HP_CALL(hp_embeddings_read_split(&em, 0, em.n_images, sp));
+  HP_CALL(hp_embeddings_read_caption_image(&em, capimg));
+  const row_sel rs = {sp, capimg, split};
   hp_index *ix = NULL;
-  HP_CALL(build_index(ctx, &o, em.n_images, im.emb, im.ids, im.n, &ix));
+  HP_CALL(build_index(ctx, &o, &em, 0, &rs, em.n_images, &ix));
   hp_log_info("search: %s index over %" PRId64 " images in %" PRId64 " shards built in %.2f s",
               o.forest ? "forest" : "exact", im.total, o.shards, o.build_s[o.forest]);
   if (o.save) {
@@ -612,7 +659,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
     hp_log_info("search: %s has no labels: label-query retrieval skipped", epath);
   }
   double t1 = hp_now();
-  HP_CALL(clip_protocol(ctx, &em, &im, ix, split, &o));
+  HP_CALL(clip_protocol(ctx, &em, &im, ix, &rs, &o));
   hp_log_info("search: CLIP protocol (%" PRId64 " images, %" PRId64 " captions) in %.2f s", o.n_images, o.n_captions,
               hp_now() - t1);
   for (int r = 0; r < 1 + o.forest; r++)
@@ -629,6 +676,8 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("search"), markdown, &o));
   hp_index_free(ix);
   hp_eval_images_free(&im);
+  free(sp);
+  free(capimg);
   free(o.relevant);
   free(o.top);
   free(o.rel);

@@ -1,6 +1,7 @@
 /* test_forest.c — the random-projection forest: recall@10 against exact on clustered data,
  * reproducible builds (same seed, any thread count), HDF5 save/load round trip with identical
- * results, degenerate data (all rows equal), search effort monotone in search_k. */
+ * results, degenerate data (all rows equal), search effort monotone in search_k; shards declared
+ * by hp_index_reserve and filled in pieces give the same forest as one add per shard. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -231,12 +232,55 @@ static void test_degenerate(void **st) {
   free(ids);
 }
 
+/* hp_index_reserve: the two shards of make(), filled in pieces of 777 rows (one crosses the
+ * shards' boundary): the same memory, forest and results as one hp_index_add per shard. */
+static void test_reserve_pieces(void **st) {
+  (void)st;
+  hp_index *a = make(8, 24, 300, 5), *b = NULL;
+  hp_index_params p = *hp_index_get_params(a);
+  int64_t rows[3] = {N / 2, 0, N - N / 2}; /* an empty shard is skipped */
+  assert_int_equal(hp_index_create(&p, MPI_COMM_SELF, &b), 0);
+  assert_int_equal(hp_index_reserve(b, 3, rows), 0);
+  assert_int_equal(hp_index_build(b), HP_ERR_USAGE); /* nothing added yet */
+  hp_error_clear();
+  for (int64_t at = 0; at < N; at += 777) {
+    int64_t m = N - at < 777 ? N - at : 777;
+    assert_int_equal(hp_index_add(b, m, g_x + (size_t)at * D, g_ids + at), 0);
+  }
+  assert_int_equal(hp_index_add(b, 1, g_x, g_ids), HP_ERR_USAGE); /* beyond the reservation */
+  hp_error_clear();
+  assert_int_equal(hp_index_build(b), 0);
+  hp_index_mem ma, mb;
+  hp_index_memory(a, &ma);
+  hp_index_memory(b, &mb);
+  assert_true(ma.vectors == mb.vectors && ma.trees == mb.trees && mb.n_shards == 2 && mb.n_local == N);
+  int64_t *i1 = malloc(NQ * K * sizeof *i1), *i2 = malloc(NQ * K * sizeof *i2);
+  float *s1 = malloc(NQ * K * sizeof *s1), *s2 = malloc(NQ * K * sizeof *s2);
+  search(a, i1, s1);
+  search(b, i2, s2);
+  assert_memory_equal(i1, i2, NQ * K * sizeof *i1);
+  assert_memory_equal(s1, s2, NQ * K * sizeof *s1);
+  hp_index *c = NULL;
+  assert_int_equal(hp_index_create(&p, MPI_COMM_SELF, &c), 0);
+  assert_int_equal(hp_index_add(c, 10, g_x, g_ids), 0);
+  assert_int_equal(hp_index_reserve(c, 1, rows), HP_ERR_USAGE); /* only before the first add */
+  hp_error_clear();
+  hp_index_free(a);
+  hp_index_free(b);
+  hp_index_free(c);
+  free(i1);
+  free(i2);
+  free(s1);
+  free(s2);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_recall), cmocka_unit_test(test_reproducible),
-      cmocka_unit_test(test_save_load), cmocka_unit_test(test_degenerate)};
+      cmocka_unit_test(test_save_load), cmocka_unit_test(test_degenerate),
+      cmocka_unit_test(test_reserve_pieces)};
   int rc = cmocka_run_group_tests(tests, setup, teardown);
   MPI_Finalize();
   return rc;
