@@ -102,7 +102,7 @@ int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_r
   HP_CALL(load_caption_ids(comm, ds, d));
   hp_dataset_close(ds);
   /* independent per-rank reads from here on */
-  HP_CALL(hp_h5_open_serial(path, &d->fid));
+  HP_CALL(hp_h5_open_serial_scattered(path, &d->fid));
   HP_H5(HP_ERR_INPUT, d->dset = H5Dopen2(d->fid, "/images", H5P_DEFAULT), path, "/images", "cannot open");
   d->cap = max_rows > 0 ? max_rows : 1;
   HP_CALLOC(d->tmp, (size_t)d->cap * d->S * d->S * 3, "image staging buffer");

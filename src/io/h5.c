@@ -144,18 +144,22 @@ int hp_h5_close(hp_h5file *f) {
   return 0;
 }
 
-int hp_h5_open_serial(const char *path, hid_t *fid) {
+static int open_serial(const char *path, size_t sieve, hid_t *fid) {
   hid_t fapl;
   *fid = H5I_INVALID_HID;
   HP_H5(HP_ERR_IO, fapl = H5Pcreate(H5P_FILE_ACCESS), path, "", "H5Pcreate failed");
   HP_H5(HP_ERR_IO, H5Pset_fapl_sec2(fapl), path, "", "cannot select the sec2 driver");
+  if (sieve) HP_H5(HP_ERR_IO, H5Pset_sieve_buf_size(fapl, sieve), path, "", "cannot set the sieve buffer");
   /* Strong close: closing the file also closes whatever an early error return left open. */
   HP_H5(HP_ERR_IO, H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), path, "", "cannot set close degree");
-  HP_H5(HP_ERR_INPUT, *fid = H5Fopen(path, H5F_ACC_RDONLY, fapl), path, "",
-        "cannot open as HDF5 (damaged or truncated file?)");
+  *fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
+  if (*fid < 0) HP_H5_ERROR(HP_ERR_INPUT, path, "", "cannot open as HDF5 (damaged or truncated file?)");
   return 0;
 }
+
+int hp_h5_open_serial(const char *path, hid_t *fid) { return open_serial(path, 0, fid); }
+int hp_h5_open_serial_scattered(const char *path, hid_t *fid) { return open_serial(path, 4096, fid); }
 
 /* ---- objects -------------------------------------------------------------------------------- */
 

@@ -81,5 +81,9 @@ int hp_h5_attr_read_int(hid_t fid, const char *path, const char *obj, const char
 /* Serial read-only open (sec2 driver, every object closed with the file): for validation and
  * for single-process tools. */
 int hp_h5_open_serial(const char *path, hid_t *fid);
+/* The same for reads of scattered rows (a training step's batch): HDF5's data sieve buffer is
+ * one 4 KiB page instead of 64 KiB, since a sieve fills from each scattered row's offset and
+ * would read up to 128x the bytes asked for (rows of 512 B). */
+int hp_h5_open_serial_scattered(const char *path, hid_t *fid);
 
 #endif

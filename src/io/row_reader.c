@@ -26,7 +26,7 @@ int hp_row_reader_open(const char *path, const char *obj, hid_t memtype, int64_t
   r->memtype = memtype;
   snprintf(r->path, sizeof r->path, "%s", path);
   snprintf(r->obj, sizeof r->obj, "%s", obj);
-  HP_CALL(hp_h5_open_serial(path, &r->fid));
+  HP_CALL(hp_h5_open_serial_scattered(path, &r->fid));
   HP_H5(HP_ERR_INPUT, r->dset = H5Dopen2(r->fid, obj, H5P_DEFAULT), path, obj, "cannot open");
   hid_t sp = H5Dget_space(r->dset);
   if (sp < 0) HP_H5_ERROR(HP_ERR_INPUT, path, obj, "cannot get the dataspace");

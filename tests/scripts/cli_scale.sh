@@ -24,7 +24,7 @@ want = ["synth-coco", "ingest", "train", "embed", "search", "zeroshot", "cluster
 assert [r["stage"] for r in rows] == want, [r["stage"] for r in rows]
 for r in rows:
     per = [float(x) for x in r["peak_rss_mib_per_rank"].split(",")]
-    assert len(per) == 2 and all(x > 5 for x in per) and max(per) == float(r["peak_rss_mib_max"]), r
+    assert len(per) == 2 and all(x > 5 for x in per) and abs(max(per) - float(r["peak_rss_mib_max"])) <= 0.5, r
     assert int(r["ranks"]) == 2 and float(r["seconds"]) > 0, r
     assert float(r["read_bytes"]) > 0 and float(r["written_bytes"]) > 0, r
     assert (r["throughput"] != "") == (r["stage"] != "report"), r
