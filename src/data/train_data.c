@@ -54,7 +54,6 @@ static int load_caption_ids(MPI_Comm comm, hp_dataset *ds, hp_train_data *d) {
 
 int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, hp_train_data *d) {
   memset(d, 0, sizeof *d);
-  d->fid = d->dset = H5I_INVALID_HID;
   if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path)
     HP_ERROR(HP_ERR_USAGE, "dataset path too long: %s", path);
   hp_dataset *ds = NULL;
@@ -102,27 +101,19 @@ int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_r
   HP_CALL(load_caption_ids(comm, ds, d));
   hp_dataset_close(ds);
   /* independent per-rank reads from here on */
-  HP_CALL(hp_h5_open_serial_scattered(path, &d->fid));
-  HP_H5(HP_ERR_INPUT, d->dset = H5Dopen2(d->fid, "/images", H5P_DEFAULT), path, "/images", "cannot open");
-  d->cap = max_rows > 0 ? max_rows : 1;
-  HP_CALLOC(d->tmp, (size_t)d->cap * d->S * d->S * 3, "image staging buffer");
-  HP_CALLOC(d->order, (size_t)d->cap * 2, "image read order");
+  HP_CALL(hp_row_reader_open(path, "/images", H5T_NATIVE_UINT8, max_rows > 0 ? max_rows : 1, &d->images));
   return 0;
 }
 
 void hp_train_data_close(hp_train_data *d) {
-  if (d->dset >= 0) H5Dclose(d->dset);
-  if (d->fid >= 0) H5Fclose(d->fid);
+  hp_row_reader_close(d->images);
   free(d->split);
   free(d->cap_first);
   free(d->cap_count);
   free(d->ids);
   for (int s = 0; s < 3; s++) free(d->rows[s]);
   hp_vocab_free(d->vocab);
-  free(d->tmp);
-  free(d->order);
   memset(d, 0, sizeof *d);
-  d->fid = d->dset = H5I_INVALID_HID;
 }
 
 static int cmp_pair(const void *a, const void *b) {
@@ -131,39 +122,7 @@ static int cmp_pair(const void *a, const void *b) {
 }
 
 int hp_train_read_images(hp_train_data *d, const int64_t *rows, int64_t n, uint8_t *out) {
-  if (n <= 0) return 0;
-  if (n > d->cap) HP_ERROR(HP_ERR_INTERNAL, "image read of %lld rows, capacity %lld", (long long)n, (long long)d->cap);
-  for (int64_t i = 0; i < n; i++) {
-    d->order[2 * i] = rows[i];
-    d->order[2 * i + 1] = i;
-  }
-  qsort(d->order, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
-  size_t row_bytes = (size_t)d->S * d->S * 3;
-  hid_t fs = H5Dget_space(d->dset);
-  if (fs < 0) HP_H5_ERROR(HP_ERR_INPUT, d->path, "/images", "cannot get the dataspace");
-  /* runs of consecutive rows become one hyperslab each */
-  int first = 1;
-  for (int64_t i = 0; i < n;) {
-    int64_t j = i + 1;
-    while (j < n && d->order[2 * j] == d->order[2 * (j - 1)] + 1) j++;
-    hsize_t start[4] = {(hsize_t)d->order[2 * i], 0, 0, 0};
-    hsize_t count[4] = {(hsize_t)(j - i), (hsize_t)d->S, (hsize_t)d->S, 3};
-    if (H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count, NULL) < 0) {
-      H5Sclose(fs);
-      HP_H5_ERROR(HP_ERR_INPUT, d->path, "/images", "cannot select row %lld", (long long)d->order[2 * i]);
-    }
-    first = 0;
-    i = j;
-  }
-  hsize_t mdims[2] = {(hsize_t)n, (hsize_t)row_bytes};
-  hid_t ms = H5Screate_simple(2, mdims, NULL);
-  herr_t r = ms < 0 ? -1 : H5Dread(d->dset, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, d->tmp);
-  if (ms >= 0) H5Sclose(ms);
-  H5Sclose(fs);
-  if (r < 0) HP_H5_ERROR(HP_ERR_IO, d->path, "/images", "cannot read %lld rows", (long long)n);
-  for (int64_t i = 0; i < n; i++)
-    memcpy(out + (size_t)d->order[2 * i + 1] * row_bytes, d->tmp + (size_t)i * row_bytes, row_bytes);
-  return 0;
+  return hp_row_reader_read(d->images, rows, n, out);
 }
 
 int hp_train_perm(const hp_train_data *d, uint64_t seed, int64_t epoch, int64_t *perm) {

@@ -4,8 +4,7 @@
  * vocabulary (/vocab); every caption tokenised once to T ids — each rank encodes a contiguous
  * block of captions and the ids are all-gathered ([M,T] int32 per rank, 80 bytes a caption at
  * T = 20). Images are NOT loaded: each step every rank reads only its own rows of the global
- * batch with independent I/O (one serial read-only HDF5 handle per rank, a union of row
- * hyperslabs in ascending row order, then put back into batch order).
+ * batch with independent I/O (io/row_reader.h: one serial read-only handle per rank).
  *
  * Batch sampling (hp_train_perm): epoch e visits the training images in the order of the key
  * hp_hash4(seed, HP_STREAM_SHUFFLE, image, e) (ties by image index) — the same permutation for
@@ -20,6 +19,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "io/row_reader.h"
 #include "text/tokenizer.h"
 
 typedef struct {
@@ -31,10 +31,7 @@ typedef struct {
   int64_t *rows[3];            /* image indices of each split, ascending */
   int64_t nrows[3];
   hp_vocab *vocab;
-  hid_t fid, dset;             /* serial handle for independent row reads */
-  uint8_t *tmp;                /* [cap, S*S*3] staging for sorted reads */
-  int64_t *order;              /* [2*cap] */
-  int64_t cap;                 /* largest n of hp_train_read_images */
+  hp_row_reader *images;       /* /images, independent row reads */
 } hp_train_data;
 
 /* Open and load (collective). T = data.caption_len. Errors name the file and object. */
