@@ -21,6 +21,7 @@
 #include <cblas.h>
 
 #include "base/error.h"
+#include "base/log.h"
 
 #define SM_TILE 256 /* memory rows per tile (2^8: the dgemm exactness bound uses it) */
 #define SM_QB 128   /* queries per block (one allreduce each) */
@@ -205,7 +206,10 @@ int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, 
   int64_t *acc = w.acc;
 
   const int64_t t0 = m_local > 0 ? g0 / T : 0, t1 = m_local > 0 ? (g0 + m_local - 1) / T + 1 : 0;
+  hp_progress prog; /* minutes at COCO size: 17,743 queries x 414,005 memory rows */
+  hp_progress_start(&prog, "support-memory projection", "queries", nq);
   for (int64_t q0 = 0; q0 < nq; q0 += SM_QB) {
+    hp_progress_update(&prog, q0);
     const int64_t qb = nq - q0 < SM_QB ? nq - q0 : SM_QB;
     const float *vb = v + q0 * d;
     for (int64_t q = 0; q < qb; q++) {
@@ -221,6 +225,7 @@ int hp_support_project(MPI_Comm comm, const float *mem, int64_t m_local, int d, 
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, acc, (int)(qb * dq), MPI_INT64_T, MPI_SUM, comm));
     block_finish(acc, vb, qb, d, sm, renorm, out + q0 * d, n_fallback);
   }
+  hp_progress_end(&prog, nq);
   work_free(&w);
   return 0;
 }

@@ -325,7 +325,12 @@ static int clip_direction(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
   HP_CALLOC(qid, per, "query ids");
   HP_CALLOC(top, (size_t)per * KMAX, "top-k ids");
   HP_CALLOC(sc, (size_t)per * KMAX, "top-k scores");
+  hp_progress prog; /* a minute and more at COCO size */
+  char what[96];
+  snprintf(what, sizeof what, "search: %s queries (rows of embeddings.h5 scanned)", g_qsnames[qs]);
+  hp_progress_start(&prog, what, "rows", N);
   for (int64_t b = 0; b < N; b += per) {
+    hp_progress_update(&prog, b);
     int64_t m = N - b < per ? N - b : per, nq = 0;
     HP_CALL(read_selected(em, captions, rs, b, m, q, qid, &nq));
     if (nq == 0) continue; /* the same on every rank: they read the same rows */
@@ -339,6 +344,7 @@ static int clip_direction(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
       for (int kk = 0; kk < 3; kk++) o->clip[dir][kk] += at < g_ks[kk];
     }
   }
+  hp_progress_end(&prog, N);
   free(q);
   free(qid);
   free(top);
@@ -390,7 +396,10 @@ static int image_to_image(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
   HP_CALLOC(share, (size_t)per * (size_t)k, "image->image label sharing");
   if (L > 0) HP_CALLOC(lq, (size_t)per * (size_t)L, "query label rows");
   memset(o->i2i, 0, sizeof o->i2i);
+  hp_progress prog;
+  hp_progress_start(&prog, "search: image->image queries (rows of embeddings.h5 scanned)", "rows", N);
   for (int64_t b = 0; b < N; b += per) {
+    hp_progress_update(&prog, b);
     int64_t m = N - b < per ? N - b : per, nq = 0, j = 0;
     HP_CALL(read_selected(em, 0, rs, b, m, q, qid, &nq));
     if (L > 0) HP_CALL(hp_embeddings_read_labels(em, b, m, lq));
@@ -408,6 +417,7 @@ static int image_to_image(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, share, (int)(nq * k), MPI_UINT8_T, MPI_MAX, ctx->comm));
     for (int64_t i = 0; i < nq; i++) i2i_add(o, top + i * k, share + i * k, qid[i]);
   }
+  hp_progress_end(&prog, N);
   for (int kk = 0; kk < 3 && o->nq[QS_I2I] > 0; kk++) o->i2i[kk] /= (double)o->nq[QS_I2I];
   free(q);
   free(qid);
