@@ -39,19 +39,18 @@ def growth(st, z, P, rank):
         return 4 * T * M + 47 * N + 4 * E * (N_te + M_te) + 8 * (3 * M_te + 2 * N_te) + 1024 * M_te
     if st == "embed":   # own embedding rows, split and labels; caption links of every caption
         return 4 * E * (N + M) / P + (1 + L) * N / P + 8 * M
-    if st == "search":  # own rows (all splits, compacted), the split's index, gathered queries, top-k
-        own = (4 * E + 9 + L) * N / P + (4 * E + 8) * M / P
-        index = (1.33 * (4 * E + 8) + 176) * (N_te + M_te) / P
-        queries = (4 * E + 8) * (M_te + N_te) + 8 * M + N + 404 * M_te
-        return own + index + queries
-    if st == "zeroshot":
-        return (4 * E + 9 + L) * N / P
+    if st == "search":  # the split's index rows (+ forest), own image ids/labels, split and links of all
+        return (4 * E + 8 + 176) * (N_te + M_te) / P + (8 + L) * N_te / P + N + 8 * M
+    if st == "zeroshot":  # the split's own image rows (read in rounds)
+        return (4 * E + 8 + L) * N_te / P
     if st == "cluster":  # own image rows, the captions' rows for the modality gap; rank 0 gathers labels
         return (4 * E + 24) * N / P + 4 * E * M / P + 16 * (N + M) / P + (32 * N if rank == 0 else 0)
     if st == "caption-train":  # token ids, caption lists and permutation (embeddings read per step)
         return 4 * T * M + 8 * (M_tr + M_va) + 24 * M_tr + 41 * N
-    if st == "caption":  # links, the test images' two conditionings, own support-memory block
-        return 17 * N + 8 * M + 8 * M_tr + 8 * N_te + 2 * 4 * E * N_te + 4 * E * M / P
+    if st == "caption":  # links, the test images' two conditionings, own support-memory block;
+        # rank 0: a flag per caption and the scored captions' texts (~100 B each) for BLEU/CIDEr-D
+        return (17 * N + 8 * M + 8 * M_tr + 8 * N_te + 2 * 4 * E * N_te + 4 * E * M / P
+                + (M + 100 * M_te if rank == 0 else 0))
     return 0.0  # synth-coco, report: nothing grows
 
 
