@@ -2,7 +2,8 @@
  * scripts/bench/bench_io.sh beside h5py).
  *
  *   bench_io contiguous FILE.h5 [--batch B]   embed's pattern: each rank reads its balanced block
- *                                            of rows in collective reads of B rows (io/dataset.h)
+ *                                            of rows in collective reads of B rows (io/dataset.h);
+ *                                            default: the rows of embed's 8 MiB read block
  *   bench_io random FILE.h5 [--batch B] [--steps S]
  *                                            train's pattern: every step each rank reads its B/P
  *                                            rows of a shuffled global batch of B training images
@@ -62,6 +63,7 @@ static double contiguous(const char *path, int64_t batch, double *bytes) {
   if (hp_dataset_open(MPI_COMM_WORLD, path, &ds)) die("open");
   hp_dataset_dims d = hp_dataset_get_dims(ds);
   int64_t r0, n, row = d.height * d.width * 3, steps, mine;
+  if (batch <= 0) batch = ((int64_t)8 << 20) / row > 0 ? ((int64_t)8 << 20) / row : 1;
   hp_shard_range(d.n_images, g_size, g_rank, &r0, &n);
   mine = (n + batch - 1) / batch;
   MPI_Allreduce(&mine, &steps, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
@@ -114,7 +116,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   double bytes = 0, dt;
-  if (!strcmp(argv[1], "contiguous")) dt = contiguous(argv[2], opt(argc, argv, "--batch", 256), &bytes);
+  if (!strcmp(argv[1], "contiguous")) dt = contiguous(argv[2], opt(argc, argv, "--batch", 0), &bytes);
   else dt = random_rows(argv[2], opt(argc, argv, "--batch", 32), opt(argc, argv, "--steps", 0), &bytes);
   double peak = vmhwm_mib(), pmax;
   MPI_Reduce(&peak, &pmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);

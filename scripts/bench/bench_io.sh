@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_io.sh — does hpclip's reading of dataset.h5 keep up? Cold reads of /images the way
 # `embed` reads it (collective, contiguous blocks per rank) and the way `train` reads it
-# (independent reads of each rank's rows of a shuffled batch), beside the h5py anchor on the
+# (independent reads of each rank's rows of a shuffled batch; blocks of 8 MiB, as embed reads), beside the h5py anchor on the
 # same machine in the same run: h5py writes 2 GiB with fsync and reads it back cold, and reads
 # the very dataset.h5 hpclip reads, cold. Every read is cold: the file is evicted from the page
 # cache (posix_fadvise DONTNEED) first. Rounds alternate the processes; a ratio counts as the
@@ -61,7 +61,7 @@ run() { # NAME CMD...: print the load, run, keep the RESULT line tagged with the
 }
 for ((r = 1; r <= ROUNDS; r++)); do
   run "h5py anchor" "$PY" "$SRC/scripts/bench/bench_io_h5py.py" write "$OUT/anchor.h5" "$GIB"
-  run "hpclip contiguous" "${MPIRUN[@]}" -np "$RANKS" "$BUILD/bench_io" contiguous "$DATASET" --batch 256
+  run "hpclip contiguous" "${MPIRUN[@]}" -np "$RANKS" "$BUILD/bench_io" contiguous "$DATASET"
   run "h5py same file" "$PY" "$SRC/scripts/bench/bench_io_h5py.py" read "$DATASET" 256
   run "hpclip random" "${MPIRUN[@]}" -np "$RANKS" "$BUILD/bench_io" random "$DATASET" --batch 32 --steps 2000
 done
