@@ -19,6 +19,7 @@
 #include <mpi.h>
 
 #include "base/error.h"
+#include "base/resources.h"
 #include "comm/shard.h"
 #include "data/train_data.h"
 #include "io/dataset.h"
@@ -34,16 +35,6 @@ static long opt(int argc, char **argv, const char *name, long def) {
   for (int i = 3; i + 1 < argc; i++)
     if (!strcmp(argv[i], name)) return atol(argv[i + 1]);
   return def;
-}
-
-static double vmhwm_mib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return kb / 1024.0;
 }
 
 static void evict(const char *path) {
@@ -118,7 +109,7 @@ int main(int argc, char **argv) {
   double bytes = 0, dt;
   if (!strcmp(argv[1], "contiguous")) dt = contiguous(argv[2], opt(argc, argv, "--batch", 0), &bytes);
   else dt = random_rows(argv[2], opt(argc, argv, "--batch", 32), opt(argc, argv, "--steps", 0), &bytes);
-  double peak = vmhwm_mib(), pmax;
+  double peak = hp_res_peak_rss_mib(), pmax;
   MPI_Reduce(&peak, &pmax, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   if (g_rank == 0)
     printf("RESULT %s %d %.0f %.4f %.4f %.1f\n", argv[1], g_size, bytes, dt, bytes / dt / 1e9, pmax);

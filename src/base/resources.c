@@ -20,7 +20,7 @@ static void read_io(int64_t *rchar, int64_t *wchar) {
   fclose(f);
 }
 
-static double peak_rss_mib(void) {
+double hp_res_peak_rss_mib(void) {
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return -1;
   char line[256];
@@ -46,7 +46,7 @@ void hp_res_begin(hp_res *r) {
 
 void hp_res_end(hp_res *r) {
   r->seconds = hp_now() - r->t0;
-  r->peak_rss_mib = peak_rss_mib();
+  r->peak_rss_mib = hp_res_peak_rss_mib();
   int64_t rc, wc;
   read_io(&rc, &wc);
   r->read_bytes = rc >= 0 && r->rchar0 >= 0 ? rc - r->rchar0 : -1;

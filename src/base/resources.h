@@ -20,6 +20,8 @@ typedef struct {
 } hp_res;
 
 void hp_res_begin(hp_res *r);
+/* This process's peak resident memory so far (VmHWM), MiB; -1 if unknown. */
+double hp_res_peak_rss_mib(void);
 /* Return the heap's free pages to the system (glibc malloc_trim): after freeing a large,
  * short-lived structure that later allocations sit above. */
 void hp_res_release_free(void);

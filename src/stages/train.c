@@ -71,13 +71,14 @@ int hp_stage_train(hp_stage_ctx *ctx) {
   hp_train_model model = hp_clip_task_model(task);
   hp_train_result r;
   HP_CALL(hp_train(&tc, &model, &r));
-  hp_stage_rate(ctx, "pairs trained", (double)(r.steps * tc.batch), r.step_seconds);
+  const double pairs = (double)(r.steps * tc.batch);
+  hp_stage_rate(ctx, "pairs trained", pairs, r.step_seconds);
   hp_log_info("train: best validation loss %.5f after epoch %" PRId64 " -> %s", r.best, r.best_epoch, out);
   /* Step time alone (data, forward, backward, allreduce, update), so that pairs/s measures training and
    * not the validation, checkpoint writes and test retrieval that the stage time also holds. */
   hp_log_info("train: %" PRId64 " steps in %.1f s of step time (%.1f pairs/s; the stage took %.1f s with "
               "validation, checkpoints and test retrieval; %.0f%% of step time in gradient/feature communication)",
-              r.steps, r.step_seconds, r.step_seconds > 0 ? (double)(r.steps * tc.batch) / r.step_seconds : 0.0,
+              r.steps, r.step_seconds, r.step_seconds > 0 ? pairs / r.step_seconds : 0.0,
               hp_now() - t0, r.step_seconds > 0 ? 100.0 * r.comm_seconds / r.step_seconds : 0.0);
   /* the slowest rank's reads: the share of the step time the step waited on dataset.h5 */
   double input = hp_clip_task_input_time(task);
