@@ -17,6 +17,9 @@
 #   --oversubscribe   allow more ranks than cores (a laptop, a test); binding is then off
 #   --mpirun PATH     the launcher [mpirun]
 #   --dry-run         print the command instead of running it
+#   --abort-grace S   once a rank has ended the job (watchdog, error), end mpirun if it still runs
+#                     S seconds later: a node whose processes are frozen never lets it finish
+#                     [60; 0 = off, mpirun is exec'd as it is]
 # Environment passed on: HPCLIP_MPIRUN_EXTRA (extra mpirun arguments, word-split).
 #
 # Examples (from the repository root):
@@ -29,7 +32,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 np="" ppn="" threads=1 bind="" mapby="" hostfile="" rundir="" hpclip="$repo/build/hpclip"
-over=0 dry=0 launcher=mpirun
+over=0 dry=0 launcher=mpirun grace=60
 
 die() { echo "jobs/mpirun.sh: $*" >&2; exit 2; }
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
     --mpirun) need "$@"; launcher=$2; shift 2 ;;
     --oversubscribe) over=1; shift ;;
     --dry-run) dry=1; shift ;;
+    --abort-grace) need "$@"; [[ "$2" =~ ^[0-9]+$ ]] || die "--abort-grace: seconds, a whole number >= 0 (got '$2')"; grace=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     --) shift; break ;;
     -*) die "unknown option '$1' (try --help)" ;;
@@ -83,4 +87,47 @@ cmd+=("$hpclip" "$@")
 if [ $dry = 1 ]; then printf '%q ' "${cmd[@]}"; echo; exit 0; fi
 echo "jobs/mpirun.sh: $np ranks x $threads threads, map-by $mapby, bind-to $bind" >&2
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-exec "${cmd[@]}"
+[ "$grace" = 0 ] && exec "${cmd[@]}"
+
+# A rank that ends the job (its watchdog, an error) leaves it to mpirun to stop the others, and
+# mpirun waits until every node's daemon confirms. A node whose processes are frozen (SIGSTOP, a
+# hung kernel) never confirms, and mpirun would wait until the allocation ends. So hpclip's
+# stderr is watched for the line of a rank ending the job; if mpirun still runs --abort-grace
+# seconds later, it is killed and this script exits with the rank's code.
+state=$(mktemp -d "${TMPDIR:-/tmp}/hpclip-mpirun.XXXXXX") || die "cannot create a temporary directory"
+trap 'rm -rf "$state"' EXIT
+# signals to this script go on to mpirun, which forwards them to the ranks (SIGUSR1: checkpoint)
+for sig in TERM INT USR1 USR2 HUP; do trap "kill -$sig \"\$pid\" 2>/dev/null" "$sig"; done
+"${cmd[@]}" 2> >(
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >&2
+    case $line in
+      "hpclip: "*" [rank "*"]: "*) [ -e "$state/fatal" ] || printf '%s\n' "$line" >"$state/fatal" ;;
+    esac
+  done) &
+pid=$!
+since=""
+while kill -0 "$pid" 2>/dev/null; do
+  if [ -e "$state/fatal" ]; then
+    [ -n "$since" ] || since=$SECONDS
+    if [ $((SECONDS - since)) -ge "$grace" ]; then
+      line=$(cat "$state/fatal")
+      echo "jobs/mpirun.sh: a rank ended the job $grace s ago and mpirun has not stopped the other ranks:" \
+           "some node's processes do not respond (frozen or cut off); ending mpirun" >&2
+      echo "jobs/mpirun.sh: the rank's message: $line" >&2
+      # KILL, not TERM: mpirun 4.1 crashes on a TERM during its own abort; its daemons on the
+      # responding nodes see it gone and end their ranks
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      # the rank's exit code, from its error name (docs/errors.md)
+      case $line in
+        *"watchdog ["*) exit 13 ;; *"usage error ["*) exit 2 ;; *"config error ["*) exit 3 ;;
+        *"input error ["*) exit 4 ;; *"I/O error ["*) exit 5 ;; *"memory error ["*) exit 6 ;;
+        *"MPI error ["*) exit 7 ;; *"numerical error ["*) exit 8 ;; *"internal error ["*) exit 10 ;;
+        *"preempted ["*) exit 12 ;; *) exit 1 ;;
+      esac
+    fi
+  fi
+  sleep 1
+done
+wait "$pid"

@@ -17,6 +17,9 @@ static atomic_llong g_limit_ms;           /* 0 = off */
 static atomic_int g_running;
 static int g_rank;
 static pthread_t g_thread;
+static _Atomic(hp_watchdog_diagnosis_fn) g_diagnosis;
+
+void hp_watchdog_set_diagnosis(hp_watchdog_diagnosis_fn fn) { atomic_store(&g_diagnosis, fn); }
 
 static void *watch_loop(void *arg) {
   (void)arg;
@@ -29,7 +32,7 @@ static void *watch_loop(void *arg) {
     if (idle < limit) continue;
     const char *st, *what;
     hp_watch_labels_(&st, &what);
-    char msg[512];
+    char msg[1024];
     int n = snprintf(msg, sizeof msg,
                      "hpclip: watchdog [rank %d]: no progress for %.0f s in stage %s while %s; ending the job "
                      "(run.watchdog = %.0f s)\n",
@@ -38,6 +41,17 @@ static void *watch_loop(void *arg) {
     if (n > 0) {
       ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
       (void)w; /* nothing more to do if stderr is gone */
+    }
+    hp_watchdog_diagnosis_fn diagnose = atomic_load(&g_diagnosis);
+    if (diagnose) {
+      char d[768];
+      d[0] = '\0';
+      diagnose(d, sizeof d);
+      n = snprintf(msg, sizeof msg, "hpclip: watchdog [rank %d]: %s\n", g_rank, d);
+      if (n > 0 && d[0]) {
+        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+        (void)w;
+      }
     }
     hp_tmpfile_remove_all();
     _exit(HP_ERR_WATCHDOG);

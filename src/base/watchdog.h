@@ -11,9 +11,17 @@
 #ifndef HP_BASE_WATCHDOG_H
 #define HP_BASE_WATCHDOG_H
 
+#include <stddef.h>
+
 /* Start (or re-arm with a new timeout) the watchdog of this rank; seconds <= 0 stops it. */
 int hp_watchdog_start(int rank, double seconds);
 void hp_watchdog_stop(void);
+
+/* A diagnosis the watchdog thread runs after its message and before ending the job (e.g.
+ * which peers still answer, comm/peer_probe.h): it writes one line into buf, makes no MPI calls
+ * and returns within a few seconds. NULL removes it. */
+typedef void (*hp_watchdog_diagnosis_fn)(char *buf, size_t n);
+void hp_watchdog_set_diagnosis(hp_watchdog_diagnosis_fn fn);
 
 /* Progress: resets the timer. */
 void hp_watch_beat(void);

@@ -22,6 +22,7 @@
 #include "base/tmpfile.h"
 #include "base/preempt.h"
 #include "base/watchdog.h"
+#include "comm/peer_probe.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "io/check.h"
@@ -270,6 +271,7 @@ int main(int argc, char **argv) {
 
   int err = dispatch(comm, argc, argv);
   hp_watchdog_stop();
+  hp_peer_probe_stop();
   hp_preempt_uninstall(); /* the outcome is decided: mpirun's SIGTERM to a failed job's ranks ends them quietly */
   if (err) {
     int rank;

@@ -11,6 +11,7 @@
 #include "base/preempt.h"
 #include "base/resources.h"
 #include "base/watchdog.h"
+#include "comm/peer_probe.h"
 #include "base/log.h"
 #include "base/test_hooks.h"
 #include "io/check.h"
@@ -252,6 +253,8 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   double t0 = hp_now();
   hp_log_info("stage %s: start (%d rank%s) -> %s", st->name, ctx.size, ctx.size > 1 ? "s" : "", out);
   HP_CALL(hp_watchdog_start(ctx.rank, hp_cfg_float(cfg, "run.watchdog")));
+  /* collective, once per job: the watchdog can then name a dead or frozen peer */
+  if (hp_cfg_float(cfg, "run.watchdog") > 0) HP_CALL(hp_peer_probe_start(comm));
   hp_watch_stage(st->name);
   test_stall(&ctx, st);
   hp_res res;

@@ -33,6 +33,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/watchdog.h"
+#include "comm/peer_probe.h"
 #include "comm/shard.h"
 #include "config/config.h"
 #include "data/synth_coco.h"
@@ -340,6 +341,7 @@ int hp_synth_coco(MPI_Comm comm, hp_config *cfg, int force) {
     return 0;
   }
   HP_CALL(hp_watchdog_start(rank, hp_cfg_float(cfg, "run.watchdog")));
+  if (hp_cfg_float(cfg, "run.watchdog") > 0) HP_CALL(hp_peer_probe_start(comm));
   hp_watch_stage("synth-coco");
   hp_log_info("synth-coco: %lld train2017 + %lld val2017 images (long side %lld, JPEG quality %lld), %lld captions "
               "each, seed %llu -> %s (%d rank%s)", (long long)j.g.n_train, (long long)j.g.n_val,
