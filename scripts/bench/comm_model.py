@@ -21,6 +21,44 @@ Inputs: the parameter count P, t_pair (seconds per training pair on one node, me
 import argparse
 
 
+LINKS = [("InfiniBand HDR 200 Gb/s", 1.5e-6, 25e9), ("100 Gb/s", 2e-6, 12.5e9), ("25 GbE", 10e-6, 3.125e9)]
+
+
+def step_time(p, b, t_pair, speedup, alpha, beta, S, embed, overlap):
+    """One step at p nodes, b pairs per node: (step seconds, compute seconds)."""
+    tc = b * t_pair / speedup
+    tar = 2 * (p - 1) * alpha + 2 * (p - 1) / p * S / beta
+    tag = (p - 1) * alpha + (p - 1) / p * 2 * b * p * embed * 4 / beta
+    exposed = max(0.0, tar - overlap * 2.0 / 3.0 * tc)
+    return tc + tag + exposed, tc
+
+
+def project(params, t_pair, links, nodes, speedups, batch_per_node=32, global_batch=32, embed=768, overlap=0.9):
+    """The weak and strong scaling tables (Markdown lines); links = [(name, alpha, beta)]."""
+    S = 4.0 * params
+    out = []
+    for mode, b_of in (("weak scaling, %d pairs per node (global batch 32 x nodes)" % batch_per_node,
+                        lambda p: batch_per_node),
+                       ("strong scaling, the study's global batch %d" % global_batch,
+                        lambda p: global_batch / p)):
+        out += ["**%s**" % mode, ""]
+        out.append("| node speed | link | " + " | ".join("%d nodes: step s (eff.)" % p for p in nodes) + " |")
+        out.append("|---|---|" + "---|" * len(nodes))
+        for sp in speedups:
+            for name, alpha, beta in links:
+                cells = []
+                for p in nodes:
+                    b = b_of(p)
+                    if b < 1:
+                        cells.append("n/a (%.2f pairs/node)" % b)
+                        continue
+                    t, tc = step_time(p, b, t_pair, sp, alpha, beta, S, embed, overlap)
+                    cells.append("%.3f (%.0f%%)" % (t, 100 * tc / t))
+                out.append("| %gx | %s | %s |" % (sp, name, " | ".join(cells)))
+        out.append("")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--params", type=float, default=183471361,
@@ -34,33 +72,11 @@ def main():
     ap.add_argument("--overlap", type=float, default=0.9, help="share of backward usable for overlap")
     a = ap.parse_args()
     S = 4.0 * a.params
-    links = [("InfiniBand HDR 200 Gb/s", 1.5e-6, 25e9), ("100 Gb/s", 2e-6, 12.5e9), ("25 GbE", 10e-6, 3.125e9)]
-    nodes = [int(x) for x in a.nodes.split(",")]
     print("Gradient message S = %.0f MB (%.1f M parameters, float32); t_pair = %.3f s measured.\n"
           % (S / 1e6, a.params / 1e6, a.t_pair))
-    for mode, b_of in (("weak scaling, %d pairs per node (global batch 32 x nodes)" % a.batch_per_node,
-                        lambda p: a.batch_per_node),
-                       ("strong scaling, the study's global batch %d" % a.global_batch,
-                        lambda p: a.global_batch / p)):
-        print("**%s**\n" % mode)
-        print("| node speed | link | " + " | ".join("%d nodes: step s (eff.)" % p for p in nodes) + " |")
-        print("|---|---|" + "---|" * len(nodes))
-        for sp in (float(x) for x in a.speedups.split(",")):
-            for name, alpha, beta in links:
-                cells = []
-                for p in nodes:
-                    b = b_of(p)
-                    if b < 1:
-                        cells.append("n/a (%.2f pairs/node)" % b)
-                        continue
-                    tc = b * a.t_pair / sp
-                    tar = 2 * (p - 1) * alpha + 2 * (p - 1) / p * S / beta
-                    tag = (p - 1) * alpha + (p - 1) / p * 2 * b * p * a.embed * 4 / beta
-                    exposed = max(0.0, tar - a.overlap * 2.0 / 3.0 * tc)
-                    t = tc + tag + exposed
-                    cells.append("%.3f (%.0f%%)" % (t, 100 * tc / t))
-                print("| %gx | %s | %s |" % (sp, name, " | ".join(cells)))
-        print()
+    print("\n".join(project(a.params, a.t_pair, LINKS, [int(x) for x in a.nodes.split(",")],
+                            [float(x) for x in a.speedups.split(",")], a.batch_per_node, a.global_batch,
+                            a.embed, a.overlap)))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 # common.sh — shared by scripts/demo.sh, scripts/test.sh and .ci/run (sourced, not run).
 # python3-matplotlib: scripts/plot_training.py (training curves; used by the training test).
+# iproute2: scripts/netns_cluster.sh (emulated nodes; tests/scripts/cli_netns_cluster.sh).
 # The Debian 12 packages hpclip needs to build, test and run. Nothing else is fetched.
 HPCLIP_DEB_PACKAGES="build-essential cmake pkg-config git ca-certificates \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
   libopenblas-openmp-dev libscalapack-openmpi-dev libconfig-dev libcmocka-dev \
-  libjpeg-dev libpng-dev libcjson-dev python3 python3-numpy python3-h5py python3-matplotlib"
+  libjpeg-dev libpng-dev libcjson-dev python3 python3-numpy python3-h5py python3-matplotlib iproute2"
 
 # Install what is missing when we are root; otherwise print the exact command and fail.
 hpclip_ensure_packages() {

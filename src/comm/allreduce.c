@@ -10,6 +10,7 @@
 
 int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats) {
   memset(bar, 0, sizeof *bar);
+  bar->half_sum = MPI_OP_NULL;
   if (bucket_floats == 0 || bucket_floats > (size_t)INT_MAX)
     HP_ERROR(HP_ERR_CONFIG, "allreduce bucket of %zu floats: must be in [1, %d]", bucket_floats, INT_MAX);
   bar->comm = comm;
@@ -26,7 +27,42 @@ int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, s
 
 void hp_bar_free(hp_bucket_allreduce *bar) {
   free(bar->req);
+  free(bar->half);
+  if (bar->half_sum != MPI_OP_NULL) MPI_Op_free(&bar->half_sum);
   memset(bar, 0, sizeof *bar);
+  bar->half_sum = MPI_OP_NULL;
+}
+
+uint16_t hp_bf16_from_float(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* NaN stays NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);                                             /* nearest, ties to even */
+  return (uint16_t)(u >> 16);
+}
+
+float hp_bf16_to_float(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float x;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/* MPI_Op on MPI_UINT16_T holding bfloat16: inout = bf16(float(in) + float(inout)). */
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
+  (void)type;
+  const uint16_t *a = in;
+  uint16_t *b = inout;
+  for (int i = 0; i < *len; i++) b[i] = hp_bf16_from_float(hp_bf16_to_float(a[i]) + hp_bf16_to_float(b[i]));
+}
+
+int hp_bar_set_payload(hp_bucket_allreduce *bar, hp_bar_payload payload) {
+  if (payload == bar->payload) return 0;
+  if (payload != HP_BAR_BFLOAT16) HP_ERROR(HP_ERR_INTERNAL, "allreduce payload %d: only float32 -> bfloat16", (int)payload);
+  HP_CALLOC(bar->half, bar->n > 0 ? bar->n : 1, "bfloat16 gradient staging");
+  HP_MPI(MPI_Op_create(bf16_sum, 1, &bar->half_sum));
+  bar->payload = payload;
+  return 0;
 }
 
 void hp_bar_begin(hp_bucket_allreduce *bar) { bar->next = bar->nbuckets; }
@@ -36,6 +72,12 @@ static int start_bucket(hp_bucket_allreduce *bar, int b) {
   size_t len = bar->n - lo < bar->bucket_floats ? bar->n - lo : bar->bucket_floats;
   if (bar->size == 1) {
     bar->req[b] = MPI_REQUEST_NULL; /* nothing to sum */
+    return 0;
+  }
+  if (bar->payload == HP_BAR_BFLOAT16) {
+    for (size_t i = lo; i < lo + len; i++) bar->half[i] = hp_bf16_from_float(bar->buf[i]);
+    HP_MPI(MPI_Iallreduce(MPI_IN_PLACE, bar->half + lo, (int)len, MPI_UINT16_T, bar->half_sum, bar->comm,
+                          &bar->req[b]));
     return 0;
   }
   HP_MPI(MPI_Iallreduce(MPI_IN_PLACE, bar->buf + lo, (int)len, MPI_FLOAT, MPI_SUM, bar->comm, &bar->req[b]));
@@ -62,6 +104,8 @@ int hp_bar_finish(hp_bucket_allreduce *bar, double *wait) {
     const char *prev = hp_watch_enter("waiting for the gradient allreduce (MPI_Waitall)");
     HP_MPI(MPI_Waitall(bar->nbuckets, bar->req, MPI_STATUSES_IGNORE));
     hp_watch_leave(prev);
+    if (bar->payload == HP_BAR_BFLOAT16)
+      for (size_t i = 0; i < bar->n; i++) bar->buf[i] = hp_bf16_to_float(bar->half[i]);
   }
   bar->wait_seconds = MPI_Wtime() - t0;
   if (wait) *wait = bar->wait_seconds;

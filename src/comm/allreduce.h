@@ -17,6 +17,13 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* What travels: float32, or bfloat16 (the top 16 bits of a float32, rounded to nearest even:
+ * float32's exponent range, 8 bits of mantissa) with every addition done in float32 by a
+ * user-defined MPI_Op. bfloat16 halves the bytes on the wire; each hop rounds the partial sum
+ * to bfloat16. One rank moves nothing and is bitwise float32. */
+typedef enum { HP_BAR_FLOAT32 = 0, HP_BAR_BFLOAT16 = 1 } hp_bar_payload;
 
 typedef struct {
   MPI_Comm comm;
@@ -27,10 +34,20 @@ typedef struct {
   MPI_Request *req;
   double wait_seconds;  /* time blocked in hp_bar_finish in the last step */
   int size;
+  hp_bar_payload payload;
+  uint16_t *half;       /* bfloat16 staging of the whole buffer (HP_BAR_BFLOAT16) */
+  MPI_Op half_sum;      /* float32 addition of bfloat16 values */
 } hp_bucket_allreduce;
 
 int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats);
 void hp_bar_free(hp_bucket_allreduce *bar);
+/* After init, before the first step: the payload (float32 by default). bfloat16 allocates a
+ * staging buffer of n uint16 values. */
+int hp_bar_set_payload(hp_bucket_allreduce *bar, hp_bar_payload payload);
+/* Round-trips used by the payload (exposed for tests): float32 -> bfloat16, nearest even,
+ * NaN kept a (quiet) NaN; bfloat16 -> float32 exactly. */
+uint16_t hp_bf16_from_float(float x);
+float hp_bf16_to_float(uint16_t h);
 void hp_bar_begin(hp_bucket_allreduce *bar);
 /* Gradients in [lo, n) are final: start every complete bucket not started yet, progress the rest. */
 int hp_bar_ready(hp_bucket_allreduce *bar, size_t lo);

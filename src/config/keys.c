@@ -175,6 +175,9 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"train.bucket_mb", HP_T_FLOAT, "25", 0.001, 4096, NULL,
      "gradient allreduce bucket size in MiB (PyTorch DDP: 25); buckets start as soon as backward "
      "has finished them"},
+    {"train.allreduce_dtype", HP_T_ENUM, "float32", NO_RANGE, "float32|bfloat16",
+     "what the gradient allreduce sends: float32, or bfloat16 (half the bytes; every addition in "
+     "float32, each hop's partial sum rounded to bfloat16; not with train.zero1); 1 rank is unaffected"},
     {"train.zero1", HP_T_BOOL, "false", NO_RANGE, NULL,
      "shard the optimiser state (ZeRO stage 1): gradients reduce-scattered, each rank updates its "
      "slice of the moments and parameters, parameters all-gathered"},

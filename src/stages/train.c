@@ -32,6 +32,7 @@ static void trainer_config(const hp_config *cfg, hp_trainer_config *tc) {
   tc->grad_clip = hp_cfg_float(cfg, "train.grad_clip");
   tc->bucket_mb = hp_cfg_float(cfg, "train.bucket_mb");
   tc->zero1 = hp_cfg_bool(cfg, "train.zero1");
+  tc->allreduce_bf16 = strcmp(hp_cfg_str(cfg, "train.allreduce_dtype"), "bfloat16") == 0;
   tc->keep_state = 1;
   tc->init_checkpoint = hp_cfg_str(cfg, "train.init_checkpoint");
   if (strcmp(hp_cfg_str(cfg, "train.optimizer"), "sgd") == 0) {

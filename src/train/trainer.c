@@ -518,6 +518,10 @@ static int setup(trainer *tr) {
   }
   size_t bucket = (size_t)(c->bucket_mb * 1048576.0 / sizeof(float));
   HP_CALL(hp_bar_init(&tr->bar, c->comm, p->grad, p->total, bucket > 0 ? bucket : 1));
+  if (c->allreduce_bf16 && c->zero1)
+    HP_ERROR(HP_ERR_CONFIG, "train.allreduce_dtype = \"bfloat16\" is not implemented with train.zero1 = true "
+                            "(ZeRO-1 reduce-scatters float32 gradients); use one or the other");
+  if (c->allreduce_bf16 && c->size > 1) HP_CALL(hp_bar_set_payload(&tr->bar, HP_BAR_BFLOAT16));
   HP_CALLOC(tr->best, p->total, "best parameters");
   tr->rs = (hp_restart){.stage = c->stage, .inputs = c->inputs, .model = md->desc, .optimizer = c->optimizer,
                         .vocab = c->vocab, .max_epochs = c->epochs, .path_state = c->path_state,
@@ -539,10 +543,12 @@ static int setup(trainer *tr) {
 
   double MiB = 1.0 / 1048576.0;
   size_t pb = p->total * sizeof(float), ob = (tr->hi - tr->lo) * sizeof(float) * (tr->opt.v ? 2 : 1);
-  size_t extra = 2 * pb /* best + checkpoint staging */ + (c->zero1 ? (tr->hi - tr->lo) * sizeof(float) : 0);
+  size_t extra = 2 * pb /* best + checkpoint staging */ + (c->zero1 ? (tr->hi - tr->lo) * sizeof(float) : 0) +
+                 (tr->bar.half ? p->total * sizeof(uint16_t) : 0) /* bfloat16 allreduce staging */;
   hp_log_info("%s: %" PRId64 " training %s, %" PRId64 " steps per epoch (global batch %" PRId64 " over %d ranks), "
-              "%s%s, bucket %.2f MiB", c->stage, md->samples, md->sample_name, tr->spe, c->batch, c->size,
-              c->optimizer, c->zero1 ? " with ZeRO-1 sharded state" : "", c->bucket_mb);
+              "%s%s, bucket %.2f MiB%s", c->stage, md->samples, md->sample_name, tr->spe, c->batch, c->size,
+              c->optimizer, c->zero1 ? " with ZeRO-1 sharded state" : "", c->bucket_mb,
+              tr->bar.half ? ", gradients summed as bfloat16" : "");
   hp_log_info("%s: memory per rank for training: parameters %.1f MiB, gradients %.1f MiB, optimiser state %.1f MiB%s, "
               "best copy + staging %.1f MiB", c->stage, pb * MiB, pb * MiB, ob * MiB,
               c->zero1 ? " (ZeRO-1 slice)" : "", extra * MiB);

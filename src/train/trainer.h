@@ -95,6 +95,7 @@ typedef struct {
   double grad_clip;                /* global-norm clip of the scaled gradient; 0 = none */
   double bucket_mb;                /* allreduce bucket size */
   int zero1;                       /* ZeRO-1: optimiser state sharded over the ranks */
+  int allreduce_bf16;              /* gradients summed as bfloat16 on the wire (comm/allreduce.h) */
   int keep_state;                  /* leave the state file at the end (done=1, the last parameters) */
   const char *extra_state;         /* words added to every state attribute; may be NULL */
   const char *init_checkpoint;     /* parameters to start from (not on resume); NULL or "" = none */

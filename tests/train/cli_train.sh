@@ -82,6 +82,20 @@ for np in 2 4; do
 done
 grep -q "optimiser state .* (ZeRO-1 slice)" "$T/zero4.txt" && ok "ZeRO-1 memory reported" || bad "no ZeRO-1 memory report"
 
+# ---- bfloat16 gradient allreduce --------------------------------------------------------------
+# 1 rank sends nothing: bitwise float32; 2 and 4 ranks: the same run within what AdamW makes of
+# bfloat16-rounded gradients (each element moves ~lr per step, 12 steps of lr 1e-3: 1.2e-2 at
+# most; seen 4.8e-3), and not bitwise (the payload is really reduced)
+for np in 1 2 4; do run "bf$np" $np -s train.allreduce_dtype=bfloat16 || bad "bfloat16 run np=$np"; done
+same "bfloat16 allreduce, 1 rank = float32 (bitwise)" "$T/adam1/train-state.h5" "$T/bf1/train-state.h5" bitwise params optim/m optim/v
+for np in 2 4; do
+  same "bfloat16 vs float32 allreduce ($np ranks)" "$T/adam$np/train-state.h5" "$T/bf$np/train-state.h5" tol=1.2e-2
+  if $CMP "$T/adam$np/train-state.h5" "$T/bf$np/train-state.h5" bitwise >/dev/null 2>&1; then bad "bfloat16 ($np ranks) is bitwise float32: not reduced"
+  else ok "bfloat16 ($np ranks) differs from float32 (the payload is reduced)"; fi
+done
+grep -q "gradients summed as bfloat16" "$T/bf2.txt" && ! grep -q "gradients summed as bfloat16" "$T/bf1.txt" \
+  && ok "log says bfloat16 at 2 ranks, not at 1" || bad "no bfloat16 log line"
+
 # ---- guard rails ----------------------------------------------------------------------------
 prep() { rm -rf "$T/$1"; mkdir -p "$T/$1"; cp "$T/base/dataset.h5" "$T/$1/"; }
 prep g1
@@ -91,6 +105,8 @@ expect_fail "dataset smaller than one global batch" 2 4 "42 training images, few
   train "$T/job.cfg" --run-dir "$T/g1" -s train.batch=64
 expect_fail "checkpoint of another model shape" 2 4 "checkpoint of model 'clip\(text=bert\(V=[0-9]+,T=12,L=1,H=2,D=32.*but this job's config describes .*D=48" -- \
   train "$T/job.cfg" --run-dir "$T/g1" -s model.text_width=48 -s "train.init_checkpoint=$T/adam2/ckpt.h5"
+expect_fail "bfloat16 allreduce with ZeRO-1" 2 3 'train.allreduce_dtype = "bfloat16" is not implemented with train.zero1 = true' -- \
+  train "$T/job.cfg" --run-dir "$T/g1" -s train.allreduce_dtype=bfloat16 -s train.zero1=true
 expect_fail "patch not dividing the image" 1 3 "model.image_patch = 7 does not divide the dataset's image size 32" -- \
   train "$T/job.cfg" --run-dir "$T/g1" -s model.image_patch=7
 # test hook: rank 0 poisons one gradient element at step 3 (mpirun passes the environment on)
