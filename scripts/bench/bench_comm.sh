@@ -7,9 +7,10 @@
 #                               [--sizes BYTES,...] [--out DIR] [--build DIR]
 #
 # For every round, rate and node count (rates outermost, so one reshaping serves all sizes):
-#   allreduce  MPI_Allreduce of --sizes bytes of float32 [64 KiB .. 733,885,444 B = the gradient
-#              of BERT-12/768 + ViT-B/16 at 128x128 + heads, 183,471,361 parameters]
-#   bucketed   the full gradient through hpclip's bucketed allreduce (comm/allreduce.h, 25 MiB)
+#   bucketed   --sizes bytes of float32 through hpclip's bucketed allreduce (comm/allreduce.h:
+#              MPI_Iallreduce per 25 MiB bucket, libnbc's ring) [64 KiB .. 733,885,444 B = the
+#              gradient of BERT-12/768 + ViT-B/16 at 128x128 + heads, 183,471,361 parameters]
+#   allreduce  the same sizes through a plain MPI_Allreduce (Open MPI's own algorithm choice)
 #   allgather  the contrastive loss's embedding all-gather: image and text rows of dimension 768,
 #              strong scaling (global batch 32: 32/P rows per rank) and weak (32 rows per rank)
 # Each measurement is the minimum over its repetitions (bench_comm.c: at least 3, each timed by
@@ -47,7 +48,7 @@ LOG=$OUT/bench_comm.log
 "$NC" down --prefix "$PREFIX" >/dev/null 2>&1
 trap '"$NC" down --prefix "$PREFIX" >/dev/null 2>&1' EXIT
 "$NC" up "$maxn" --prefix "$PREFIX" >>"$LOG" 2>&1 || die "cannot make $maxn emulated nodes; see $LOG"
-echo "$BENCH: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc) cores, nodes $NODES, rates $RATES, $ROUNDS rounds" | tee -a "$LOG"
+echo "$BENCH: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc --all) cores, nodes $NODES, rates $RATES, $ROUNDS rounds" | tee -a "$LOG"
 run() { # TAG P ARGS...: one bench_comm process on the first P nodes; RESULT lines tagged
   local tag=$1 p=$2; shift 2
   echo "$BENCH: round $r rate $rate P=$p $1: load before $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
@@ -59,8 +60,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for rate in ${RATES//,/ }; do
     "$NC" rate "$rate" --prefix "$PREFIX" >>"$LOG" 2>&1 || die "cannot shape the links to $rate"
     for p in ${NODES//,/ }; do
+      run plain "$p" bucketed ${SIZES//,/ } --min-seconds 1
       run plain "$p" allreduce ${SIZES//,/ } --min-seconds 1
-      run plain "$p" bucketed 733885444 --min-seconds 1
       run strong "$p" allgather $((32 / p)) 768 --min-seconds 0.5
       run weak "$p" allgather 32 768 --min-seconds 0.5
     done

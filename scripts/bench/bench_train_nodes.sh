@@ -54,7 +54,7 @@ mpirun -np 1 "$HP" synth "$JOB" --run-dir "$OUT/data" >"$OUT/synth.log" 2>&1 || 
 "$NC" down --prefix "$PREFIX" >/dev/null 2>&1
 trap '"$NC" down --prefix "$PREFIX" >/dev/null 2>&1' EXIT
 "$NC" up "$maxn" --prefix "$PREFIX" --rate "$RATE" >>"$LOG" 2>&1 || die "cannot make $maxn emulated nodes at $RATE"
-echo "$BENCH: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc) cores, rate $RATE, nodes $NODES, $STEPS steps (1 warm-up)" | tee -a "$LOG"
+echo "$BENCH: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$SRC" rev-parse --short HEAD), $(nproc --all) cores, rate $RATE, nodes $NODES, $STEPS steps (1 warm-up)" | tee -a "$LOG"
 for p in ${NODES//,/ }; do
   for mode in strong weak; do
     batch=$([ $mode = strong ] && echo 32 || echo $((32 * p)))

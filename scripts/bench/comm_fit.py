@@ -8,8 +8,9 @@ Model, per link rate (p nodes, one rank each, S bytes per rank):
   bucketed allreduce  T = k * 2 (p-1) alpha + 2 (p-1)/p * S / beta      (k buckets of 25 MiB)
   all-gather, twice   T = 2 [ (p-1) alpha + (p-1) * s / beta ]          (s bytes per rank each)
 alpha and beta are fitted by least squares on the relative error of the plain allreduce points
-(every size, every node count) at that rate; the bucketed allreduce and the all-gathers are then
-predicted with the same alpha and beta, not fitted. A measurement is the minimum over the rounds
+of hpclip's bucketed allreduce (every size, every node count) at that rate; Open MPI's plain
+MPI_Allreduce (its own algorithm choice) and the all-gathers are then predicted with the same
+alpha and beta, not fitted. A measurement is the minimum over the rounds
 of each round's minimum over repetitions. Writes DIR/comm_model.md (tables) and
 DIR/comm_model.png (matplotlib, if present)."""
 import argparse
@@ -60,8 +61,9 @@ def model(op, p, nbytes, alpha, beta):
 
 
 def fit(points):
-    """points: [(p, S, t)]; least squares of (model - t) / t over alpha >= 0, 1/beta > 0."""
-    rows = [((2 * (p - 1)) / t, (2 * (p - 1) / p * S) / t) for p, S, t in points]
+    """points: [(p, S, t)] of the bucketed allreduce; least squares of (model - t) / t over
+    alpha >= 0, 1/beta > 0 (k buckets of 25 MiB: k latency terms)."""
+    rows = [((2 * (p - 1) * math.ceil(S / BUCKET)) / t, (2 * (p - 1) / p * S) / t) for p, S, t in points]
     saa = sum(a * a for a, _ in rows)
     sab = sum(a * b for a, b in rows)
     sbb = sum(b * b for _, b in rows)
@@ -139,7 +141,7 @@ def main():
     table = ["| link rate | op | nodes | bytes per rank | measured s | model s | model / measured | rounds' spread | peak RSS MiB (max rank) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for rate in rates:
-        pts = [(p, n, t) for (r, op, tag, p, n), t in best.items() if r == rate and op == "allreduce"]
+        pts = [(p, n, t) for (r, op, tag, p, n), t in best.items() if r == rate and op == "bucketed"]
         if len(pts) < 2:
             continue
         alpha, beta = fit(pts)
@@ -149,14 +151,16 @@ def main():
                 continue
             mt = model(op, p, n, alpha, beta)
             ratio = mt / t
-            name = op if tag == "plain" else "%s (%s)" % (op, tag)
+            name = {"bucketed": "hpclip bucketed (fitted)", "allreduce": "MPI_Allreduce, Open MPI's choice"}.get(op, op)
+            if tag != "plain":
+                name = "%s (%s)" % (name, tag)
             flag = "" if abs(ratio - 1) <= a.tolerance else " **miss**"
             if flag:
                 misses.append((rate, name, p, n, ratio))
             table.append("| %s | %s | %d | %s | %.4g | %.4g | %.2f%s | %.2f | %.0f |"
                          % (rate, name, p, human(n), t, mt, ratio, flag, spread[(r, op, tag, p, n)],
                             load.rss[(r, op, tag, p, n)]))
-    out.append("Fitted parameters (allreduce points of every size and node count at each rate; "
+    out.append("Fitted parameters (hpclip's bucketed allreduce, every size and node count at each rate; "
                "%d round%s, the minimum of each point taken):" % (rounds, "s" if rounds > 1 else ""))
     out.append("")
     out.append("| link rate | alpha (latency) | beta (bandwidth) | beta / link rate |")
@@ -164,7 +168,7 @@ def main():
     for rate, (alpha, beta) in fits.items():
         out.append("| %s | %.1f us | %.3f GB/s | %.2f |" % (rate, alpha * 1e6, beta / 1e9, beta / rate_bytes(rate)))
     out.append("")
-    out.append("Measured beside modelled (bucketed allreduce and all-gathers predicted, not fitted; "
+    out.append("Measured beside modelled (the plain MPI_Allreduce and the all-gathers predicted with the same alpha and beta, not fitted; "
                "**miss** = outside +/-%.0f %%):" % (100 * a.tolerance))
     out.append("")
     out += table
@@ -197,14 +201,14 @@ def main():
     fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 4), squeeze=False)
     for ax, (rate, (alpha, beta)) in zip(axes[0], fits.items()):
         for p, mark in ((2, "o"), (4, "s"), (3, "^"), (8, "D")):
-            pts = sorted((n, t) for (r, op, tag, pp, n), t in best.items() if r == rate and op == "allreduce" and pp == p)
+            pts = sorted((n, t) for (r, op, tag, pp, n), t in best.items() if r == rate and op == "bucketed" and pp == p)
             if not pts:
                 continue
             xs = [n for n, _ in pts]
             ax.loglog(xs, [t for _, t in pts], mark, label="measured, %d nodes" % p)
             grid = [xs[0] * (xs[-1] / xs[0]) ** (i / 50) for i in range(51)]
-            ax.loglog(grid, [model("allreduce", p, n, alpha, beta) for n in grid], "-", label="model, %d nodes" % p)
-        ax.set_title("MPI_Allreduce at %s: alpha %.0f us, beta %.2f GB/s" % (rate, alpha * 1e6, beta / 1e9), fontsize=9)
+            ax.loglog(grid, [model("bucketed", p, n, alpha, beta) for n in grid], "-", label="model, %d nodes" % p)
+        ax.set_title("hpclip allreduce at %s: alpha %.0f us, beta %.2f GB/s" % (rate, alpha * 1e6, beta / 1e9), fontsize=9)
         ax.set_xlabel("bytes per rank")
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)

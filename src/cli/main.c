@@ -22,6 +22,7 @@
 #include "base/tmpfile.h"
 #include "base/preempt.h"
 #include "base/watchdog.h"
+#include "comm/allreduce.h"
 #include "comm/peer_probe.h"
 #include "base/log.h"
 #include "config/config.h"
@@ -258,6 +259,7 @@ int main(int argc, char **argv) {
    * (seen with HDF5 1.10 on a write that hit the file-size limit). On the error path the
    * library is left as it is: the process is about to end and its temporaries are removed. */
   H5dont_atexit();
+  hp_bar_preinit(); /* the gradient allreduce's algorithm (comm/allreduce.h) */
   MPI_Init(&argc, &argv);
   MPI_Comm comm = MPI_COMM_WORLD;
   /* Errors come back to us as return codes; MPI must not abort on its own. */

@@ -1,4 +1,5 @@
 /* allreduce.c — bucketed non-blocking gradient allreduce (see allreduce.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "comm/allreduce.h"
 
 #include <limits.h>
@@ -7,6 +8,8 @@
 
 #include "base/error.h"
 #include "base/watchdog.h"
+
+void hp_bar_preinit(void) { setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0); }
 
 int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats) {
   memset(bar, 0, sizeof *bar);

@@ -39,6 +39,13 @@ typedef struct {
   MPI_Op half_sum;      /* float32 addition of bfloat16 values */
 } hp_bucket_allreduce;
 
+/* Call before MPI_Init. Open MPI's non-blocking collectives (libnbc) give an in-place
+ * MPI_Iallreduce a binomial tree: reduce to rank 0, then broadcast, about 2 log2(p) S/beta on
+ * the wire instead of a ring's 2 (p-1)/p S/beta (measured: twice the time at 2 nodes,
+ * docs/scaling.md). The buckets are in place, so this asks libnbc for its ring
+ * (OMPI_MCA_coll_libnbc_iallreduce_algorithm = 1), unless the environment already chose. */
+void hp_bar_preinit(void);
+
 int hp_bar_init(hp_bucket_allreduce *bar, MPI_Comm comm, float *buf, size_t n, size_t bucket_floats);
 void hp_bar_free(hp_bucket_allreduce *bar);
 /* After init, before the first step: the payload (float32 by default). bfloat16 allocates a

@@ -2,8 +2,8 @@
 # cli_netns_cluster.sh — scripts/netns_cluster.sh (an emulated cluster of network namespaces,
 # docs/scaling.md): bad arguments; a failed `up` and `down` leave nothing behind; ranks on
 # different nodes talk over TCP (Open MPI's own BTL log says so), and a job across 2 nodes gives
-# the 1-rank results (synth bitwise, training within float tolerance, every later stage bitwise
-# from the same checkpoint); a node's link taken down mid-training and a node's processes frozen
+# the 1-rank results (synth and ingest bitwise, training within float tolerance, every later
+# stage bitwise from the same checkpoint); a node's link taken down mid-training and a node's processes frozen
 # (SIGSTOP) end the job through the watchdog with the silent rank and host named, within a bound,
 # never a hang; the job resumes on another node count from the last checkpoint, bitwise equal to
 # an uninterrupted run that changed node count at that step. Skipped (exit 77) without root or
@@ -84,6 +84,19 @@ done
 for o in /search/table1 /search/clip_recall /zeroshot/table2 /cluster/labels /cluster/sizes /cluster/elbow/wcss; do
   h5diff "$T/one/results.h5" "$T/one2/results.h5" $o >/dev/null && ok "results $o: 2 nodes = 1 rank" || bad "results $o differs"
 done
+
+# ingest of the committed COCO fixture (real JPEGs, a bad-record report) across 2 nodes = 1 rank
+cat >"$T/ingest.cfg" <<CFG
+run = { stages = ["ingest"]; seed = 5; };
+data = { image_size = 32; vocab_size = 200; };
+ingest = { format = "coco"; root = "$SRC_DIR/tests/data/ingest/coco"; split = "val2017"; };
+CFG
+timeout 120 $MPIRUN -np 1 "$HPCLIP" ingest "$T/ingest.cfg" --run-dir "$T/ing1" >"$T/ing1.txt" 2>&1 || bad "1-rank ingest: $(tail -3 "$T/ing1.txt")"
+ncmpi 120 -np 2 "$HPCLIP" ingest "$T/ingest.cfg" --run-dir "$T/ing2" >"$T/ing2.txt" 2>&1 || bad "2-node ingest: $(tail -3 "$T/ing2.txt")"
+if $PY "$SRC_DIR/scripts/h5same.py" "$T/ing1/dataset.h5" "$T/ing2/dataset.h5" >"$T/cmp.txt" 2>&1 &&
+   cmp -s "$T/ing1/ingest_report.tsv" "$T/ing2/ingest_report.tsv"; then
+  ok "ingest (COCO fixture): dataset.h5 and ingest_report.tsv, 2 nodes = 1 rank"
+else bad "ingest across nodes differs: $(head -3 "$T/cmp.txt")"; fi
 
 # --- faults -------------------------------------------------------------------------------------
 # A long training (the tiny model: 8 steps an epoch, a restart state every 4 steps), the watchdog
