@@ -32,7 +32,8 @@ typedef struct {
 } peer_entry;
 
 static struct {
-  atomic_int running;
+  int started;          /* the collective exchange happened (once per process, on every rank) */
+  atomic_int running;   /* this rank's responder thread runs */
   int rank, size, sock;
   uint64_t token;
   peer_entry *peers;
@@ -90,7 +91,7 @@ static void watchdog_diagnosis(char *buf, size_t n) { (void)hp_peer_probe_report
 int hp_peer_probe_start(MPI_Comm comm) {
   int size;
   MPI_Comm_size(comm, &size);
-  if (atomic_load(&g.running) || size < 2) return 0;
+  if (g.started || size < 2) return 0;
   peer_entry me;
   memset(&me, 0, sizeof me);
   if (gethostname(me.host, sizeof me.host - 1) != 0) snprintf(me.host, sizeof me.host, "(unknown host)");
@@ -130,6 +131,7 @@ int hp_peer_probe_start(MPI_Comm comm) {
     HP_ERROR(HP_ERR_MPI, "peer probes: cannot exchange the ranks' addresses");
   }
   for (int r = 0; r < size; r++) all[r].host[HOST_LEN - 1] = '\0';
+  g.started = 1; /* whatever this rank's socket did: the exchange is never repeated */
   g.rank = rank;
   g.size = size;
   g.sock = s;
