@@ -9,7 +9,11 @@
 #
 # Each run trains --steps steps; the first is a warm-up. Per timed step rank 0 logs pairs/s and
 # the share of the step spent waiting for communication (gradient allreduce + embedding
-# exchange); the step time is batch / pairs/s; the fastest timed step is kept, with its own share. The nodes share this machine's cores: the compute
+# exchange); the step time is batch / pairs/s; the fastest timed step is kept, with its own share.
+# The synthetic dataset holds --steps global batches of the largest run (weak scaling at the
+# most nodes). Memory: every rank holds about 5-6 GiB with this model (parameters, gradients,
+# AdamW moments, best copy and checkpoint staging, activations); 4 ranks at 32 pairs each did
+# not fit in 24 GiB (killed), so a failed run is reported and the driver goes on. The nodes share this machine's cores: the compute
 # part is slower than on a real node (2 cores for all ranks), the communication part is what the
 # link allows. Results: DIR/bench_train_nodes.log (RESULT lines: rate mode nodes dtype batch
 # step_s comm_share peak_rss_mib_max), read by comm_fit.py --train.
@@ -44,7 +48,7 @@ JOB=$OUT/job.cfg
 cat >"$JOB" <<EOF
 run = { name = "bench-train-nodes"; seed = 11; log_every = 0.0; watchdog = 0.0; };
 data = { image_size = 128; caption_len = 20; vocab_size = 15000; };
-synth = { num_images = $((32 * maxn * 10 / 7 + 20)); captions_per_image = 1; };
+synth = { num_images = $((STEPS * 32 * maxn * 10 / 7 + 20)); captions_per_image = 1; };
 model = { text = "bert"; text_layers = 12; text_heads = 12; text_width = 768; text_dropout = 0.0;
           image = "vit"; image_patch = 16; image_layers = 12; image_heads = 12; image_width = 768;
           image_dropout = 0.0; embed_dim = 768; };
@@ -64,7 +68,7 @@ for p in ${NODES//,/ }; do
       echo "$BENCH: $mode P=$p $dtype batch $batch: load before $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
       timeout 3600 "$NC" mpirun --prefix "$PREFIX" -np "$p" --oversubscribe --bind-to none /usr/bin/time -f "MAXRSS_KB=%M" \
         "$HP" train "$JOB" --run-dir "$run" -s train.batch=$batch -s train.allreduce_dtype=$dtype >"$run.log" 2>&1 ||
-        die "training failed: $run.log"
+        { echo "$BENCH: $mode P=$p $dtype: training failed (exit $?; out of memory?): $run.log" | tee -a "$LOG"; continue; }
       "$PY" - "$run.log" "$RATE" "$mode" "$p" "$dtype" "$batch" <<'PY' | tee -a "$LOG" || die "no timed steps in $run.log"
 import re, sys
 log, rate, mode, p, dtype, batch = sys.argv[1:7]

@@ -81,34 +81,58 @@ def fit(points):
     return alpha, 1.0 / inv_beta
 
 
-def train_table(path, fits, tol, params=183471361, embed=768, overlap=0.9):
+def step_model(row, fits, overlap, params=183471361, embed=768):
+    """(modelled step, modelled exposed communication, measured compute) of one training row."""
+    rate, mode, p, dtype, batch, step, share, rss = row
+    p, batch, step, share = int(p), int(batch), float(step), float(share)
+    alpha, beta = fits[rate]
+    S = params * (2 if dtype == "bfloat16" else 4)
+    k = math.ceil(params * 4 / BUCKET)
+    tc = step * (1 - share)
+    tar = k * 2 * (p - 1) * alpha + 2 * (p - 1) / p * S / beta
+    tag = model("allgather", p, 2 * (batch / p) * embed * 4, alpha, beta)
+    comm = tag + max(0.0, tar - overlap * 2.0 / 3.0 * tc)
+    return tc + comm, comm, tc
+
+
+def fit_overlap(rows, fits):
+    """The share of the backward pass the allreduce overlaps, fitted (least squares of the
+    relative step error, grid of 0.01) to the measured steps."""
+    rows = [r for r in rows if r[0] in fits]
+    if not rows:
+        return None
+    return min((sum((step_model(r, fits, f / 100)[0] / float(r[5]) - 1) ** 2 for r in rows), f / 100)
+               for f in range(0, 101))[1]
+
+
+def train_table(path, fits, tol, params=183471361, embed=768):
     """Training steps (bench_train_nodes.sh) beside the model: the measured compute part
-    (step x (1 - communication share)) plus the modelled exposed communication."""
+    (step x (1 - communication share)) plus the modelled exposed communication, with the
+    overlap share fitted to these steps."""
     rows = []
     for line in open(path):
         f = line.split()
         if len(f) == 9 and f[0] == "RESULT":
             rows.append(f[1:])
+    overlap = fit_overlap(rows, fits)
+    train_table.overlap = overlap
+    if overlap is None:
+        return ["(no training steps at a fitted rate)", ""]
     out = ["Training steps (`bench_train_nodes.sh`): BERT-12/768 + ViT-B/16, one rank per node. "
-           "Model = measured compute + all-gather + the allreduce's excess over %.0f %% of the "
-           "backward pass (2/3 of compute), with alpha and beta fitted at that rate:" % (100 * overlap), "",
+           "Model = measured compute + all-gather + the allreduce's excess over the overlapped share "
+           "of the backward pass (2/3 of compute), alpha and beta fitted at that rate; the overlapped "
+           "share, fitted to these steps: **%.2f** (the nominal model assumed 0.90):" % overlap, "",
            "| link rate | scaling | nodes | payload | global batch | step s | compute s | comm s measured | "
            "comm s model | step model / measured | peak RSS MiB (max rank) |",
            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for rate, mode, p, dtype, batch, step, share, rss in rows:
+    for row in rows:
+        rate, mode, p, dtype, batch, step, share, rss = row
         p, batch, step, share = int(p), int(batch), float(step), float(share)
         if rate not in fits:
             out.append("| %s | %s | %d | %s | %d | %.2f | | | no fit at this rate | | %s |" % (rate, mode, p, dtype, batch, step, rss))
             continue
-        alpha, beta = fits[rate]
-        S = params * (2 if dtype == "bfloat16" else 4)
-        k = math.ceil(params * 4 / BUCKET)
-        tc = step * (1 - share)
-        tar = k * 2 * (p - 1) * alpha + 2 * (p - 1) / p * S / beta
-        b = batch / p
-        tag = model("allgather", p, 2 * b * embed * 4, alpha, beta)
-        comm = tag + max(0.0, tar - overlap * 2.0 / 3.0 * tc)
-        ratio = (tc + comm) / step
+        tstep, comm, tc = step_model(row, fits, overlap, params, embed)
+        ratio = tstep / step
         flag = "" if abs(ratio - 1) <= tol else " **miss**"
         out.append("| %s | %s | %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f%s | %s |"
                    % (rate, mode, p, dtype, batch, step, tc, step * share, comm, ratio, flag, rss))
@@ -192,8 +216,11 @@ def main():
     out.append("(burst) = below %d MiB, within a few token-bucket bursts of the shaped link: shown, not "
                "fitted, not counted." % (FIT_MIN_BYTES >> 20))
     out.append("")
+    overlap = 0.9
     if a.train:
         out += train_table(a.train, fits, a.tolerance)
+        if train_table.overlap is not None:
+            overlap = train_table.overlap
     # projection: the fitted latency and the fitted share of the link rate, applied to real links
     if fits:
         low = min(fits, key=rate_bytes)  # the slowest link: the link, not the CPU, limits there
@@ -205,9 +232,11 @@ def main():
                    "the bandwidth share fitted at %s (%.2f of the link rate, where the link and not the "
                    "CPU limits), the larger of the link's nominal latency and the fitted one (%.0f us); "
                    "t_pair = %.3f s per pair on one node (measured, docs/benchmarks.md); BERT-12/768 + "
-                   "ViT-B/16 (183.5 M parameters), float32 gradients." % (low, eff, alpha_fit * 1e6, a.t_pair))
+                   "ViT-B/16 (183.5 M parameters), float32 gradients; the allreduce overlaps %.2f of the "
+                   "backward pass (%s)." % (low, eff, alpha_fit * 1e6, a.t_pair, overlap,
+                                           "fitted to the training steps" if a.train else "nominal"))
         out.append("")
-        out += comm_model.project(183471361, a.t_pair, links, [8, 64, 512], [1.0, 32.0])
+        out += comm_model.project(183471361, a.t_pair, links, [8, 64, 512], [1.0, 32.0], overlap=overlap)
     with open(os.path.join(a.out, "comm_model.md"), "w") as f:
         f.write("\n".join(out) + "\n")
     try:
