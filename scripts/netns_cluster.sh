@@ -21,10 +21,11 @@
 #       both directions [unshaped]; hostfile with S slots per node [1]. On any failure up removes
 #       what it made. The bridge has no address: no traffic leaves the namespaces.
 #   The Open MPI settings (also exported by exec): OMPI_MCA_plm_rsh_agent="THIS rsh",
-#   OMPI_MCA_btl=tcp,self (no shared memory, also not between ranks of one node; --shm in mpirun/exec,
+#   OMPI_MCA_btl=tcp,self (no shared memory, also not between ranks of one node; `mpirun --shm`,
 #   or HPCLIP_NETNS_BTL, chooses vader,tcp,self), OMPI_MCA_btl_tcp_if_include=eth0,
-#   OMPI_MCA_oob_tcp_if_include=eth0. `netem` delay is not available in this kernel: links have a
-#   rate, not a latency.
+#   OMPI_MCA_oob_tcp_if_include=eth0, OMPI_MCA_mpi_yield_when_idle=1 and a TCP keepalive of about
+#   20 s for the launcher (each overridable from the environment). `netem` delay is not available
+#   in this kernel: links have a rate, not a latency.
 #
 # Example:
 #   scripts/netns_cluster.sh up 4 --rate 10gbit
