@@ -54,6 +54,15 @@ parse_common() { # sets PREFIX/RATE/MTU/SLOTS/SUBNET/SHM from options; leaves th
 }
 
 state_file() { echo "$STATE_DIR/$PREFIX.env"; }
+
+# Run a command in a node's network namespace. nsenter joins only the network namespace; `ip
+# netns exec` also remounts /sys in a new mount namespace, which fails in a chroot whose / is
+# not a mount point (a fresh Debian chroot, some CI runners).
+NETNS_DIR=/run/netns
+in_ns() { # NS CMD...
+  local ns=$1; shift
+  nsenter --net="$NETNS_DIR/$ns" "$@"
+}
 load_state() {
   [ -r "$(state_file)" ] || die "no cluster '$PREFIX' is up (scripts/netns_cluster.sh up N --prefix $PREFIX)"
   # shellcheck disable=SC1090
@@ -64,7 +73,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "needs root (network namespaces, veth li
 # tbf on one interface: burst of 1 ms at the rate (at least 64 KiB, a GSO segment), queue of 50 ms.
 shape() { # NETNS_OR_EMPTY DEV RATE
   local ns=$1 dev=$2 rate=$3 run=()
-  [ -n "$ns" ] && run=(ip netns exec "$ns")
+  [ -n "$ns" ] && run=(in_ns "$ns")
   "${run[@]}" tc qdisc del dev "$dev" root 2>/dev/null
   [ "$rate" = off ] || [ -z "$rate" ] && return 0
   local bits
@@ -81,7 +90,7 @@ shape() { # NETNS_OR_EMPTY DEV RATE
 reachable() { # NS HOST
   local t out
   for ((t = 0; t < 10; t++)); do
-    out=$(ip netns exec "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1)
+    out=$(in_ns "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1)
     [[ "$out" == *refused* ]] && return 0
     sleep 1
   done
@@ -130,7 +139,7 @@ cmd_up() {
     die "leftovers of a cluster '$PREFIX' exist (namespaces or bridge); scripts/netns_cluster.sh down --prefix $PREFIX"
   fi
   command -v ip >/dev/null && command -v tc >/dev/null || die "needs ip and tc (apt-get install iproute2)"
-  command -v unshare >/dev/null || die "needs unshare (util-linux)"
+  command -v unshare >/dev/null && command -v nsenter >/dev/null || die "needs unshare and nsenter (util-linux)"
   # From here on a failure removes everything made so far.
   fail() { say "up: $*; removing what was made"; cmd_down >/dev/null 2>&1; exit 1; }
   mkdir -p "$STATE_DIR" || fail "cannot create $STATE_DIR"
@@ -145,10 +154,10 @@ cmd_up() {
     ip link add "${ns}h" mtu "$MTU" type veth peer name "${ns}n" mtu "$MTU" || fail "cannot create veth ${ns}h"
     ip link set "${ns}n" netns "$ns" || fail "cannot move ${ns}n into $ns"
     ip link set "${ns}h" master "${PREFIX}br" up || fail "cannot attach ${ns}h to ${PREFIX}br"
-    ip netns exec "$ns" ip link set "${ns}n" name eth0 || fail "cannot rename ${ns}n to eth0 in $ns"
-    ip netns exec "$ns" ip addr add "$SUBNET.$((i + 1))/24" dev eth0 || fail "cannot address eth0 in $ns"
-    ip netns exec "$ns" ip link set eth0 up || fail "cannot bring up eth0 in $ns"
-    ip netns exec "$ns" ip link set lo up || fail "cannot bring up lo in $ns"
+    in_ns "$ns" ip link set "${ns}n" name eth0 || fail "cannot rename ${ns}n to eth0 in $ns"
+    in_ns "$ns" ip addr add "$SUBNET.$((i + 1))/24" dev eth0 || fail "cannot address eth0 in $ns"
+    in_ns "$ns" ip link set eth0 up || fail "cannot bring up eth0 in $ns"
+    in_ns "$ns" ip link set lo up || fail "cannot bring up lo in $ns"
     if [ -n "$RATE" ]; then
       shape "$ns" eth0 "$RATE" || fail "cannot shape $ns"
       shape "" "${ns}h" "$RATE" || fail "cannot shape ${ns}h"
@@ -177,7 +186,7 @@ cmd_status() {
   echo "cluster '$PREFIX': $NODES nodes, $SUBNET.0/24, MTU $MTU, rate $RATE, $SLOTS slots each; hostfile $STATE_DIR/$PREFIX.hosts"
   local i
   for ((i = 0; i < NODES; i++)); do
-    echo "  $PREFIX$i $SUBNET.$((i + 1)) link $(ip netns exec "$PREFIX$i" cat /sys/class/net/eth0/operstate 2>/dev/null || echo missing)" \
+    echo "  $PREFIX$i $SUBNET.$((i + 1)) link $(in_ns "$PREFIX$i" ip -br link show dev eth0 2>/dev/null | awk '{print $2}' || echo missing)" \
       "processes $(ip netns pids "$PREFIX$i" 2>/dev/null | wc -l)"
   done
 }
@@ -201,7 +210,7 @@ mca_env() { # the Open MPI settings for running inside the cluster
 in_node() { # NODE CMD...
   local node=$1; shift
   ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$node" || die "no node '$node' (scripts/netns_cluster.sh status)"
-  exec ip netns exec "$node" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$node" "$@"
+  exec nsenter --net="$NETNS_DIR/$node" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$node" "$@"
 }
 
 cmd="${1:-}"; [ $# -gt 0 ] && shift
@@ -235,7 +244,7 @@ case $cmd in
     parse_common "$@"; [ ${#ARGS[@]} -eq 2 ] || die "link NODE up|down"
     need_root
     [[ "${ARGS[1]}" =~ ^(up|down)$ ]] || die "link: up or down (got '${ARGS[1]}')"
-    ip netns exec "${ARGS[0]}" ip link set eth0 "${ARGS[1]}" || die "cannot set the link of '${ARGS[0]}' ${ARGS[1]}" ;;
+    in_ns "${ARGS[0]}" ip link set eth0 "${ARGS[1]}" || die "cannot set the link of '${ARGS[0]}' ${ARGS[1]}" ;;
   rate)
     parse_common "$@"; [ ${#ARGS[@]} -eq 1 ] || die "rate RATE (e.g. 1gbit, off)"
     need_root; load_state

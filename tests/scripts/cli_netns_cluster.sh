@@ -14,6 +14,9 @@ CFG="$SRC_DIR/tests/eval/tiny.cfg"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
 P=hpt$(tr -dc a-z </dev/urandom | head -c 4)   # this test's own cluster: nodes ${P}0, ${P}1, ${P}2
 if ! ip netns add "${P}probe" 2>"$T/ns.txt"; then echo "SKIP: cannot create network namespaces: $(cat "$T/ns.txt")"; exit 77; fi
+if ! nsenter --net="/run/netns/${P}probe" true 2>"$T/ns.txt"; then
+  ip netns del "${P}probe"; echo "SKIP: cannot enter a network namespace: $(cat "$T/ns.txt")"; exit 77
+fi
 ip netns del "${P}probe"
 export HPCLIP_NETNS_STATE="$T/state"
 trap '"$NC" down --prefix "$P" >/dev/null 2>&1; rm -rf "$T"' EXIT
@@ -50,7 +53,7 @@ if timeout 60 "$NC" up 3 --prefix "$P" --rate 10gbit >"$T/up.txt" 2>&1; then ok 
 else bad "up 3: $(cat "$T/up.txt")"; echo "$pass passed, $fail failed"; exit 1; fi
 nc_fail "up twice" 2 "already up" up 2 --prefix "$P"
 n=$(grep -c "hpclip-netns $P" /etc/hosts)
-q=$(ip netns exec "${P}1" tc qdisc show dev eth0)
+q=$(nsenter --net="/run/netns/${P}1" tc qdisc show dev eth0)
 [ "$n" = 3 ] && [[ "$q" == *"tbf"*"rate 10Gbit"* ]] && ok "3 /etc/hosts lines, eth0 shaped: $q" || bad "hosts lines $n, qdisc '$q'"
 H=$("$NC" hostfile --prefix "$P")
 [ "$(cat "$H")" = "$(printf '%s0 slots=1\n%s1 slots=1\n%s2 slots=1' "$P" "$P" "$P")" ] && ok "hostfile $(tr '\n' ' ' <"$H")" || bad "hostfile: $(cat "$H")"
