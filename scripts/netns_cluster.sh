@@ -118,7 +118,10 @@ cmd_down() {
     [[ "$l" =~ ^${PREFIX}([0-9]+h|br)$ ]] && ip link del "$l" 2>/dev/null
   done
   hosts_remove
-  rm -f "$STATE_DIR/$PREFIX.env" "$STATE_DIR/$PREFIX.hosts"
+  if [ -e "$STATE_DIR/$PREFIX.netns-mount" ] && [ -z "$(ls -A "$NETNS_DIR" 2>/dev/null)" ]; then
+    umount "$NETNS_DIR" 2>/dev/null; rmdir "$NETNS_DIR" 2>/dev/null
+  fi
+  rm -f "$STATE_DIR/$PREFIX.env" "$STATE_DIR/$PREFIX.hosts" "$STATE_DIR/$PREFIX.netns-mount"
   rmdir "$STATE_DIR" 2>/dev/null
   # what is left, if anything, is an error: down must leave nothing behind
   local left
@@ -143,6 +146,8 @@ cmd_up() {
   # From here on a failure removes everything made so far.
   fail() { say "up: $*; removing what was made"; cmd_down >/dev/null 2>&1; exit 1; }
   mkdir -p "$STATE_DIR" || fail "cannot create $STATE_DIR"
+  # `ip netns add` makes /run/netns a mount point when it is not one: down undoes that too
+  mountpoint -q "$NETNS_DIR" || : >"$STATE_DIR/$PREFIX.netns-mount" || fail "cannot write $STATE_DIR"
   ip link add "${PREFIX}br" type bridge forward_delay 0 || fail "cannot create bridge ${PREFIX}br"
   ip link set "${PREFIX}br" mtu "$MTU" up || fail "cannot set up bridge ${PREFIX}br (MTU $MTU)"
   local i ns hostlines="" hf="$STATE_DIR/$PREFIX.hosts"

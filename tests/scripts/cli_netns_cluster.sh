@@ -12,14 +12,17 @@
 NC="$SRC_DIR/scripts/netns_cluster.sh"
 CFG="$SRC_DIR/tests/eval/tiny.cfg"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
+mountpoint -q /run/netns && had_netns_mount=1 || had_netns_mount=0
+# `ip netns add` leaves /run/netns mounted; a test that made that mount removes it
+unmount_netns() { [ $had_netns_mount = 0 ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ] && umount /run/netns 2>/dev/null; }
 P=hpt$(tr -dc a-z </dev/urandom | head -c 4)   # this test's own cluster: nodes ${P}0, ${P}1, ${P}2
-if ! ip netns add "${P}probe" 2>"$T/ns.txt"; then echo "SKIP: cannot create network namespaces: $(cat "$T/ns.txt")"; exit 77; fi
+if ! ip netns add "${P}probe" 2>"$T/ns.txt"; then unmount_netns; echo "SKIP: cannot create network namespaces: $(cat "$T/ns.txt")"; exit 77; fi
 if ! nsenter --net="/run/netns/${P}probe" true 2>"$T/ns.txt"; then
-  ip netns del "${P}probe"; echo "SKIP: cannot enter a network namespace: $(cat "$T/ns.txt")"; exit 77
+  ip netns del "${P}probe"; unmount_netns; echo "SKIP: cannot enter a network namespace: $(cat "$T/ns.txt")"; exit 77
 fi
 ip netns del "${P}probe"
 export HPCLIP_NETNS_STATE="$T/state"
-trap '"$NC" down --prefix "$P" >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap '"$NC" down --prefix "$P" >/dev/null 2>&1; unmount_netns; rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 leftovers() { # what of cluster $P exists: namespaces, links, hosts lines, state
