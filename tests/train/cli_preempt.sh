@@ -66,8 +66,19 @@ fresh mpterm; interrupt mpterm TERM 30
 [ $rc != 0 ] && ok "SIGTERM to mpirun: non-zero exit ($rc: mpirun's own status when it is signalled)" || bad "SIGTERM: exit 0"
 if grep -q "preempted \[rank 0\]" "$T/mpterm.txt"; then ok "mpterm: checkpointed within mpirun's grace period"
 else ok "mpterm: mpirun's SIGKILL came before the checkpoint (loaded machine)"; fi
-[ ! -e "$T/mpterm/ckpt.h5" ] && ok "mpterm: no ckpt.h5" || bad "mpterm: ckpt.h5 exists"
-resume_same mpterm
+# mpirun kills its ranks about 2 s after its SIGTERM; a loaded machine can let this short job run
+# to its end in that window (seen once in a fresh Debian chroot). Then ckpt.h5 is complete and
+# the rerun skips it; otherwise there is no ckpt.h5 and the rerun resumes. Either way the outputs
+# must equal the uninterrupted run's (resume_same's comparisons).
+if [ ! -e "$T/mpterm/ckpt.h5" ]; then ok "mpterm: no ckpt.h5"; resume_same mpterm
+elif "$HPCLIP" check "$T/mpterm/ckpt.h5" >/dev/null 2>&1; then
+  ok "mpterm: the job finished before mpirun's kill (loaded machine): ckpt.h5 valid"
+  timeout 300 $MPIRUN -np 2 "$HPCLIP" run "$T/job.cfg" --run-dir "$T/mpterm" >"$T/mpterm.resume.txt" 2>&1 \
+    && grep -q "ckpt.h5 is complete and up to date" "$T/mpterm.resume.txt" && ok "mpterm: the rerun skips the complete ckpt.h5" \
+    || bad "mpterm: rerun: $(tail -3 "$T/mpterm.resume.txt")"
+  out=$($CMP "$T/ref/ckpt.h5" "$T/mpterm/ckpt.h5" bitwise params history 2>&1) && ok "mpterm: ckpt.h5 = uninterrupted ($out)" \
+    || bad "mpterm: ckpt.h5 differs from the uninterrupted run: $out"
+else bad "mpterm: ckpt.h5 exists and is not valid: $("$HPCLIP" check "$T/mpterm/ckpt.h5" 2>&1 | tail -1)"; fi
 
 # twice: preempted, resumed and preempted again, then resumed to the end
 fresh twice; interrupt twice USR1 15
