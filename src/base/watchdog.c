@@ -21,6 +21,13 @@ static _Atomic(hp_watchdog_diagnosis_fn) g_diagnosis;
 
 void hp_watchdog_set_diagnosis(hp_watchdog_diagnosis_fn fn) { atomic_store(&g_diagnosis, fn); }
 
+/* One line to stderr with write(2) (no stdio in this thread); nothing to do if stderr is gone. */
+static void write_line(const char *msg, int n, size_t cap) {
+  if (n <= 0) return;
+  ssize_t w = write(STDERR_FILENO, msg, (size_t)n < cap ? (size_t)n : cap - 1);
+  (void)w;
+}
+
 static void *watch_loop(void *arg) {
   (void)arg;
   while (atomic_load(&g_running)) {
@@ -38,20 +45,13 @@ static void *watch_loop(void *arg) {
                      "(run.watchdog = %.0f s)\n",
                      g_rank, (double)idle / 1000.0, st ? st : "(none)", what ? what : "working",
                      (double)limit / 1000.0);
-    if (n > 0) {
-      ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-      (void)w; /* nothing more to do if stderr is gone */
-    }
+    write_line(msg, n, sizeof msg);
     hp_watchdog_diagnosis_fn diagnose = atomic_load(&g_diagnosis);
     if (diagnose) {
       char d[768];
       d[0] = '\0';
       diagnose(d, sizeof d);
-      n = snprintf(msg, sizeof msg, "hpclip: watchdog [rank %d]: %s\n", g_rank, d);
-      if (n > 0 && d[0]) {
-        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-        (void)w;
-      }
+      if (d[0]) write_line(msg, snprintf(msg, sizeof msg, "hpclip: watchdog [rank %d]: %s\n", g_rank, d), sizeof msg);
     }
     hp_tmpfile_remove_all();
     _exit(HP_ERR_WATCHDOG);
