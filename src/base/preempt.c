@@ -22,7 +22,13 @@ static void put(const char *s) {
   (void)w;
 }
 
+static volatile sig_atomic_t g_peer_code = 0;
+
 static void on_signal(int sig) {
+  if (g_peer_code) { /* the job failed elsewhere: nothing to checkpoint, nothing to requeue */
+    hp_tmpfile_remove_all();
+    _exit(g_peer_code);
+  }
   g_sig = sig;
   if (g_polling) return;
   put(sig == SIGTERM ? g_msg_term : g_msg_usr1);
@@ -48,6 +54,8 @@ void hp_preempt_uninstall(void) {
   signal(SIGUSR1, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
 }
+
+void hp_preempt_peer_failed(int code) { g_peer_code = code > 0 && code < 256 ? code : 1; }
 
 void hp_preempt_polling(int on) { g_polling = on ? 1 : 0; }
 

@@ -24,6 +24,11 @@ void hp_preempt_install(int rank);
 void hp_preempt_uninstall(void);
 /* 1: the running code polls the flag (checkpointable); 0: exit at once on a signal. */
 void hp_preempt_polling(int on);
+/* Another rank failed and said so (comm/peer_probe.h) before its MPI_Abort: a SIGTERM or SIGUSR1
+ * from now on is the launcher ending the failed job, not a preemption, so the handler exits
+ * quietly with that rank's error code (not "requeue me") and removes this rank's temporaries.
+ * Async-signal-safe; called from the probe thread. */
+void hp_preempt_peer_failed(int code);
 /* The signal number seen on this rank (0 = none). */
 int hp_preempt_signal(void);
 /* Collective: *stop = 1 on every rank when any rank saw a signal; *sig = the largest signal. */

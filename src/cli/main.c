@@ -273,6 +273,9 @@ int main(int argc, char **argv) {
 
   int err = dispatch(comm, argc, argv);
   hp_watchdog_stop();
+  /* A failure on this rank alone ends in MPI_Abort below, and the launcher then SIGTERMs the
+   * others: told first, they end quietly with this code instead of reporting a preemption. */
+  if (err && !hp_error_is_collective()) (void)hp_peer_probe_announce_failure(err, 0.5);
   hp_peer_probe_stop();
   hp_preempt_uninstall(); /* the outcome is decided: mpirun's SIGTERM to a failed job's ranks ends them quietly */
   if (err) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/preempt.h"
 #include "base/watchdog.h"
 
 enum { HOST_LEN = 64, MAX_ADDRS = 4, MAX_NAMED = 8 };
@@ -40,8 +41,9 @@ static struct {
   pthread_t thread;
 } g = {.sock = -1};
 
-/* Message: 8-byte magic, token, rank of the addressee (probe) or of the sender (answer),
- * a sequence number so late answers of an earlier probe are not counted. */
+/* Message: 8-byte magic, token, rank of the addressee (probe, failure notice) or of the sender
+ * (answer, acknowledgement), a sequence number so late answers of an earlier probe are not
+ * counted (a failure notice carries the error code there). */
 typedef struct {
   char magic[8];
   uint64_t token;
@@ -49,7 +51,7 @@ typedef struct {
   uint32_t seq;
 } probe_msg;
 
-static const char PING[8] = "hpPING1", PONG[8] = "hpPONG1";
+static const char PING[8] = "hpPING1", PONG[8] = "hpPONG1", FAIL[8] = "hpFAIL1", FACK[8] = "hpFACK1";
 
 static void *responder(void *arg) {
   (void)arg;
@@ -60,10 +62,16 @@ static void *responder(void *arg) {
     struct sockaddr_in from;
     socklen_t fl = sizeof from;
     ssize_t k = recvfrom(g.sock, &m, sizeof m, 0, (struct sockaddr *)&from, &fl);
-    if (k != (ssize_t)sizeof m || memcmp(m.magic, PING, sizeof PING) || m.token != g.token ||
-        m.rank != (uint32_t)g.rank)
+    if (k != (ssize_t)sizeof m || m.token != g.token || m.rank != (uint32_t)g.rank)
       continue; /* not ours: another job, another rank's address on a shared host, noise */
-    memcpy(m.magic, PONG, sizeof PONG);
+    if (!memcmp(m.magic, FAIL, sizeof FAIL)) {
+      hp_preempt_peer_failed((int)m.seq);
+      memcpy(m.magic, FACK, sizeof FACK);
+    } else if (!memcmp(m.magic, PING, sizeof PING)) {
+      memcpy(m.magic, PONG, sizeof PONG);
+    } else {
+      continue;
+    }
     (void)sendto(g.sock, &m, sizeof m, 0, (struct sockaddr *)&from, fl);
   }
   return NULL;
@@ -169,11 +177,11 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void send_probes(int s, const unsigned char *answered, uint32_t seq) {
+static void send_to_peers(int s, const char magic[8], const unsigned char *answered, uint32_t seq) {
   for (int r = 0; r < g.size; r++) {
     if (r == g.rank || answered[r] || g.peers[r].port == 0) continue;
     probe_msg m;
-    memcpy(m.magic, PING, sizeof PING);
+    memcpy(m.magic, magic, sizeof m.magic);
     m.token = g.token;
     m.rank = (uint32_t)r;
     m.seq = seq;
@@ -185,40 +193,56 @@ static void send_probes(int s, const unsigned char *answered, uint32_t seq) {
   }
 }
 
-int hp_peer_probe_report(char *buf, size_t n, double timeout_s) {
-  if (!g.peers || g.size < 2 || n == 0) return -1;
-  unsigned char *answered = calloc((size_t)g.size, 1);
+/* Sends `ask` to every rank not yet in answered[], resends once at half time, and marks the
+ * ranks whose `reply` (same token and seq) arrives within timeout_s. Returns how many are left,
+ * or -1 (message in err) when no socket can be opened. */
+static int ask_peers(const char ask[8], const char reply[8], uint32_t seq, double timeout_s, unsigned char *answered,
+                     char *err, size_t errn) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (!answered || s < 0) {
-    free(answered);
-    if (s >= 0) close(s);
-    snprintf(buf, n, "cannot probe the other ranks (%s)", s < 0 ? strerror(errno) : "out of memory");
+  if (s < 0) {
+    snprintf(err, errn, "cannot open a UDP socket (%s)", strerror(errno));
     return -1;
   }
   answered[g.rank] = 1;
   for (int r = 0; r < g.size; r++)
     if (g.peers[r].port == 0) answered[r] = 1; /* published no responder: not counted */
-  uint32_t seq = (uint32_t)(now_s() * 1000.0);
   double t0 = now_s(), resend = timeout_s / 2;
   int resent = 0, left = 0;
-  send_probes(s, answered, seq);
+  send_to_peers(s, ask, answered, seq);
   for (;;) {
     left = 0;
     for (int r = 0; r < g.size; r++) left += !answered[r];
     double t = now_s() - t0;
     if (left == 0 || t >= timeout_s) break;
-    if (!resent && t >= resend) { /* one resend: a probe may be lost on a busy link */
-      send_probes(s, answered, seq);
+    if (!resent && t >= resend) { /* one resend: a datagram may be lost on a busy link */
+      send_to_peers(s, ask, answered, seq);
       resent = 1;
     }
     struct pollfd pfd = {.fd = s, .events = POLLIN};
     if (poll(&pfd, 1, 50) <= 0) continue;
     probe_msg m;
     while (recv(s, &m, sizeof m, MSG_DONTWAIT) == (ssize_t)sizeof m)
-      if (!memcmp(m.magic, PONG, sizeof PONG) && m.token == g.token && m.seq == seq && m.rank < (uint32_t)g.size)
+      if (!memcmp(m.magic, reply, sizeof m.magic) && m.token == g.token && m.seq == seq && m.rank < (uint32_t)g.size)
         answered[m.rank] = 1;
   }
   close(s);
+  return left;
+}
+
+int hp_peer_probe_report(char *buf, size_t n, double timeout_s) {
+  if (!g.peers || g.size < 2 || n == 0) return -1;
+  unsigned char *answered = calloc((size_t)g.size, 1);
+  if (!answered) {
+    snprintf(buf, n, "cannot probe the other ranks (out of memory)");
+    return -1;
+  }
+  char err[128];
+  int left = ask_peers(PING, PONG, (uint32_t)(now_s() * 1000.0), timeout_s, answered, err, sizeof err);
+  if (left < 0) {
+    snprintf(buf, n, "cannot probe the other ranks: %s", err);
+    free(answered);
+    return -1;
+  }
   size_t used = 0;
   if (left == 0) {
     snprintf(buf, n, "all %d other ranks answer a probe outside MPI: none is dead, frozen or cut off "
@@ -237,6 +261,16 @@ int hp_peer_probe_report(char *buf, size_t n, double timeout_s) {
       used += (size_t)snprintf(buf + used, n - used, "%s rank %d on %s", named > 1 ? "," : "", r, g.peers[r].host);
     }
   }
+  free(answered);
+  return left;
+}
+
+int hp_peer_probe_announce_failure(int code, double timeout_s) {
+  if (!g.peers || g.size < 2 || !atomic_load(&g.running)) return -1;
+  unsigned char *answered = calloc((size_t)g.size, 1);
+  if (!answered) return -1;
+  char err[128];
+  int left = ask_peers(FAIL, FACK, (uint32_t)code, timeout_s, answered, err, sizeof err);
   free(answered);
   return left;
 }

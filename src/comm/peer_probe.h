@@ -24,6 +24,12 @@ void hp_peer_probe_stop(void);
  * number of silent ranks, or -1 when probing is not running. */
 int hp_peer_probe_report(char *buf, size_t n, double timeout_s);
 
+/* This rank failed alone and is about to MPI_Abort: tell every other rank first, so that the
+ * SIGTERM the launcher then sends them ends them quietly with this error code
+ * (hp_preempt_peer_failed) instead of reading as a preemption. Waits up to timeout_s for the
+ * acknowledgements; returns how many ranks did not acknowledge, -1 when probing is not running. */
+int hp_peer_probe_announce_failure(int code, double timeout_s);
+
 /* This rank's host name as gathered (for messages). */
 const char *hp_peer_probe_host(void);
 

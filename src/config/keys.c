@@ -96,6 +96,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      NO_RANGE, NULL,
      "ROCO labels, one per term: set when a caption word is the term or its plural (+s, +es), "
      "ignoring ASCII case"},
+    {"ingest.follow_symlinks", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "read image files that are symbolic links to anywhere (datasets symlinked from project or "
+     "scratch space); false = refuse every image whose real path lies outside ingest.root. A "
+     "\"..\" or absolute file name in the annotations is refused either way"},
     {"ingest.max_image_pixels", HP_T_INT, "50000000", 1, 1e12, NULL,
      "largest width x height decoded; larger images are bad records (decompression-bomb guard)"},
 

@@ -398,7 +398,7 @@ static int emit_images(coco_state *s, const char *root, const char *split, const
         continue;
       }
       const char *out_why;
-      if (!hp_ingest_path_inside(root, s->file_path, &out_why)) {
+      if (!o->follow_symlinks && !hp_ingest_path_inside(root, s->file_path, &out_why)) {
         e = hp_report_add(rep, rel, "image file %s", out_why);
         free(rel);
         continue;
@@ -458,7 +458,7 @@ static int coco_run(coco_state *s, const char *root, const char *split, const hp
 
 int hp_coco_parse(const char *root, const char *split, const hp_ingest_opts *opts,
                   hp_ingest_list *out, hp_ingest_report *rep) {
-  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, 1};
   if (!opts) opts = &def;
   if (!hp_coco_split_ok(split))
     HP_ERROR(HP_ERR_CONFIG, "COCO split \"%s\": expected train2014, val2014, train2017 or val2017",

@@ -297,7 +297,7 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
     char *full = NULL;
     HP_CALL(hp_ingest_join(root_dir, it->path, &full));
     const char *why;
-    if (!hp_ingest_path_inside(root_dir, full, &why)) { /* a link out of the dataset: never read */
+    if (!o->follow_symlinks && !hp_ingest_path_inside(root_dir, full, &why)) { /* never read */
       free(full);
       HP_CALL(hp_report_add(rep, it->path, "image file %s", why));
       out->n_bad_local++;

@@ -42,6 +42,7 @@ typedef struct {
   int64_t size;              /* S: output images are S x S x 3 */
   hp_resize_mode mode;       /* stretch | center_crop */
   hp_decode_limits limits;
+  int follow_symlinks;       /* 0: an image whose real path is outside the root is a bad record */
 } hp_ingest_image_opts;
 
 /* This rank's part of the result. */

@@ -158,7 +158,7 @@ static int read_header(fstate *s, const char *root, const hp_ingest_opts *o, int
 }
 
 /* r->why = the reason when the row's image file images/<id>.jpg is missing or outside root */
-static int check_image(fstate *s, const char *root, frow *r) {
+static int check_image(fstate *s, const char *root, const hp_ingest_opts *o, frow *r) {
   char rel[40];
   snprintf(rel, sizeof rel, "images/%s.jpg", r->id);
   free(s->img_path);
@@ -169,7 +169,7 @@ static int check_image(fstate *s, const char *root, frow *r) {
     int m = snprintf(NULL, 0, "image file %s is missing", rel);
     HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
     snprintf(r->why, (size_t)m + 1, "image file %s is missing", rel);
-  } else if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
+  } else if (!o->follow_symlinks && !hp_ingest_path_inside(root, s->img_path, &out_why)) {
     int m = snprintf(NULL, 0, "image file %s %s", rel, out_why);
     HP_CALLOC(r->why, (size_t)m + 1, "bad-row reason");
     snprintf(r->why, (size_t)m + 1, "image file %s %s", rel, out_why);
@@ -229,7 +229,7 @@ static int parse_row(fstate *s, const char *root, const hp_ingest_opts *o, const
   HP_CALL(copy_trim(s->csv.field[col[C_ARTICLE]], s->csv.len[col[C_ARTICLE]], &r->article));
   HP_CALL(copy_trim(s->csv.field[col[C_COLOUR]], s->csv.len[col[C_COLOUR]], &r->colour));
   HP_CALL(copy_trim(s->csv.field[col[C_GENDER]], s->csv.len[col[C_GENDER]], &r->gender));
-  if (o->check_files) HP_CALL(check_image(s, root, r));
+  if (o->check_files) HP_CALL(check_image(s, root, o, r));
   return 0;
 }
 
@@ -314,7 +314,7 @@ static int fashion_run(fstate *s, const char *root, const hp_ingest_opts *o, hp_
 
 int hp_fashion_parse(const char *root, const hp_ingest_opts *opts, hp_ingest_list *out,
                      hp_ingest_report *rep) {
-  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, 1};
   if (!opts) opts = &def;
   fstate s;
   memset(&s, 0, sizeof s);

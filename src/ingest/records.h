@@ -31,6 +31,9 @@ typedef struct {
   int check_files;
   /* Largest annotation file (JSON, CSV, text) read into memory, bytes. */
   size_t max_annotation_bytes;
+  /* 1 = an image file may be a symbolic link out of the root; 0 = such files are bad records
+   * (hp_ingest_path_inside). Names with "../" are refused either way. */
+  int follow_symlinks;
 } hp_ingest_opts;
 
 #define HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES ((size_t)2 << 30) /* 2 GiB */

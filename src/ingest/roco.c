@@ -176,7 +176,7 @@ static int roco_run(roco_state *s, const char *root, const char *split, int nter
         continue;
       }
       const char *out_why;
-      if (!hp_ingest_path_inside(root, s->img_path, &out_why)) {
+      if (!o->follow_symlinks && !hp_ingest_path_inside(root, s->img_path, &out_why)) {
         HP_CALL(hp_report_add(rep, s->where, "image file %s %s", s->img_rel, out_why));
         continue;
       }
@@ -197,7 +197,7 @@ static int roco_run(roco_state *s, const char *root, const char *split, int nter
 
 int hp_roco_parse(const char *root, const char *split, int nterms, const char *const *terms,
                   const hp_ingest_opts *opts, hp_ingest_list *out, hp_ingest_report *rep) {
-  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  hp_ingest_opts def = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, 1};
   if (!opts) opts = &def;
   if (!terms) {
     terms = hp_roco_default_terms;

@@ -389,12 +389,8 @@ static int condition_vectors(hp_stage_ctx *ctx, hp_embeddings *em, cap_out *o, c
 /* This rank's images [*i0, *i0 + *nl): its whole batches of db of the n images. */
 static void decode_range(const hp_stage_ctx *ctx, int64_t n, int64_t db, int64_t *i0_out, int64_t *i1_out,
                          int64_t *nl_out) {
-  int64_t nbat = (n + db - 1) / db, b0, bn;
-  hp_shard_range(nbat, ctx->size, ctx->rank, &b0, &bn);
-  int64_t i0 = b0 * db, i1 = (b0 + bn) * db < n ? (b0 + bn) * db : n, nl = i1 > i0 ? i1 - i0 : 0;
-  *i0_out = i0;
-  *i1_out = i1;
-  *nl_out = nl;
+  hp_shard_batches(n, db, ctx->size, ctx->rank, i0_out, nl_out, NULL);
+  *i1_out = *i0_out + *nl_out;
 }
 
 /* Both modes: this rank's batches of q[k] through the decoder m, p (V words, T tokens, E wide)
@@ -445,7 +441,7 @@ static int decode_modes(hp_stage_ctx *ctx, cap_out *o, hp_capdec *m, const hp_pa
 
 /* Collective: every rank's decoded rows of toks[k], lens[k] (whole batches of db) to rank 0. */
 static int gather_captions(hp_stage_ctx *ctx, int64_t n, int64_t db, int T, int32_t **toks, int **lens) {
-  int64_t nbat = (n + db - 1) / db, i0, i1, nl;
+  int64_t i0, i1, nl;
   decode_range(ctx, n, db, &i0, &i1, &nl);
   int *rc = NULL, *rd = NULL, *tc = NULL, *td = NULL;
   HP_CALLOC(rc, ctx->size, "gather counts");
@@ -453,9 +449,9 @@ static int gather_captions(hp_stage_ctx *ctx, int64_t n, int64_t db, int T, int3
   HP_CALLOC(tc, ctx->size, "gather counts");
   HP_CALLOC(td, ctx->size, "gather counts");
   for (int r = 0; r < ctx->size; r++) {
-    int64_t rb0, rbn;
-    hp_shard_range(nbat, ctx->size, r, &rb0, &rbn);
-    int64_t a0 = rb0 * db < n ? rb0 * db : n, a1 = (rb0 + rbn) * db < n ? (rb0 + rbn) * db : n;
+    int64_t a0, an;
+    hp_shard_batches(n, db, ctx->size, r, &a0, &an, NULL);
+    int64_t a1 = a0 + an;
     if ((a1 - a0) * T > INT32_MAX || n * T > INT32_MAX) HP_ERROR(HP_ERR_MEM, "caption: gather above 2^31 tokens");
     rc[r] = (int)(a1 - a0);
     rd[r] = (int)a0;

@@ -2,9 +2,9 @@
  * encoders (eval mode) -> embeddings.h5 (schema hpclip.embeddings, hdf5-schemas/embeddings.md).
  *
  * Work distribution: images are cut into global batches of embed.batch rows (batch b = rows
- * [b*B, (b+1)*B)); each rank takes a contiguous range of whole batches (hp_shard_range over the
- * batches), so every row goes through the encoders in the same batch, at the same position, for
- * any rank count. Every encoder computes each row independently of the others in eval mode
+ * [b*B, (b+1)*B)); each rank takes a contiguous range of whole batches (hp_shard_batches), so
+ * every row goes through the encoders in the same batch, at the same position, for any rank
+ * count. Every encoder computes each row independently of the others in eval mode
  * (LayerNorm per token, attention within a sequence, ResNet batch norm with its running
  * statistics), so the embeddings would be the same mathematically anyway; fixing the batch
  * composition makes them the same BITWISE, because the matrix products then see the same
@@ -27,17 +27,6 @@
 #include "io/strtab.h"
 #include "stages/clip_eval.h"
 #include "stages/stage.h"
-
-/* This rank's rows when n rows are cut into global batches of B: [*r0, *r0 + *rn), and the
- * number of batch rounds every rank loops over (the largest per-rank batch count). */
-static void batch_shard(int64_t n, int64_t B, int size, int rank, int64_t *r0, int64_t *rn, int64_t *rounds) {
-  int64_t nb = (n + B - 1) / B, b0, nbl;
-  hp_shard_range(nb, size, rank, &b0, &nbl);
-  *r0 = b0 * B;
-  int64_t end = (b0 + nbl) * B < n ? (b0 + nbl) * B : n;
-  *rn = end > *r0 ? end - *r0 : 0;
-  *rounds = (nb + size - 1) / size;
-}
 
 #define HP_EMBED_READ_BYTES ((int64_t)8 << 20)
 
@@ -114,8 +103,8 @@ int hp_stage_embed(hp_stage_ctx *ctx) {
               ctx->size > 1 ? "s" : "");
 
   int64_t r0, rn, ir, c0, cn, cr;
-  batch_shard(N, B, ctx->size, ctx->rank, &r0, &rn, &ir);
-  batch_shard(M, B, ctx->size, ctx->rank, &c0, &cn, &cr);
+  hp_shard_batches(N, B, ctx->size, ctx->rank, &r0, &rn, &ir);
+  hp_shard_batches(M, B, ctx->size, ctx->rank, &c0, &cn, &cr);
   float *iemb = NULL, *cemb = NULL;
   uint8_t *split = NULL, *labels = NULL;
   int64_t *capimg = NULL;

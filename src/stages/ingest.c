@@ -38,6 +38,7 @@ typedef struct {
   int nterms;
   const char **terms;
   int64_t image_size, vocab_size, max_pixels;
+  int follow_symlinks;
   double train_frac, val_frac, test_frac;
   uint64_t seed;
 } ingest_params;
@@ -73,7 +74,7 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
 
 static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_report *rep) {
   /* Missing image files are found by the decoders, spread over the ranks. */
-  hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES};
+  hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, p->follow_symlinks};
   if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
   else if (strcmp(p->format, "roco") == 0)
     HP_CALL(hp_roco_parse(p->root, p->split, p->nterms, p->terms, &o, l, rep));
@@ -128,6 +129,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALL(hp_agree(ctx->comm, hp_resize_mode_parse(p->aspect, &io.mode)));
   hp_decode_limits_default(&io.limits);
   io.limits.max_pixels = p->max_pixels;
+  io.follow_symlinks = p->follow_symlinks;
   io.limits.min_side = 2 * p->image_size; /* JPEG DCT-domain pre-scaling, see image_decode.h */
   hp_ingest_shard sh;
   double td = hp_now();
@@ -216,6 +218,7 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .image_size = hp_cfg_int(cfg, "data.image_size"),
       .vocab_size = hp_cfg_int(cfg, "data.vocab_size"),
       .max_pixels = hp_cfg_int(cfg, "ingest.max_image_pixels"),
+      .follow_symlinks = hp_cfg_bool(cfg, "ingest.follow_symlinks"),
       .train_frac = hp_cfg_float(cfg, "data.train_frac"),
       .val_frac = hp_cfg_float(cfg, "data.val_frac"),
       .test_frac = hp_cfg_float(cfg, "data.test_frac"),

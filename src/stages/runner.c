@@ -178,6 +178,17 @@ static void test_stall(const hp_stage_ctx *ctx, const hp_stage *st) {
   for (;;) pause();
 }
 
+/* HPCLIP_TEST_FAIL=RANK:STAGE (tests only): that rank fails alone at the start of that stage
+ * while the others wait in its first collective, as a rank-local error (a bad file, a failed
+ * allocation) would. */
+static int test_fail(const hp_stage_ctx *ctx, const hp_stage *st) {
+  int64_t r = -1;
+  char name[64] = "";
+  if (!hp_test_hook_pair("FAIL", &r, name, sizeof name) || r != ctx->rank || strcmp(name, st->name) != 0) return 0;
+  HP_ERROR(HP_ERR_INTERNAL, "HPCLIP_TEST_FAIL: rank %d fails alone at the start of stage %s (test hook)", (int)r,
+           st->name);
+}
+
 /* "1.23 GB" / "456 MB" / "7.8 kB" */
 static void fmt_bytes(double b, char *buf, size_t n) {
   if (b < 0) snprintf(buf, n, "?");
@@ -257,6 +268,7 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   if (hp_cfg_float(cfg, "run.watchdog") > 0) HP_CALL(hp_peer_probe_start(comm));
   hp_watch_stage(st->name);
   test_stall(&ctx, st);
+  HP_CALL(test_fail(&ctx, st));
   hp_res res;
   hp_res_begin(&res);
   HP_CALL(st->run(&ctx));

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char root[512];
   strcpy(root, hp_fuzz_dir());
   strcat(root, "/coco");
-  hp_ingest_opts o = {0, (size_t)1 << 24};
+  hp_ingest_opts o = {0, (size_t)1 << 24, 0};
   hp_ingest_list l;
   hp_ingest_report rep;
   hp_ingest_list_init(&l);

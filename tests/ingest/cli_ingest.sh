@@ -97,16 +97,22 @@ if expect_ok "center_crop" 2 ingest "$T/crop.cfg"; then
   else ok "center_crop images differ from stretch"; fi
 fi
 
-# an image that is a symbolic link out of the dataset root (a valid JPEG elsewhere): never read,
-# reported as a bad record, the other images kept (issue 11)
+# an image that is a symbolic link out of the dataset root (a valid JPEG elsewhere): read by
+# default (datasets are symlinked from project or scratch space, issue 20); with
+# ingest.follow_symlinks = false never read, reported as a bad record, the other images kept
 mkdir -p "$T/flink" && cp -r "$D/fashion/." "$T/flink/"
 ln -sf "$D/images/rgb.jpg" "$T/flink/images/1526.jpg"
 job flink fashion "$T/flink" ""
-if expect_ok "image linked out of the root" 2 ingest "$T/flink.cfg"; then
-  grep -q "images/1526.jpg.*outside the dataset root" "$T/run-flink/ingest_report.tsv" \
-    && ok "link out of the root reported" || { bad "link out of the root not reported"; cat "$T/run-flink/ingest_report.tsv"; }
+if expect_ok "image linked out of the root, followed (the default)" 2 ingest "$T/flink.cfg"; then
   n=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['images'].shape[0])" "$T/run-flink/dataset.h5")
-  [ "$n" = 3 ] && ok "3 of the 4 good images kept" || bad "flink: $n images, expected 3"
+  [ "$n" = 4 ] && ok "all 4 good images kept, the linked one among them" || bad "flink: $n images, expected 4"
+fi
+job nolink fashion "$T/flink" "" 'follow_symlinks = false;'
+if expect_ok "image linked out of the root, ingest.follow_symlinks = false" 2 ingest "$T/nolink.cfg"; then
+  grep -q "images/1526.jpg.*outside the dataset root" "$T/run-nolink/ingest_report.tsv" \
+    && ok "link out of the root reported" || { bad "link out of the root not reported"; cat "$T/run-nolink/ingest_report.tsv"; }
+  n=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['images'].shape[0])" "$T/run-nolink/dataset.h5")
+  [ "$n" = 3 ] && ok "3 of the 4 good images kept" || bad "nolink: $n images, expected 3"
 fi
 
 # the real samples (skipped when shared/data is not on this machine)

@@ -55,7 +55,7 @@ static void run_case(const char *fixture_dir, parse_fn parse, int64_t want_good,
                      const char *bad_path) {
   char root[8400];
   snprintf(root, sizeof root, "%s", fixture(fixture_dir));
-  hp_ingest_opts po = {0, (size_t)1 << 20}; /* no file check: missing images reach decoding */
+  hp_ingest_opts po = {0, (size_t)1 << 20, 0}; /* no file check: missing images reach decoding */
   hp_ingest_list l;
   hp_ingest_report rep;
   hp_ingest_list_init(&l);

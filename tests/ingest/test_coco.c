@@ -91,7 +91,7 @@ static void test_fixture(void **st) {
   /* without the file check the missing image is a record */
   hp_ingest_list_init(&l);
   hp_report_init(&r);
-  hp_ingest_opts o = {0, 1 << 20};
+  hp_ingest_opts o = {0, 1 << 20, 0};
   assert_int_equal(hp_coco_parse(root, "val2017", &o, &l, &r), 0);
   assert_int_equal(l.n, 5);
   assert_string_equal(l.items[4].path, "val2017/000000900003.jpg");
@@ -273,7 +273,8 @@ static void test_hostile(void **st) {
   hp_ingest_list_init(&l);
   hp_report_init(&r);
   snprintf(p, sizeof p, "%s/root", t);
-  if (hp_coco_parse(p, "val2017", NULL, &l, &r)) fail_msg("%s", hp_error_message());
+  hp_ingest_opts refuse = {1, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, 0}; /* ingest.follow_symlinks = false */
+  if (hp_coco_parse(p, "val2017", &refuse, &l, &r)) fail_msg("%s", hp_error_message());
   print_report(&r);
   assert_int_equal(l.n, 1);
   assert_string_equal(l.items[0].path, "val2017/ok.jpg");
@@ -284,6 +285,17 @@ static void test_hostile(void **st) {
   assert_int_equal(why_count(&r, "val2017/link.jpg", "outside the dataset root"), 1);
   assert_int_equal(why_count(&r, "annotations[1]", "not valid UTF-8"), 1);
   assert_int_equal(why_count(&r, "annotations[6]", "longer than 64 KiB"), 1);
+  hp_ingest_list_free(&l);
+  hp_report_free(&r);
+  /* the default follows the link; the textual escapes stay refused */
+  hp_ingest_list_init(&l);
+  hp_report_init(&r);
+  if (hp_coco_parse(p, "val2017", NULL, &l, &r)) fail_msg("%s", hp_error_message());
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.items[1].path, "val2017/link.jpg");
+  assert_int_equal(why_count(&r, "val2017/link.jpg", "outside"), 0);
+  assert_int_equal(why_count(&r, "images[1]", "escapes the root"), 1);
+  assert_int_equal(why_count(&r, "images[2]", "absolute path"), 1);
   hp_ingest_list_free(&l);
   hp_report_free(&r);
   char cmd[1024];

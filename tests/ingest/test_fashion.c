@@ -65,7 +65,7 @@ static int parse_text(const char *csv, hp_ingest_list *l, hp_ingest_report *r) {
   assert_non_null(f);
   fputs(csv, f);
   fclose(f);
-  hp_ingest_opts o = {0, 1 << 20};
+  hp_ingest_opts o = {0, 1 << 20, 0};
   hp_ingest_list_init(l);
   hp_report_init(r);
   int e = hp_fashion_parse(dir, &o, l, r);

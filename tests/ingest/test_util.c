@@ -179,7 +179,7 @@ static void test_path_inside(void **st) {
   snprintf(p, sizeof p, "%s/fashion", t);
   snprintf(q, sizeof q, "%s/secret.jpg", t);
   link_to(q, p, "images/1526.jpg");
-  hp_ingest_opts o = {1, (size_t)1 << 24};
+  hp_ingest_opts o = {1, (size_t)1 << 24, 0};
   hp_ingest_list l;
   hp_ingest_report rep;
   hp_ingest_list_init(&l);
