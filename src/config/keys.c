@@ -80,10 +80,21 @@ const hp_cfg_key hp_cfg_keys[] = {
      "`hpclip synth-coco`: libjpeg quality of the JPEG files"},
 
     /* ---- ingest: an original distribution (COCO, ROCO, Fashion Product) -> dataset.h5 -------- */
-    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion",
-     "layout of ingest.root: MS COCO, ROCO (radiology), or Fashion Product Images (Kaggle styles.csv)"},
+    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv",
+     "layout of ingest.root: MS COCO, ROCO (radiology), Fashion Product Images (Kaggle styles.csv), or a "
+     "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout)"},
     {"ingest.root", HP_T_STRING, "", NO_RANGE, NULL,
-     "folder holding the dataset in its original layout (required by the ingest stage)"},
+     "folder holding the dataset in its original layout (required by the ingest stage); for format csv "
+     "the table file itself, its image paths relative to the table's folder"},
+    {"ingest.csv_image_key", HP_T_STRING, "filepath", NO_RANGE, NULL,
+     "format csv: header name of the image path column (OpenCLIP's default)"},
+    {"ingest.csv_caption_key", HP_T_STRING, "title", NO_RANGE, NULL,
+     "format csv: header name of the caption column; rows of the same image give it several captions"},
+    {"ingest.csv_label_key", HP_T_STRING, "", NO_RANGE, NULL,
+     "format csv: header name of an optional label column (one label name per row, an image gets the "
+     "union of its rows'); empty = no labels"},
+    {"ingest.csv_separator", HP_T_ENUM, "auto", NO_RANGE, "auto|comma|tab|semicolon",
+     "format csv: field separator; auto = tab for .tsv/.tab files, comma otherwise"},
     {"ingest.split", HP_T_STRING, "", NO_RANGE, NULL,
      "part to convert: COCO train2014, val2014, train2017, val2017; ROCO train/radiology, "
      "validation/radiology, test/radiology; Fashion has none (leave empty)"},

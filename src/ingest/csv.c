@@ -14,6 +14,7 @@ void hp_csv_init(hp_csv *c, const char *data, size_t n) {
   c->n = n;
   c->line = 1;
   c->check_utf8 = 1;
+  c->sep = ',';
   if (n >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
       (unsigned char)data[2] == 0xBF)
     c->pos = 3;
@@ -107,8 +108,8 @@ int hp_csv_next(hp_csv *c, int *status) {
         HP_CALL(put_byte(c, ch));
         c->pos++;
       }
-      /* after the closing quote: ',' or line end or EOF */
-      if (c->pos < c->n && d[c->pos] != ',' && d[c->pos] != '\n' &&
+      /* after the closing quote: the separator or line end or EOF */
+      if (c->pos < c->n && d[c->pos] != c->sep && d[c->pos] != '\n' &&
           !(d[c->pos] == '\r' && c->pos + 1 < c->n && d[c->pos + 1] == '\n') &&
           !(d[c->pos] == '\r' && c->pos + 1 == c->n)) {
         skip_line(c);
@@ -117,7 +118,7 @@ int hp_csv_next(hp_csv *c, int *status) {
     } else {
       while (c->pos < c->n) {
         char ch = d[c->pos];
-        if (ch == ',' || ch == '\n') break;
+        if (ch == c->sep || ch == '\n') break;
         if (ch == '\r' && (c->pos + 1 == c->n || d[c->pos + 1] == '\n')) break;
         if (ch == '"') {
           skip_line(c);
@@ -134,7 +135,7 @@ int hp_csv_next(hp_csv *c, int *status) {
     HP_CALL(end_field(c, start));
     /* separator or end of record */
     if (c->pos >= c->n) break;
-    if (d[c->pos] == ',') {
+    if (d[c->pos] == c->sep) {
       c->pos++;
       continue;
     }

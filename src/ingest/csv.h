@@ -1,6 +1,6 @@
 /* csv.h — a small, strict RFC 4180 CSV reader over an in-memory buffer.
  *
- * Accepted: fields separated by ','; records ended by CRLF or LF (the last one may lack it);
+ * Accepted: fields separated by ',' (or another byte: `sep`, e.g. '\t' for TSV); records ended by CRLF or LF (the last one may lack it);
  * fields enclosed in double quotes may contain commas, quotes written as "" and line breaks;
  * a UTF-8 byte-order mark at the very start is skipped; completely empty lines are skipped.
  * A lone CR not followed by LF is an ordinary data byte.
@@ -25,6 +25,7 @@ typedef struct {
   size_t n, pos;
   int64_t line;      /* line number at pos (1-based) */
   int check_utf8;    /* default 1 */
+  char sep;          /* field separator, default ',' (set after hp_csv_init) */
   /* The last record (valid until the next call): */
   int64_t rec_line;  /* line its first byte is on */
   int64_t nfields;

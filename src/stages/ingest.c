@@ -27,6 +27,8 @@
 #include "ingest/distribute.h"
 #include "ingest/fashion.h"
 #include "ingest/roco.h"
+#include "ingest/table.h"
+#include "ingest/util.h"
 #include "data/dataset_build.h"
 #include "data/split.h"
 #include "stages/stage.h"
@@ -39,6 +41,7 @@ typedef struct {
   const char **terms;
   int64_t image_size, vocab_size, max_pixels;
   int follow_symlinks;
+  hp_table_opts table;
   double train_frac, val_frac, test_frac;
   uint64_t seed;
 } ingest_params;
@@ -54,6 +57,9 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(p->split))
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for ROCO use train/radiology, "
              "validation/radiology or test/radiology", f, p->split);
+  if (strcmp(p->format, "csv") == 0 && p->split[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": a CSV table has no splits; leave ingest.split "
+             "empty (data.*_frac make the splits)", f, p->split);
   if (strcmp(p->format, "fashion") == 0 && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
              "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
@@ -78,6 +84,7 @@ static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_re
   if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
   else if (strcmp(p->format, "roco") == 0)
     HP_CALL(hp_roco_parse(p->root, p->split, p->nterms, p->terms, &o, l, rep));
+  else if (strcmp(p->format, "csv") == 0) HP_CALL(hp_table_parse(p->root, &p->table, &o, l, rep));
   else HP_CALL(hp_fashion_parse(p->root, &o, l, rep));
   return 0;
 }
@@ -133,7 +140,13 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   io.limits.min_side = 2 * p->image_size; /* JPEG DCT-domain pre-scaling, see image_decode.h */
   hp_ingest_shard sh;
   double td = hp_now();
-  HP_CALL(hp_ingest_decode_shard(ctx->comm, p->root, &l, &io, &sh, &rep));
+  /* a table's image paths are relative to its folder; the other formats' to the root */
+  char *img_root = NULL;
+  HP_CALL(strcmp(p->format, "csv") == 0 ? hp_table_image_root(p->root, &img_root)
+                                        : hp_ingest_strndup(p->root, strlen(p->root), &img_root));
+  int de = hp_ingest_decode_shard(ctx->comm, img_root, &l, &io, &sh, &rep);
+  free(img_root);
+  HP_CALL(de);
   /* the slowest rank's decoding is the stage's; a rank far behind the others (a slow disk or
    * node, a starved process) shows here */
   struct { double s; int r; } mine = {hp_now() - td, ctx->rank}, lo, hi;
@@ -219,11 +232,16 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .vocab_size = hp_cfg_int(cfg, "data.vocab_size"),
       .max_pixels = hp_cfg_int(cfg, "ingest.max_image_pixels"),
       .follow_symlinks = hp_cfg_bool(cfg, "ingest.follow_symlinks"),
+      .table = {.image_key = hp_cfg_str(cfg, "ingest.csv_image_key"),
+                .caption_key = hp_cfg_str(cfg, "ingest.csv_caption_key"),
+                .label_key = hp_cfg_str(cfg, "ingest.csv_label_key")},
       .train_frac = hp_cfg_float(cfg, "data.train_frac"),
       .val_frac = hp_cfg_float(cfg, "data.val_frac"),
       .test_frac = hp_cfg_float(cfg, "data.test_frac"),
       .seed = (uint64_t)hp_cfg_int(cfg, "run.seed"),
   };
+  const char *sep = hp_cfg_str(cfg, "ingest.csv_separator");
+  p.table.sep = strcmp(sep, "comma") == 0 ? ',' : strcmp(sep, "tab") == 0 ? '\t' : strcmp(sep, "semicolon") == 0 ? ';' : 0;
   HP_CALLOC(p.terms, p.nterms > 0 ? p.nterms : 1, "ROCO terms");
   for (int t = 0; t < p.nterms; t++) p.terms[t] = hp_cfg_list_str(cfg, "ingest.roco_terms", t);
   HP_CALL(hp_agree(ctx->comm, check_params(cfg, &p)));
