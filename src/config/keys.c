@@ -80,12 +80,15 @@ const hp_cfg_key hp_cfg_keys[] = {
      "`hpclip synth-coco`: libjpeg quality of the JPEG files"},
 
     /* ---- ingest: an original distribution (COCO, ROCO, Fashion Product) -> dataset.h5 -------- */
-    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv",
-     "layout of ingest.root: MS COCO, ROCO (radiology), Fashion Product Images (Kaggle styles.csv), or a "
-     "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout)"},
+    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv|webdataset",
+     "layout of ingest.root: MS COCO, ROCO (radiology), Fashion Product Images (Kaggle styles.csv), a "
+     "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout), or "
+     "webdataset tar shards as img2dataset writes them (KEY.jpg|png + KEY.txt per sample)"},
     {"ingest.root", HP_T_STRING, "", NO_RANGE, NULL,
      "folder holding the dataset in its original layout (required by the ingest stage); for format csv "
-     "the table file itself, its image paths relative to the table's folder"},
+     "the table file itself, its image paths relative to the table's folder; for webdataset the shards: "
+     "file patterns separated by spaces, with brace ranges and globs (\"data/{00000..00099}.tar\", "
+     "\"data/*.tar\"), split across the ranks"},
     {"ingest.csv_image_key", HP_T_STRING, "filepath", NO_RANGE, NULL,
      "format csv: header name of the image path column (OpenCLIP's default)"},
     {"ingest.csv_caption_key", HP_T_STRING, "title", NO_RANGE, NULL,

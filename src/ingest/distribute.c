@@ -344,6 +344,12 @@ int hp_ingest_decode_shard(MPI_Comm comm, const char *root_dir, const hp_ingest_
   int64_t r0, cnt;
   hp_shard_range(l->n, size, rank, &r0, &cnt);
   HP_CALL(hp_agree(comm, decode_local(root_dir, l, r0, cnt, o, out, rep)));
+  return hp_ingest_number_globally(comm, out);
+}
+
+int hp_ingest_number_globally(MPI_Comm comm, hp_ingest_shard *out) {
+  int rank;
+  HP_MPI(MPI_Comm_rank(comm, &rank));
   /* global numbering of the good images, in record order */
   int64_t mine[2] = {out->n, out->n_captions}, before[2] = {0, 0}, total[2];
   HP_MPI(MPI_Exscan(mine, before, 2, MPI_INT64_T, MPI_SUM, comm));

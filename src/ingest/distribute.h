@@ -71,4 +71,9 @@ int hp_ingest_decode_shard(MPI_Comm comm, const char *root_dir, const hp_ingest_
 
 void hp_ingest_shard_free(hp_ingest_shard *s);
 
+/* Collective: number every rank's good images globally in rank order (exclusive scan of the
+ * counts): sets row0, n_total, n_captions_total and makes caption_image global. For decoders
+ * that fill hp_ingest_shard themselves (webdataset.h). */
+int hp_ingest_number_globally(MPI_Comm comm, hp_ingest_shard *out);
+
 #endif

@@ -29,6 +29,7 @@
 #include "ingest/roco.h"
 #include "ingest/table.h"
 #include "ingest/util.h"
+#include "ingest/webdataset.h"
 #include "data/dataset_build.h"
 #include "data/split.h"
 #include "stages/stage.h"
@@ -57,9 +58,10 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(p->split))
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for ROCO use train/radiology, "
              "validation/radiology or test/radiology", f, p->split);
-  if (strcmp(p->format, "csv") == 0 && p->split[0])
-    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": a CSV table has no splits; leave ingest.split "
-             "empty (data.*_frac make the splits)", f, p->split);
+  if ((strcmp(p->format, "csv") == 0 || strcmp(p->format, "webdataset") == 0) && p->split[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": a %s has no splits; leave ingest.split "
+             "empty (data.*_frac make the splits)", f, p->split,
+             strcmp(p->format, "csv") == 0 ? "CSV table" : "set of webdataset shards");
   if (strcmp(p->format, "fashion") == 0 && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
              "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
@@ -114,24 +116,38 @@ static int write_report(const char *path, const hp_ingest_report *rep) {
   return 0;
 }
 
-static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
+/* The formats with annotation files: rank 0 parses them into a record list, every rank decodes
+ * its block of the records. *n_parse_bad = the bad annotation records (in rep on rank 0). */
+static int read_annotated(hp_stage_ctx *ctx, const ingest_params *p, const hp_ingest_image_opts *io,
+                          hp_ingest_shard *sh, hp_ingest_report *rep, int64_t *n_parse_bad, int64_t *n_records) {
   hp_ingest_list l;
-  hp_ingest_report rep;
   hp_ingest_list_init(&l);
-  hp_report_init(&rep);
   double t0 = hp_now();
-  HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? parse_on_root(p, &l, &rep) : 0));
+  HP_CALL(hp_agree(ctx->comm, ctx->rank == 0 ? parse_on_root(p, &l, rep) : 0));
   /* the parsed annotation JSON (~6 KB an image, freed) lies under the record list: without this
    * its pages stay resident on rank 0 through the whole decode */
   hp_res_release_free();
   HP_CALL(hp_ingest_list_bcast(ctx->comm, 0, &l));
-  int64_t n_parse_bad = rep.n;
-  HP_MPI(MPI_Bcast(&n_parse_bad, 1, MPI_INT64_T, 0, ctx->comm));
+  *n_parse_bad = rep->n;
+  HP_MPI(MPI_Bcast(n_parse_bad, 1, MPI_INT64_T, 0, ctx->comm));
   hp_log_info("ingest: %s %s%s%s: %lld records, %lld captions, %lld labels, %lld bad annotation "
               "records (%.1f s)", p->format, p->root, p->split[0] ? " " : "", p->split,
               (long long)l.n, (long long)l.n_captions, (long long)l.n_labels,
-              (long long)n_parse_bad, hp_now() - t0);
+              (long long)*n_parse_bad, hp_now() - t0);
+  *n_records = l.n;
+  /* a table's image paths are relative to its folder; the other formats' to the root */
+  char *img_root = NULL;
+  HP_CALL(strcmp(p->format, "csv") == 0 ? hp_table_image_root(p->root, &img_root)
+                                        : hp_ingest_strndup(p->root, strlen(p->root), &img_root));
+  int de = hp_ingest_decode_shard(ctx->comm, img_root, &l, io, sh, rep);
+  free(img_root);
+  hp_ingest_list_free(&l);
+  return de;
+}
 
+static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
+  hp_ingest_report rep;
+  hp_report_init(&rep);
   hp_ingest_image_opts io = {.size = p->image_size};
   HP_CALL(hp_agree(ctx->comm, hp_resize_mode_parse(p->aspect, &io.mode)));
   hp_decode_limits_default(&io.limits);
@@ -140,23 +156,28 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   io.limits.min_side = 2 * p->image_size; /* JPEG DCT-domain pre-scaling, see image_decode.h */
   hp_ingest_shard sh;
   double td = hp_now();
-  /* a table's image paths are relative to its folder; the other formats' to the root */
-  char *img_root = NULL;
-  HP_CALL(strcmp(p->format, "csv") == 0 ? hp_table_image_root(p->root, &img_root)
-                                        : hp_ingest_strndup(p->root, strlen(p->root), &img_root));
-  int de = hp_ingest_decode_shard(ctx->comm, img_root, &l, &io, &sh, &rep);
-  free(img_root);
-  HP_CALL(de);
+  int64_t n_parse_bad = 0, n_records = 0;
+  if (strcmp(p->format, "webdataset") == 0) {
+    /* no annotation file: the shards are the records, read where they are decoded */
+    int64_t n_shards = 0;
+    HP_CALL(hp_wds_decode(ctx->comm, p->root, &io, &sh, &rep, &n_shards));
+    int64_t bad = (int64_t)rep.n, all_bad = 0;
+    HP_MPI(MPI_Allreduce(&bad, &all_bad, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+    n_records = sh.n_total + all_bad;
+    hp_log_info("ingest: webdataset %s: %lld shards, %lld samples with an image and a caption, %lld bad (%.1f s)",
+                p->root, (long long)n_shards, (long long)sh.n_total, (long long)all_bad, hp_now() - td);
+  } else {
+    HP_CALL(read_annotated(ctx, p, &io, &sh, &rep, &n_parse_bad, &n_records));
+  }
   /* the slowest rank's decoding is the stage's; a rank far behind the others (a slow disk or
    * node, a starved process) shows here */
   struct { double s; int r; } mine = {hp_now() - td, ctx->rank}, lo, hi;
   HP_MPI(MPI_Allreduce(&mine, &lo, 1, MPI_DOUBLE_INT, MPI_MINLOC, ctx->comm));
   HP_MPI(MPI_Allreduce(&mine, &hi, 1, MPI_DOUBLE_INT, MPI_MAXLOC, ctx->comm));
-  hp_stage_rate(ctx, "images decoded", (double)l.n, hi.s);
+  hp_stage_rate(ctx, "images decoded", (double)n_records, hi.s);
   if (ctx->size > 1)
     hp_log_info("ingest: decoding took %.1f s on the fastest rank (%d), %.1f s on the slowest (%d)", lo.s, lo.r, hi.s,
                 hi.r);
-  hp_ingest_list_free(&l);
 
   /* The report: parse entries (rank 0) then decode entries in rank = record order. */
   HP_CALL(hp_report_gather(ctx->comm, 0, &rep));
