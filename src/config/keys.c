@@ -101,6 +101,17 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"ingest.split", HP_T_STRING, "", NO_RANGE, NULL,
      "part to convert: COCO train2014, val2014, train2017, val2017; ROCO train/radiology, "
      "validation/radiology, test/radiology; Fashion has none (leave empty)"},
+    {"ingest.splits.train", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "the dataset's own splits instead of a random one: sources of the training split (COCO split folders "
+     "such as \"train2017\", ROCO splits such as \"train/radiology\", webdataset shard patterns); with "
+     "ingest.splits set, ingest.split stays empty"},
+    {"ingest.splits.val", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "sources of the validation split; empty = each training image becomes validation with probability "
+     "data.val_frac / (train_frac + val_frac)"},
+    {"ingest.splits.test", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "sources of the test split (e.g. [\"val2017\"] to compare with published COCO numbers)"},
+    {"ingest.csv_split_key", HP_T_STRING, "", NO_RANGE, NULL,
+     "format csv: header name of a split column (train, val or validation, test); empty = a random split"},
     {"ingest.aspect", HP_T_ENUM, "stretch", NO_RANGE, "stretch|center_crop",
      "non-square images: stretch to data.image_size squares (the study) or cut the centred square"},
     {"ingest.on_bad_record", HP_T_ENUM, "skip", NO_RANGE, "skip|reject",

@@ -26,6 +26,7 @@ int hp_data_write(MPI_Comm comm, const char *path, const hp_data_desc *d, const 
       .width = d->image_size,
       .n_labels = d->n_labels,
       .label_names = d->label_names,
+      .split_method = d->split_method,
       .n_vocab = hp_vocab_size(vocab),
       .vocab = hp_vocab_words(vocab),
       .config_text = config_text,

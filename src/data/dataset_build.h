@@ -22,6 +22,7 @@ typedef struct {
   int64_t image_size;               /* square images of this side */
   int64_t n_labels;                 /* 0 = no labels */
   const char *const *label_names;   /* [n_labels] */
+  const char *split_method;         /* how the splits were made (root attribute "split"); NULL = none */
 } hp_data_desc;
 
 /* Collective: dataset.h5 at path, atomically: every rank's slice sh, the description d, the

@@ -70,6 +70,7 @@ int hp_ingest_list_pack(const hp_ingest_list *l, char **buf, size_t *len) {
     const hp_ingest_item *it = &l->items[i];
     e = bb_str(&b, it->path);
     if (!e) e = bb_str(&b, it->source_id);
+    if (!e) e = bb_put(&b, &it->split, 1);
     if (!e) e = bb_i64(&b, it->n_captions);
     for (int64_t c = 0; c < it->n_captions && !e; c++) e = bb_str(&b, it->captions[c]);
     if (!e && l->n_labels) e = bb_put(&b, it->labels, (size_t)l->n_labels);
@@ -107,6 +108,7 @@ static int unpack_run(rbuf *r, hp_ingest_list *l) {
     free(path);
     free(sid);
     HP_CALL(e);
+    HP_CALL(rb_get(r, &it->split, 1));
     int64_t nc = 0;
     HP_CALL(rb_i64(r, &nc));
     for (int64_t c = 0; c < nc; c++) {
@@ -250,6 +252,7 @@ void hp_ingest_shard_free(hp_ingest_shard *s) {
   free(s->source_id);
   free(s->path);
   free(s->labels);
+  free(s->split);
   free(s->captions);
   free(s->caption_image);
   memset(s, 0, sizeof *s);
@@ -273,6 +276,7 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
   for (int64_t i = r0; i < r0 + cnt; i++) ncap += l->items[i].n_captions;
   HP_CALLOC(out->source_id, cnt ? cnt : 1, "ingest source ids");
   HP_CALLOC(out->path, cnt ? cnt : 1, "ingest paths");
+  HP_CALLOC(out->split, cnt ? cnt : 1, "ingest splits");
   HP_CALLOC(out->captions, ncap ? ncap : 1, "ingest captions");
   HP_CALLOC(out->caption_image, ncap ? ncap : 1, "ingest caption index");
   if (l->n_labels) {
@@ -318,6 +322,7 @@ static int decode_local(const char *root_dir, const hp_ingest_list *l, int64_t r
     int64_t row = out->n;
     HP_CALL(hp_ingest_strndup(it->source_id, strlen(it->source_id), &out->source_id[row]));
     HP_CALL(hp_ingest_strndup(it->path, strlen(it->path), &out->path[row]));
+    out->split[row] = it->split;
     out->n = row + 1; /* owns its strings from here on */
     if (l->n_labels) memcpy(out->labels + (size_t)row * (size_t)l->n_labels, it->labels,
                             (size_t)l->n_labels);

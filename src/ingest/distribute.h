@@ -53,6 +53,7 @@ typedef struct {
   uint8_t *images;           /* [n][S][S][3] */
   char **source_id;          /* [n] */
   char **path;               /* [n] relative to the ingest root */
+  uint8_t *split;            /* [n] the records' split (HP_INGEST_SPLIT_NONE: not given) */
   int64_t n_labels;
   char **label_names;        /* [n_labels] (copies of the list's, same on every rank) */
   uint8_t *labels;           /* [n][n_labels], NULL when n_labels = 0 */

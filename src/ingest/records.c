@@ -32,6 +32,7 @@ int hp_ingest_list_add(hp_ingest_list *l, const char *path, const char *source_i
                          "ingest record list"));
   hp_ingest_item *it = &l->items[l->n];
   memset(it, 0, sizeof *it);
+  it->split = HP_INGEST_SPLIT_NONE;
   HP_CALL(hp_ingest_strndup(path, strlen(path), &it->path));
   HP_CALL(hp_ingest_strndup(source_id, strlen(source_id), &it->source_id));
   if (l->n_labels > 0) HP_CALLOC(it->labels, l->n_labels, "record labels");

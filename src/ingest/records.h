@@ -15,7 +15,11 @@ typedef struct {
   int64_t n_captions;
   char **captions;   /* [n_captions] UTF-8, trimmed, non-empty */
   uint8_t *labels;   /* [list.n_labels] 0/1, NULL when the list has no labels */
+  uint8_t split;     /* the source's split (HP_SPLIT_TRAIN/_VAL/_TEST of io/dataset.h), or
+                      * HP_INGEST_SPLIT_NONE: the ingest stage assigns one (data.*_frac) */
 } hp_ingest_item;
+
+#define HP_INGEST_SPLIT_NONE 255
 
 typedef struct {
   int64_t n, cap;

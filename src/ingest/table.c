@@ -4,14 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/error.h"
 #include "ingest/csv.h"
 #include "ingest/util.h"
+#include "io/dataset.h"
 
 typedef struct {
   char *path, *caption, *label; /* label NULL = none */
   int64_t line;
+  uint8_t split;
 } trow;
 
 typedef struct {
@@ -68,13 +71,30 @@ static int copy_trimmed(const hp_csv *c, int col, char **out) {
 }
 
 /* One record: a good row appended to s->rows, or a bad one reported. */
-static int take_row(tstate *s, int st, int64_t nf, const int col[3], hp_ingest_report *rep) {
+/* "train", "val"/"validation", "test" (any case) -> HP_SPLIT_*; anything else -> -1 */
+static int parse_split(const hp_csv *c, int col) {
+  size_t n = c->len[col];
+  const char *t = hp_ingest_trim(c->field[col], &n);
+  static const struct { const char *name; int split; } names[] = {
+      {"train", HP_SPLIT_TRAIN}, {"val", HP_SPLIT_VAL}, {"validation", HP_SPLIT_VAL}, {"test", HP_SPLIT_TEST}};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    if (n == strlen(names[k].name) && strncasecmp(t, names[k].name, n) == 0) return names[k].split;
+  return -1;
+}
+
+static int take_row(tstate *s, int st, int64_t nf, const int col[4], hp_ingest_report *rep) {
   char where[320];
   snprintf(where, sizeof where, "%s:%lld", s->name, (long long)s->csv.rec_line);
   if (st == HP_CSV_BAD) return hp_report_add(rep, where, "%s", s->csv.why);
   if (s->csv.nfields != nf)
     return hp_report_add(rep, where, "%lld fields, the header has %lld", (long long)s->csv.nfields, (long long)nf);
-  trow r = {.line = s->csv.rec_line};
+  trow r = {.line = s->csv.rec_line, .split = HP_INGEST_SPLIT_NONE};
+  if (col[3] >= 0) {
+    int sp = parse_split(&s->csv, col[3]);
+    if (sp < 0)
+      return hp_report_add(rep, where, "split \"%.40s\" is not train, val, validation or test", s->csv.field[col[3]]);
+    r.split = (uint8_t)sp;
+  }
   const char *why = NULL, *rel_why = NULL;
   HP_CALL(copy_trimmed(&s->csv, col[0], &r.path));
   HP_CALL(copy_trimmed(&s->csv, col[1], &r.caption));
@@ -155,6 +175,7 @@ static int emit_image(tstate *s, const hp_ingest_opts *o, const char *root, int6
   snprintf(sid, sizeof sid, "csv:%lld", (long long)r0->line);
   hp_ingest_item *it = NULL;
   HP_CALL(hp_ingest_list_add(out, r0->path, sid, &it));
+  it->split = r0->split; /* the image's first row decides */
   for (int64_t k = a; k < b; k++) {
     const trow *r = &s->rows[s->order[k]];
     HP_CALL(hp_ingest_item_add_caption(out, it, r->caption, strlen(r->caption)));
@@ -221,15 +242,18 @@ static int table_run(tstate *s, const char *file, const hp_table_opts *t, const 
   HP_CALL(hp_csv_next(&s->csv, &st));
   if (st == HP_CSV_END) HP_ERROR(HP_ERR_INPUT, "%s: empty file (no header)", file);
   if (st == HP_CSV_BAD) HP_ERROR(HP_ERR_INPUT, "%s:%lld: bad header: %s", file, (long long)s->csv.rec_line, s->csv.why);
-  int col[3];
+  int col[4];
   /* the messages name the file; find_column uses s->file_path until the image checks reuse it */
   HP_CALL(hp_ingest_strndup(file, strlen(file), &s->file_path));
   HP_CALL(find_column(s, t->image_key, "ingest.csv_image_key", 1, &col[0]));
   HP_CALL(find_column(s, t->caption_key, "ingest.csv_caption_key", 1, &col[1]));
   HP_CALL(find_column(s, t->label_key, "ingest.csv_label_key", 0, &col[2]));
-  if (col[0] == col[1] || (col[2] >= 0 && (col[2] == col[0] || col[2] == col[1])))
-    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.csv_image_key, csv_caption_key and csv_label_key must name different columns",
-             file);
+  HP_CALL(find_column(s, t->split_key, "ingest.csv_split_key", 0, &col[3]));
+  for (int a = 0; a < 4; a++)
+    for (int b = a + 1; b < 4; b++)
+      if (col[a] >= 0 && col[a] == col[b])
+        HP_ERROR(HP_ERR_CONFIG, "%s: ingest.csv_image_key, csv_caption_key, csv_label_key and csv_split_key must "
+                 "name different columns", file);
   int64_t nf = s->csv.nfields;
   for (;;) {
     HP_CALL(hp_csv_next(&s->csv, &st));

@@ -10,7 +10,8 @@
  * and the union of their labels; images keep the order of their first row. The label column is
  * optional: one label name per row (an empty cell = none); the label set is the sorted distinct
  * names. A row that is malformed (the CSV rules of csv.h), has another field count than the
- * header, an empty or unsafe path, an empty caption or a caption/label that is too long is a bad
+ * header, an empty or unsafe path, an empty caption, a caption/label that is too long or (with a
+ * split column) a split that is not train, val, validation or test is a bad
  * record, reported as "FILE:LINE" with its reason; the image's other rows are kept. */
 #ifndef HP_INGEST_TABLE_H
 #define HP_INGEST_TABLE_H
@@ -22,6 +23,8 @@ typedef struct {
   const char *image_key;   /* header name of the image path column */
   const char *caption_key; /* header name of the caption column */
   const char *label_key;   /* header name of the label column; "" or NULL = no labels */
+  const char *split_key;   /* header name of a split column (train, val or validation, test; an
+                            * image's first row decides); "" or NULL = the stage draws the splits */
   char sep;                /* field separator; 0 = by extension: '\t' for .tsv/.tab, else ',' */
 } hp_table_opts;
 

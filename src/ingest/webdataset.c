@@ -171,8 +171,8 @@ static int grow_at(void **p, int64_t n, size_t el, const char *what) {
   return 0;
 }
 
-static int flush_sample(sample_t *s, const char *label, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                        hp_ingest_report *rep) {
+static int flush_sample(sample_t *s, const char *label, uint8_t split, const hp_ingest_image_opts *o,
+                        hp_ingest_shard *out, hp_ingest_report *rep) {
   if (!s->key) return 0;
   char *where = NULL;
   size_t wn = strlen(label) + strlen(s->key) + 2;
@@ -200,6 +200,7 @@ static int flush_sample(sample_t *s, const char *label, const hp_ingest_image_op
     if (!(e = d) && !(e = grow_at((void **)&out->images, out->n, per, "decoded images")) &&
         !(e = grow_at((void **)&out->source_id, out->n, sizeof(char *), "source ids")) &&
         !(e = grow_at((void **)&out->path, out->n, sizeof(char *), "image names")) &&
+        !(e = grow_at((void **)&out->split, out->n, 1, "image splits")) &&
         !(e = grow_at((void **)&out->captions, out->n_captions, sizeof(char *), "captions")) &&
         !(e = grow_at((void **)&out->caption_image, out->n_captions, sizeof(int64_t), "caption index")))
       e = hp_image_resize(&im, o->mode, o->size, out->images + (size_t)out->n * per);
@@ -216,6 +217,7 @@ static int flush_sample(sample_t *s, const char *label, const hp_ingest_image_op
       if (!e) e = hp_ingest_strndup(cap, cn, &out->captions[out->n_captions]);
       if (!e) {
         out->caption_image[out->n_captions++] = row;
+        out->split[row] = split;
         out->n = row + 1;
       } else {
         free(out->source_id[row]);
@@ -272,8 +274,8 @@ static int is_image_ext(const char *ext) {
   return !strcasecmp(ext, "jpg") || !strcasecmp(ext, "jpeg") || !strcasecmp(ext, "png");
 }
 
-int hp_wds_read_shard(const char *path, const char *label, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                      hp_ingest_report *rep) {
+int hp_wds_read_shard(const char *path, const char *label, uint8_t split, const hp_ingest_image_opts *o,
+                      hp_ingest_shard *out, hp_ingest_report *rep) {
   struct archive *a = archive_read_new();
   if (!a) HP_ERROR(HP_ERR_MEM, "%s: cannot create an archive reader", path);
   archive_read_support_format_tar(a);
@@ -297,7 +299,7 @@ int hp_wds_read_shard(const char *path, const char *label, const hp_ingest_image
     if (!dot || dot == base) continue; /* no key or no extension: not part of a sample */
     size_t kn = (size_t)(dot - name);
     if (!s.key || strlen(s.key) != kn || memcmp(s.key, name, kn) != 0) {
-      if ((e = flush_sample(&s, label, o, out, rep))) break;
+      if ((e = flush_sample(&s, label, split, o, out, rep))) break;
       if ((e = hp_ingest_strndup(name, kn, &s.key))) break;
     }
     const char *ext = dot + 1;
@@ -323,7 +325,7 @@ int hp_wds_read_shard(const char *path, const char *label, const hp_ingest_image
     }
   }
   if (!e) {
-    if (r == ARCHIVE_EOF) e = flush_sample(&s, label, o, out, rep);
+    if (r == ARCHIVE_EOF) e = flush_sample(&s, label, split, o, out, rep);
     else /* the sample being read may be incomplete: dropped with the rest of the shard */
       e = hp_report_add(rep, label, "damaged archive: %s (the %lld good samples before the damage are kept)",
                         archive_error_string(a) ? archive_error_string(a) : "read error", (long long)(out->n - good0));
@@ -335,7 +337,7 @@ int hp_wds_read_shard(const char *path, const char *label, const hp_ingest_image
 
 /* ---- every rank ---------------------------------------------------------------------------- */
 
-static int bcast_names(MPI_Comm comm, int rank, char ***names, int64_t *n) {
+static int bcast_names(MPI_Comm comm, int rank, char ***names, uint8_t **tags, int64_t *n) {
   /* rank 0's names as one buffer of NUL-terminated strings */
   int64_t len = 0;
   char *buf = NULL;
@@ -351,12 +353,16 @@ static int bcast_names(MPI_Comm comm, int rank, char ***names, int64_t *n) {
   }
   int64_t hdr[2] = {*n, len};
   HP_MPI(MPI_Bcast(hdr, 2, MPI_INT64_T, 0, comm));
-  if (rank != 0) HP_CALLOC(buf, (size_t)(hdr[1] > 0 ? hdr[1] : 1), "shard list");
+  if (rank != 0) {
+    HP_CALLOC(buf, (size_t)(hdr[1] > 0 ? hdr[1] : 1), "shard list");
+    HP_CALLOC(*tags, (size_t)(hdr[0] > 0 ? hdr[0] : 1), "shard splits");
+  }
   for (int64_t off = 0; off < hdr[1];) { /* in pieces below 2^31 bytes */
     int piece = hdr[1] - off > (1 << 30) ? 1 << 30 : (int)(hdr[1] - off);
     HP_MPI(MPI_Bcast(buf + off, piece, MPI_CHAR, 0, comm));
     off += piece;
   }
+  HP_MPI(MPI_Bcast(*tags, (int)hdr[0], MPI_UINT8_T, 0, comm)); /* at most 10^6 shards */
   if (rank != 0) {
     *n = hdr[0];
     HP_CALLOC(*names, (size_t)(*n > 0 ? *n : 1), "shard names");
@@ -371,32 +377,64 @@ static int bcast_names(MPI_Comm comm, int rank, char ***names, int64_t *n) {
   return 0;
 }
 
-static int read_block(char **names, int64_t a, int64_t cnt, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                      hp_ingest_report *rep) {
+/* Rank 0: every set's shards, concatenated, with their sets' tags. */
+static int expand_sets(int n_sets, const char *const *patterns, const uint8_t *tags, char ***names, uint8_t **tag_of,
+                       int64_t *n) {
+  names_t all = {0};
+  uint8_t *t = NULL;
+  int e = 0;
+  for (int k = 0; k < n_sets && !e; k++) {
+    char **one = NULL;
+    int64_t m = 0;
+    if ((e = hp_wds_expand(patterns[k], &one, &m))) break;
+    uint8_t *q = realloc(t, (size_t)(all.n + m > 0 ? all.n + m : 1));
+    if (!q) e = HP_ERROR_SET(HP_ERR_MEM, "shard splits");
+    else t = q;
+    for (int64_t i = 0; i < m && !e; i++) {
+      t[all.n] = tags[k];
+      e = push_name(&all, one[i], strlen(one[i]));
+    }
+    hp_wds_free_names(one, m);
+  }
+  if (e) {
+    hp_wds_free_names(all.v, all.n);
+    free(t);
+    return e;
+  }
+  *names = all.v;
+  *tag_of = t;
+  *n = all.n;
+  return 0;
+}
+
+static int read_block(char **names, const uint8_t *tags, int64_t a, int64_t cnt, const hp_ingest_image_opts *o,
+                      hp_ingest_shard *out, hp_ingest_report *rep) {
   for (int64_t i = a; i < a + cnt; i++) {
     const char *label = strrchr(names[i], '/') ? strrchr(names[i], '/') + 1 : names[i];
-    HP_CALL(hp_wds_read_shard(names[i], label, o, out, rep));
+    HP_CALL(hp_wds_read_shard(names[i], label, tags[i], o, out, rep));
   }
   return 0;
 }
 
-int hp_wds_decode(MPI_Comm comm, const char *patterns, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                  hp_ingest_report *rep, int64_t *n_shards) {
+int hp_wds_decode(MPI_Comm comm, int n_sets, const char *const *patterns, const uint8_t *tags,
+                  const hp_ingest_image_opts *o, hp_ingest_shard *out, hp_ingest_report *rep, int64_t *n_shards) {
   int rank, size;
   HP_MPI(MPI_Comm_rank(comm, &rank));
   HP_MPI(MPI_Comm_size(comm, &size));
   memset(out, 0, sizeof *out);
   out->size = o->size;
   char **names = NULL;
+  uint8_t *tag_of = NULL;
   int64_t n = 0;
-  HP_CALL(hp_agree(comm, rank == 0 ? hp_wds_expand(patterns, &names, &n) : 0));
-  int e = bcast_names(comm, rank, &names, &n);
+  HP_CALL(hp_agree(comm, rank == 0 ? expand_sets(n_sets, patterns, tags, &names, &tag_of, &n) : 0));
+  int e = bcast_names(comm, rank, &names, &tag_of, &n);
   if (!e) {
     int64_t a, cnt;
     hp_shard_range(n, size, rank, &a, &cnt);
-    e = read_block(names, a, cnt, o, out, rep);
+    e = read_block(names, tag_of, a, cnt, o, out, rep);
   }
   hp_wds_free_names(names, n);
+  free(tag_of);
   HP_CALL(hp_agree(comm, e));
   if (n_shards) *n_shards = n;
   return hp_ingest_number_globally(comm, out);

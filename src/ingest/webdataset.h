@@ -34,15 +34,17 @@ void hp_wds_free_names(char **names, int64_t n);
  * to this rank, captions' caption_image local rows); bad samples go to `rep` and count in
  * out->n_bad_local. `label` names the shard in reports and source ids (its file name).
  * Errors other than bad input (memory) are returned. */
-int hp_wds_read_shard(const char *path, const char *label, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                      hp_ingest_report *rep);
+int hp_wds_read_shard(const char *path, const char *label, uint8_t split, const hp_ingest_image_opts *o,
+                      hp_ingest_shard *out, hp_ingest_report *rep);
 
-/* Collective: rank 0 expands `patterns` (hp_wds_expand) and sends the list to every rank;
+/* Collective: rank 0 expands each of the n_sets `patterns` (hp_wds_expand; the samples of set k
+ * get split tags[k], HP_INGEST_SPLIT_NONE when the splits are drawn later) and sends the
+ * concatenated list to every rank;
  * rank r reads the shards of its hp_shard_range block, in order; the good samples are then
  * numbered globally in shard order (hp_ingest_number_globally), so the dataset is the same for
  * any rank count. Each rank's bad samples are in its `rep` (gather them with hp_report_gather).
  * *n_shards (may be NULL) = the number of shards. */
-int hp_wds_decode(MPI_Comm comm, const char *patterns, const hp_ingest_image_opts *o, hp_ingest_shard *out,
-                  hp_ingest_report *rep, int64_t *n_shards);
+int hp_wds_decode(MPI_Comm comm, int n_sets, const char *const *patterns, const uint8_t *tags,
+                  const hp_ingest_image_opts *o, hp_ingest_shard *out, hp_ingest_report *rep, int64_t *n_shards);
 
 #endif

@@ -93,6 +93,7 @@ int hp_dataset_write(MPI_Comm comm, const char *path, const hp_dataset_meta *met
   HP_CALL(hp_h5_attr_write_str(&f, "/", "config", meta->config_text));
   HP_CALL(hp_h5_attr_write_str(&f, "/", "fingerprint", meta->fingerprint));
   HP_CALL(hp_h5_attr_write_str(&f, "/", "created_by", "hpclip " HPCLIP_VERSION));
+  if (meta->split_method) HP_CALL(hp_h5_attr_write_str(&f, "/", "split", meta->split_method));
 
   const int64_t N = meta->n_images, L = meta->n_labels;
   int64_t M = 0, dims[4] = {N, meta->height, meta->width, 3};

@@ -41,6 +41,7 @@ typedef struct {
   const char *const *vocab; /* [V] */
   const char *config_text;  /* effective config */
   const char *fingerprint;  /* hex */
+  const char *split_method; /* optional root attribute "split": how the splits were made */
 } hp_dataset_meta;
 
 /* This rank's slice. */

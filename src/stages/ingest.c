@@ -33,6 +33,7 @@
 #include "data/dataset_build.h"
 #include "data/split.h"
 #include "stages/stage.h"
+#include "base/rng.h"
 #include "text/tokenizer.h"
 
 
@@ -45,19 +46,24 @@ typedef struct {
   hp_table_opts table;
   double train_frac, val_frac, test_frac;
   uint64_t seed;
+  /* ingest.splits: the sources of each split, in the order train, val, test (none: one source,
+   * ingest.split / ingest.root, and the splits are drawn with data.*_frac) */
+  int n_sources;
+  const char **source;
+  uint8_t *source_split;
 } ingest_params;
+
+static const char *const g_split_names[3] = {"train", "val", "test"};
 
 static int check_params(const hp_config *cfg, const ingest_params *p) {
   const char *f = hp_config_path(cfg);
-  if (!p->root[0])
+  int wds_splits = strcmp(p->format, "webdataset") == 0 && p->n_sources > 0;
+  if (wds_splits && p->root[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: both ingest.root and ingest.splits name webdataset shards: give them in one place "
+             "(ingest.splits for the dataset's own splits)", f);
+  if (!p->root[0] && !wds_splits)
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.root is not set: give the folder that holds the %s data "
              "in its original layout", f, p->format);
-  if (strcmp(p->format, "coco") == 0 && !hp_coco_split_ok(p->split))
-    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for COCO use train2014, val2014, "
-             "train2017 or val2017", f, p->split);
-  if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(p->split))
-    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for ROCO use train/radiology, "
-             "validation/radiology or test/radiology", f, p->split);
   if ((strcmp(p->format, "csv") == 0 || strcmp(p->format, "webdataset") == 0) && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": a %s has no splits; leave ingest.split "
              "empty (data.*_frac make the splits)", f, p->split,
@@ -65,6 +71,36 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   if (strcmp(p->format, "fashion") == 0 && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
              "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
+  if (p->n_sources > 0) {
+    if (p->split[0])
+      HP_ERROR(HP_ERR_CONFIG, "%s: both ingest.split (\"%s\") and ingest.splits are set: give one source in "
+               "ingest.split, or the sources of each split in ingest.splits", f, p->split);
+    if (strcmp(p->format, "fashion") == 0)
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.splits: the Fashion Product data has no splits (data.*_frac make them)", f);
+    if (strcmp(p->format, "csv") == 0)
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.splits: a CSV table gives its splits in a column: set "
+               "ingest.csv_split_key to its header name", f);
+    for (int k = 0; k < p->n_sources; k++) {
+      const char *s = p->source[k], *sp = g_split_names[p->source_split[k]];
+      if (strcmp(p->format, "coco") == 0 && !hp_coco_split_ok(s))
+        HP_ERROR(HP_ERR_CONFIG, "%s: ingest.splits.%s: \"%s\" is not a COCO split folder (train2014, val2014, "
+                 "train2017 or val2017)", f, sp, s);
+      if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(s))
+        HP_ERROR(HP_ERR_CONFIG, "%s: ingest.splits.%s: \"%s\" is not a ROCO split (train/radiology, "
+                 "validation/radiology or test/radiology)", f, sp, s);
+      for (int j = 0; j < k; j++)
+        if (strcmp(p->source[j], s) == 0)
+          HP_ERROR(HP_ERR_CONFIG, "%s: ingest.splits: \"%s\" is named twice (in %s and %s)", f, s,
+                   g_split_names[p->source_split[j]], sp);
+    }
+  } else {
+    if (strcmp(p->format, "coco") == 0 && !hp_coco_split_ok(p->split))
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for COCO use train2014, val2014, "
+               "train2017 or val2017 (or ingest.splits for several)", f, p->split);
+    if (strcmp(p->format, "roco") == 0 && !hp_roco_split_ok(p->split))
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": for ROCO use train/radiology, "
+               "validation/radiology or test/radiology (or ingest.splits for several)", f, p->split);
+  }
   if (strcmp(p->format, "roco") == 0) {
     int e = hp_roco_check_terms(p->nterms, p->terms);
     if (e) {
@@ -80,10 +116,48 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   return 0;
 }
 
+/* Moves every record of src to the end of dst with split tag `split`; the label sets must be the
+ * same (names and order: COCO's categories and ROCO's terms are). `what` names src. */
+static int append_source(hp_ingest_list *dst, hp_ingest_list *src, uint8_t split, const char *root, const char *what) {
+  if (dst->n == 0 && dst->n_labels == 0 && src->n_labels > 0)
+    HP_CALL(hp_ingest_list_set_labels(dst, src->n_labels, (const char *const *)src->label_names));
+  int same = dst->n_labels == src->n_labels;
+  for (int64_t k = 0; same && k < src->n_labels; k++) same = strcmp(dst->label_names[k], src->label_names[k]) == 0;
+  if (!same)
+    HP_ERROR(HP_ERR_INPUT, "%s: %s has %lld labels, the sources before it %lld (or other names): the sources of "
+             "ingest.splits must have the same label set (a missing instances file?)", root, what,
+             (long long)src->n_labels, (long long)dst->n_labels);
+  HP_CALL(hp_ingest_grow((void **)&dst->items, &dst->cap, dst->n + src->n, sizeof *dst->items, "ingest record list"));
+  for (int64_t i = 0; i < src->n; i++) {
+    dst->items[dst->n] = src->items[i]; /* the strings and labels move with it */
+    dst->items[dst->n].split = split;
+    dst->n_captions += src->items[i].n_captions;
+    dst->n++;
+  }
+  src->n = 0;
+  src->n_captions = 0;
+  return 0;
+}
+
+static int parse_one(const ingest_params *p, const char *split, const hp_ingest_opts *o, hp_ingest_list *l,
+                     hp_ingest_report *rep) {
+  if (strcmp(p->format, "coco") == 0) return hp_coco_parse(p->root, split, o, l, rep);
+  return hp_roco_parse(p->root, split, p->nterms, p->terms, o, l, rep);
+}
+
 static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_report *rep) {
   /* Missing image files are found by the decoders, spread over the ranks. */
   hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, p->follow_symlinks};
-  if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
+  if (p->n_sources > 0) { /* coco or roco: each source is one of its split folders */
+    for (int k = 0; k < p->n_sources; k++) {
+      hp_ingest_list one;
+      hp_ingest_list_init(&one);
+      int e = parse_one(p, p->source[k], &o, &one, rep);
+      if (!e) e = append_source(l, &one, p->source_split[k], p->root, p->source[k]);
+      hp_ingest_list_free(&one);
+      HP_CALL(e);
+    }
+  } else if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
   else if (strcmp(p->format, "roco") == 0)
     HP_CALL(hp_roco_parse(p->root, p->split, p->nterms, p->terms, &o, l, rep));
   else if (strcmp(p->format, "csv") == 0) HP_CALL(hp_table_parse(p->root, &p->table, &o, l, rep));
@@ -145,6 +219,56 @@ static int read_annotated(hp_stage_ctx *ctx, const ingest_params *p, const hp_in
   return de;
 }
 
+/* The split of every row of this rank: drawn with data.*_frac (hp_split_assign) when the input
+ * gave none; else the sources' splits, and when no source is the validation split, each train
+ * row becomes validation with probability val_frac / (train_frac + val_frac), by a keyed hash of
+ * (seed, row), so that the same rows are chosen at any rank count. method: what was done. */
+static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, const hp_ingest_shard *sh, uint8_t *split,
+                         char *method, size_t mn) {
+  int64_t have[4] = {0, 0, 0, 0}; /* rows tagged train, val, test, none */
+  for (int64_t i = 0; i < sh->n; i++) have[sh->split[i] <= HP_SPLIT_TEST ? sh->split[i] : 3]++;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, have, 4, MPI_INT64_T, MPI_SUM, ctx->comm));
+  if (have[0] + have[1] + have[2] == 0) {
+    snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac), seed %llu",
+             p->train_frac, p->val_frac, p->test_frac, (unsigned long long)p->seed);
+    return hp_agree(ctx->comm, hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n,
+                                               split));
+  }
+  if (have[3] > 0)
+    HP_CALL(hp_agree(ctx->comm, HP_ERROR_SET(HP_ERR_INTERNAL, "ingest: %lld images without a split among %lld with one",
+                                             (long long)have[3], (long long)(have[0] + have[1] + have[2]))));
+  size_t u = 0;
+  if (strcmp(p->format, "csv") == 0) {
+    u += (size_t)snprintf(method + u, mn - u, "given by the column \"%s\" of %s", p->table.split_key, p->root);
+  } else {
+    u += (size_t)snprintf(method + u, mn - u, "given by ingest.splits:");
+    for (int s = 0; s < 3 && u < mn; s++) {
+      int first = 1;
+      for (int k = 0; k < p->n_sources && u < mn; k++)
+        if (p->source_split[k] == s) {
+          u += (size_t)snprintf(method + u, mn - u, "%s%s%s", first ? " " : ", ", first ? g_split_names[s] : "",
+                                first ? " = " : "");
+          u += u < mn ? (size_t)snprintf(method + u, mn - u, "%s", p->source[k]) : 0;
+          first = 0;
+        }
+      if (!first && u < mn) u += (size_t)snprintf(method + u, mn - u, ";");
+    }
+  }
+  double q = p->train_frac + p->val_frac > 0 ? p->val_frac / (p->train_frac + p->val_frac) : 0.0;
+  int draw_val = have[1] == 0 && have[0] > 0 && q > 0;
+  if (draw_val && u < mn)
+    snprintf(method + u, mn - u, " validation drawn from the train images, each with probability %.3g "
+             "(data.val_frac / (train_frac + val_frac)), seed %llu", q, (unsigned long long)p->seed);
+  for (int64_t i = 0; i < sh->n; i++) {
+    split[i] = sh->split[i];
+    if (draw_val && split[i] == HP_SPLIT_TRAIN) {
+      uint64_t h = hp_hash4(p->seed, HP_STREAM_SPLIT, (uint64_t)(sh->row0 + i), 1);
+      if ((double)(h >> 11) * 0x1.0p-53 < q) split[i] = HP_SPLIT_VAL;
+    }
+  }
+  return 0;
+}
+
 static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   hp_ingest_report rep;
   hp_report_init(&rep);
@@ -160,7 +284,11 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   if (strcmp(p->format, "webdataset") == 0) {
     /* no annotation file: the shards are the records, read where they are decoded */
     int64_t n_shards = 0;
-    HP_CALL(hp_wds_decode(ctx->comm, p->root, &io, &sh, &rep, &n_shards));
+    uint8_t none = HP_INGEST_SPLIT_NONE;
+    if (p->n_sources > 0)
+      HP_CALL(hp_wds_decode(ctx->comm, p->n_sources, p->source, p->source_split, &io, &sh, &rep, &n_shards));
+    else
+      HP_CALL(hp_wds_decode(ctx->comm, 1, &p->root, &none, &io, &sh, &rep, &n_shards));
     int64_t bad = (int64_t)rep.n, all_bad = 0;
     HP_MPI(MPI_Allreduce(&bad, &all_bad, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
     n_records = sh.n_total + all_bad;
@@ -205,8 +333,8 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   /* splits, vocabulary, write */
   uint8_t *split = NULL;
   HP_CALLOC(split, sh.n ? sh.n : 1, "ingest splits");
-  HP_CALL(hp_agree(ctx->comm, hp_split_assign(p->seed, sh.n_total, p->train_frac, p->val_frac,
-                                              sh.row0, sh.n, split)));
+  char method[1024];
+  HP_CALL(assign_splits(ctx, p, &sh, split, method, sizeof method));
   hp_dataset_shard shard = {
       .row0 = sh.row0,
       .n = sh.n,
@@ -222,15 +350,18 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALL(hp_data_train_vocab(ctx->comm, &shard, p->vocab_size, &vocab));
 
   /* label names are identical on every rank (broadcast with the list) */
-  int64_t n_train, n_val, n_test;
-  hp_split_counts(sh.n_total, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
+  int64_t cnt[3] = {0, 0, 0}, n_train, n_val, n_test;
+  for (int64_t i = 0; i < sh.n; i++) cnt[split[i]]++;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, ctx->comm));
+  n_train = cnt[0], n_val = cnt[1], n_test = cnt[2];
+  hp_log_info("ingest: splits: %s", method);
   hp_log_info("ingest: %lld images %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
               "vocabulary %lld", (long long)sh.n_total, (long long)p->image_size,
               (long long)p->image_size, p->aspect, (long long)sh.n_captions_total,
               (long long)n_train, (long long)n_val, (long long)n_test, (long long)sh.n_labels,
               (long long)hp_vocab_size(vocab));
   hp_data_desc desc = {.n_images = sh.n_total, .image_size = p->image_size, .n_labels = sh.n_labels,
-                       .label_names = (const char *const *)sh.label_names};
+                       .label_names = (const char *const *)sh.label_names, .split_method = method};
   char path[4096];
   HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
   HP_CALL(hp_data_write(ctx->comm, path, &desc, vocab, ctx->cfg, ctx->fingerprint, &shard));
@@ -255,7 +386,8 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .follow_symlinks = hp_cfg_bool(cfg, "ingest.follow_symlinks"),
       .table = {.image_key = hp_cfg_str(cfg, "ingest.csv_image_key"),
                 .caption_key = hp_cfg_str(cfg, "ingest.csv_caption_key"),
-                .label_key = hp_cfg_str(cfg, "ingest.csv_label_key")},
+                .label_key = hp_cfg_str(cfg, "ingest.csv_label_key"),
+                .split_key = hp_cfg_str(cfg, "ingest.csv_split_key")},
       .train_frac = hp_cfg_float(cfg, "data.train_frac"),
       .val_frac = hp_cfg_float(cfg, "data.val_frac"),
       .test_frac = hp_cfg_float(cfg, "data.test_frac"),
@@ -263,10 +395,28 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
   };
   const char *sep = hp_cfg_str(cfg, "ingest.csv_separator");
   p.table.sep = strcmp(sep, "comma") == 0 ? ',' : strcmp(sep, "tab") == 0 ? '\t' : strcmp(sep, "semicolon") == 0 ? ';' : 0;
+  int ns[3];
+  for (int s = 0; s < 3; s++) {
+    char key[64];
+    snprintf(key, sizeof key, "ingest.splits.%s", g_split_names[s]);
+    ns[s] = hp_cfg_list_len(cfg, key);
+    p.n_sources += ns[s];
+  }
+  HP_CALLOC(p.source, p.n_sources > 0 ? p.n_sources : 1, "ingest sources");
+  HP_CALLOC(p.source_split, p.n_sources > 0 ? p.n_sources : 1, "ingest sources");
+  for (int s = 0, k = 0; s < 3; s++)
+    for (int j = 0; j < ns[s]; j++, k++) {
+      char key[64];
+      snprintf(key, sizeof key, "ingest.splits.%s", g_split_names[s]);
+      p.source[k] = hp_cfg_list_str(cfg, key, j);
+      p.source_split[k] = (uint8_t)s;
+    }
   HP_CALLOC(p.terms, p.nterms > 0 ? p.nterms : 1, "ROCO terms");
   for (int t = 0; t < p.nterms; t++) p.terms[t] = hp_cfg_list_str(cfg, "ingest.roco_terms", t);
   HP_CALL(hp_agree(ctx->comm, check_params(cfg, &p)));
   HP_CALL(run_ingest(ctx, &p));
   free(p.terms);
+  free(p.source);
+  free(p.source_split);
   return 0;
 }

@@ -220,6 +220,13 @@ static int section_dataset(report *r) {
   fprintf(r->f, "| captions | %" PRId64 " (%.2f per image) |\n", m[0], n > 0 ? (double)m[0] / (double)n : 0.0);
   fprintf(r->f, "| split (train / val / test images) | %" PRId64 " / %" PRId64 " / %" PRId64 " |\n", cnt[0], cnt[1],
           cnt[2]);
+  char *how = attr_opt(fid, path, "/", "split");
+  if (how) {
+    fprintf(r->f, "| how the split was made | ");
+    md_text(r->f, how, 400);
+    fprintf(r->f, " |\n");
+    free(how);
+  }
   if (exists(fid, path, "/labels/names")) {
     int64_t L;
     HP_CALL(strtab_count(fid, path, "/labels/names", &L));
