@@ -4,7 +4,8 @@
  *   hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...
  *   hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
  *   hpclip check FILE.h5
- *   hpclip config --doc | --check JOB.cfg [-s key=value]...
+ *   hpclip config --doc | --check JOB.cfg [--np N] [-s key=value]... | --print JOB.cfg [-s key=value]...
+ *   hpclip STAGE --help | run --help
  *   hpclip --help | --version
  *
  * Every rank parses the same arguments, so usage and config errors are found by all ranks at
@@ -27,6 +28,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "io/check.h"
+#include "stages/preflight.h"
 #include "stages/stage.h"
 
 #define MAX_OVERRIDES 256
@@ -36,7 +38,8 @@ typedef struct {
   const char *job;     /* JOB.cfg or FILE.h5 */
   const char *run_dir;
   const char *stages;  /* --stages a,b */
-  int force, doc, check;
+  int force, doc, check, print, help;
+  int np;              /* config --check --np N (0 = not given) */
   int noverrides;
   const char *overrides[MAX_OVERRIDES];
 } cli_args;
@@ -54,7 +57,11 @@ static void usage(FILE *f) {
           "                                         (synth.coco_*; the input of ingest, docs/stages.md)\n"
           "  hpclip check FILE.h5                   validate an hpclip file against its schema\n"
           "  hpclip config --doc                    print the configuration reference (Markdown)\n"
-          "  hpclip config --check JOB.cfg [-s key=value]...   validate a job file, run nothing\n"
+          "  hpclip config --check JOB.cfg [--np N] [-s key=value]...\n"
+          "                                         validate a job file and what can be checked of its\n"
+          "                                         data and batch sizes for N ranks; run nothing\n"
+          "  hpclip config --print JOB.cfg [-s key=value]...   the effective configuration\n"
+          "  hpclip STAGE --help                    what a stage reads, writes, and its keys\n"
           "  hpclip --help | --version\n"
           "\n"
           "stages:\n",
@@ -101,6 +108,16 @@ static int parse_args(int argc, char **argv, cli_args *a) {
       a->doc = 1;
     } else if (strcmp(s, "--check") == 0) {
       a->check = 1;
+    } else if (strcmp(s, "--print") == 0) {
+      a->print = 1;
+    } else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+      a->help = 1;
+    } else if (strcmp(s, "--np") == 0 || strncmp(s, "--np=", 5) == 0) {
+      const char *v = s[4] == '=' ? s + 5 : (i + 1 < argc ? argv[++i] : NULL);
+      char *end = NULL;
+      long k = v ? strtol(v, &end, 10) : 0;
+      if (!v || !*v || *end || k < 1 || k > 10000000) HP_ERROR(HP_ERR_USAGE, "--np needs a rank count (1 or more)");
+      a->np = (int)k;
     } else if (s[0] == '-' && s[1]) {
       HP_ERROR(HP_ERR_USAGE, "unknown option '%s' (try hpclip --help)", s);
     } else if (!a->job) {
@@ -141,12 +158,50 @@ static int cmd_config(MPI_Comm comm, const cli_args *a) {
     if (rank == 0) hp_config_print_doc(stdout);
     return 0;
   }
-  if (!a->check) HP_ERROR(HP_ERR_USAGE, "config: expected --doc or --check JOB.cfg");
+  if (!a->check && !a->print) HP_ERROR(HP_ERR_USAGE, "config: expected --doc, --check JOB.cfg or --print JOB.cfg");
   hp_config *cfg = NULL;
   HP_CALL(hp_agree(comm, load_job(a, &cfg)));
-  if (rank == 0) printf("%s: valid\n", a->job);
+  if (a->print) {
+    char *text = NULL;
+    int e = hp_config_dump(cfg, &text);
+    if (!e && rank == 0) fputs(text, stdout);
+    free(text);
+    hp_config_free(cfg);
+    return e;
+  }
+  const hp_stage *list[64];
+  int n = 0;
+  for (int i = 0; i < hp_cfg_list_len(cfg, "run.stages") && i < 64; i++)
+    list[n++] = hp_stage_find(hp_cfg_list_str(cfg, "run.stages", i));
+  int e = hp_agree(comm, hp_preflight(cfg, a->np, list, n));
+  if (!e && rank == 0)
+    printf("%s: valid%s%s\n", a->job, a->np ? "; checked for " : "; data locations checked (--np N also checks the batch sizes)",
+           a->np ? (a->np > 1 ? "the given ranks" : "1 rank") : "");
   hp_config_free(cfg);
-  return 0;
+  return e;
+}
+
+/* `hpclip STAGE --help`: what it reads and writes, and the keys its output depends on. */
+static void stage_help(const hp_stage *st) {
+  printf("hpclip %s — %s\n\nusage: mpirun -np N hpclip %s JOB.cfg [--run-dir DIR] [--force] [-s key=value]...\n\n",
+         st->name, st->doc, st->name);
+  printf("reads (in the run directory):");
+  if (!st->inputs[0]) printf(" nothing");
+  for (int i = 0; i < 4 && st->inputs[i]; i++) printf(" %s", st->inputs[i]);
+  printf("\nwrites: %s (atomically; skipped when complete and up to date, --force reruns it)\n\n", st->output);
+  printf("configuration keys its output depends on (docs/config.md has them all):\n");
+  hp_config_print_keys(stdout, st->config_prefixes);
+}
+
+static const char *command_suggestion(const char *word, char *buf, size_t n) {
+  const char *cands[80];
+  int k = 0;
+  for (int i = 0; i < hp_nstages && k < 75; i++) cands[k++] = hp_stages[i].name;
+  cands[k++] = "run";
+  cands[k++] = "check";
+  cands[k++] = "config";
+  cands[k++] = "synth-coco";
+  return hp_config_suggest_word(word, cands, k, buf, n);
 }
 
 static int cmd_check(MPI_Comm comm, const cli_args *a) {
@@ -166,7 +221,8 @@ static int stage_list(const char *spec, const hp_stage **out, int *n) {
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     while (*t == ' ') t++;
     const hp_stage *st = hp_stage_find(t);
-    if (!st) HP_ERROR(HP_ERR_USAGE, "--stages: unknown stage '%s'", t);
+    char hint[96];
+    if (!st) HP_ERROR(HP_ERR_USAGE, "--stages: unknown stage '%s'%s", t, command_suggestion(t, hint, sizeof hint));
     if (*n == 64) HP_ERROR(HP_ERR_USAGE, "--stages: too many stages");
     out[(*n)++] = st;
   }
@@ -195,6 +251,8 @@ static int cmd_run(MPI_Comm comm, const cli_args *a) {
                          "%s: stage '%s' (%s) is not implemented yet in hpclip %s", a->job, list[i]->name,
                          list[i]->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
+  /* what can be checked before the first stage: not minutes into the job */
+  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), list, n)));
   const char *dir = hp_cfg_str(cfg, "run.dir");
   hp_log_info("hpclip %s: job %s, %d rank%s, run directory %s", HPCLIP_VERSION, a->job, hp_log_size(),
               hp_log_size() > 1 ? "s" : "", dir);
@@ -211,6 +269,7 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
     err = HP_ERROR_SET(HP_ERR_NOTIMPL,
                        "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
+  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), &st, 1)));
   HP_CALL(hp_stage_run(comm, cfg, hp_cfg_str(cfg, "run.dir"), st, a->force));
   hp_config_free(cfg);
   return 0;
@@ -237,14 +296,23 @@ static int dispatch(MPI_Comm comm, int argc, char **argv) {
     if (rank == 0) printf("hpclip %s\n", HPCLIP_VERSION);
     return 0;
   }
+  if (a.help) {
+    const hp_stage *st = hp_stage_find(a.command);
+    if (rank == 0) {
+      if (st) stage_help(st);
+      else usage(stdout);
+    }
+    return 0;
+  }
   if (strcmp(a.command, "config") == 0) return cmd_config(comm, &a);
   if (strcmp(a.command, "check") == 0) return cmd_check(comm, &a);
   if (strcmp(a.command, "run") == 0) return cmd_run(comm, &a);
   if (strcmp(a.command, "synth-coco") == 0) return cmd_synth_coco(comm, &a);
   const hp_stage *st = hp_stage_find(a.command);
   if (st) return cmd_stage(comm, &a, st);
-  HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE,
-                                      "unknown command '%s' (try hpclip --help)", a.command)));
+  char hint[96];
+  HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE, "unknown command '%s'%s (try hpclip --help)", a.command,
+                                      command_suggestion(a.command, hint, sizeof hint))));
   return 0;
 }
 

@@ -1237,3 +1237,27 @@ void hp_config_print_doc(FILE *f) {
   if (o.p) fputs(o.p, f);
   free(o.p);
 }
+
+const char *hp_config_suggest_word(const char *word, const char *const *cands, int n, char *buf, size_t bn) {
+  int best = 1000;
+  buf[0] = 0;
+  for (int i = 0; i < n; i++) {
+    int d = levenshtein(word, cands[i]);
+    if (close_enough(d, strlen(word)) && d < best) {
+      best = d;
+      snprintf(buf, bn, " (did you mean '%s'?)", cands[i]);
+    }
+  }
+  return buf;
+}
+
+void hp_config_print_keys(FILE *f, const char *const *prefixes) {
+  for (int i = 0; i < hp_cfg_nkeys; i++) {
+    const hp_cfg_key *k = &hp_cfg_keys[i];
+    int sel = 0;
+    for (int j = 0; prefixes && prefixes[j] && !sel; j++) sel = hp_config_prefix_selects(prefixes[j], k->key);
+    if (!sel) continue;
+    fprintf(f, "  %s (%s, default %s): %s\n", k->key, type_name(k->type),
+            k->def ? (k->def[0] ? k->def : "empty") : "required", k->doc);
+  }
+}

@@ -79,4 +79,12 @@ int hp_config_prefix_selects(const char *prefix, const char *key);
 /* Markdown reference of the whole table (`hpclip config --doc`, docs/config.md). */
 void hp_config_print_doc(FILE *f);
 
+/* Plain-text lines "  key (type, default D): doc" of the table keys that `prefixes` select
+ * (hp_config_prefix_selects; NULL-terminated), for `hpclip STAGE --help`. */
+void hp_config_print_keys(FILE *f, const char *const *prefixes);
+
+/* " (did you mean 'x'?)" for the candidate closest to `word` (case-insensitive edit distance,
+ * close relative to the word's length), or "" when none is close. Written into buf. */
+const char *hp_config_suggest_word(const char *word, const char *const *cands, int n, char *buf, size_t bn);
+
 #endif

@@ -83,7 +83,7 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv|webdataset",
      "layout of ingest.root: MS COCO, ROCO (radiology), Fashion Product Images (Kaggle styles.csv), a "
      "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout), or "
-     "webdataset tar shards as img2dataset writes them (KEY.jpg|png + KEY.txt per sample)"},
+     "webdataset tar shards as img2dataset writes them (KEY.jpg or KEY.png + KEY.txt per sample)"},
     {"ingest.root", HP_T_STRING, "", NO_RANGE, NULL,
      "folder holding the dataset in its original layout (required by the ingest stage); for format csv "
      "the table file itself, its image paths relative to the table's folder; for webdataset the shards: "

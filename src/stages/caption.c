@@ -38,6 +38,7 @@
 #include "metrics/caption_metrics.h"
 #include "models/decode.h"
 #include "models/support_memory.h"
+#include "stages/markdown.h"
 #include "stages/caption_common.h"
 #include "stages/eval_common.h"
 #include "text/tokenizer.h"
@@ -129,10 +130,12 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "Examples (the first %" PRId64 " images of the split):\n\n| image | (a) direct | (b) projected | "
             "references |\n|---:|---|---|---|\n", o->nex);
     for (int64_t i = 0; i < o->nex; i++) {
-      fprintf(f, "| %" PRId64 " | %s | %s | ", o->images[i], o->text[0][i], o->text[1][i]);
-      for (const char *s = o->refs[i]; *s; s++) /* '|' escaped inside the table */
-        if (*s == '|') fputs("\\|", f);
-        else fputc(*s, f);
+      fprintf(f, "| %" PRId64 " | ", o->images[i]);
+      hp_md_text(f, o->text[0][i], 0);
+      fprintf(f, " | ");
+      hp_md_text(f, o->text[1][i], 0);
+      fprintf(f, " | ");
+      hp_md_text(f, o->refs[i], 0);
       fprintf(f, " |\n");
     }
     fprintf(f, "\n");

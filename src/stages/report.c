@@ -38,6 +38,7 @@
 #include "io/check.h"
 #include "io/h5.h"
 #include "io/results.h"
+#include "stages/markdown.h"
 #include "stages/stage.h"
 
 #define MAX_VALUES 256   /* a dataset with more values is listed by shape only */
@@ -163,17 +164,6 @@ static int state_value(const char *state, const char *key, char *buf, size_t n) 
   return 0;
 }
 
-/* Markdown-safe inline text: '|' and newlines would break a table row. */
-static void md_text(FILE *f, const char *s, size_t max) {
-  size_t i = 0;
-  for (; s[i] && i < max; i++) {
-    if (s[i] == '|') fputs("\\|", f);
-    else if (s[i] == '\n' || s[i] == '\r') fputc(' ', f);
-    else fputc(s[i], f);
-  }
-  if (s[i]) fputs("…", f);
-}
-
 /* ---- sections -------------------------------------------------------------------------------- */
 
 static int file_row(report *r, const char *name, const char *what) {
@@ -223,7 +213,7 @@ static int section_dataset(report *r) {
   char *how = attr_opt(fid, path, "/", "split");
   if (how) {
     fprintf(r->f, "| how the split was made | ");
-    md_text(r->f, how, 400);
+    hp_md_text(r->f, how, 400);
     fprintf(r->f, " |\n");
     free(how);
   }
@@ -235,7 +225,7 @@ static int section_dataset(report *r) {
       char *s;
       HP_CALL(strtab_get(fid, path, "/labels/names", i, &s));
       fprintf(r->f, "%s ", i ? "," : "");
-      md_text(r->f, s, 80);
+      hp_md_text(r->f, s, 80);
       free(s);
     }
     fprintf(r->f, "%s |\n", L > 40 ? ", …" : "");
@@ -246,7 +236,7 @@ static int section_dataset(report *r) {
     char *s;
     HP_CALL(strtab_get(fid, path, "/source_id", 0, &s));
     fprintf(r->f, "| source (first image's id) | `");
-    md_text(r->f, s, 200);
+    hp_md_text(r->f, s, 200);
     fprintf(r->f, "` |\n");
     free(s);
   }
@@ -471,7 +461,7 @@ static int values_table(report *r, hid_t fid, const char *path, const char *gobj
       if (nr == rows) fprintf(r->f, "| %s |", ritems[i]);
       else if (names) {
         fprintf(r->f, "| ");
-        md_text(r->f, names[i], 80);
+        hp_md_text(r->f, names[i], 80);
         fprintf(r->f, " |");
       } else fprintf(r->f, "| %" PRId64 " |", i);
       for (int64_t j = 0; j < cols; j++)
@@ -545,7 +535,7 @@ static herr_t attr_row(hid_t loc, const char *name, const H5A_info_t *info, void
   char *s = attr_opt(a->fid, a->path, a->obj, name);
   if (s) {
     fprintf(a->r->f, "| %s | ", name);
-    md_text(a->r->f, s, 200);
+    hp_md_text(a->r->f, s, 200);
     fprintf(a->r->f, " |\n");
     free(s);
     return 0;

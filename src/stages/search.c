@@ -45,6 +45,7 @@
 #include "comm/shard.h"
 #include "metrics/ranking.h"
 #include "stages/eval_common.h"
+#include "stages/markdown.h"
 #include "index/index.h"
 #include "stages/search_png.h"
 #include "stages/search_queries.h"
@@ -65,6 +66,7 @@ typedef struct {
   double table1[2][12];                /* rows: relevant, retrieved conventions */
   int64_t active;                      /* classes with relevant > 0 */
   double clip[2][3];                   /* i2t, t2i recall at 1, 5, 10 */
+  double clip_chance[2][3];            /* the same for a random ranking (markdown.h) */
   int64_t n_images, n_captions;
   const char *prompt, *split, *model;
   int conv;
@@ -428,6 +430,25 @@ static int image_to_image(hp_stage_ctx *ctx, hp_embeddings *em, search_out *o, h
   return 0;
 }
 
+/* Recall@k of a random ranking in both directions: image -> caption averages, over the selected
+ * images, the chance that one of the image's c_i captions is among k of the split's captions;
+ * caption -> image has one right image among the split's. */
+static int clip_chance(const hp_embeddings *em, const row_sel *rs, search_out *o) {
+  int32_t *nc = NULL;
+  HP_CALLOC(nc, em->n_images > 0 ? em->n_images : 1, "captions per image");
+  for (int64_t c = 0; c < em->n_captions; c++)
+    if (selected(rs, 1, c)) nc[rs->capimg[c]]++;
+  for (int kk = 0; kk < 3; kk++) {
+    double s = 0.0;
+    for (int64_t i = 0; i < em->n_images; i++)
+      if (selected(rs, 0, i)) s += hp_chance_hit_at_k(o->n_captions, nc[i], g_ks[kk]);
+    o->clip_chance[0][kk] = o->n_images ? s / (double)o->n_images : 0.0;
+    o->clip_chance[1][kk] = hp_chance_hit_at_k(o->n_images, 1, g_ks[kk]);
+  }
+  free(nc);
+  return 0;
+}
+
 /* CLIP protocol within the selected images (index ix; their ids and labels in im) and their
  * captions (an index built here): caption -> image, image -> caption, then image -> image. */
 static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_images *im, hp_index *ix,
@@ -447,6 +468,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
     o->clip[0][kk] = o->n_images ? o->clip[0][kk] / (double)o->n_images : 0.0;
     o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : 0.0;
   }
+  HP_CALL(clip_chance(em, rs, o));
   hp_index_free(cix); /* before image -> image, which needs only the image index */
   HP_CALL(image_to_image(ctx, em, o, ix, rs, im));
   HP_CALL(finish_queries(ctx, o, QS_I2I));
@@ -513,23 +535,47 @@ static void markdown(FILE *f, void *arg) {
   const char *conv = o->conv ? "retrieved" : "relevant";
   fprintf(f, "## Retrieval (`search`)\n\nModel `%s`; split `%s`; %" PRId64 " images, %" PRId64 " captions.\n\n",
           o->model, o->split, o->n_images, o->n_captions);
+  if (o->n_images < 10)
+    fprintf(f, "⚠ The split has only %" PRId64 " images: recall at k >= %" PRId64 " is 1 by construction, and every "
+            "figure below rests on very few queries.\n\n", o->n_images, o->n_images > 0 ? o->n_images : 1);
   if (o->L > 0) {
-    fprintf(f, "Label queries: \"%s\"; %" PRId64 " of %" PRId64
-            " classes have relevant images and are averaged; R/NDCG/MAP denominators: `%s` (docs/metrics.md).\n\n",
-            o->prompt, o->active, o->L, conv);
+    /* a random ranking: P@k = the class's share of the split, R@k = k / n (relevant convention) */
+    double chance[12] = {0};
+    for (int64_t c = 0; c < o->L; c++)
+      if (o->relevant[c] > 0) chance[0] += (double)o->relevant[c] / (double)(o->n_images > 0 ? o->n_images : 1);
+    chance[0] = o->active > 0 ? chance[0] / (double)o->active : 0.0;
+    chance[1] = chance[2] = chance[0];
+    for (int k = 0; k < 3; k++)
+      chance[3 + k] = o->n_images > 0 ? (g_ks[k] < o->n_images ? (double)g_ks[k] / (double)o->n_images : 1.0) : 0.0;
+    fprintf(f, "Label queries: \"");
+    hp_md_text(f, o->prompt, 200);
+    fprintf(f, "\"; %" PRId64 " of %" PRId64
+            " classes have relevant images and are averaged; R/NDCG/MAP denominators: `%s` (docs/metrics.md). "
+            "The chance row is a random ranking's expected P@k (the classes' mean share of the split) and R@k "
+            "(k / images, relevant convention); ⚠ marks a figure within 2x of it.\n\n",
+            o->active, o->L, conv);
     fprintf(f, "| Model | P@1 | P@5 | P@10 | R@1 | R@5 | R@10 | NDCG@1 | NDCG@5 | NDCG@10 | MAP@1 | MAP@5 | MAP@10 |\n");
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int r = 0; r < 2; r++) {
       int row = r == 0 ? o->conv : 1 - o->conv;
       fprintf(f, "| this model (%s)", row ? "retrieved" : "relevant");
-      for (int j = 0; j < 12; j++) fprintf(f, " | %.3f", o->table1[row][j]);
+      for (int j = 0; j < 12; j++)
+        fprintf(f, " | %.3f%s", o->table1[row][j], j < 3 || (j < 6 && row == 0) ? hp_md_flag(o->table1[row][j], chance[j]) : "");
       fprintf(f, " |\n");
     }
+    fprintf(f, "| chance (random ranking)");
+    for (int j = 0; j < 12; j++) {
+      if (j < 6) fprintf(f, " | %.3f", chance[j]);
+      else fprintf(f, " | –");
+    }
+    fprintf(f, " |\n");
     fprintf(f, "\nPer class (`%s` convention):\n\n| class | relevant | P@1 | P@5 | P@10 | R@1 | R@5 | R@10 | NDCG@1 | "
                "NDCG@5 | NDCG@10 | AP@1 | AP@5 | AP@10 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             conv);
     for (int64_t c = 0; c < o->L; c++) {
-      fprintf(f, "| %s | %" PRId64, o->names[c], o->relevant[c]);
+      fprintf(f, "| ");
+      hp_md_text(f, o->names[c], 200);
+      fprintf(f, " | %" PRId64, o->relevant[c]);
       const int mi[4] = {0, o->conv ? 4 : 1, o->conv ? 5 : 2, o->conv ? 6 : 3};
       for (int m = 0; m < 4; m++)
         for (int k = 0; k < 3; k++) fprintf(f, " | %.3f", o->m[mi[m]][c * 3 + k]);
@@ -540,9 +586,16 @@ static void markdown(FILE *f, void *arg) {
   } else {
     fprintf(f, "The dataset has no labels: no label-query retrieval.\n\n");
   }
-  fprintf(f, "CLIP retrieval protocol within the split:\n\n| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n");
-  fprintf(f, "| image → caption | %.3f | %.3f | %.3f |\n", o->clip[0][0], o->clip[0][1], o->clip[0][2]);
-  fprintf(f, "| caption → image | %.3f | %.3f | %.3f |\n\n", o->clip[1][0], o->clip[1][1], o->clip[1][2]);
+  fprintf(f, "CLIP retrieval protocol within the split (chance: a random ranking's recall; ⚠ marks a figure within "
+             "2x of it):\n\n| direction | R@1 | R@5 | R@10 | chance R@1 | chance R@5 | chance R@10 |\n"
+             "|---|---:|---:|---:|---:|---:|---:|\n");
+  for (int d = 0; d < 2; d++) {
+    fprintf(f, "| %s", d == 0 ? "image → caption" : "caption → image");
+    for (int k = 0; k < 3; k++) fprintf(f, " | %.3f%s", o->clip[d][k], hp_md_flag(o->clip[d][k], o->clip_chance[d][k]));
+    for (int k = 0; k < 3; k++) fprintf(f, " | %.3f", o->clip_chance[d][k]);
+    fprintf(f, " |\n");
+  }
+  fprintf(f, "\n");
   if (o->L > 0)
     fprintf(f, "Image → image within the split (each image's 10 nearest other images): the share carrying a label "
                "of the query image:\n\n| P@1 | P@5 | P@10 |\n|---:|---:|---:|\n| %.3f | %.3f | %.3f |\n\n",
@@ -553,8 +606,11 @@ static void markdown(FILE *f, void *arg) {
                "grey: no image): ![top-5 grid](" HP_FILE_SEARCH_PNG ")\n\n| row | class | %s |\n|---|---|---:|\n",
             apn, apn);
     const int apm = o->conv ? 6 : 3;
-    fprintf(f, "| 1 (best) | %s | %.3f |\n", o->names[o->best], o->m[apm][o->best * 3 + 2]);
-    fprintf(f, "| 2 (worst) | %s | %.3f |\n\n", o->names[o->worst], o->m[apm][o->worst * 3 + 2]);
+    fprintf(f, "| 1 (best) | ");
+    hp_md_text(f, o->names[o->best], 200);
+    fprintf(f, " | %.3f |\n| 2 (worst) | ", o->m[apm][o->best * 3 + 2]);
+    hp_md_text(f, o->names[o->worst], 200);
+    fprintf(f, " | %.3f |\n\n", o->m[apm][o->worst * 3 + 2]);
   }
   if (o->forest) {
     fprintf(f, "Index `forest`: %d trees, leaf size %d, search_k %" PRId64 " per shard, %" PRId64

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "metrics/ranking.h"
 #include "index/index.h"
+#include "stages/markdown.h"
 
 #define KMAX 10
 static const int g_ks[3] = {1, 5, 10};
@@ -59,6 +60,7 @@ static int parse_one(const char *file, int64_t q, const char *text, const char *
         HP_ERROR(HP_ERR_CONFIG, "%s: search.query_labels item %" PRId64 " (\"%s\", query \"%s\"): empty label name",
                  file, q + 1, spec, text);
       int64_t k = find_label(names, L, x, y);
+      if (k < 0 && !t->unmatched[q]) HP_CALL(dup(x, (size_t)(y - x), &t->unmatched[q]));
       if (k < 0) /* e.g. an articleType absent from a subset: no image can be relevant through it */
         hp_log_info("search: search.query_labels item %" PRId64 " (query \"%s\"): \"%.*s\" is not a label of "
                     "this dataset (dataset.h5 /labels/names, e.g. \"%s\"): no image has it",
@@ -88,6 +90,7 @@ int hp_query_table_parse(const hp_config *cfg, char *const *label_names, int64_t
   HP_CALLOC(t->term_nalt, Q, "query terms");
   HP_CALLOC(t->term_label, Q, "query terms");
   HP_CALLOC(t->relevant, Q, "query relevant counts");
+  HP_CALLOC(t->unmatched, Q, "query label matches");
   for (int m = 0; m < 5; m++) HP_CALLOC(t->m[m], Q * 3, "query metrics");
   for (int64_t q = 0; q < Q; q++) {
     const char *text = hp_cfg_list_str(cfg, "search.queries", (int)q);
@@ -194,14 +197,28 @@ int hp_query_table_write(hp_results_w *w, const hp_query_table *t) {
 void hp_query_table_markdown(FILE *f, const hp_query_table *t, const char *name, int conv) {
   if (t->Q == 0) return;
   const char *cv = conv ? "retrieved" : "relevant";
-  fprintf(f, "Free-text queries (the study's Table 3): %" PRId64 " queries, %" PRId64
-          " with relevant images in the split are averaged; NDCG/MAP denominators: `%s` (docs/metrics.md).\n\n",
-          t->Q, t->active, cv);
+  int64_t matched = 0;
+  for (int64_t q = 0; q < t->Q; q++) matched += t->unmatched[q] == NULL;
+  fprintf(f, "Free-text queries (the study's Table 3): %" PRId64 " queries; %" PRId64 " of them name only labels of "
+          "this dataset", t->Q, matched);
+  for (int64_t q = 0, first = 1; q < t->Q; q++)
+    if (t->unmatched[q]) {
+      fprintf(f, "%s\"", first ? " (not: " : ", ");
+      hp_md_text(f, t->text[q], 100);
+      fprintf(f, "\", whose \"");
+      hp_md_text(f, t->unmatched[q], 100);
+      fprintf(f, "\" is not a label");
+      first = 0;
+    }
+  fprintf(f, "%s; %" PRId64 " with relevant images in the split are averaged; NDCG/MAP denominators: `%s` "
+          "(docs/metrics.md).\n\n", matched < t->Q ? ")" : "", t->active, cv);
   fprintf(f, "| Dataset | P@1 | P@5 | P@10 | NDCG@1 | NDCG@5 | NDCG@10 | MAP@1 | MAP@5 | MAP@10 |\n");
   fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int r = 0; r < 2; r++) {
     int row = r == 0 ? conv : 1 - conv;
-    fprintf(f, "| %s (%s)", name, row ? "retrieved" : "relevant");
+    fprintf(f, "| ");
+    hp_md_text(f, name, 100);
+    fprintf(f, " (%s)", row ? "retrieved" : "relevant");
     for (int j = 0; j < 9; j++) fprintf(f, " | %.3f", t->table3[row][j]);
     fprintf(f, " |\n");
   }
@@ -209,7 +226,11 @@ void hp_query_table_markdown(FILE *f, const hp_query_table *t, const char *name,
              "NDCG@10 | AP@1 | AP@5 | AP@10 |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
           cv);
   for (int64_t q = 0; q < t->Q; q++) {
-    fprintf(f, "| %s | %s | %" PRId64, t->text[q], t->spec[q], t->relevant[q]);
+    fprintf(f, "| ");
+    hp_md_text(f, t->text[q], 200);
+    fprintf(f, " | ");
+    hp_md_text(f, t->spec[q], 400);
+    fprintf(f, " | %" PRId64, t->relevant[q]);
     const int mi[3] = {0, conv ? 3 : 1, conv ? 4 : 2};
     for (int m = 0; m < 3; m++)
       for (int k = 0; k < 3; k++) fprintf(f, " | %.3f", t->m[mi[m]][q * 3 + k]);
@@ -222,6 +243,7 @@ void hp_query_table_free(hp_query_table *t) {
   for (int64_t q = 0; q < t->Q; q++) {
     if (t->text) free(t->text[q]);
     if (t->spec) free(t->spec[q]);
+    if (t->unmatched) free(t->unmatched[q]);
     if (t->term_label && t->term_label[q]) {
       for (int64_t i = 0; i < t->nterm[q]; i++) free(t->term_label[q][i]);
       free(t->term_label[q]);
@@ -230,6 +252,7 @@ void hp_query_table_free(hp_query_table *t) {
   }
   free(t->text);
   free(t->spec);
+  free(t->unmatched);
   free(t->nterm);
   free(t->term_nalt);
   free(t->term_label);

@@ -32,6 +32,8 @@ typedef struct {
   int64_t **term_nalt;      /* [Q][nterm] alternatives of each term */
   int64_t ***term_label;    /* [Q][nterm][nalt] label indices */
   int64_t *relevant;        /* [Q] relevant images in the split */
+  char **unmatched;         /* [Q] the first label name of the query's spec that the dataset lacks,
+                             * NULL when all are labels of the dataset (owned copies) */
   double *m[5];             /* [Q,3]: P, NDCG, AP, NDCG_ret, AP_ret at 1, 5, 10 */
   double table3[2][9];      /* rows: relevant, retrieved; P@1,5,10 NDCG@1,5,10 MAP@1,5,10 */
   int64_t active;           /* queries with relevant > 0 */

@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "metrics/classify.h"
+#include "stages/markdown.h"
 #include "stages/eval_common.h"
 #include "index/index.h"
 
@@ -61,17 +62,31 @@ static int write_group(hp_results_w *w, void *arg) {
 
 static void markdown(FILE *f, void *arg) {
   zs_out *o = arg;
-  fprintf(f, "## Zero-shot classification (`zeroshot`)\n\nModel `%s`; split `%s`; prompt \"%s\"; %" PRId64
-          " images counted (%" PRId64 " without labels skipped); macro averages over %" PRId64 " classes.\n\n",
-          o->model, o->split, o->prompt, o->s.items, o->unlabelled, o->s.active);
+  fprintf(f, "## Zero-shot classification (`zeroshot`)\n\nModel `%s`; split `%s`; prompt \"", o->model, o->split);
+  hp_md_text(f, o->prompt, 200);
+  fprintf(f, "\"; %" PRId64 " images counted (%" PRId64 " without labels skipped); macro averages over %" PRId64
+          " classes.\n\n", o->s.items, o->unlabelled, o->s.active);
+  /* chance: a uniform guess over the classes, and always guessing the most frequent one */
+  int64_t most = 0;
+  for (int64_t c = 0; c < o->L; c++) most = o->c[c].support > most ? o->c[c].support : most;
+  double uniform = o->s.active > 0 ? 1.0 / (double)o->s.active : 0.0,
+         majority = o->s.items > 0 ? (double)most / (double)o->s.items : 0.0;
+  const char *flag = o->s.accuracy <= majority && o->s.items > 0 ? " ⚠" : hp_md_flag(o->s.accuracy, uniform);
+  fprintf(f, "Chance: accuracy %.3f for a uniform guess over the %" PRId64 " classes, %.3f for always the most frequent "
+          "class; ⚠ marks an accuracy within 2x of the first or not above the second.%s\n\n", uniform, o->s.active,
+          majority,
+          o->s.items < 20 ? " ⚠ Fewer than 20 images were classified: the figures rest on very few." : "");
   fprintf(f, "| Model | macro-P | micro-P | macro-R | micro-R | macro-F1 | micro-F1 | Accuracy |\n");
   fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  fprintf(f, "| this model | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n\n", o->s.macro.precision,
-          o->s.micro.precision, o->s.macro.recall, o->s.micro.recall, o->s.macro.f1, o->s.micro.f1, o->s.accuracy);
+  fprintf(f, "| this model | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f%s |\n\n", o->s.macro.precision,
+          o->s.micro.precision, o->s.macro.recall, o->s.micro.recall, o->s.macro.f1, o->s.micro.f1, o->s.accuracy, flag);
   fprintf(f, "Per class:\n\n| class | support | TP | FP | FN | P | R | F1 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (int64_t c = 0; c < o->L; c++)
-    fprintf(f, "| %s | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %.3f | %.3f | %.3f |\n", o->names[c],
-            o->c[c].support, o->c[c].tp, o->c[c].fp, o->c[c].fn, o->p[c], o->r[c], o->f1[c]);
+  for (int64_t c = 0; c < o->L; c++) {
+    fprintf(f, "| ");
+    hp_md_text(f, o->names[c], 200);
+    fprintf(f, " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %.3f | %.3f | %.3f |\n", o->c[c].support,
+            o->c[c].tp, o->c[c].fp, o->c[c].fn, o->p[c], o->r[c], o->f1[c]);
+  }
   fprintf(f, "\n");
 }
 
