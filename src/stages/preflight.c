@@ -13,6 +13,8 @@
 
 #include "base/error.h"
 #include "data/split.h"
+#include "ingest/coco.h"
+#include "ingest/roco.h"
 #include "ingest/webdataset.h"
 
 typedef struct {
@@ -141,6 +143,13 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
         is_file(root) ? looks_like(root, format, hint, sizeof hint) : "");
     return;
   }
+  for (int k = 0; k < ns; k++) /* split names (the ingest stage refuses them too, later) */
+    if ((strcmp(format, "coco") == 0 && !hp_coco_split_ok(src[k])) || (strcmp(format, "roco") == 0 && !hp_roco_split_ok(src[k]))) {
+      add(pr, 1, "\"%s\" is not a %s split (%s)", src[k], strcmp(format, "coco") == 0 ? "COCO" : "ROCO",
+          strcmp(format, "coco") == 0 ? "train2014, val2014, train2017 or val2017"
+                                      : "train/radiology, validation/radiology or test/radiology");
+      return;
+    }
   char rel[512];
   if (strcmp(format, "fashion") == 0) {
     check_file(pr, root, "styles.csv", format, "the product table");

@@ -23,6 +23,8 @@ expect_fail "a table that is a folder" 0 4 'not a file; ingest.format = "csv" re
 touch "$T/00000.tar" "$T/00001.tar" "$T/00002.tar"
 expect_fail "a missing shard" 0 4 '00003.tar: no such shard' \
   -- config --check "$C" -s ingest.format=webdataset -s "ingest.root=$T/{00000..00003}.tar" -s ingest.split=
+expect_fail "a split name COCO does not have" 0 3 '"train2019" is not a COCO split' \
+  -- config --check "$C" -s ingest.root="$S/coco" -s ingest.split=train2019
 expect_fail "train.batch and 3 ranks" 0 3 'train.batch = 32 is not a multiple of the 3 ranks .*: use 30 or 33' \
   -- config --check "$C" --np 3 -s ingest.root="$S/coco"
 expect_fail "three problems at once" 0 3 \
