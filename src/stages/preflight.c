@@ -111,13 +111,20 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
              *split = hp_cfg_str(cfg, "ingest.split");
   static const char *const parts[3] = {"train", "val", "test"};
   const char *src[64];
+  char src_key[64][32];
   int ns = 0;
   for (int s = 0; s < 3; s++) {
-    char key[64];
+    char key[32];
     snprintf(key, sizeof key, "ingest.splits.%s", parts[s]);
-    for (int j = 0; j < hp_cfg_list_len(cfg, key) && ns < 64; j++) src[ns++] = hp_cfg_list_str(cfg, key, j);
+    for (int j = 0; j < hp_cfg_list_len(cfg, key) && ns < 64; j++) {
+      snprintf(src_key[ns], sizeof src_key[ns], "%s", key);
+      src[ns++] = hp_cfg_list_str(cfg, key, j);
+    }
   }
-  if (ns == 0 && split[0]) src[ns++] = split;
+  if (ns == 0 && split[0]) {
+    snprintf(src_key[ns], sizeof src_key[ns], "ingest.split");
+    src[ns++] = split;
+  }
   char hint[256];
   if (strcmp(format, "webdataset") == 0) {
     int from_splits = ns > 0 && !split[0];
@@ -133,9 +140,11 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
   }
   if (!root[0]) return; /* the stage's own message says what to set */
   if (strcmp(format, "csv") == 0) {
-    if (!is_file(root))
-      add(pr, 0, "ingest.root = \"%s\": not a file; ingest.format = \"csv\" reads a CSV/TSV table%s", root,
+    if (is_dir(root))
+      add(pr, 0, "ingest.root = \"%s\": a folder; ingest.format = \"csv\" reads a CSV/TSV table file%s", root,
           looks_like(root, format, hint, sizeof hint));
+    else if (!is_file(root))
+      add(pr, 0, "ingest.root = \"%s\": no such file (ingest.format = \"csv\" reads a CSV/TSV table)", root);
     return;
   }
   if (!is_dir(root)) {
@@ -145,7 +154,7 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
   }
   for (int k = 0; k < ns; k++) /* split names (the ingest stage refuses them too, later) */
     if ((strcmp(format, "coco") == 0 && !hp_coco_split_ok(src[k])) || (strcmp(format, "roco") == 0 && !hp_roco_split_ok(src[k]))) {
-      add(pr, 1, "\"%s\" is not a %s split (%s)", src[k], strcmp(format, "coco") == 0 ? "COCO" : "ROCO",
+      add(pr, 1, "%s: \"%s\" is not a %s split (%s)", src_key[k], src[k], strcmp(format, "coco") == 0 ? "COCO" : "ROCO",
           strcmp(format, "coco") == 0 ? "train2014, val2014, train2017 or val2017"
                                       : "train/radiology, validation/radiology or test/radiology");
       return;

@@ -18,12 +18,12 @@ expect_fail "a ROCO folder given as COCO" 0 4 \
 expect_fail "a Fashion folder given as ROCO" 0 4 'it looks like Fashion Product \(ingest.format = "fashion"\)' \
   -- config --check "$SRC_DIR/conf/roco.cfg" -s ingest.root="$S/fashion"
 expect_fail "no such folder" 0 4 'ingest.root = ".*/nowhere": no such folder' -- config --check "$C" -s ingest.root="$T/nowhere"
-expect_fail "a table that is a folder" 0 4 'not a file; ingest.format = "csv" reads a CSV/TSV table' \
+expect_fail "a table that is a folder" 0 4 'a folder; ingest.format = "csv" reads a CSV/TSV table file; it looks like COCO' \
   -- config --check "$C" -s ingest.format=csv -s ingest.root="$S/coco" -s ingest.split=
 touch "$T/00000.tar" "$T/00001.tar" "$T/00002.tar"
 expect_fail "a missing shard" 0 4 '00003.tar: no such shard' \
   -- config --check "$C" -s ingest.format=webdataset -s "ingest.root=$T/{00000..00003}.tar" -s ingest.split=
-expect_fail "a split name COCO does not have" 0 3 '"train2019" is not a COCO split' \
+expect_fail "a split name COCO does not have" 0 3 'ingest.split: "train2019" is not a COCO split' \
   -- config --check "$C" -s ingest.root="$S/coco" -s ingest.split=train2019
 expect_fail "train.batch and 3 ranks" 0 3 'train.batch = 32 is not a multiple of the 3 ranks .*: use 30 or 33' \
   -- config --check "$C" --np 3 -s ingest.root="$S/coco"

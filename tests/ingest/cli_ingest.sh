@@ -77,7 +77,7 @@ expect_fail "reject policy" 2 4 'ingest: 8 bad records and ingest.on_bad_record 
 job noroot coco "" val2017
 expect_fail "ingest.root unset" 2 3 "ingest.root is not set" -- ingest "$T/noroot.cfg"
 job badsplit coco "$D/coco" val2015
-expect_fail "bad COCO split" 2 3 'ingest.split = "val2015": for COCO use' -- ingest "$T/badsplit.cfg"
+expect_fail "bad COCO split" 2 3 'ingest.split: "val2015" is not a COCO split' -- ingest "$T/badsplit.cfg"
 job fsplit fashion "$D/fashion" train
 expect_fail "split for fashion" 2 3 "has no splits" -- ingest "$T/fsplit.cfg"
 job terms roco "$D/roco" test/radiology 'roco_terms = ["lung cancer"];'
@@ -88,7 +88,7 @@ expect_fail "bad aspect" 1 3 "ingest.aspect" -- ingest "$T/aspect.cfg"
 job badjson coco "$D/coco_badjson2" val2017
 expect_fail "malformed JSON" 3 4 "captions_val2017.json: malformed JSON at line 4, column" -- ingest "$T/badjson.cfg"
 job missing roco "$T/nowhere" test/radiology
-expect_fail "missing root" 2 4 "nowhere/data/test/radiology/captions.txt: cannot open" -- ingest "$T/missing.cfg"
+expect_fail "missing root" 2 4 'nowhere": no such folder \(ingest.format = "roco"\)' -- ingest "$T/missing.cfg"
 
 # center_crop runs too (and differs from stretch)
 job crop coco "$D/coco" val2017 'aspect = "center_crop";'

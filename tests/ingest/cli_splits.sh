@@ -131,7 +131,7 @@ fi
 job both coco "$C" 'split = "val2017"; splits = { test = ["val2017"]; };'
 expect_fail "ingest.split and ingest.splits" 2 3 "both ingest.split \(\"val2017\"\) and ingest.splits are set" -- ingest "$T/both.cfg"
 job badname coco "$C" 'splits = { train = ["train2017"]; test = ["val2019"]; };'
-expect_fail "not a COCO split" 2 3 'ingest.splits.test: "val2019" is not a COCO split folder' -- ingest "$T/badname.cfg"
+expect_fail "not a COCO split" 2 3 'ingest.splits.test: "val2019" is not a COCO split' -- ingest "$T/badname.cfg"
 job twice coco "$C" 'splits = { train = ["train2017"]; test = ["train2017"]; };'
 expect_fail "a source in two splits" 2 3 '"train2017" is named twice \(in train and test\)' -- ingest "$T/twice.cfg"
 job fsplits fashion "$SRC_DIR/tests/data/samples/fashion" 'splits = { train = ["x"]; };'

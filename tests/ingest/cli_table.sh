@@ -104,7 +104,7 @@ done
 
 # whole-file problems
 job nofile "$D/none.csv"
-expect_fail "no such table" 2 4 "none.csv: cannot open" -- ingest "$T/nofile.cfg"
+expect_fail "no such table" 2 4 'none.csv": no such file'  -- ingest "$T/nofile.cfg"
 job nokey "$D/t.csv" 'csv_caption_key = "caption";'
 expect_fail "caption key not in the header" 2 4 't.csv: the header has no column "caption" \(ingest.csv_caption_key\); its columns: "filepath", "title", "label"' -- ingest "$T/nokey.cfg"
 job samekey "$D/t.csv" 'csv_caption_key = "filepath";'
