@@ -4,7 +4,7 @@
  *   hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...
  *   hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
  *   hpclip check FILE.h5
- *   hpclip config --doc | --check JOB.cfg [--np N] [-s key=value]... | --print JOB.cfg [-s key=value]...
+ *   hpclip config --doc | --check JOB.cfg [--np N] [--no-data] [-s key=value]... | --print JOB.cfg [-s ...]...
  *   hpclip STAGE --help | run --help
  *   hpclip --help | --version
  *
@@ -38,7 +38,7 @@ typedef struct {
   const char *job;     /* JOB.cfg or FILE.h5 */
   const char *run_dir;
   const char *stages;  /* --stages a,b */
-  int force, doc, check, print, help;
+  int force, doc, check, print, help, no_data;
   int np;              /* config --check --np N (0 = not given) */
   int noverrides;
   const char *overrides[MAX_OVERRIDES];
@@ -57,9 +57,9 @@ static void usage(FILE *f) {
           "                                         (synth.coco_*; the input of ingest, docs/stages.md)\n"
           "  hpclip check FILE.h5                   validate an hpclip file against its schema\n"
           "  hpclip config --doc                    print the configuration reference (Markdown)\n"
-          "  hpclip config --check JOB.cfg [--np N] [-s key=value]...\n"
+          "  hpclip config --check JOB.cfg [--np N] [--no-data] [-s key=value]...\n"
           "                                         validate a job file and what can be checked of its\n"
-          "                                         data and batch sizes for N ranks; run nothing\n"
+          "                                         data (not with --no-data) and batch sizes for N ranks\n"
           "  hpclip config --print JOB.cfg [-s key=value]...   the effective configuration\n"
           "  hpclip STAGE --help                    what a stage reads, writes, and its keys\n"
           "  hpclip --help | --version\n"
@@ -108,6 +108,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
       a->doc = 1;
     } else if (strcmp(s, "--check") == 0) {
       a->check = 1;
+    } else if (strcmp(s, "--no-data") == 0) {
+      a->no_data = 1;
     } else if (strcmp(s, "--print") == 0) {
       a->print = 1;
     } else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
@@ -173,10 +175,10 @@ static int cmd_config(MPI_Comm comm, const cli_args *a) {
   int n = 0;
   for (int i = 0; i < hp_cfg_list_len(cfg, "run.stages") && i < 64; i++)
     list[n++] = hp_stage_find(hp_cfg_list_str(cfg, "run.stages", i));
-  int e = hp_agree(comm, hp_preflight(cfg, a->np, list, n));
+  int e = hp_agree(comm, hp_preflight(cfg, a->np, !a->no_data, list, n));
   if (!e && rank == 0)
-    printf("%s: valid%s%s\n", a->job, a->np ? "; checked for " : "; data locations checked (--np N also checks the batch sizes)",
-           a->np ? (a->np > 1 ? "the given ranks" : "1 rank") : "");
+    printf("%s: valid%s%s\n", a->job, a->no_data ? " (data locations not checked)" : "",
+           a->np ? "" : "; --np N also checks the batch sizes against N ranks");
   hp_config_free(cfg);
   return e;
 }
@@ -252,7 +254,7 @@ static int cmd_run(MPI_Comm comm, const cli_args *a) {
                          list[i]->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
   /* what can be checked before the first stage: not minutes into the job */
-  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), list, n)));
+  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), 1, list, n)));
   const char *dir = hp_cfg_str(cfg, "run.dir");
   hp_log_info("hpclip %s: job %s, %d rank%s, run directory %s", HPCLIP_VERSION, a->job, hp_log_size(),
               hp_log_size() > 1 ? "s" : "", dir);
@@ -269,7 +271,7 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
     err = HP_ERROR_SET(HP_ERR_NOTIMPL,
                        "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
-  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), &st, 1)));
+  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), 1, &st, 1)));
   HP_CALL(hp_stage_run(comm, cfg, hp_cfg_str(cfg, "run.dir"), st, a->force));
   hp_config_free(cfg);
   return 0;

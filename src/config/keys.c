@@ -110,6 +110,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "data.val_frac / (train_frac + val_frac)"},
     {"ingest.splits.test", HP_T_STRLIST, "", NO_RANGE, NULL,
      "sources of the test split (e.g. [\"val2017\"] to compare with published COCO numbers)"},
+    {"ingest.karpathy", HP_T_STRING, "", NO_RANGE, NULL,
+     "COCO: the Karpathy split file (dataset_coco.json); its split of every image (train and restval -> "
+     "train, val, test) replaces the random one, and the COCO folders it names (train2014, val2014) are "
+     "ingested with their own captions and labels; ingest.split and ingest.splits stay empty"},
     {"ingest.csv_split_key", HP_T_STRING, "", NO_RANGE, NULL,
      "format csv: header name of a split column (train, val or validation, test); empty = a random split"},
     {"ingest.aspect", HP_T_ENUM, "stretch", NO_RANGE, "stretch|center_crop",

@@ -78,3 +78,17 @@ int hp_ingest_list_set_labels(hp_ingest_list *l, int64_t n, const char *const *n
   }
   return 0;
 }
+
+void hp_ingest_list_keep(hp_ingest_list *l, const uint8_t *keep) {
+  int64_t u = 0;
+  for (int64_t i = 0; i < l->n; i++) {
+    if (keep[i]) {
+      if (u != i) l->items[u] = l->items[i];
+      u++;
+    } else {
+      l->n_captions -= l->items[i].n_captions;
+      item_free(&l->items[i]);
+    }
+  }
+  l->n = u;
+}

@@ -57,6 +57,8 @@ int hp_ingest_list_add(hp_ingest_list *l, const char *path, const char *source_i
                        hp_ingest_item **out);
 /* Append a copy of text[0..n) as a caption of item. */
 int hp_ingest_item_add_caption(hp_ingest_list *l, hp_ingest_item *it, const char *text, size_t n);
+/* Keep the records i with keep[i] != 0, in order; the others are freed. */
+void hp_ingest_list_keep(hp_ingest_list *l, const uint8_t *keep);
 /* Remove the last record (used when a record turns out bad after it was added). */
 void hp_ingest_list_pop(hp_ingest_list *l);
 /* Set the label names (copies). Must be called before any record is added. */

@@ -26,6 +26,7 @@
 #include "ingest/coco.h"
 #include "ingest/distribute.h"
 #include "ingest/fashion.h"
+#include "ingest/karpathy.h"
 #include "ingest/roco.h"
 #include "ingest/table.h"
 #include "ingest/util.h"
@@ -51,6 +52,7 @@ typedef struct {
   int n_sources;
   const char **source;
   uint8_t *source_split;
+  const char *karpathy; /* COCO: the Karpathy split file, "" = none */
 } ingest_params;
 
 static const char *const g_split_names[3] = {"train", "val", "test"};
@@ -71,7 +73,13 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   if (strcmp(p->format, "fashion") == 0 && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
              "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
-  if (p->n_sources > 0) {
+  if (p->karpathy[0]) {
+    if (strcmp(p->format, "coco") != 0)
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.karpathy is COCO's split file; ingest.format is \"%s\"", f, p->format);
+    if (p->split[0] || p->n_sources > 0)
+      HP_ERROR(HP_ERR_CONFIG, "%s: ingest.karpathy names the folders and the splits itself: leave ingest.split and "
+               "ingest.splits empty", f);
+  } else if (p->n_sources > 0) {
     if (p->split[0])
       HP_ERROR(HP_ERR_CONFIG, "%s: both ingest.split (\"%s\") and ingest.splits are set: give one source in "
                "ingest.split, or the sources of each split in ingest.splits", f, p->split);
@@ -148,7 +156,21 @@ static int parse_one(const ingest_params *p, const char *split, const hp_ingest_
 static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_report *rep) {
   /* Missing image files are found by the decoders, spread over the ranks. */
   hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, p->follow_symlinks};
-  if (p->n_sources > 0) { /* coco or roco: each source is one of its split folders */
+  if (p->karpathy[0]) { /* its folders, then its split of every image */
+    hp_karpathy k;
+    HP_CALL(hp_karpathy_read(p->karpathy, o.max_annotation_bytes, &k));
+    int e = 0;
+    for (int f = 0; f < k.nfolders && !e; f++) {
+      hp_ingest_list one;
+      hp_ingest_list_init(&one);
+      e = parse_one(p, k.folder[f], &o, &one, rep);
+      if (!e) e = append_source(l, &one, HP_INGEST_SPLIT_NONE, p->root, k.folder[f]);
+      hp_ingest_list_free(&one);
+    }
+    if (!e) e = hp_karpathy_apply(&k, p->karpathy, l, rep);
+    hp_karpathy_free(&k);
+    HP_CALL(e);
+  } else if (p->n_sources > 0) { /* coco or roco: each source is one of its split folders */
     for (int k = 0; k < p->n_sources; k++) {
       hp_ingest_list one;
       hp_ingest_list_init(&one);
@@ -240,6 +262,8 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, const hp_ing
   size_t u = 0;
   if (strcmp(p->format, "csv") == 0) {
     u += (size_t)snprintf(method + u, mn - u, "given by the column \"%s\" of %s", p->table.split_key, p->root);
+  } else if (p->karpathy[0]) {
+    u += (size_t)snprintf(method + u, mn - u, "the Karpathy split of %s (train and restval -> train)", p->karpathy);
   } else {
     u += (size_t)snprintf(method + u, mn - u, "given by ingest.splits:");
     for (int s = 0; s < 3 && u < mn; s++) {
@@ -392,6 +416,7 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .val_frac = hp_cfg_float(cfg, "data.val_frac"),
       .test_frac = hp_cfg_float(cfg, "data.test_frac"),
       .seed = (uint64_t)hp_cfg_int(cfg, "run.seed"),
+      .karpathy = hp_cfg_str(cfg, "ingest.karpathy"),
   };
   const char *sep = hp_cfg_str(cfg, "ingest.csv_separator");
   p.table.sep = strcmp(sep, "comma") == 0 ? ',' : strcmp(sep, "tab") == 0 ? '\t' : strcmp(sep, "semicolon") == 0 ? ';' : 0;

@@ -159,6 +159,8 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
                                       : "train/radiology, validation/radiology or test/radiology");
       return;
     }
+  const char *kp = hp_cfg_str(cfg, "ingest.karpathy");
+  if (kp[0] && !is_file(kp)) add(pr, 0, "ingest.karpathy = \"%s\": no such file", kp);
   char rel[512];
   if (strcmp(format, "fashion") == 0) {
     check_file(pr, root, "styles.csv", format, "the product table");
@@ -181,18 +183,19 @@ static int has_stage(const hp_stage *const *stages, int n, const char *name) {
   return 0;
 }
 
-int hp_preflight(const hp_config *cfg, int np, const hp_stage *const *stages, int n) {
+int hp_preflight(const hp_config *cfg, int np, int check_data, const hp_stage *const *stages, int n) {
   problems pr = {.used = 0, .n = 0, .config = 0};
   const char *f = hp_config_path(cfg);
-  if (has_stage(stages, n, "ingest")) check_ingest(&pr, cfg);
+  if (check_data && has_stage(stages, n, "ingest")) check_ingest(&pr, cfg);
   /* sizes known before any data is read: the synthetic dataset's */
   int64_t N = has_stage(stages, n, "synth") ? hp_cfg_int(cfg, "synth.num_images") : -1, nt = -1, nv = -1, nx;
   if (N > 0) hp_split_counts(N, hp_cfg_float(cfg, "data.train_frac"), hp_cfg_float(cfg, "data.val_frac"), &nt, &nv, &nx);
   if (has_stage(stages, n, "train")) {
     int64_t B = hp_cfg_int(cfg, "train.batch");
     if (np > 0 && B % np != 0)
-      add(&pr, 1, "train.batch = %" PRId64 " is not a multiple of the %d ranks (every rank takes an equal share of the "
-          "global batch): use %" PRId64 " or %" PRId64, B, np, B / np * np > 0 ? B / np * np : np, (B / np + 1) * np);
+      add(&pr, 1, "train.batch = %" PRId64 " is not divisible by the %d ranks of this job (every rank takes an equal "
+          "share of the global batch): use %" PRId64 " or %" PRId64, B, np, B / np * np > 0 ? B / np * np : np,
+          (B / np + 1) * np);
     if (nt >= 0 && B > nt)
       add(&pr, 1, "train.batch = %" PRId64 " is larger than the %" PRId64 " training images of synth.num_images = %" PRId64
           " (data.train_frac): lower train.batch or make more images", B, nt, N);

@@ -14,8 +14,9 @@
 #include "config/config.h"
 #include "stages/stage.h"
 
-/* np = the job's rank count, 0 when unknown (then divisibility is not checked). Local: no MPI. */
-int hp_preflight(const hp_config *cfg, int np, const hp_stage *const *stages, int n);
+/* np = the job's rank count, 0 when unknown (then divisibility is not checked); check_data = 0
+ * leaves out the data locations (a machine without the data). Local: no MPI. */
+int hp_preflight(const hp_config *cfg, int np, int check_data, const hp_stage *const *stages, int n);
 
 /* What layout `path` looks like: "COCO", "ROCO", "Fashion Product", "a CSV/TSV table",
  * "webdataset shards", or NULL when none is recognised; *format (may be NULL) = its

@@ -7,8 +7,9 @@ if "$HPCLIP" config --doc | diff -u "$SRC_DIR/docs/config.md" - >"$T/diff" 2>&1;
 else
   bad "docs/config.md is stale: regenerate with 'build/hpclip config --doc > docs/config.md'"; head -20 "$T/diff"
 fi
-for cfg in "$SRC_DIR"/conf/*.cfg; do
-  if "$HPCLIP" config --check "$cfg" >"$T/out" 2>&1; then ok "$(basename "$cfg") validates"
+cd "$SRC_DIR" || exit 1 # the ready jobs name the committed slices relative to the repository
+for cfg in conf/*.cfg; do
+  if "$HPCLIP" config --check "$cfg" >"$T/out" 2>&1; then ok "$(basename "$cfg") validates, its data where it says"
   else bad "$(basename "$cfg"): $(cat "$T/out")"; fi
 done
 finish

@@ -25,7 +25,7 @@ expect_fail "a missing shard" 0 4 '00003.tar: no such shard' \
   -- config --check "$C" -s ingest.format=webdataset -s "ingest.root=$T/{00000..00003}.tar" -s ingest.split=
 expect_fail "a split name COCO does not have" 0 3 'ingest.split: "train2019" is not a COCO split' \
   -- config --check "$C" -s ingest.root="$S/coco" -s ingest.split=train2019
-expect_fail "train.batch and 3 ranks" 0 3 'train.batch = 32 is not a multiple of the 3 ranks .*: use 30 or 33' \
+expect_fail "train.batch and 3 ranks" 0 3 'train.batch = 32 is not divisible by the 3 ranks of this job .*: use 30 or 33' \
   -- config --check "$C" --np 3 -s ingest.root="$S/coco"
 expect_fail "three problems at once" 0 3 \
   '3 problems found before running anything:' \
@@ -40,7 +40,7 @@ expect_fail "run stops before the first stage" 2 4 "it looks like ROCO" \
   -- run "$C" --run-dir "$T/run" -s ingest.root="$S/roco"
 grep -q "stage ingest: start" "$T/out.txt" && bad "a stage started" || ok "no stage started"
 [ -e "$T/run/dataset.h5" ] && bad "dataset.h5 written" || ok "nothing written"
-expect_fail "run checks the rank count" 3 3 "train.batch = 32 is not a multiple of the 3 ranks" \
+expect_fail "run checks the rank count" 3 3 "train.batch = 32 is not divisible by the 3 ranks" \
   -- run "$C" --run-dir "$T/run" -s ingest.root="$S/coco"
 
 # names

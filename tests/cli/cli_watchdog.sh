@@ -12,7 +12,7 @@ data = { image_size = 32; caption_len = 12; vocab_size = 200; };
 synth = { num_images = 60; captions_per_image = 3; };
 model = { text_layers = 1; text_heads = 2; text_width = 32; image = "vit"; image_patch = 8;
           image_layers = 1; image_heads = 2; image_width = 32; embed_dim = 32; };
-train = { batch = 8; lr = 1e-3; epochs = 2; patience = 0; };
+train = { batch = 12; lr = 1e-3; epochs = 2; patience = 0; };
 EOF
 timeout 120 "$HPCLIP" synth "$T/job.cfg" --run-dir "$T/base" >"$T/synth.txt" 2>&1 || { cat "$T/synth.txt"; exit 1; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli_splits.sh — the datasets' own splits (issue 20): ingest.splits for COCO (train2017 -> train,
-# val2017 -> test, on the committed slice) and webdataset shards, the split column of a CSV table
+# val2017 -> test, on the committed slice) and webdataset shards, the Karpathy split file
+# (ingest.karpathy, one made for the slice), the split column of a CSV table
 # (ingest.csv_split_key); the same dataset at 1 and 3 ranks; validation drawn from the training
 # images when no source is named for it; the method written in dataset.h5 (attribute "split");
 # configuration mistakes refused before anything is read.
@@ -63,6 +64,45 @@ if expect_ok "coco: val2017 as the validation split, no test" 2 ingest "$T/coco2
 fi
 grep -q "ingest: splits: given by ingest.splits: train = train2017; val = val2017;" "$T/out.txt" \
   && ok "the split method is logged" || bad "no split line in the log"
+
+# ---- COCO: the Karpathy split file ------------------------------------------------------------
+# a dataset_coco.json for the slice: train2017 images train (the first 20 "restval"), val2017
+# images alternately val and test, three images left out (reported, not ingested)
+$PY - "$C" "$T/dataset_coco.json" <<'EOF'
+import json, sys
+c, out = sys.argv[1], sys.argv[2]
+imgs = []
+for folder in ("train2017", "val2017"):
+    ann = json.load(open("%s/annotations/captions_%s.json" % (c, folder)))
+    for k, im in enumerate(sorted(ann["images"], key=lambda x: x["id"])):
+        if folder == "val2017" and k < 3:
+            continue
+        split = ("restval" if k < 20 else "train") if folder == "train2017" else ("val" if k % 2 else "test")
+        imgs.append({"filepath": folder, "filename": im["file_name"], "cocoid": im["id"], "split": split,
+                     "sentences": [{"raw": "ignored", "tokens": ["ignored"]}]})
+json.dump({"images": imgs, "dataset": "coco"}, open(out, "w"))
+EOF
+job karp coco "$C" "karpathy = \"$T/dataset_coco.json\";"
+for np in 1 3; do
+  rm -rf "$T/run-karp"
+  expect_ok "coco Karpathy split" "$np" ingest "$T/karp.cfg" && cp "$T/run-karp/dataset.h5" "$T/karp-np$np.h5"
+done
+if [ -f "$T/karp-np1.h5" ] && [ -f "$T/karp-np3.h5" ]; then
+  e=$(same_dataset "$T/karp-np1.h5" "$T/karp-np3.h5" 2>&1) && ok "Karpathy: the same dataset at 1 and 3 ranks" || bad "karpathy 1 vs 3: $e"
+  got=$(splits_by_source "$T/karp-np1.h5")
+  [[ "$got" == "train:98[train2017] val:47[val2017] test:46[val2017] | the Karpathy split of $T/dataset_coco.json (train and restval -> train)" ]] \
+    && ok "Karpathy: 98/47/46 as the file says, restval in train" || bad "karpathy splits: $got"
+  [ "$(grep -c "is not in the Karpathy split file" "$T/run-karp/ingest_report.tsv")" = 3 ] \
+    && ok "Karpathy: the 3 images the file leaves out are reported" || bad "karpathy report: $(cat "$T/run-karp/ingest_report.tsv")"
+fi
+echo '{"images": [{"cocoid": 1, "split": "holdout", "filepath": "val2017"}]}' >"$T/k_bad.json"
+job kbad coco "$C" "karpathy = \"$T/k_bad.json\";"
+expect_fail "a Karpathy file with an unknown split" 2 4 'k_bad.json: images\[0\]: "split" is not train, restval, val or test' -- ingest "$T/kbad.cfg"
+echo '{"annotations": []}' >"$T/k_none.json"
+job knone coco "$C" "karpathy = \"$T/k_none.json\";"
+expect_fail "not a Karpathy file" 2 4 'no "images" array: not a Karpathy split file' -- ingest "$T/knone.cfg"
+job kboth coco "$C" "karpathy = \"$T/k_none.json\"; split = \"val2017\";"
+expect_fail "Karpathy and ingest.split" 2 3 "ingest.karpathy names the folders and the splits itself" -- ingest "$T/kboth.cfg"
 
 # ---- the default stays a random split, and says so ---------------------------------------------
 job rnd coco "$C" 'split = "val2017";'
