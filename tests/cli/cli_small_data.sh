@@ -78,21 +78,6 @@ done
 # N, embed.batch, caption.decode_batch, search.shards: batches below, equal to and above N,
 # dividing it and not, and more shards than rows
 GRID="1:3:1:2 2:1:5:1 3:64:2:4 5:2:3:3 7:4:7:2 9:9:4:1 16:16:3:4 17:8:16:3 30:32:6:2 31:5:8:4 40:7:40:3 70:6:9:4"
-eq_embeddings() { # A B: the arrays of two embeddings.h5 files bitwise equal
-  $PY -c '
-import sys, h5py, numpy as np
-a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(a, x); walk(b, y)
-assert x.keys() == y.keys(), (sorted(x), sorted(y))
-for k in x:
-    if not np.array_equal(x[k], y[k]): sys.exit("differs: " + k)
-' "$1" "$2"
-}
 for g in $GRID; do
   IFS=: read -r n eb db sh <<<"$g"
   base="$T/g$n"
@@ -120,7 +105,7 @@ for g in $GRID; do
     if [ -z "$first" ]; then first=$outcome; detail=$outcome
     elif [ "$outcome" != "$first" ]; then same=0; detail="1 rank: $first; $np ranks: $outcome"; fi
     if [ ! -f "$d/embeddings.h5" ]; then same=0; detail="$np ranks: no embeddings.h5"
-    elif [ "$np" -gt 1 ] && ! e=$(eq_embeddings "$base.p1/embeddings.h5" "$d/embeddings.h5" 2>&1); then
+    elif [ "$np" -gt 1 ] && ! e=$(same_h5_data "$base.p1/embeddings.h5" "$d/embeddings.h5" 2>&1); then
       same=0; detail="$np ranks: embeddings.h5 not bitwise equal to 1 rank's: $e"
     fi
   done

@@ -35,6 +35,22 @@ expect_ok() {
   ok "$name (np=$np)"
 }
 
+# same_h5_data A.h5 B.h5: every HDF5 dataset of the two files bitwise equal, and the same set of
+# them (attributes left out: they hold the run's configuration); prints what differs.
+same_h5_data() {
+  $PY -c '
+import sys, h5py, numpy as np
+def walk(g, out, pre=""):
+    for k, v in g.items():
+        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
+        else: walk(v, out, pre + k + "/")
+x, y = {}, {}
+walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
+if x.keys() != y.keys(): sys.exit("different datasets: %s" % sorted(set(x) ^ set(y)))
+bad = [k for k in x if not np.array_equal(x[k], y[k])]
+sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
+}
+
 finish() {
   echo "$pass passed, $fail failed"
   [ $fail = 0 ]

@@ -14,18 +14,17 @@ data = { image_size = 32; vocab_size = 500; };
 ingest = { format = "$2"; root = "$3"; ${4:-} };
 CFG
 }
-same_dataset() {
-  $PY -c '
-import sys, h5py, numpy as np
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
-assert x.keys() == y.keys()
-bad = [k for k in x if not np.array_equal(x[k], y[k])]
-sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
+# at_1_and_3 NAME WHAT: the ingest job NAME at 1 and 3 ranks, ok when both give the same
+# dataset; the 1-rank dataset stays as $T/NAME-np1.h5 (status 1 when a run failed)
+at_1_and_3() {
+  local name=$1 what=$2 np e
+  for np in 1 3; do
+    rm -rf "$T/run-$name"
+    expect_ok "$what" "$np" ingest "$T/$name.cfg" && cp "$T/run-$name/dataset.h5" "$T/$name-np$np.h5"
+  done
+  [ -f "$T/$name-np1.h5" ] && [ -f "$T/$name-np3.h5" ] || return 1
+  e=$(same_h5_data "$T/$name-np1.h5" "$T/$name-np3.h5" 2>&1) && ok "$what: the same dataset at 1 and 3 ranks" \
+    || bad "$what at 1 vs 3 ranks: $e"
 }
 # splits_by_source FILE: "train:N val:N test:N" and, per split, the sources of its source ids
 splits_by_source() {
@@ -44,12 +43,7 @@ print(" ".join(out), "|", a.decode() if isinstance(a, bytes) else a)' "$1"
 
 # ---- COCO: train2017 -> train (validation drawn from it), val2017 -> test ---------------------
 job coco coco "$C" 'splits = { train = ["train2017"]; test = ["val2017"]; };'
-for np in 1 3; do
-  rm -rf "$T/run-coco"
-  expect_ok "coco splits" "$np" ingest "$T/coco.cfg" && cp "$T/run-coco/dataset.h5" "$T/coco-np$np.h5"
-done
-if [ -f "$T/coco-np1.h5" ] && [ -f "$T/coco-np3.h5" ]; then
-  e=$(same_dataset "$T/coco-np1.h5" "$T/coco-np3.h5" 2>&1) && ok "coco splits: the same dataset at 1 and 3 ranks" || bad "coco 1 vs 3: $e"
+if at_1_and_3 coco "coco splits"; then
   got=$(splits_by_source "$T/coco-np1.h5")
   if [[ "$got" =~ ^train:([0-9]+)\[train2017\]\ val:([0-9]+)\[train2017\]\ test:96\[val2017\]\ \|\ given\ by\ ingest.splits:\ train\ =\ train2017\;\ test\ =\ val2017\;\ validation\ drawn ]] \
      && [ $((BASH_REMATCH[1] + BASH_REMATCH[2])) = 98 ] && [ "${BASH_REMATCH[2]}" -gt 5 ]; then
@@ -83,12 +77,7 @@ for folder in ("train2017", "val2017"):
 json.dump({"images": imgs, "dataset": "coco"}, open(out, "w"))
 EOF
 job karp coco "$C" "karpathy = \"$T/dataset_coco.json\";"
-for np in 1 3; do
-  rm -rf "$T/run-karp"
-  expect_ok "coco Karpathy split" "$np" ingest "$T/karp.cfg" && cp "$T/run-karp/dataset.h5" "$T/karp-np$np.h5"
-done
-if [ -f "$T/karp-np1.h5" ] && [ -f "$T/karp-np3.h5" ]; then
-  e=$(same_dataset "$T/karp-np1.h5" "$T/karp-np3.h5" 2>&1) && ok "Karpathy: the same dataset at 1 and 3 ranks" || bad "karpathy 1 vs 3: $e"
+if at_1_and_3 karp "coco Karpathy split"; then
   got=$(splits_by_source "$T/karp-np1.h5")
   [[ "$got" == "train:98[train2017] val:47[val2017] test:46[val2017] | the Karpathy split of $T/dataset_coco.json (train and restval -> train)" ]] \
     && ok "Karpathy: 98/47/46 as the file says, restval in train" || bad "karpathy splits: $got"
@@ -129,12 +118,7 @@ with open(sys.argv[2], "w", newline="") as f:
     w.writerow(["img/%s.jpg" % rows[1]["id"], "a bad split", "holdout"])
 EOF
 job csv csv "$D/t.csv" 'csv_split_key = "part";'
-for np in 1 3; do
-  rm -rf "$T/run-csv"
-  expect_ok "csv split column" "$np" ingest "$T/csv.cfg" && cp "$T/run-csv/dataset.h5" "$T/csv-np$np.h5"
-done
-if [ -f "$T/csv-np1.h5" ] && [ -f "$T/csv-np3.h5" ]; then
-  e=$(same_dataset "$T/csv-np1.h5" "$T/csv-np3.h5" 2>&1) && ok "csv splits: the same dataset at 1 and 3 ranks" || bad "csv 1 vs 3: $e"
+if at_1_and_3 csv "csv split column"; then
   s=$($PY -c 'import h5py,sys; print("".join(map(str, h5py.File(sys.argv[1])["split"][()][:10])))' "$T/csv-np1.h5")
   [ "$s" = "0011200112" ] && ok "csv: rows keep their column's split (train, TRAIN, val, Validation, test)" || bad "csv splits: $s"
   grep -q 't.csv:33	split "holdout" is not train, val, validation or test' "$T/run-csv/ingest_report.tsv" \
@@ -156,12 +140,7 @@ for s in range(4):
             ti = tarfile.TarInfo("%s.txt" % r["id"]); ti.size = len(cap); t.addfile(ti, io.BytesIO(cap))
 EOF
 job wds webdataset "" "splits = { train = [\"$W/{00000..00001}.tar\"]; val = [\"$W/00002.tar\"]; test = [\"$W/00003.tar\"]; };"
-for np in 1 3; do
-  rm -rf "$T/run-wds"
-  expect_ok "webdataset splits" "$np" ingest "$T/wds.cfg" && cp "$T/run-wds/dataset.h5" "$T/wds-np$np.h5"
-done
-if [ -f "$T/wds-np1.h5" ] && [ -f "$T/wds-np3.h5" ]; then
-  e=$(same_dataset "$T/wds-np1.h5" "$T/wds-np3.h5" 2>&1) && ok "webdataset splits: the same dataset at 1 and 3 ranks" || bad "wds 1 vs 3: $e"
+if at_1_and_3 wds "webdataset splits"; then
   got=$(splits_by_source "$T/wds-np1.h5")
   [[ "$got" == "train:20[00000.tar,00001.tar] val:10[00002.tar] test:10[00003.tar] |"* ]] && ok "webdataset: 20/10/10 by shard" \
     || bad "webdataset splits: $got"

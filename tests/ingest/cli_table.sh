@@ -36,19 +36,6 @@ data = { image_size = 32; vocab_size = 500; };
 ingest = { format = "csv"; root = "$2"; csv_label_key = "label"; ${3:-} };
 CFG
 }
-same_dataset() { # two dataset.h5: every dataset bitwise equal (attributes hold the run's config)
-  $PY -c '
-import sys, h5py, numpy as np
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
-assert x.keys() == y.keys()
-bad = [k for k in x if not np.array_equal(x[k], y[k])]
-sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
-}
 
 job csv "$D/t.csv"
 for np in 1 3; do
@@ -58,7 +45,7 @@ for np in 1 3; do
   fi
 done
 if [ -f "$T/csv-np1.h5" ] && [ -f "$T/csv-np3.h5" ]; then
-  e=$(same_dataset "$T/csv-np1.h5" "$T/csv-np3.h5" 2>&1) && ok "csv: the same dataset at 1 and 3 ranks" || bad "csv 1 vs 3 ranks: $e"
+  e=$(same_h5_data "$T/csv-np1.h5" "$T/csv-np3.h5" 2>&1) && ok "csv: the same dataset at 1 and 3 ranks" || bad "csv 1 vs 3 ranks: $e"
   "$HPCLIP" check "$T/csv-np1.h5" >/dev/null 2>&1 && ok "csv: dataset.h5 valid" || bad "csv: dataset.h5 invalid"
   out=$($PY - "$T/csv-np1.h5" "$SRC_DIR/tests/data/samples/fashion/styles.csv" <<'EOF'
 import csv, sys, h5py, numpy as np
@@ -98,7 +85,7 @@ job tsv "$D/t.tsv"
 job txt "$D/t.txt" 'csv_separator = "tab";'
 for k in tsv txt; do
   if expect_ok "$k ingest" 2 ingest "$T/$k.cfg"; then
-    e=$(same_dataset "$T/csv-np1.h5" "$T/run-$k/dataset.h5" 2>&1) && ok "$k: the same dataset as the CSV" || bad "$k: $e"
+    e=$(same_h5_data "$T/csv-np1.h5" "$T/run-$k/dataset.h5" 2>&1) && ok "$k: the same dataset as the CSV" || bad "$k: $e"
   fi
 done
 

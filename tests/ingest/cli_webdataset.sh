@@ -41,19 +41,6 @@ data = { image_size = 32; vocab_size = 500; };
 ingest = { format = "webdataset"; root = "$2"; };
 CFG
 }
-same_dataset() {
-  $PY -c '
-import sys, h5py, numpy as np
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
-assert x.keys() == y.keys()
-bad = [k for k in x if not np.array_equal(x[k], y[k])]
-sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
-}
 
 job range "$D/{00000..00004}.tar $D/sub/00005.tar"
 for np in 1 3 4; do
@@ -64,7 +51,7 @@ for np in 1 3 4; do
 done
 if [ -f "$T/np1.h5" ]; then
   for np in 3 4; do
-    e=$(same_dataset "$T/np1.h5" "$T/np$np.h5" 2>&1) && ok "the same dataset at 1 and $np ranks" || bad "1 vs $np ranks: $e"
+    e=$(same_h5_data "$T/np1.h5" "$T/np$np.h5" 2>&1) && ok "the same dataset at 1 and $np ranks" || bad "1 vs $np ranks: $e"
     cmp -s "$T/np1.tsv" "$T/np$np.tsv" && ok "the same report at 1 and $np ranks" || bad "reports differ at $np ranks"
   done
   "$HPCLIP" check "$T/np1.h5" >/dev/null 2>&1 && ok "dataset.h5 valid" || bad "dataset.h5 invalid"
@@ -97,7 +84,7 @@ job glob "$D/0000[0-4].tar $D/s*/*.tar"
 job list "$D/0000{0,1,2,3,4}.tar $D/sub/00005.tar"
 for k in glob list; do
   if expect_ok "webdataset ingest, $k" 2 ingest "$T/$k.cfg" && [ -f "$T/np1.h5" ]; then
-    e=$(same_dataset "$T/np1.h5" "$T/run-$k/dataset.h5" 2>&1) && ok "$k: the same dataset as the range" || bad "$k: $e"
+    e=$(same_h5_data "$T/np1.h5" "$T/run-$k/dataset.h5" 2>&1) && ok "$k: the same dataset as the range" || bad "$k: $e"
   fi
 done
 
