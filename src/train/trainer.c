@@ -278,6 +278,8 @@ static int train_step(trainer *tr, double *loss, double *metric) {
   double t0 = hp_now(), wait;
   hp_train_pos pos = {.epoch = tr->s.epoch, .batch = tr->s.batch, .step = tr->s.step};
   hp_step_out out;
+  /* the watchdog names the phase a stuck rank is in: its collective is the one that hangs */
+  hp_watch_doing("a training step: forward and loss (the features' all-gather)");
   HP_CALL(md->forward_loss(md->self, &pos, &out));
   double comm = out.comm;
   if (!isfinite(out.loss)) return numeric_error(tr, md->loss_name, out.loss, -1);
@@ -289,7 +291,10 @@ static int train_step(trainer *tr, double *loss, double *metric) {
     const hp_tensor_info *t = hp_params_find(p, tr->nan_tensor);
     if (t) p->grad[t->offset] = NAN;
   }
+  hp_watch_doing(c->zero1 ? "a training step: backward, then the gradient reduce-scatter (ZeRO-1)"
+                           : "a training step: backward and the bucketed gradient allreduce");
   HP_CALL(backward_and_sync(tr, &wait));
+  hp_watch_doing("a training step: the optimiser update (gradient norm)");
   comm += wait;
 
   float *w = p->data + tr->lo, *g = c->zero1 ? tr->gslice : p->grad + tr->lo;
@@ -417,7 +422,6 @@ static int train_loop(trainer *tr) {
     while (tr->s.batch < tr->spe) {
       if (c->max_steps > 0 && tr->s.step >= c->max_steps) break;
       double loss = 0.0, metric = 0.0;
-      hp_watch_doing("a training step");
       HP_CALL(train_step(tr, &loss, &metric));
       tr->s.loss_sum += loss;
       tr->s.metric_sum += isfinite(metric) ? metric : 0.0;
@@ -439,6 +443,7 @@ static int train_loop(trainer *tr) {
       /* at an epoch's last batch the epoch end (validation, state) comes first */
       if (tr->s.batch < tr->spe) HP_CALL(check_preempt(tr, saved));
     }
+    hp_watch_doing("an epoch's end: validation and the restart state");
     HP_CALL(end_epoch(tr, &stop)); /* also a partial epoch cut by max_steps; writes the state */
     HP_CALL(check_preempt(tr, 1));
   }
