@@ -175,7 +175,7 @@ static int cmd_config(MPI_Comm comm, const cli_args *a) {
   int n = 0;
   for (int i = 0; i < hp_cfg_list_len(cfg, "run.stages") && i < 64; i++)
     list[n++] = hp_stage_find(hp_cfg_list_str(cfg, "run.stages", i));
-  int e = hp_agree(comm, hp_preflight(cfg, a->np, !a->no_data, list, n));
+  int e = hp_agree_root(comm, rank == 0 ? hp_preflight(cfg, a->np, !a->no_data, list, n) : 0);
   if (!e && rank == 0)
     printf("%s: valid%s%s\n", a->job, a->no_data ? " (data locations not checked)" : "",
            a->np ? "" : "; --np N also checks the batch sizes against N ranks");
@@ -253,8 +253,9 @@ static int cmd_run(MPI_Comm comm, const cli_args *a) {
                          "%s: stage '%s' (%s) is not implemented yet in hpclip %s", a->job, list[i]->name,
                          list[i]->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
-  /* what can be checked before the first stage: not minutes into the job */
-  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), 1, list, n)));
+  /* what can be checked before the first stage: not minutes into the job (on rank 0 alone: a
+   * glob over 10^5 shards from every rank would be a metadata storm) */
+  HP_CALL(hp_agree_root(comm, hp_log_rank() == 0 ? hp_preflight(cfg, hp_log_size(), 1, list, n) : 0));
   const char *dir = hp_cfg_str(cfg, "run.dir");
   hp_log_info("hpclip %s: job %s, %d rank%s, run directory %s", HPCLIP_VERSION, a->job, hp_log_size(),
               hp_log_size() > 1 ? "s" : "", dir);
@@ -271,7 +272,7 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
     err = HP_ERROR_SET(HP_ERR_NOTIMPL,
                        "stage '%s' (%s) is not implemented yet in hpclip %s", st->name, st->doc, HPCLIP_VERSION);
   HP_CALL(hp_agree(comm, err));
-  HP_CALL(hp_agree(comm, hp_preflight(cfg, hp_log_size(), 1, &st, 1)));
+  HP_CALL(hp_agree_root(comm, hp_log_rank() == 0 ? hp_preflight(cfg, hp_log_size(), 1, &st, 1) : 0));
   HP_CALL(hp_stage_run(comm, cfg, hp_cfg_str(cfg, "run.dir"), st, a->force));
   hp_config_free(cfg);
   return 0;

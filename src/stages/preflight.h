@@ -7,7 +7,8 @@
  *   - cluster: the elbow range (k_min >= 2, k_min <= k_max), and K within the images when known.
  * Every problem found is listed in one message (HP_ERR_CONFIG, or HP_ERR_INPUT when only data
  * locations are wrong), so a user fixes them in one round. `hpclip run` calls it for the stages
- * it is about to run; `hpclip config --check JOB.cfg [--np N]` for run.stages. */
+ * it is about to run; `hpclip config --check JOB.cfg [--np N]` for run.stages; rank 0 alone runs
+ * it (hp_agree_root), so a job of many ranks does not list 10^5 shards from every one. */
 #ifndef HP_STAGES_PREFLIGHT_H
 #define HP_STAGES_PREFLIGHT_H
 
