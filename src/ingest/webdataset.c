@@ -146,7 +146,6 @@ typedef struct {
   char *key;          /* NULL: no sample open */
   uint8_t *img;       /* the image member */
   size_t img_n;
-  char *img_name;
   char *text;         /* the caption member */
   size_t text_n;
   int text_too_long;
@@ -155,7 +154,6 @@ typedef struct {
 static void sample_clear(sample_t *s) {
   free(s->key);
   free(s->img);
-  free(s->img_name);
   free(s->text);
   memset(s, 0, sizeof *s);
 }

@@ -153,6 +153,17 @@ static int parse_one(const ingest_params *p, const char *split, const hp_ingest_
   return hp_roco_parse(p->root, split, p->nterms, p->terms, o, l, rep);
 }
 
+/* One source (a COCO or ROCO split folder) appended to l with split tag `split`. */
+static int parse_source(const ingest_params *p, const char *source, uint8_t split, const hp_ingest_opts *o,
+                        hp_ingest_list *l, hp_ingest_report *rep) {
+  hp_ingest_list one;
+  hp_ingest_list_init(&one);
+  int e = parse_one(p, source, o, &one, rep);
+  if (!e) e = append_source(l, &one, split, p->root, source);
+  hp_ingest_list_free(&one);
+  return e;
+}
+
 static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_report *rep) {
   /* Missing image files are found by the decoders, spread over the ranks. */
   hp_ingest_opts o = {0, HP_INGEST_DEFAULT_MAX_ANNOTATION_BYTES, p->follow_symlinks};
@@ -160,25 +171,12 @@ static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_re
     hp_karpathy k;
     HP_CALL(hp_karpathy_read(p->karpathy, o.max_annotation_bytes, &k));
     int e = 0;
-    for (int f = 0; f < k.nfolders && !e; f++) {
-      hp_ingest_list one;
-      hp_ingest_list_init(&one);
-      e = parse_one(p, k.folder[f], &o, &one, rep);
-      if (!e) e = append_source(l, &one, HP_INGEST_SPLIT_NONE, p->root, k.folder[f]);
-      hp_ingest_list_free(&one);
-    }
+    for (int f = 0; f < k.nfolders && !e; f++) e = parse_source(p, k.folder[f], HP_INGEST_SPLIT_NONE, &o, l, rep);
     if (!e) e = hp_karpathy_apply(&k, p->karpathy, l, rep);
     hp_karpathy_free(&k);
     HP_CALL(e);
   } else if (p->n_sources > 0) { /* coco or roco: each source is one of its split folders */
-    for (int k = 0; k < p->n_sources; k++) {
-      hp_ingest_list one;
-      hp_ingest_list_init(&one);
-      int e = parse_one(p, p->source[k], &o, &one, rep);
-      if (!e) e = append_source(l, &one, p->source_split[k], p->root, p->source[k]);
-      hp_ingest_list_free(&one);
-      HP_CALL(e);
-    }
+    for (int k = 0; k < p->n_sources; k++) HP_CALL(parse_source(p, p->source[k], p->source_split[k], &o, l, rep));
   } else if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
   else if (strcmp(p->format, "roco") == 0)
     HP_CALL(hp_roco_parse(p->root, p->split, p->nterms, p->terms, &o, l, rep));
@@ -241,12 +239,12 @@ static int read_annotated(hp_stage_ctx *ctx, const ingest_params *p, const hp_in
   return de;
 }
 
-/* The split of every row of this rank: drawn with data.*_frac (hp_split_assign) when the input
- * gave none; else the sources' splits, and when no source is the validation split, each train
- * row becomes validation with probability val_frac / (train_frac + val_frac), by a keyed hash of
- * (seed, row), so that the same rows are chosen at any rank count. method: what was done. */
-static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, const hp_ingest_shard *sh, uint8_t *split,
-                         char *method, size_t mn) {
+/* The split of every row of this rank, in place in sh->split: drawn with data.*_frac
+ * (hp_split_assign) when the input gave none; else the sources' splits, and when no source is the
+ * validation split, each train row becomes validation with probability val_frac / (train_frac +
+ * val_frac), by a keyed hash of (seed, row), so that the same rows are chosen at any rank count.
+ * method: what was done. */
+static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_shard *sh, char *method, size_t mn) {
   int64_t have[4] = {0, 0, 0, 0}; /* rows tagged train, val, test, none */
   for (int64_t i = 0; i < sh->n; i++) have[sh->split[i] <= HP_SPLIT_TEST ? sh->split[i] : 3]++;
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, have, 4, MPI_INT64_T, MPI_SUM, ctx->comm));
@@ -254,7 +252,7 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, const hp_ing
     snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac), seed %llu",
              p->train_frac, p->val_frac, p->test_frac, (unsigned long long)p->seed);
     return hp_agree(ctx->comm, hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n,
-                                               split));
+                                               sh->split));
   }
   if (have[3] > 0)
     HP_CALL(hp_agree(ctx->comm, HP_ERROR_SET(HP_ERR_INTERNAL, "ingest: %lld images without a split among %lld with one",
@@ -283,13 +281,11 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, const hp_ing
   if (draw_val && u < mn)
     snprintf(method + u, mn - u, " validation drawn from the train images, each with probability %.3g "
              "(data.val_frac / (train_frac + val_frac)), seed %llu", q, (unsigned long long)p->seed);
-  for (int64_t i = 0; i < sh->n; i++) {
-    split[i] = sh->split[i];
-    if (draw_val && split[i] == HP_SPLIT_TRAIN) {
+  for (int64_t i = 0; draw_val && i < sh->n; i++)
+    if (sh->split[i] == HP_SPLIT_TRAIN) {
       uint64_t h = hp_hash4(p->seed, HP_STREAM_SPLIT, (uint64_t)(sh->row0 + i), 1);
-      if ((double)(h >> 11) * 0x1.0p-53 < q) split[i] = HP_SPLIT_VAL;
+      if ((double)(h >> 11) * 0x1.0p-53 < q) sh->split[i] = HP_SPLIT_VAL;
     }
-  }
   return 0;
 }
 
@@ -355,15 +351,13 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALL(hp_agree(ctx->comm, e));
 
   /* splits, vocabulary, write */
-  uint8_t *split = NULL;
-  HP_CALLOC(split, sh.n ? sh.n : 1, "ingest splits");
   char method[1024];
-  HP_CALL(assign_splits(ctx, p, &sh, split, method, sizeof method));
+  HP_CALL(assign_splits(ctx, p, &sh, method, sizeof method));
   hp_dataset_shard shard = {
       .row0 = sh.row0,
       .n = sh.n,
       .images = sh.images,
-      .split = split,
+      .split = sh.split,
       .source_id = (const char *const *)sh.source_id,
       .labels = sh.labels,
       .n_captions = sh.n_captions,
@@ -375,7 +369,7 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
 
   /* label names are identical on every rank (broadcast with the list) */
   int64_t cnt[3] = {0, 0, 0}, n_train, n_val, n_test;
-  for (int64_t i = 0; i < sh.n; i++) cnt[split[i]]++;
+  for (int64_t i = 0; i < sh.n; i++) cnt[sh.split[i]]++;
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, ctx->comm));
   n_train = cnt[0], n_val = cnt[1], n_test = cnt[2];
   hp_log_info("ingest: splits: %s", method);
@@ -390,7 +384,6 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
   HP_CALL(hp_data_write(ctx->comm, path, &desc, vocab, ctx->cfg, ctx->fingerprint, &shard));
   hp_vocab_free(vocab);
-  free(split);
   hp_ingest_shard_free(&sh);
   return 0;
 }
