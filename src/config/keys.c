@@ -80,12 +80,14 @@ const hp_cfg_key hp_cfg_keys[] = {
      "`hpclip synth-coco`: libjpeg quality of the JPEG files"},
 
     /* ---- ingest: an original distribution (COCO, ROCO, Fashion Product) -> dataset.h5 -------- */
-    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv|webdataset",
+    {"ingest.format", HP_T_ENUM, "coco", NO_RANGE, "coco|roco|fashion|csv|webdataset|folder",
      "layout of ingest.root: MS COCO, ROCO (radiology), Fashion Product Images (Kaggle styles.csv), a "
-     "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout), or "
-     "webdataset tar shards as img2dataset writes them (KEY.jpg or KEY.png + KEY.txt per sample)"},
+     "CSV/TSV table of image paths and captions (OpenCLIP's --csv-img-key/--csv-caption-key layout), "
+     "webdataset tar shards as img2dataset writes them (KEY.jpg or KEY.png + KEY.txt per sample), or a "
+     "folder tree of .jpg/.png images with optional NAME.txt captions beside them (one per line)"},
     {"ingest.root", HP_T_STRING, "", NO_RANGE, NULL,
-     "folder holding the dataset in its original layout (required by the ingest stage); for format csv "
+     "folder holding the dataset in its original layout (required by the ingest stage; for format folder "
+     "the tree of images); for format csv "
      "the table file itself, its image paths relative to the table's folder; for webdataset the shards: "
      "file patterns separated by spaces, with brace ranges and globs (\"data/{00000..00099}.tar\", "
      "\"data/*.tar\"), split across the ranks"},
@@ -100,10 +102,12 @@ const hp_cfg_key hp_cfg_keys[] = {
      "format csv: field separator; auto = tab for .tsv/.tab files, comma otherwise"},
     {"ingest.split", HP_T_STRING, "", NO_RANGE, NULL,
      "part to convert: COCO train2014, val2014, train2017, val2017; ROCO train/radiology, "
-     "validation/radiology, test/radiology; Fashion has none (leave empty)"},
+     "validation/radiology, test/radiology; format folder: a sub-folder of ingest.root (empty = all of "
+     "it); Fashion has none (leave empty)"},
     {"ingest.splits.train", HP_T_STRLIST, "", NO_RANGE, NULL,
      "the dataset's own splits instead of a random one: sources of the training split (COCO split folders "
-     "such as \"train2017\", ROCO splits such as \"train/radiology\", webdataset shard patterns); with "
+     "such as \"train2017\", ROCO splits such as \"train/radiology\", sub-folders of a folder tree, "
+     "webdataset shard patterns); with "
      "ingest.splits set, ingest.split stays empty"},
     {"ingest.splits.val", HP_T_STRLIST, "", NO_RANGE, NULL,
      "sources of the validation split; empty = each training image becomes validation with probability "
@@ -129,6 +133,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "read image files that are symbolic links to anywhere (datasets symlinked from project or "
      "scratch space); false = refuse every image whose real path lies outside ingest.root. A "
      "\"..\" or absolute file name in the annotations is refused either way"},
+    {"ingest.folder_labels", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "format folder: label every image with its first folder below ingest.root (or below its "
+     "ingest.splits sub-folder): cats/1.jpg is a \"cats\" (torchvision ImageFolder's convention); "
+     "images directly in the folder have no label"},
     {"ingest.max_image_pixels", HP_T_INT, "50000000", 1, 1e12, NULL,
      "largest width x height decoded; larger images are bad records (decompression-bomb guard)"},
 

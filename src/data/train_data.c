@@ -92,12 +92,22 @@ int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_r
     HP_CALLOC(d->rows[s], d->N, "split image list");
     d->nrows[s] = 0;
   }
+  /* an image without a caption (format folder) cannot be trained or validated on; test images
+   * are kept: caption -> image ranks them all, image -> caption skips them */
+  int64_t bare[3] = {0, 0, 0};
   for (int64_t i = 0; i < d->N; i++) {
-    if (d->cap_count[i] == 0 && d->split[i] != 2)
-      HP_ERROR(HP_ERR_INPUT, "%s: image %lld has no caption (every training and validation image needs one)", path,
-               (long long)i);
+    if (d->cap_count[i] == 0 && d->split[i] != HP_SPLIT_TEST) {
+      bare[d->split[i]]++;
+      continue;
+    }
     d->rows[d->split[i]][d->nrows[d->split[i]]++] = i;
   }
+  if (bare[0] + bare[1] > 0)
+    hp_log_info("%s: %lld training and %lld validation images have no caption and are left out", path,
+                (long long)bare[0], (long long)bare[1]);
+  if (d->nrows[0] == 0 && bare[0] > 0)
+    HP_ERROR(HP_ERR_INPUT, "%s: none of the %lld training images has a caption: training needs image-caption pairs "
+             "(format folder: the captions of NAME.jpg go in NAME.txt beside it)", path, (long long)bare[0]);
   HP_CALL(load_caption_ids(comm, ds, d));
   hp_dataset_close(ds);
   /* independent per-rank reads from here on */

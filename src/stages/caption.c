@@ -334,10 +334,18 @@ static int read_links(hp_embeddings *em, int64_t N, int64_t M, int split, int64_
     cap_first[cap_image[c]] = c;
     cap_count[cap_image[c]]++;
   }
-  int64_t n = 0, n_mem = 0;
-  for (int64_t i = 0; i < N; i++) n += sp[i] == split;
+  /* scored = the split's images with reference captions; those without (format folder) have
+   * nothing to be scored against */
+  int64_t n = 0, n_mem = 0, bare = 0;
+  for (int64_t i = 0; i < N; i++) n += sp[i] == split && cap_count[i] > 0, bare += sp[i] == split && !cap_count[i];
   for (int64_t c = 0; c < M; c++) n_mem += sp[cap_image[c]] == 0;
+  if (n == 0 && bare > 0)
+    HP_ERROR(HP_ERR_INPUT, "%s: none of the %lld images in the '%s' split (caption.split) has a caption: captioning "
+             "is scored against an image's own captions", epath, (long long)bare, o->split);
   if (n == 0) HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (caption.split)", epath, o->split);
+  if (bare > 0)
+    hp_log_info("caption: %lld images of the '%s' split have no caption to score against and are left out", (long long)bare,
+                o->split);
   if (n_mem == 0)
     HP_ERROR(HP_ERR_INPUT, "%s: no training-split captions: the support memory (mode b) would be empty", epath);
   o->n = n;
@@ -348,7 +356,7 @@ static int read_links(hp_embeddings *em, int64_t N, int64_t M, int split, int64_
   HP_CALLOC(memcaps, n_mem, "support memory captions");
   l->memcaps = memcaps;
   for (int64_t i = 0, k = 0; i < N; i++)
-    if (sp[i] == split) o->images[k++] = i;
+    if (sp[i] == split && cap_count[i] > 0) o->images[k++] = i;
   for (int64_t c = 0, k = 0; c < M; c++)
     if (sp[cap_image[c]] == 0) memcaps[k++] = c;
   return 0;

@@ -26,6 +26,7 @@
 #include "ingest/coco.h"
 #include "ingest/distribute.h"
 #include "ingest/fashion.h"
+#include "ingest/folder.h"
 #include "ingest/karpathy.h"
 #include "ingest/roco.h"
 #include "ingest/table.h"
@@ -43,7 +44,7 @@ typedef struct {
   int nterms;
   const char **terms;
   int64_t image_size, vocab_size, max_pixels;
-  int follow_symlinks;
+  int follow_symlinks, folder_labels;
   hp_table_opts table;
   double train_frac, val_frac, test_frac;
   uint64_t seed;
@@ -73,6 +74,9 @@ static int check_params(const hp_config *cfg, const ingest_params *p) {
   if (strcmp(p->format, "fashion") == 0 && p->split[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: ingest.split = \"%s\": the Fashion Product data has no splits; "
              "leave ingest.split empty (data.*_frac make the splits)", f, p->split);
+  if (p->folder_labels && strcmp(p->format, "folder") != 0)
+    HP_ERROR(HP_ERR_CONFIG, "%s: ingest.folder_labels is for ingest.format = \"folder\" (the format is \"%s\")", f,
+             p->format);
   if (p->karpathy[0]) {
     if (strcmp(p->format, "coco") != 0)
       HP_ERROR(HP_ERR_CONFIG, "%s: ingest.karpathy is COCO's split file; ingest.format is \"%s\"", f, p->format);
@@ -175,6 +179,10 @@ static int parse_on_root(const ingest_params *p, hp_ingest_list *l, hp_ingest_re
     if (!e) e = hp_karpathy_apply(&k, p->karpathy, l, rep);
     hp_karpathy_free(&k);
     HP_CALL(e);
+  } else if (strcmp(p->format, "folder") == 0) { /* the sub-folders of ingest.splits, or ingest.split, or all */
+    hp_folder_opts fo = {.labels = p->folder_labels};
+    if (p->n_sources > 0) HP_CALL(hp_folder_parse(p->root, p->n_sources, p->source, p->source_split, &fo, &o, l, rep));
+    else HP_CALL(hp_folder_parse(p->root, p->split[0] ? 1 : 0, &p->split, NULL, &fo, &o, l, rep));
   } else if (p->n_sources > 0) { /* coco or roco: each source is one of its split folders */
     for (int k = 0; k < p->n_sources; k++) HP_CALL(parse_source(p, p->source[k], p->source_split[k], &o, l, rep));
   } else if (strcmp(p->format, "coco") == 0) HP_CALL(hp_coco_parse(p->root, p->split, &o, l, rep));
@@ -249,10 +257,24 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_sh
   for (int64_t i = 0; i < sh->n; i++) have[sh->split[i] <= HP_SPLIT_TEST ? sh->split[i] : 3]++;
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, have, 4, MPI_INT64_T, MPI_SUM, ctx->comm));
   if (have[0] + have[1] + have[2] == 0) {
-    snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac), seed %llu",
-             p->train_frac, p->val_frac, p->test_frac, (unsigned long long)p->seed);
-    return hp_agree(ctx->comm, hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n,
-                                               sh->split));
+    /* images without a caption (format folder) cannot be trained on: all go to test, where they
+     * are searched; the captioned ones keep the seeded draw of their row */
+    uint8_t *has_cap = NULL;
+    HP_CALLOC(has_cap, sh->n > 0 ? sh->n : 1, "captioned rows");
+    for (int64_t c = 0; c < sh->n_captions; c++) has_cap[sh->caption_image[c] - sh->row0] = 1;
+    int64_t bare = 0;
+    for (int64_t i = 0; i < sh->n; i++) bare += !has_cap[i];
+    HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &bare, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+    int n = snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac), seed %llu",
+                     p->train_frac, p->val_frac, p->test_frac, (unsigned long long)p->seed);
+    if (bare > 0 && n > 0 && (size_t)n < mn)
+      snprintf(method + n, mn - (size_t)n, "; the %lld images without a caption all in test (they cannot be trained on)",
+               (long long)bare);
+    int e = hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n, sh->split);
+    for (int64_t i = 0; !e && i < sh->n; i++)
+      if (!has_cap[i]) sh->split[i] = HP_SPLIT_TEST;
+    free(has_cap);
+    return hp_agree(ctx->comm, e);
   }
   if (have[3] > 0)
     HP_CALL(hp_agree(ctx->comm, HP_ERROR_SET(HP_ERR_INTERNAL, "ingest: %lld images without a split among %lld with one",
@@ -347,6 +369,11 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
     e = HP_ERROR_SET(HP_ERR_INPUT,
                      "ingest: no usable image in %s (%lld bad records listed in %s)", p->root,
                      (long long)n_bad, rpath);
+  if (!e && sh.n_total > 0 && sh.n_captions_total == 0 && ctx->rank == 0)
+    e = HP_ERROR_SET(HP_ERR_INPUT,
+                     "ingest: none of the %lld images in %s has a caption: hpclip trains its model from image-caption "
+                     "pairs (format folder: put the captions of NAME.jpg in NAME.txt beside it, one per line)",
+                     (long long)sh.n_total, p->root);
   hp_report_free(&rep);
   HP_CALL(hp_agree(ctx->comm, e));
 
@@ -401,6 +428,7 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .vocab_size = hp_cfg_int(cfg, "data.vocab_size"),
       .max_pixels = hp_cfg_int(cfg, "ingest.max_image_pixels"),
       .follow_symlinks = hp_cfg_bool(cfg, "ingest.follow_symlinks"),
+      .folder_labels = hp_cfg_bool(cfg, "ingest.folder_labels"),
       .table = {.image_key = hp_cfg_str(cfg, "ingest.csv_image_key"),
                 .caption_key = hp_cfg_str(cfg, "ingest.csv_caption_key"),
                 .label_key = hp_cfg_str(cfg, "ingest.csv_label_key"),

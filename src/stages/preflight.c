@@ -15,6 +15,7 @@
 #include "data/split.h"
 #include "ingest/coco.h"
 #include "ingest/roco.h"
+#include "ingest/folder.h"
 #include "ingest/webdataset.h"
 
 typedef struct {
@@ -63,6 +64,22 @@ static int dir_has(const char *dir, const char *pre, const char *suf) {
   return found;
 }
 
+/* 1 if dir, or (depth 1) one of its sub-folders, holds a .jpg/.jpeg/.png */
+static int dir_has_images(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  char p[4200];
+  for (struct dirent *e; !found && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    found = hp_folder_is_image_name(e->d_name);
+    if (!found && depth > 0 && snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p && is_dir(p))
+      found = dir_has_images(p, depth - 1);
+  }
+  closedir(d);
+  return found;
+}
+
 const char *hp_preflight_guess_layout(const char *path, const char **format) {
   const char *fmt = NULL, *what = NULL;
   char p[4200];
@@ -85,6 +102,7 @@ const char *hp_preflight_guess_layout(const char *path, const char **format) {
     if (!fmt && dir_has(path, "", ".tar")) fmt = "webdataset", what = "webdataset shards (give them as DIR/*.tar)";
     if (!fmt && (dir_has(path, "", ".csv") || dir_has(path, "", ".tsv")))
       fmt = "csv", what = "a folder with a CSV/TSV table (give the table's path)";
+    if (!fmt && dir_has_images(path, 1)) fmt = "folder", what = "a folder of images";
   }
   if (format) *format = fmt;
   return what;
@@ -161,7 +179,7 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
     }
   const char *kp = hp_cfg_str(cfg, "ingest.karpathy");
   if (kp[0] && !is_file(kp)) add(pr, 0, "ingest.karpathy = \"%s\": no such file", kp);
-  char rel[512];
+  char rel[4200];
   if (strcmp(format, "fashion") == 0) {
     check_file(pr, root, "styles.csv", format, "the product table");
   } else if (strcmp(format, "coco") == 0) {
@@ -173,6 +191,12 @@ static void check_ingest(problems *pr, const hp_config *cfg) {
     for (int k = 0; k < ns; k++) {
       snprintf(rel, sizeof rel, "data/%s/captions.txt", src[k]);
       check_file(pr, root, rel, format, "the captions of that split");
+    }
+  } else if (strcmp(format, "folder") == 0) {
+    for (int k = 0; k < ns; k++) {
+      snprintf(rel, sizeof rel, "%s/%s", root, src[k]);
+      if (!is_dir(rel)) add(pr, 0, "%s = \"%s\": no folder %s (ingest.format = \"folder\" reads sub-folders of "
+                            "ingest.root)", src_key[k], src[k], rel);
     }
   }
 }

@@ -68,6 +68,7 @@ typedef struct {
   double clip[2][3];                   /* i2t, t2i recall at 1, 5, 10 */
   double clip_chance[2][3];            /* the same for a random ranking (markdown.h) */
   int64_t n_images, n_captions;
+  int64_t n_captioned;                 /* images of the split with a caption: image -> caption's queries */
   const char *prompt, *split, *model;
   int conv;
   int64_t *top;                        /* [L,KMAX] label queries' merged top-k ids */
@@ -441,8 +442,8 @@ static int clip_chance(const hp_embeddings *em, const row_sel *rs, search_out *o
   for (int kk = 0; kk < 3; kk++) {
     double s = 0.0;
     for (int64_t i = 0; i < em->n_images; i++)
-      if (selected(rs, 0, i)) s += hp_chance_hit_at_k(o->n_captions, nc[i], g_ks[kk]);
-    o->clip_chance[0][kk] = o->n_images ? s / (double)o->n_images : 0.0;
+      if (selected(rs, 0, i) && nc[i] > 0) s += hp_chance_hit_at_k(o->n_captions, nc[i], g_ks[kk]);
+    o->clip_chance[0][kk] = o->n_captioned ? s / (double)o->n_captioned : 0.0;
     o->clip_chance[1][kk] = hp_chance_hit_at_k(o->n_images, 1, g_ks[kk]);
   }
   free(nc);
@@ -456,8 +457,13 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   const int64_t M = em->n_captions;
   hp_index *cix = NULL;
   HP_CALL(build_index(ctx, o, em, 1, rs, M, &cix));
-  o->n_images = o->n_captions = 0;
-  for (int64_t c = 0; c < M; c++) o->n_captions += selected(rs, 1, c);
+  o->n_images = o->n_captions = o->n_captioned = 0;
+  for (int64_t c = 0; c < M; c++) {
+    int sel = selected(rs, 1, c);
+    o->n_captions += sel;
+    /* captions are in image order: count an image at its first selected caption */
+    o->n_captioned += sel && (c == 0 || rs->capimg[c - 1] != rs->capimg[c]);
+  }
   for (int64_t i = 0; i < em->n_images; i++) o->n_images += selected(rs, 0, i);
   memset(o->clip, 0, sizeof o->clip);
   HP_CALL(clip_direction(ctx, em, o, ix, rs, 1, M, QS_C2I, 1));
@@ -465,7 +471,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   HP_CALL(clip_direction(ctx, em, o, cix, rs, 0, em->n_images, QS_I2C, 0));
   HP_CALL(finish_queries(ctx, o, QS_I2C));
   for (int kk = 0; kk < 3; kk++) {
-    o->clip[0][kk] = o->n_images ? o->clip[0][kk] / (double)o->n_images : 0.0;
+    o->clip[0][kk] = o->n_captioned ? o->clip[0][kk] / (double)o->n_captioned : 0.0; /* the others never hit */
     o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : 0.0;
   }
   HP_CALL(clip_chance(em, rs, o));
@@ -483,6 +489,7 @@ static int write_group(hp_results_w *w, void *arg) {
   HP_CALL(hp_results_attr_str(w, "convention", o->conv ? "retrieved" : "relevant"));
   HP_CALL(hp_results_attr_i64(w, "n_images", o->n_images));
   HP_CALL(hp_results_attr_i64(w, "n_captions", o->n_captions));
+  HP_CALL(hp_results_attr_i64(w, "n_captioned_images", o->n_captioned));
   HP_CALL(hp_results_attr_str(w, "clip_recall_rows", "image->caption,caption->image"));
   HP_CALL(hp_results_attr_str(w, "k", "1,5,10"));
   HP_CALL(hp_results_f64(w, "clip_recall", 2, d2, &o->clip[0][0]));
@@ -535,6 +542,10 @@ static void markdown(FILE *f, void *arg) {
   const char *conv = o->conv ? "retrieved" : "relevant";
   fprintf(f, "## Retrieval (`search`)\n\nModel `%s`; split `%s`; %" PRId64 " images, %" PRId64 " captions.\n\n",
           o->model, o->split, o->n_images, o->n_captions);
+  if (o->n_captioned < o->n_images)
+    fprintf(f, "%" PRId64 " of the images have no caption: they are searched (caption → image, image → image) but "
+            "ask no image → caption query; that row's denominator is the %" PRId64 " captioned images.\n\n",
+            o->n_images - o->n_captioned, o->n_captioned);
   if (o->n_images < 10)
     fprintf(f, "⚠ The split has only %" PRId64 " images: recall at k >= %" PRId64 " is 1 by construction, and every "
             "figure below rests on very few queries.\n\n", o->n_images, o->n_images > 0 ? o->n_images : 1);

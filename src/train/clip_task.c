@@ -234,7 +234,7 @@ static int gather_rows(MPI_Comm comm, int size, int64_t n, int64_t E, float *all
   return 0;
 }
 
-/* Image -> caption: every test image ranks all captions of test images, a hit at k when one of
+/* Image -> caption: every test image with a caption ranks all captions of test images, a hit at k when one of
  * its own captions is among the k best; caption -> image: every test caption ranks all test
  * images (metrics/retrieval.h, ties counting against the query). Each rank ranks its block of
  * the queries against the gathered collection; the hit counts are summed. */
@@ -244,8 +244,8 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
   const hp_train_data *d = &t->d;
   int64_t ni = d->nrows[2], E = t->m.cfg.embed_dim;
   double t0 = hp_now(), i2t[3] = {0, 0, 0}, t2i[3] = {0, 0, 0};
-  int64_t nc = 0;
-  for (int64_t i = 0; i < ni; i++) nc += d->cap_count[d->rows[2][i]];
+  int64_t nc = 0, ni_cap = 0; /* image -> caption asks only the images that have a caption */
+  for (int64_t i = 0; i < ni; i++) nc += d->cap_count[d->rows[2][i]], ni_cap += d->cap_count[d->rows[2][i]] > 0;
   if (ni > 0) {
     int64_t *cap = NULL, *img_lo = NULL, *img_hi = NULL, *cap_lo = NULL, *cap_hi = NULL;
     HP_CALLOC(cap, nc + 1, "test captions");
@@ -281,7 +281,7 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
     HP_CALL(hp_retrieval_hits(ce + ca * E, cn, ie, ni, E, cap_lo + ca, cap_hi + ca, ks, 3, hits + 3));
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, hits, 6, MPI_DOUBLE, MPI_SUM, t->comm));
     for (int k = 0; k < 3; k++) {
-      i2t[k] = hits[k] / (double)ni;
+      i2t[k] = ni_cap > 0 ? hits[k] / (double)ni_cap : 0.0;
       t2i[k] = nc > 0 ? hits[3 + k] / (double)nc : 0.0;
     }
     free(cap);

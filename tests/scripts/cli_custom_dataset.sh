@@ -2,7 +2,7 @@
 # cli_custom_dataset.sh — docs/custom-dataset.md's path: a tab-separated table of your own images
 # and captions -> scripts/make_coco_json.py -> COCO layout -> `hpclip ingest` (format coco) on 2
 # ranks gives a valid dataset.h5 with the table's labels; the converter's bad inputs fail with a
-# message naming the line. Then the CSV and webdataset sections of the same page, run as written.
+# message naming the line. Then the CSV, webdataset and folder sections of the same page, run as written.
 . "$SRC_DIR/tests/cli/lib.sh"
 D="$T/mydata"
 mkdir -p "$D/train2017"
@@ -40,7 +40,7 @@ W="$T/repo"
 mkdir -p "$W" "$T/home"
 for d in tests scripts conf jobs; do ln -s "$SRC_DIR/$d" "$W/$d"; done
 ln -s "$BUILD_DIR" "$W/build"
-for section in "A CSV or TSV table" "Webdataset shards"; do
+for section in "A CSV or TSV table" "Webdataset shards" "A folder of images"; do
   $PY - "$SRC_DIR/docs/custom-dataset.md" "$section" >"$T/blocks.sh" <<'EOF2'
 import sys
 lines = open(sys.argv[1]).read().split("\n")
@@ -66,10 +66,12 @@ EOF2
   grep -E "job conf/coco.cfg: all [0-9] stages complete" "$T/doc.txt" >/dev/null && ok "'$section': the job completed" \
     || bad "'$section': no completed job in the output"
 done
-for r in mycsv mywds; do
+for r in mycsv mywds myfolder; do
   if "$HPCLIP" check "$W/runs/$r/dataset.h5" >/dev/null 2>&1 && "$HPCLIP" check "$W/runs/$r/embeddings.h5" >/dev/null 2>&1
   then ok "runs/$r: dataset.h5 and embeddings.h5 valid"; else bad "runs/$r: outputs missing or invalid"; fi
 done
 n=$($PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); print(f['images'].shape[0], f['labels/matrix'].shape[1])" "$W/runs/mycsv/dataset.h5" 2>&1)
 [ "$n" = "200 25" ] && ok "csv: 200 images, 25 labels" || bad "csv dataset: $n"
+n=$($PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); print(f['images'].shape[0], f['captions/image'].shape[0], f['labels/matrix'].shape[1])" "$W/runs/myfolder/dataset.h5" 2>&1)
+[ "$n" = "200 150 25" ] && ok "folder: 200 images, 150 captions, 25 labels" || bad "folder dataset: $n"
 finish
