@@ -341,7 +341,8 @@ static int read_links(hp_embeddings *em, int64_t N, int64_t M, int split, int64_
   for (int64_t c = 0; c < M; c++) n_mem += sp[cap_image[c]] == 0;
   if (n == 0 && bare > 0)
     HP_ERROR(HP_ERR_INPUT, "%s: none of the %lld images in the '%s' split (caption.split) has a caption: captioning "
-             "is scored against an image's own captions", epath, (long long)bare, o->split);
+             "is scored against an image's own captions (set caption.split to a split with captions, e.g. val)", epath,
+             (long long)bare, o->split);
   if (n == 0) HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (caption.split)", epath, o->split);
   if (bare > 0)
     hp_log_info("caption: %lld images of the '%s' split have no caption to score against and are left out", (long long)bare,

@@ -542,7 +542,7 @@ static void markdown(FILE *f, void *arg) {
   const char *conv = o->conv ? "retrieved" : "relevant";
   fprintf(f, "## Retrieval (`search`)\n\nModel `%s`; split `%s`; %" PRId64 " images, %" PRId64 " captions.\n\n",
           o->model, o->split, o->n_images, o->n_captions);
-  if (o->n_captioned < o->n_images)
+  if (o->n_captioned < o->n_images && o->n_captioned > 0)
     fprintf(f, "%" PRId64 " of the images have no caption: they are searched (caption → image, image → image) but "
             "ask no image → caption query; that row's denominator is the %" PRId64 " captioned images.\n\n",
             o->n_images - o->n_captioned, o->n_captioned);
@@ -597,16 +597,19 @@ static void markdown(FILE *f, void *arg) {
   } else {
     fprintf(f, "The dataset has no labels: no label-query retrieval.\n\n");
   }
-  fprintf(f, "CLIP retrieval protocol within the split (chance: a random ranking's recall; ⚠ marks a figure within "
-             "2x of it):\n\n| direction | R@1 | R@5 | R@10 | chance R@1 | chance R@5 | chance R@10 |\n"
-             "|---|---:|---:|---:|---:|---:|---:|\n");
-  for (int d = 0; d < 2; d++) {
+  if (o->n_captions == 0)
+    fprintf(f, "The split has no captions: no caption ↔ image recall.\n\n");
+  else
+    fprintf(f, "CLIP retrieval protocol within the split (chance: a random ranking's recall; ⚠ marks a figure within "
+               "2x of it):\n\n| direction | R@1 | R@5 | R@10 | chance R@1 | chance R@5 | chance R@10 |\n"
+               "|---|---:|---:|---:|---:|---:|---:|\n");
+  for (int d = 0; d < 2 && o->n_captions > 0; d++) {
     fprintf(f, "| %s", d == 0 ? "image → caption" : "caption → image");
     for (int k = 0; k < 3; k++) fprintf(f, " | %.3f%s", o->clip[d][k], hp_md_flag(o->clip[d][k], o->clip_chance[d][k]));
     for (int k = 0; k < 3; k++) fprintf(f, " | %.3f", o->clip_chance[d][k]);
     fprintf(f, " |\n");
   }
-  fprintf(f, "\n");
+  if (o->n_captions > 0) fprintf(f, "\n");
   if (o->L > 0)
     fprintf(f, "Image → image within the split (each image's 10 nearest other images): the share carrying a label "
                "of the query image:\n\n| P@1 | P@5 | P@10 |\n|---:|---:|---:|\n| %.3f | %.3f | %.3f |\n\n",

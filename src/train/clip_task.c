@@ -294,6 +294,11 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
   } else {
     nc = 0;
   }
+  if (nc == 0) { /* no pair to retrieve (e.g. a folder of uncaptioned test images): no figures at all */
+    snprintf(extra, nextra, "test_images=%" PRId64 " test_captions=0", ni);
+    hp_log_info("train: the test split (%" PRId64 " images) has no captions: no test retrieval", ni);
+    return 0;
+  }
   snprintf(extra, nextra,
            "test_images=%" PRId64 " test_captions=%" PRId64 " i2t_r1=%.4f i2t_r5=%.4f i2t_r10=%.4f t2i_r1=%.4f "
            "t2i_r5=%.4f t2i_r10=%.4f",

@@ -192,6 +192,23 @@ EOF
   ) && ok "search: $out" || bad "search i2c: $out"
 fi
 
+# a test split without any caption: no caption <-> image figures anywhere, and captioning on it
+# fails naming the split
+cp -r "$S" "$T/nocap"; rm -f "$T/nocap"/test/*/*.txt
+Q="$T/pipe-nocap"
+if expect_ok "folder without test captions: ingest to cluster and report" 2 run "$SRC_DIR/conf/coco.cfg" --run-dir "$Q" \
+     --stages ingest,train,embed,search,zeroshot,caption-train,cluster,report -s ingest.format=folder -s ingest.root="$T/nocap" \
+     -s ingest.split= -s ingest.folder_labels=true -s 'ingest.splits.train=["train"]' -s 'ingest.splits.test=["test"]' \
+     -s cluster.k_min=2 -s cluster.k_max=3 "${TINY[@]}"; then
+  grep -q "has no captions: no test retrieval" "$T/out.txt" && ok "train: 'no test retrieval' instead of zeros" \
+    || bad "train: no note on the captionless test split"
+  grep -q "The split has no captions: no caption ↔ image recall" "$Q/search.md" && ! grep -q "| image → caption |" "$Q/search.md" \
+    && ok "search.md: no caption ↔ image table, a sentence saying why" || bad "search.md on a captionless split"
+  expect_fail "caption on a split without captions" 2 4 "none of the [0-9]+ images in the 'test' split \(caption.split\) has a caption" \
+    -- caption "$SRC_DIR/conf/coco.cfg" --run-dir "$Q" -s ingest.format=folder -s ingest.root="$T/nocap" -s ingest.split= \
+    -s ingest.folder_labels=true -s 'ingest.splits.train=["train"]' -s 'ingest.splits.test=["test"]' "${TINY[@]}"
+fi
+
 # ---- 5. whole-walk problems ------------------------------------------------------------------
 cat >"$T/nofolder.cfg" <<CFG
 run = { dir = "$T/run-nofolder"; stages = ["ingest"]; };
