@@ -34,6 +34,8 @@ typedef struct {
   int64_t ntop, captop;
   dev_t dev[MAX_DEPTH + 1]; /* the folders on the current path, for loop detection */
   ino_t ino[MAX_DEPTH + 1];
+  struct fid { dev_t dev; ino_t ino; int used; } *seen; /* every folder walked (hash set) */
+  int64_t nseen, capseen;
   uint8_t split;            /* of the sub-folder being walked */
 } walk;
 
@@ -100,6 +102,34 @@ static int64_t find_name(char **v, int64_t n, const char *name) {
   return -1;
 }
 
+/* Marks the folder (dev, ino) walked; *again = 1 if it already was (a second link to it). */
+static int seen_add(walk *w, dev_t dev, ino_t ino, int *again) {
+  if (2 * (w->nseen + 1) > w->capseen) {
+    int64_t cap = w->capseen ? 2 * w->capseen : 1024, oc = w->capseen;
+    struct fid *s = calloc((size_t)cap, sizeof *s), *old = w->seen;
+    if (!s) HP_ERROR(HP_ERR_MEM, "walked folders");
+    w->seen = s;
+    w->capseen = cap;
+    w->nseen = 0;
+    for (int64_t i = 0; i < oc; i++)
+      if (old[i].used) {
+        int a;
+        HP_CALL(seen_add(w, old[i].dev, old[i].ino, &a));
+      }
+    free(old);
+  }
+  uint64_t h = ((uint64_t)ino * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)dev;
+  for (int64_t i = (int64_t)(h & (uint64_t)(w->capseen - 1));; i = (i + 1) & (w->capseen - 1)) {
+    if (!w->seen[i].used) {
+      w->seen[i] = (struct fid){dev, ino, 1};
+      w->nseen++;
+      *again = 0;
+      return 0;
+    }
+    if (w->seen[i].dev == dev && w->seen[i].ino == ino) return *again = 1, 0;
+  }
+}
+
 static int top_index(walk *w, const char *name, int64_t *out) {
   for (int64_t k = 0; k < w->ntop; k++)
     if (strcmp(w->top[k], name) == 0) return *out = k, 0;
@@ -131,6 +161,7 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
   uint8_t *used = NULL;
   if (!e && n > 0 && !(used = calloc((size_t)n, 1))) e = HP_ERROR_SET(HP_ERR_MEM, "%s: folder entries", full);
   char *crel = NULL, *cfull = NULL, *srel = NULL;
+  int64_t images = 0;
   for (int64_t i = 0; !e && i < n; i++) {
     free(crel), free(cfull), crel = cfull = NULL;
     const char *why = NULL;
@@ -146,8 +177,10 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
     struct stat ls, st;
     if (lstat(cfull, &ls) != 0 || stat(cfull, &st) != 0) {
       int en = errno;
-      if (hp_folder_is_image_name(v[i])) e = hp_report_add(w->rep, crel, "cannot read: %s", strerror(en));
-      continue; /* a dangling link of any other name is not the dataset's */
+      /* a dangling link of another name is not the dataset's; a link loop or an unreadable
+       * entry may be a folder of it */
+      if (hp_folder_is_image_name(v[i]) || en != ENOENT) e = hp_report_add(w->rep, crel, "cannot read: %s", strerror(en));
+      continue;
     }
     if (S_ISDIR(st.st_mode)) {
       if (S_ISLNK(ls.st_mode) && !w->o->follow_symlinks) {
@@ -162,6 +195,12 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
       }
       if (depth + 1 > MAX_DEPTH) {
         e = hp_report_add(w->rep, crel, "more than %d folders deep", MAX_DEPTH);
+        continue;
+      }
+      int again = 0;
+      if ((e = seen_add(w, st.st_dev, st.st_ino, &again))) break;
+      if (again) { /* two links to one folder would give its images twice */
+        e = hp_report_add(w->rep, crel, "the same folder as one already read (another link to it): not read twice");
         continue;
       }
       int64_t lab = label;
@@ -190,9 +229,11 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
     }
     free(side);
     if (!e) e = add_image(w, crel, s >= 0 ? srel : NULL, label);
+    images++;
   }
-  /* sidecars nobody claimed: a caption file whose image is gone */
-  for (int64_t i = 0; !e && i < n; i++) {
+  /* sidecars nobody claimed, in a folder of images: a caption file whose image is gone (a
+   * README.txt in a folder without images is not the dataset's) */
+  for (int64_t i = 0; !e && images > 0 && i < n; i++) {
     if (used[i] || !is_sidecar_name(v[i])) continue;
     free(crel), free(cfull), crel = cfull = NULL;
     if ((e = hp_ingest_join(rel, v[i], &crel)) || (e = hp_ingest_join(full, v[i], &cfull))) break;
@@ -211,15 +252,23 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
 
 /* The sidecar's non-empty lines as captions of `it`; a bad sidecar is reported and the image
  * kept without captions. */
-static int read_sidecar(const char *root, const char *rel, hp_ingest_list *l, hp_ingest_item *it,
-                        hp_ingest_report *rep) {
+static int read_sidecar(const char *root, const char *rel, int follow_symlinks, hp_ingest_list *l,
+                        hp_ingest_item *it, hp_ingest_report *rep) {
   char *full = NULL, *buf = NULL;
   size_t len = 0;
   HP_CALL(hp_ingest_join(root, rel, &full));
+  const char *why = NULL;
+  if (!follow_symlinks && !hp_ingest_path_inside(root, full, &why)) {
+    free(full);
+    return hp_report_add(rep, rel, "caption file %s; the image is kept without captions", why);
+  }
   int e = hp_ingest_read_file(full, MAX_SIDECAR_BYTES, 1, &buf, &len);
   free(full);
   if (e == HP_ERR_INPUT || e == HP_ERR_IO) return hp_report_add_error(rep, rel);
   HP_CALL(e);
+  size_t skip = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* a UTF-8 byte order mark */
+  memmove(buf, buf + skip, len - skip + 1);
+  len -= skip;
   const char *bad = NULL;
   if (!hp_utf8_valid(buf, len, NULL)) bad = "the caption file is not valid UTF-8";
   for (size_t a = 0; !bad && a < len;) {
@@ -250,11 +299,14 @@ static int emit(walk *w, const hp_folder_opts *f, hp_ingest_list *out) {
     if (used) {
       if (out->n > 0 || out->n_labels > 0)
         HP_ERROR(HP_ERR_INTERNAL, "folder: labels must be set on an empty record list");
-      char **names = NULL;
+      char **names = calloc((size_t)w->ntop, sizeof *names);
       int64_t nn = 0;
-      HP_CALLOC(names, w->ntop, "folder labels");
-      uint8_t *has = NULL;
-      HP_CALLOC(has, w->ntop, "folder labels");
+      uint8_t *has = calloc((size_t)w->ntop, 1);
+      if (!names || !has) {
+        free(names);
+        free(has);
+        HP_ERROR(HP_ERR_MEM, "folder labels");
+      }
       for (int64_t i = 0; i < w->n; i++)
         if (w->img[i].label >= 0) has[w->img[i].label] = 1;
       for (int64_t k = 0; k < w->ntop; k++)
@@ -280,7 +332,7 @@ static int emit(walk *w, const hp_folder_opts *f, hp_ingest_list *out) {
     if ((e = hp_ingest_list_add(out, w->img[i].path, sid, &it))) break;
     it->split = w->img[i].split;
     if (order && w->img[i].label >= 0) it->labels[order[w->img[i].label]] = 1;
-    if (w->img[i].sidecar) e = read_sidecar(w->root, w->img[i].sidecar, out, it, w->rep);
+    if (w->img[i].sidecar) e = read_sidecar(w->root, w->img[i].sidecar, w->o->follow_symlinks, out, it, w->rep);
   }
   free(order);
   return e;
@@ -299,6 +351,11 @@ static int walk_sub(walk *w, const char *sub, uint8_t split) {
   if (bad)
     HP_ERROR(HP_ERR_INPUT, "%s%s%s: %s (ingest.format = \"folder\" reads a folder of images)", w->root,
              sub[0] ? "/" : "", sub, bad > 0 ? strerror(bad) : "not a folder");
+  int again = 0;
+  HP_CALL(seen_add(w, st.st_dev, st.st_ino, &again));
+  if (again)
+    HP_ERROR(HP_ERR_CONFIG, "%s: folder \"%s\" was already read (named twice, or inside another folder of "
+             "ingest.splits)", w->root, sub);
   w->dev[0] = st.st_dev;
   w->ino[0] = st.st_ino;
   w->split = split;
@@ -325,6 +382,7 @@ int hp_folder_parse(const char *root, int n_sub, const char *const *sub, const u
     free(w.img[i].sidecar);
   }
   free(w.img);
+  free(w.seen);
   free_names(w.top, w.ntop);
   HP_CALL(e);
   return 0;

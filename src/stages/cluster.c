@@ -33,7 +33,7 @@ typedef struct {
   hp_km_quality q;
   double seconds;
   /* analytics (cluster.analysis) */
-  int analysis, probe_done;
+  int analysis, probe_done, gap_done;
   hp_pca pca;
   double *proj; /* [N,3] rank 0 */
   hp_gap gap;
@@ -68,9 +68,11 @@ static int write_group(hp_results_w *w, void *arg) {
     HP_CALL(hp_results_f64(w, "pca/eigenvalues", 1, &o->E, o->pca.eig));
     HP_CALL(hp_results_f64(w, "pca/components", 2, dc, o->pca.components));
     HP_CALL(hp_results_f64(w, "pca/projection", 2, d3, o->proj));
-    double g[5] = {o->gap.gap, o->gap.cosine, o->gap.share, (double)o->gap.n_images, (double)o->gap.n_captions};
-    HP_CALL(hp_results_f64(w, "modality_gap", 1, &d5, g));
-    HP_CALL(hp_results_attr_str(w, "modality_gap_columns", "gap,centroid_cosine,variance_share,n_images,n_captions"));
+    if (o->gap_done) {
+      double g[5] = {o->gap.gap, o->gap.cosine, o->gap.share, (double)o->gap.n_images, (double)o->gap.n_captions};
+      HP_CALL(hp_results_f64(w, "modality_gap", 1, &d5, g));
+      HP_CALL(hp_results_attr_str(w, "modality_gap_columns", "gap,centroid_cosine,variance_share,n_images,n_captions"));
+    }
     if (o->probe_done) {
       double pr[3] = {o->probe.accuracy, (double)o->probe.n_train, (double)o->probe.n_test};
       HP_CALL(hp_results_f64(w, "probe", 1, &d3v, pr));
@@ -106,9 +108,12 @@ static void markdown(FILE *f, void *arg) {
             100 * r3, 100 * o->pca.eig[0] / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 1 ? o->pca.eig[1] : 0) / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 2 ? o->pca.eig[2] : 0) / (o->pca.total > 0 ? o->pca.total : 1));
-    fprintf(f, "| modality gap | centroid cosine | variance share along the gap | images | captions |\n"
-            "|---:|---:|---:|---:|---:|\n| %.4f | %.4f | %.4f | %" PRId64 " | %" PRId64 " |\n\n",
-            o->gap.gap, o->gap.cosine, o->gap.share, o->gap.n_images, o->gap.n_captions);
+    if (o->gap_done)
+      fprintf(f, "| modality gap | centroid cosine | variance share along the gap | images | captions |\n"
+              "|---:|---:|---:|---:|---:|\n| %.4f | %.4f | %.4f | %" PRId64 " | %" PRId64 " |\n\n",
+              o->gap.gap, o->gap.cosine, o->gap.share, o->gap.n_images, o->gap.n_captions);
+    else
+      fprintf(f, "Modality gap: skipped (the split has no captions).\n\n");
     if (o->probe_done)
       fprintf(f, "Linear probe (ridge %g, ScaLAPACK pdposv): top-1 accuracy %.4f on %" PRId64 " test images "
               "(trained on %" PRId64 ").\n\n", o->ridge, o->probe.accuracy, o->probe.n_test, o->probe.n_train);
@@ -240,9 +245,13 @@ static int run_analysis(hp_stage_ctx *ctx, hp_embeddings *em, cl_out *o, const f
   int64_t ny = 0;
   int ssplit = hp_eval_split_code(o->split);
   HP_CALL(load_rows(ctx, em, strcmp(o->source, "image") == 0 ? "caption" : "image", ssplit, &y, &ny));
-  if (strcmp(o->source, "image") == 0)
+  int64_t nx_all = n, ny_all = ny; /* a folder of uncaptioned images: no caption side, no gap */
+  HP_MPI(MPI_Allreduce(&n, &nx_all, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+  HP_MPI(MPI_Allreduce(&ny, &ny_all, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+  o->gap_done = nx_all > 0 && ny_all > 0;
+  if (o->gap_done && strcmp(o->source, "image") == 0)
     HP_CALL(hp_gap_run(ctx->comm, x, n, y, ny, o->E, &o->gap));
-  else
+  else if (o->gap_done)
     HP_CALL(hp_gap_run(ctx->comm, y, ny, x, n, o->E, &o->gap));
   free(y);
   if (em->n_labels > 0) {

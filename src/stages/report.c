@@ -305,11 +305,14 @@ static int section_training(report *r) {
   }
   static const char *const keys[2][3] = {{"i2t_r1", "i2t_r5", "i2t_r10"}, {"t2i_r1", "t2i_r5", "t2i_r10"}};
   if (state && state_value(state, "i2t_r1", v, sizeof v)) {
-    char ni[32] = "?", nc[32] = "?";
+    char ni[32] = "?", nc[32] = "?", nic[32] = "";
     state_value(state, "test_images", ni, sizeof ni);
     state_value(state, "test_captions", nc, sizeof nc);
-    fprintf(r->f, "Test-split retrieval of the best epoch's model, as measured by `train` (%s images, %s captions):\n\n"
-            "| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n", ni, nc);
+    char with[64] = "";
+    if (state_value(state, "test_captioned_images", nic, sizeof nic) && strcmp(nic, ni) != 0)
+      snprintf(with, sizeof with, " (%s with captions: image → caption's queries)", nic);
+    fprintf(r->f, "Test-split retrieval of the best epoch's model, as measured by `train` (%s images%s, %s captions):\n\n"
+            "| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n", ni, with, nc);
     for (int dir = 0; dir < 2; dir++) {
       fprintf(r->f, "| %s", dir ? "caption → image" : "image → caption");
       for (int k = 0; k < 3; k++) {

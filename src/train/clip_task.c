@@ -275,8 +275,8 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
     HP_CALL(gather_rows(t->comm, t->size, nc, E, ce));
     const int64_t ks[3] = {1, 5, 10};
     double hits[6] = {0};
-    hp_log_info("train: test retrieval: ranking %" PRId64 " captions for each of %" PRId64 " images and %" PRId64
-                " images for each caption", nc, ni, ni);
+    hp_log_info("train: test retrieval: ranking %" PRId64 " captions for each of %" PRId64 " images (%" PRId64
+                " with captions) and %" PRId64 " images for each caption", nc, ni, ni_cap, ni);
     HP_CALL(hp_retrieval_hits(ie + a * E, n, ce, nc, E, img_lo + a, img_hi + a, ks, 3, hits));
     HP_CALL(hp_retrieval_hits(ce + ca * E, cn, ie, ni, E, cap_lo + ca, cap_hi + ca, ks, 3, hits + 3));
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, hits, 6, MPI_DOUBLE, MPI_SUM, t->comm));
@@ -300,9 +300,9 @@ static int finish(void *self, double best, char *extra, size_t nextra) {
     return 0;
   }
   snprintf(extra, nextra,
-           "test_images=%" PRId64 " test_captions=%" PRId64 " i2t_r1=%.4f i2t_r5=%.4f i2t_r10=%.4f t2i_r1=%.4f "
-           "t2i_r5=%.4f t2i_r10=%.4f",
-           ni, nc, i2t[0], i2t[1], i2t[2], t2i[0], t2i[1], t2i[2]);
+           "test_images=%" PRId64 " test_captioned_images=%" PRId64 " test_captions=%" PRId64 " i2t_r1=%.4f "
+           "i2t_r5=%.4f i2t_r10=%.4f t2i_r1=%.4f t2i_r5=%.4f t2i_r10=%.4f",
+           ni, ni_cap, nc, i2t[0], i2t[1], i2t[2], t2i[0], t2i[1], t2i[2]);
   hp_log_info("train: test split retrieval (%" PRId64 " images, %" PRId64 " captions, best epoch's model, %.1f s): "
               "image->caption R@1 %.3f R@5 %.3f R@10 %.3f | caption->image R@1 %.3f R@5 %.3f R@10 %.3f",
               ni, nc, hp_now() - t0, i2t[0], i2t[1], i2t[2], t2i[0], t2i[1], t2i[2]);
@@ -331,8 +331,8 @@ static int check_setup(hp_clip_task *t) {
     HP_ERROR(HP_ERR_INPUT, "%s: %" PRId64 " training images, fewer than one global batch (train.batch = %" PRId64
              "); lower train.batch or use a larger dataset", t->d.path, t->d.nrows[0], t->batch);
   if (t->d.nrows[1] < 1)
-    HP_ERROR(HP_ERR_INPUT, "%s: no validation images (/split has no 1): early stopping and the best checkpoint "
-             "need the validation split", t->d.path);
+    HP_ERROR(HP_ERR_INPUT, "%s: no validation images with a caption (/split has no 1, or only images without "
+             "captions): early stopping and the best checkpoint need the validation split", t->d.path);
   /* ResNet batch norm needs more than one value per channel: per rank with local BN, over the
    * global batch with synchronised BN (images below 32x32 aside, whose last map is still
    * 1x1: hp_bn_stats then reports it, identically on every rank) */

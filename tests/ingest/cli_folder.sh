@@ -44,6 +44,15 @@ ln -s "$R/zbad" "$R/zbad/loop"
 mkdir -p "$T/elsewhere/Linked"
 cp "$(ls "$R"/Tshirts/*.jpg | head -1)" "$T/elsewhere/Linked/far.jpg"; echo "a linked image" >"$T/elsewhere/Linked/far.txt"
 ln -s "$T/elsewhere/Linked" "$R/Linked"
+# a second link to a folder already read: its images are not read twice
+ln -s "$R/Linked" "$R/zzsame"
+# a caption file linking out of the root (read by default; refused with follow_symlinks = false)
+cp "$(ls "$R"/Tshirts/*.jpg | head -1)" "$R/zbad/outcap.jpg"; echo "a caption from elsewhere" >"$T/elsewhere/outcap.txt"
+ln -s "$T/elsewhere/outcap.txt" "$R/zbad/outcap.txt"
+# a text file in a folder without images is not the dataset's
+echo "about these photos" >"$R/LICENSE.txt"
+# a caption file with a UTF-8 byte order mark
+cp "$(ls "$R"/Tshirts/*.jpg | head -1)" "$R/zbad/bom.jpg"; printf '\xef\xbb\xbfa caption after a BOM\n' >"$R/zbad/bom.txt"
 
 job() { # name [extra ingest keys]
   cat >"$T/$1.cfg" <<CFG
@@ -79,18 +88,20 @@ def walk(rel):
     for n in sorted(os.listdir(os.path.join(root, rel)) if rel else os.listdir(root)):
         p = os.path.join(rel, n) if rel else n
         full = os.path.join(root, p)
-        if n.startswith(".") or n == "loop": continue
+        if n.startswith(".") or n in ("loop", "zzsame"): continue
         if os.path.isdir(full): walk(p)
         elif n.lower().endswith((".jpg", ".jpeg", ".png")) and os.path.exists(full) and n != "cut.jpg": want.append(p)
 walk("")
 assert paths == want, (paths[:5], want[:5], len(paths), len(want))
-assert len(paths) == n_all + 2, len(paths)           # + latin1.jpg + Linked/far.jpg
+assert len(paths) == n_all + 4, len(paths)           # + latin1, outcap, bom + Linked/far.jpg
+assert caps[int(np.nonzero(capimg == paths.index("zbad/bom.jpg"))[0][0])] == "a caption after a BOM"
+assert "a caption from elsewhere" in caps
 ncap = np.bincount(capimg, minlength=len(paths))
 for i, p in enumerate(paths):
     side = os.path.join(root, p.rsplit(".", 1)[0] + ".txt")
     exp = []
     if os.path.exists(side) and not p.endswith("latin1.jpg"):
-        exp = [l.strip() for l in open(side, encoding="utf-8").read().split("\n") if l.strip()]
+        exp = [l.strip() for l in open(side, encoding="utf-8-sig").read().split("\n") if l.strip()]
     got = [caps[c] for c in np.nonzero(capimg == i)[0]]
     assert got == exp, (p, got, exp)
     if not exp: assert split[i] == 2, (p, split[i])      # uncaptioned -> test
@@ -103,10 +114,11 @@ print("%d images (%d without a caption, all in test), %d captions, %d labels fro
 EOF
   ) && ok "folder: $out" || bad "folder contents: $out"
   for want in "zbad/latin1.txt	the caption file is not valid UTF-8" "zbad/orphan.txt	caption file without an image" \
-              "zbad/cut.jpg	" "zbad/dangling.jpg	cannot read" "zbad/loop	folder link loops back"; do
+              "zbad/cut.jpg	" "zbad/dangling.jpg	cannot read" "zbad/loop	folder link loops back" \
+              "zzsame	the same folder as one already read"; do
     grep -qF "$want" "$T/f-np1.tsv" && ok "folder: reported: $want" || bad "folder: not reported: $want"
   done
-  [ "$(wc -l <"$T/f-np1.tsv")" = 6 ] && ok "folder: 5 bad records, nothing else (hidden files, README.md ignored)" \
+  [ "$(wc -l <"$T/f-np1.tsv")" = 7 ] && ok "folder: 6 bad records, nothing else (hidden files, README.md, LICENSE.txt ignored)" \
     || bad "folder report: $(cat "$T/f-np1.tsv")"
   grep -q "images without a caption all in test" "$T/out.txt" && ok "folder: the log says where the uncaptioned images went" \
     || bad "folder: no split line: $(grep 'splits:' "$T/out.txt")"
@@ -115,8 +127,10 @@ fi
 # follow_symlinks = false: the linked folder is refused, by name
 job nolink 'follow_symlinks = false;'
 if expect_ok "folder ingest, links not followed" 2 ingest "$T/nolink.cfg"; then
-  grep -qF "Linked	symbolic link to a folder, not followed" "$T/run-nolink/ingest_report.tsv" \
-    && ok "follow_symlinks = false: the linked folder reported" || bad "nolink report: $(cat "$T/run-nolink/ingest_report.tsv")"
+  for want in "Linked	symbolic link to a folder, not followed" "zbad/outcap.txt	caption file resolves outside"; do
+    grep -qF "$want" "$T/run-nolink/ingest_report.tsv" && ok "follow_symlinks = false: reported: $want" \
+      || bad "nolink report: $want: $(cat "$T/run-nolink/ingest_report.tsv")"
+  done
 fi
 
 # ---- 3. the dataset's own splits as sub-folders ----------------------------------------------
@@ -129,6 +143,7 @@ for img in "$R"/Tshirts/*.jpg "$R"/Shirts/*.jpg; do
   cp "$img" "$S/$part/$cls/$i.jpg"; echo "a picture of $cls number $i" >"$S/$part/$cls/$i.txt"
 done
 cp "$img" "$S/test/cats/bare.jpg"
+cp "$img" "$S/train/dogs/bare.jpg"   # in train without a caption: left out of training
 cat >"$T/sp.cfg" <<CFG
 run = { dir = "$T/run-sp"; stages = ["ingest"]; seed = 5; };
 data = { image_size = 32; vocab_size = 500; };
@@ -168,7 +183,7 @@ if expect_ok "folder: ingest, train, embed, search, zeroshot, caption-train, cap
     || bad "search.md: no note on uncaptioned images"
   grep -q "images of the 'test' split have no caption to score against and are left out" "$T/out.txt" \
     && ok "caption: the uncaptioned test images left out of scoring" || bad "caption: no log line"
-  out=$($PY - "$P/embeddings.h5" "$P/results.h5" <<'EOF'
+  out=$($PY - "$P/embeddings.h5" "$P/results.h5" "$P/ckpt.h5" <<'EOF'
 import sys, h5py, numpy as np
 e, r = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 ie, ce, ci, sp = e["images/embedding"][()], e["captions/embedding"][()], e["captions/image"][()], e["images/split"][()]
@@ -187,9 +202,23 @@ for i in captioned:                                  # image -> caption, ties ag
 want = hits / len(captioned)
 got = g["clip_recall"][0]
 assert np.allclose(got, want, atol=1e-9), (got, want)
+# train's own test retrieval (same model, its own embedding pass) has the same denominator
+st = h5py.File(sys.argv[3], "r").attrs["state"]
+st = dict(kv.split("=") for kv in (st.decode() if isinstance(st, bytes) else st).split() if "=" in kv)
+assert int(st["test_captioned_images"]) == len(captioned), st
+tr = np.array([float(st["i2t_r%d" % k]) for k in (1, 5, 10)])
+assert np.all(np.abs(tr - want) <= 1.01 / len(captioned) + 1e-4), (tr, want)
 print("image -> caption recall %s over the %d captioned of %d test images, as numpy" % (np.round(got, 3), len(captioned), len(test)))
 EOF
   ) && ok "search: $out" || bad "search i2c: $out"
+fi
+
+# the split tree through train: the uncaptioned training image is left out, said so
+if expect_ok "folder with ingest.splits: train" 2 run "$SRC_DIR/conf/coco.cfg" --run-dir "$T/run-sp" --stages ingest,train \
+     -s ingest.format=folder -s ingest.root="$S" -s ingest.split= -s ingest.folder_labels=true \
+     -s 'ingest.splits.train=["train"]' -s 'ingest.splits.test=["test"]' "${TINY[@]}" -s train.batch=8; then
+  grep -qE "training and [0-9]+ validation images have no caption and are left out" "$T/out.txt" \
+    && ok "train: the uncaptioned training image left out, said so" || bad "train: no 'left out' line"
 fi
 
 # a test split without any caption: no caption <-> image figures anywhere, and captioning on it
@@ -199,7 +228,9 @@ Q="$T/pipe-nocap"
 if expect_ok "folder without test captions: ingest to cluster and report" 2 run "$SRC_DIR/conf/coco.cfg" --run-dir "$Q" \
      --stages ingest,train,embed,search,zeroshot,caption-train,cluster,report -s ingest.format=folder -s ingest.root="$T/nocap" \
      -s ingest.split= -s ingest.folder_labels=true -s 'ingest.splits.train=["train"]' -s 'ingest.splits.test=["test"]' \
-     -s cluster.k_min=2 -s cluster.k_max=3 "${TINY[@]}"; then
+     -s cluster.k_min=2 -s cluster.k_max=3 -s cluster.split=test "${TINY[@]}"; then
+  grep -q "Modality gap: skipped (the split has no captions)" "$Q/cluster.md" && ok "cluster: no modality gap without captions, said so" \
+    || bad "cluster.md: $(grep -i gap "$Q/cluster.md")"
   grep -q "has no captions: no test retrieval" "$T/out.txt" && ok "train: 'no test retrieval' instead of zeros" \
     || bad "train: no note on the captionless test split"
   grep -q "The split has no captions: no caption ↔ image recall" "$Q/search.md" && ! grep -q "| image → caption |" "$Q/search.md" \
