@@ -5,7 +5,7 @@
 HPCLIP_DEB_PACKAGES="build-essential cmake pkg-config git ca-certificates \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
   libopenblas-openmp-dev libscalapack-openmpi-dev libconfig-dev libcmocka-dev \
-  libjpeg-dev libpng-dev libcjson-dev libarchive-dev python3 python3-numpy python3-h5py python3-matplotlib iproute2"
+  libjpeg-dev libpng-dev libcjson-dev libarchive-dev libutf8proc-dev zlib1g-dev python3 python3-numpy python3-h5py python3-matplotlib python3-regex iproute2"
 
 # Install what is missing when we are root; otherwise print the exact command and fail.
 hpclip_ensure_packages() {
