@@ -3,7 +3,8 @@
 schema hpclip.checkpoint version 1, hdf5-schemas/checkpoint.md), both ways.
 
 Usage (Debian's /usr/bin/python3, which has torch, h5py and numpy):
-    /usr/bin/python3 scripts/ckpt_convert.py to-hpclip STATE_DICT.pt CKPT.h5 --model DESC
+    /usr/bin/python3 scripts/ckpt_convert.py to-hpclip STATE_DICT.pt CKPT.h5 --model DESC \
+        --tokenizer word|wordpiece|bpe --tokenizer-file FILE [--cased]
     /usr/bin/python3 scripts/ckpt_convert.py to-torch CKPT.h5 STATE_DICT.pt
     /usr/bin/python3 scripts/ckpt_convert.py names --model DESC      # print the name table
 
@@ -34,7 +35,11 @@ Every other tensor must be in the table with the table's shape, and every table 
 present: violations are reported all at once (name, both shapes) with exit status 1. Values are
 stored as float32. Attributes written: schema, schema_version 1, config (a libconfig comment
 naming the source), fingerprint (first 16 hex digits of the SHA-256 of the stored tensors),
-created_by "hpclip ckpt_convert.py", model DESC, optimizer "none", state "", step 0, epoch 0.
+created_by "hpclip ckpt_convert.py", model DESC, optimizer "none", state "", step 0, epoch 0,
+tokenizer (its spec), and /vocab: the tokenizer's entries (word: the /vocab of the hpclip
+dataset.h5 or ckpt.h5 given; wordpiece: the vocab.txt lines; bpe: the merges). The description's V
+must equal the tokenizer's vocabulary size and its pad= the tokenizer's padding id ([PAD] of a
+vocab.txt; omitted when 0).
 The file is written as CKPT.h5.tmp and renamed when complete.
 
 to-torch reads /params only (optimiser moments, vocabulary and history are not converted),
@@ -60,7 +65,7 @@ class ConvertError(Exception):
 
 # ---- model descriptions ------------------------------------------------------------------------
 DESC_RE = re.compile(
-    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)\),"
+    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)(?:,pad=(\d+))?\),"
     r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)\)"
     r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)\)),"
     r"E=(\d+),logit_scale=(learned|fixed)\)$")
@@ -74,8 +79,10 @@ def parse_desc(desc):
                            "F=..,pool=mean|cls),image=vit(S=..,P=..,L=..,H=..,D=..,F=..)|resnet(S=..,"
                            "blocks=a-b-c-d,width=..),E=..,logit_scale=learned|fixed)" % desc)
     g = m.groups()
+    pad = int(g[7]) if g[7] is not None else 0
+    g = g[:7] + g[8:]
     i = lambda k: int(g[k])
-    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6]),
+    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6], pad=pad),
          "E": i(19), "logit_scale": g[20]}
     if g[7] is not None:
         c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12))
@@ -198,6 +205,62 @@ def attr_str(f, name, value):
     aid.write(np.array(b, dtype="S%d" % len(b)), mtype=tid)
 
 
+# ---- the tokenizer ----------------------------------------------------------------------------
+def read_tokenizer(kind, path, cased):
+    """(spec text, entries, vocabulary size, padding id) of the tokenizer to store, read as hpclip
+    reads it (src/text/text_tokenizer.h): word = the /vocab of an hpclip dataset.h5 or ckpt.h5;
+    wordpiece = a BERT vocab.txt (text mode, one entry a line); bpe = CLIP's merges file (gzip or
+    plain; the header line skipped, empty lines ignored, at most 48,894 merges)."""
+    import gzip
+    if kind == "word":
+        import h5py
+        try:
+            with h5py.File(path, "r") as f:
+                b, o = f["vocab/bytes"][()].tobytes(), f["vocab/offsets"][()]
+        except (OSError, KeyError) as e:
+            raise ConvertError("%s: no /vocab to take the word vocabulary from (a dataset.h5 or ckpt.h5 of hpclip): %s"
+                               % (path, e))
+        words = [b[o[k]:o[k + 1]].decode("utf-8") for k in range(len(o) - 1)]
+        if len(words) < 2 or words[0] != "" or words[1] != "[UNK]":
+            raise ConvertError("%s: /vocab does not start with the padding word and [UNK]" % path)
+        return "word", words, len(words), 0
+    try:
+        if kind == "wordpiece":
+            with open(path, "r", encoding="utf-8") as f:
+                entries = [t.rstrip("\n") for t in f.readlines()]
+        else:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                lines = f.read().decode("utf-8").split("\n")
+            entries = [m for m in lines[1:] if m][:48894]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConvertError("%s: cannot read the %s file: %s" % (path, kind, e))
+    if kind == "wordpiece":
+        ids = {t: k for k, t in enumerate(entries)}
+        missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in ids]
+        if missing:
+            raise ConvertError("%s: no %s entry (a BERT vocab.txt has [PAD], [UNK], [CLS] and [SEP])" % (path, missing[0]))
+        spec = "wordpiece lowercase=%d strip_accents=%d" % ((0, 0) if cased else (1, 1))
+        return spec, entries, len(entries), ids["[PAD]"]
+    for k, m in enumerate(entries):
+        if len(m.split(" ")) != 2 or not all(m.split(" ")):
+            raise ConvertError("%s: merge %d %r is not two symbols separated by one space" % (path, k + 1, m[:60]))
+    if not entries:
+        raise ConvertError("%s: no merges" % path)
+    return "bpe", entries, 512 + len(entries) + 2, 0
+
+
+def write_strtab(f, name, strings):
+    """a string table as hpclip writes it (hdf5-schemas/dataset.md): bytes uint8 [B], offsets uint64 [K+1]"""
+    import numpy as np
+    enc = [t.encode("utf-8") for t in strings]
+    off = np.zeros(len(enc) + 1, dtype="<u8")
+    off[1:] = np.cumsum([len(b) for b in enc])
+    g = f.create_group(name)
+    g.create_dataset("bytes", data=np.frombuffer(b"".join(enc), dtype="u1") if enc and off[-1] else np.zeros(0, "u1"))
+    g.create_dataset("offsets", data=off)
+
+
 # ---- to-hpclip --------------------------------------------------------------------------------
 def load_state_dict(path):
     import torch
@@ -215,10 +278,17 @@ def load_state_dict(path):
     return obj
 
 
-def to_hpclip(src, dst, desc):
+def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased):
     import h5py
     import numpy as np
     cfg = parse_desc(desc)
+    spec, entries, V, pad = read_tokenizer(tokenizer, tokenizer_file, cased)
+    if V != cfg["text"]["V"]:
+        raise ConvertError("the model description has V=%d, the %s tokenizer of %s has %d ids: they must be equal"
+                           % (cfg["text"]["V"], tokenizer, tokenizer_file, V))
+    if pad != cfg["text"]["pad"]:
+        raise ConvertError("the tokenizer pads with id %d ([PAD] of %s): the model description must say pad=%d "
+                           "(bert(...,pool=...,pad=%d))" % (pad, tokenizer_file, pad, pad))
     table = name_table(cfg)
     sd = load_state_dict(src)
     kept, skipped = {}, {}
@@ -257,6 +327,8 @@ def to_hpclip(src, dst, desc):
         attr_str(f, "state", "")
         f.attrs["step"] = np.int64(0)
         f.attrs["epoch"] = np.int64(0)
+        attr_str(f, "tokenizer", spec)
+        write_strtab(f, "vocab", entries)
         g = f.create_group("params")
         for name, a in arrays:
             g.create_dataset(name, data=a, dtype="<f4")
@@ -315,6 +387,12 @@ def main(argv=None):
     a.add_argument("state_dict")
     a.add_argument("ckpt")
     a.add_argument("--model", required=True, help="hpclip model description")
+    a.add_argument("--tokenizer", required=True, choices=("word", "wordpiece", "bpe"),
+                   help="the tokenizer stored with the weights (a checkpoint without one cannot encode text)")
+    a.add_argument("--tokenizer-file", required=True, metavar="FILE",
+                   help="word: an hpclip dataset.h5 or ckpt.h5 (its /vocab); wordpiece: BERT's vocab.txt; "
+                        "bpe: CLIP's merges file")
+    a.add_argument("--cased", action="store_true", help="wordpiece: a cased model (no lowercasing, accents kept)")
     b = sub.add_parser("to-torch", help="ckpt.h5 -> PyTorch state dict")
     b.add_argument("ckpt")
     b.add_argument("state_dict")
@@ -323,7 +401,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         if args.cmd == "to-hpclip":
-            to_hpclip(args.state_dict, args.ckpt, args.model)
+            to_hpclip(args.state_dict, args.ckpt, args.model, args.tokenizer, args.tokenizer_file, args.cased)
         elif args.cmd == "to-torch":
             to_torch(args.ckpt, args.state_dict)
         else:

@@ -77,7 +77,7 @@ static double contiguous(const char *path, int64_t batch, double *bytes) {
 static double random_rows(const char *path, int64_t batch, int64_t steps, double *bytes) {
   hp_train_data td;
   int64_t bl = batch / g_size;
-  if (hp_train_data_open(MPI_COMM_WORLD, path, 20, bl, &td)) die("open");
+  if (hp_train_data_open(MPI_COMM_WORLD, path, 20, bl, NULL, &td)) die("open");
   int64_t ntrain = td.nrows[0], *perm = malloc(sizeof(int64_t) * (size_t)(ntrain > 0 ? ntrain : 1));
   uint8_t *img = malloc((size_t)(bl * td.S * td.S * 3));
   if (!perm || !img) die("malloc");

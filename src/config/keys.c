@@ -144,6 +144,16 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"model.text", HP_T_ENUM, "bert", NO_RANGE, "bert",
      "text tower: a BERT encoder (Hugging Face BertModel structure, no pooler) over the caption's "
      "data.caption_len token ids; vocabulary = the dataset's /vocab"},
+    {"model.tokenizer", HP_T_ENUM, "word", NO_RANGE, "word|wordpiece|bpe",
+     "how captions become token ids: the dataset's word vocabulary (the study's), BERT's WordPiece over "
+     "model.tokenizer_file (a vocab.txt), or CLIP's byte-level BPE over its merges file (needs CLIP's "
+     "text transformer, not yet in hpclip). Stored in ckpt.h5 with its vocabulary (docs/models.md)"},
+    {"model.tokenizer_file", HP_T_STRING, "", NO_RANGE, NULL,
+     "model.tokenizer = wordpiece: BERT's vocab.txt; bpe: CLIP's merges file (bpe_simple_vocab_16e6.txt.gz)"},
+    {"model.tokenizer_lowercase", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "wordpiece: lowercase the text first (an uncased BERT; false for a cased one)"},
+    {"model.tokenizer_strip_accents", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "wordpiece: strip accents (NFD, combining marks removed), as an uncased BERT does"},
     {"model.text_layers", HP_T_INT, "12", 1, 48, NULL,
      "BERT encoder layers (the study: 4, 8 or 12)"},
     {"model.text_heads", HP_T_INT, "12", 1, 64, NULL,

@@ -34,7 +34,7 @@ static int load_caption_ids(MPI_Comm comm, hp_dataset *ds, hp_train_data *d) {
     if (len < 0) len = 0;
     char **text = NULL;
     HP_CALL(hp_dataset_read_strings(ds, "captions/text", len > 0 ? k0 + a : 0, len, &text));
-    for (int64_t i = 0; i < len; i++) HP_CALL(hp_tok_encode(d->vocab, text[i], d->T, mine + (a + i) * d->T, NULL));
+    for (int64_t i = 0; i < len; i++) HP_CALL(hp_tokenizer_encode(d->tok, text[i], d->T, mine + (a + i) * d->T, NULL));
     hp_strings_free(text, len);
   }
   int *counts = NULL, *displs = NULL;
@@ -52,7 +52,8 @@ static int load_caption_ids(MPI_Comm comm, hp_dataset *ds, hp_train_data *d) {
   return 0;
 }
 
-int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, hp_train_data *d) {
+int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, const hp_tokenizer *tok,
+                       hp_train_data *d) {
   memset(d, 0, sizeof *d);
   if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path)
     HP_ERROR(HP_ERR_USAGE, "dataset path too long: %s", path);
@@ -75,6 +76,8 @@ int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_r
   int e = hp_vocab_from_words((const char *const *)words, dims.n_vocab, &d->vocab);
   hp_strings_free(words, dims.n_vocab);
   if (e) return hp_error_trace(e, __FILE__, __LINE__, __func__);
+  if (!tok) HP_CALL(hp_tokenizer_from_vocab(d->vocab, &d->tok_word));
+  d->tok = tok ? tok : d->tok_word;
   /* split and caption links */
   HP_CALLOC(d->split, d->N, "image split");
   HP_CALL(hp_dataset_read_split(ds, 0, d->N, d->split));
@@ -122,6 +125,7 @@ void hp_train_data_close(hp_train_data *d) {
   free(d->cap_count);
   free(d->ids);
   for (int s = 0; s < 3; s++) free(d->rows[s]);
+  hp_tokenizer_free(d->tok_word);
   hp_vocab_free(d->vocab);
   memset(d, 0, sizeof *d);
 }

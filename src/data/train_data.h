@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "io/row_reader.h"
-#include "text/tokenizer.h"
+#include "text/text_tokenizer.h"
 
 typedef struct {
   char path[4096];
@@ -30,12 +30,17 @@ typedef struct {
   int32_t *ids;                /* [M,T] token ids of every caption */
   int64_t *rows[3];            /* image indices of each split, ascending */
   int64_t nrows[3];
-  hp_vocab *vocab;
+  hp_vocab *vocab;             /* the dataset's word vocabulary (/vocab) */
+  const hp_tokenizer *tok;     /* what the captions are encoded with: the caller's, or tok_word */
+  hp_tokenizer *tok_word;      /* the word tokenizer over vocab (owned), when the caller gave none */
   hp_row_reader *images;       /* /images, independent row reads */
 } hp_train_data;
 
-/* Open and load (collective). T = data.caption_len. Errors name the file and object. */
-int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, hp_train_data *d);
+/* Open and load (collective). T = data.caption_len; tok = the tokenizer that encodes the captions
+ * (borrowed; NULL = the word tokenizer over the dataset's /vocab). Errors name the file and
+ * object. */
+int hp_train_data_open(MPI_Comm comm, const char *path, int64_t T, int64_t max_rows, const hp_tokenizer *tok,
+                       hp_train_data *d);
 void hp_train_data_close(hp_train_data *d);
 
 /* Images rows[0..n) (any order, distinct) into out [n,S,S,3]; independent I/O, n <= max_rows. */

@@ -602,7 +602,12 @@ static int check_attrs(ctx_t *c, config_t *cf) {
     HP_CALL(schema_str(a, "name", &name, 1));
     HP_CALL(schema_str(a, "type", &type, 1));
     HP_CALL(schema_str(a, "prefix", &prefix, 0));
-    config_setting_t *val = config_setting_get_member(a, "value");
+    config_setting_t *val = config_setting_get_member(a, "value"), *req = config_setting_get_member(a, "required");
+    if (req && !config_setting_get_bool(req)) { /* optional: checked when present */
+      htri_t ex = H5Aexists_by_name(c->fid, "/", name, H5P_DEFAULT);
+      if (ex < 0) BAD("%s: /: cannot read the attributes", c->path);
+      if (ex == 0) continue;
+    }
     if (strcmp(type, "int") == 0) {
       int64_t v;
       HP_CALL(hp_h5_attr_read_int(c->fid, c->path, "/", name, &v));

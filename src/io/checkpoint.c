@@ -45,6 +45,7 @@ int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_
   HP_CALL(hp_h5_attr_write_str(&f, "/", "state", meta->state ? meta->state : ""));
   HP_CALL(hp_h5_attr_write_int(&f, "/", "step", meta->step));
   HP_CALL(hp_h5_attr_write_int(&f, "/", "epoch", meta->epoch));
+  if (meta->tokenizer) HP_CALL(hp_h5_attr_write_str(&f, "/", "tokenizer", meta->tokenizer));
   HP_CALL(write_group(&f, "/params", p, p->data));
   if (meta->m) {
     HP_CALL(hp_h5_create_group(&f, "/optim"));
@@ -166,4 +167,34 @@ void hp_ckpt_info_free(hp_ckpt_info *info) {
     free(info->vocab);
   }
   memset(info, 0, sizeof *info);
+}
+
+int hp_ckpt_read_tokenizer(MPI_Comm comm, const char *path, char **spec, char ***entries, int64_t *n) {
+  *spec = NULL;
+  *entries = NULL;
+  *n = 0;
+  hp_h5file f;
+  HP_CALL(hp_h5_open_read(comm, path, &f));
+  int has = 0;
+  htri_t a = H5Aexists_by_name(f.fid, "/", "tokenizer", H5P_DEFAULT);
+  int e = a < 0 ? HP_ERROR_SET(HP_ERR_INPUT, "%s: cannot read the root attributes", path) : 0;
+  if (!e && a > 0) e = hp_h5_attr_read_str(f.fid, path, "/", "tokenizer", 4096, spec);
+  if (!e && a == 0) {
+    *spec = malloc(5);
+    if (*spec) memcpy(*spec, "word", 5);
+    else e = HP_ERROR_SET(HP_ERR_MEM, "tokenizer spec");
+  }
+  if (!e) e = hp_h5_exists(f.fid, path, "/vocab", &has);
+  if (!e && !has)
+    e = HP_ERROR_SET(HP_ERR_INPUT, "%s: /vocab: missing: the checkpoint has no tokenizer, so it cannot encode text "
+                     "(scripts/ckpt_convert.py to-hpclip --tokenizer writes one)", path);
+  if (!e) e = hp_strtab_count(&f, "/vocab", n);
+  if (!e) e = hp_strtab_read(&f, "/vocab", 0, *n, entries);
+  int ce = hp_h5_close(&f);
+  if (e || ce) {
+    free(*spec);
+    *spec = NULL;
+    return hp_error_trace(e ? e : ce, __FILE__, __LINE__, __func__);
+  }
+  return 0;
 }

@@ -4,11 +4,12 @@
  *                                                  model's table (nn/params.h), names as
  *                                                  in the PyTorch reference state dicts
  *   /optim/m/<name>, /optim/v/<name>               optimiser moments, same names and shapes
- *   /vocab           string table                  the tokenizer vocabulary (id order)
+ *   /vocab           string table                  the tokenizer's entries: words (id order),
+ *                                                  vocab.txt lines (wordpiece) or merges (bpe)
  *   /history/train_loss, /history/val_loss  float64 [epochs]  optional per-epoch curves
  * Root attributes: schema, schema_version, config, fingerprint, created_by, model (the model
  * description a loader must match), optimizer ("adamw", "sgd", "none"), state (training state
- * as "key=value" words), step, epoch.
+ * as "key=value" words), step, epoch; optional tokenizer (the spec of /vocab, absent = "word").
  *
  * Writing is collective and atomic (PATH.tmp renamed when complete); the data come from rank 0
  * (parameters are replicated). Reading validates the file, then checks that every tensor of
@@ -34,7 +35,9 @@ typedef struct {
   const char *optimizer;    /* "adamw", "sgd" or "none" */
   const float *m, *v;       /* [p->total], laid out like p->data; NULL = not stored */
   int64_t n_vocab;
-  const char *const *vocab;
+  const char *const *vocab; /* the tokenizer's entries (text/text_tokenizer.h) */
+  const char *tokenizer;    /* its spec ("word", "wordpiece lowercase=1 strip_accents=1", "bpe");
+                             * NULL = no attribute (read as "word") */
   int64_t n_history;                     /* epochs in the curves; 0 = no /history */
   const double *train_loss, *val_loss;   /* [n_history] */
 } hp_ckpt_meta;
@@ -55,6 +58,10 @@ typedef struct {
  * `model` = this job's model description: a different one is an HP_ERR_INPUT naming both. */
 int hp_ckpt_read(MPI_Comm comm, const char *path, const char *model, hp_params *p, float *m, float *v,
                  hp_ckpt_info *info);
+/* Collective, before the model is built: the tokenizer spec (the attribute, "word" when absent)
+ * and /vocab's entries (HP_ERR_INPUT naming the file when /vocab is missing: the checkpoint
+ * cannot encode text). Caller frees *spec and the entries (hp_strings_free of io/dataset.h). */
+int hp_ckpt_read_tokenizer(MPI_Comm comm, const char *path, char **spec, char ***entries, int64_t *n);
 void hp_ckpt_info_free(hp_ckpt_info *info);
 
 #endif

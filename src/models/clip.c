@@ -41,9 +41,13 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
   HP_CALL(infer ? hp_params_alloc_data(&m->p) : hp_params_alloc(&m->p));
 
   const hp_bert_config *t = &c->text;
-  int n = snprintf(m->desc, sizeof m->desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s),", t->vocab,
+  int n = snprintf(m->desc, sizeof m->desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s", t->vocab,
                    t->max_len, t->layers, t->heads, t->width, t->ffn,
                    t->pooling == HP_BERT_POOL_CLS ? "cls" : "mean");
+  /* the padding id, when it is not 0 (a vocab.txt with [PAD] elsewhere): descriptions of the
+   * usual models are unchanged */
+  if (t->pad_id != 0) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",pad=%d", t->pad_id);
+  n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "),");
   if (c->image_kind == HP_CLIP_IMAGE_VIT) {
     const hp_vit_config *v = &c->vit;
     n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d),", v->image,

@@ -80,7 +80,7 @@ int hp_stage_caption_train(hp_stage_ctx *ctx) {
   }
   hp_trainer_config tc = {.comm = ctx->comm, .rank = ctx->rank, .size = ctx->size, .cfg = ctx->cfg,
                           .fingerprint = ctx->fingerprint, .path_output = out, .path_state = state,
-                          .path_best = best, .vocab = hp_caption_task_vocab(task), .extra_state = efp};
+                          .path_best = best, .tokenizer = hp_caption_task_tokenizer(task), .extra_state = efp};
   trainer_config(ctx->cfg, &tc);
   hp_train_model model = hp_caption_task_model(task);
   hp_train_result r;

@@ -9,28 +9,22 @@
 #include "base/memory.h"
 #include "io/check.h"
 #include "io/checkpoint.h"
+#include "io/dataset.h"
 #include "io/h5.h"
 #include "io/strtab.h"
 
-/* The vocabulary stored in the checkpoint (collective). */
-static int read_vocab(MPI_Comm comm, const char *path, hp_vocab **out) {
-  hp_h5file f;
-  int has;
-  int64_t n;
-  char **words = NULL;
-  HP_CALL(hp_h5_open_read(comm, path, &f));
-  HP_CALL(hp_h5_exists(f.fid, path, "/vocab", &has));
-  if (!has) {
-    hp_h5_close(&f);
-    HP_ERROR(HP_ERR_INPUT, "%s: /vocab: missing (the evaluation stages tokenise with the checkpoint's vocabulary)",
-             path);
-  }
-  HP_CALL(hp_strtab_count(&f, "/vocab", &n));
-  HP_CALL(hp_strtab_read(&f, "/vocab", 0, n, &words));
-  HP_CALL(hp_h5_close(&f));
-  int err = hp_vocab_from_words((const char *const *)words, n, out);
-  for (int64_t i = 0; i < n; i++) free(words[i]);
-  free(words);
+/* The tokenizer stored in the checkpoint (collective): its spec and /vocab's entries. */
+static int read_tokenizer(MPI_Comm comm, const char *path, hp_tokenizer **out) {
+  char *spec_text = NULL, **entries = NULL;
+  int64_t n = 0;
+  HP_CALL(hp_ckpt_read_tokenizer(comm, path, &spec_text, &entries, &n));
+  hp_tokenizer_spec spec;
+  char what[4200];
+  snprintf(what, sizeof what, "%s: /vocab", path);
+  int err = hp_tokenizer_spec_parse(spec_text, path, &spec);
+  if (!err) err = hp_tokenizer_create(&spec, (const char *const *)entries, n, what, out);
+  free(spec_text);
+  hp_strings_free(entries, n);
   if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
   return 0;
 }
@@ -42,9 +36,10 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   e->batch = batch;
   e->S = image_size;
   HP_CALL(hp_check_file(comm, ckpt)); /* validated before anything is read from it */
-  HP_CALL(read_vocab(comm, ckpt, &e->vocab));
+  HP_CALL(hp_agree(comm, read_tokenizer(comm, ckpt, &e->tok)));
   hp_clip_config mc;
-  int err = hp_clip_config_from_cfg(cfg, image_size, hp_vocab_size(e->vocab), e->T, &mc);
+  int err = hp_clip_config_from_cfg(cfg, image_size, hp_tokenizer_vocab_size(e->tok), e->T, &mc);
+  mc.text.pad_id = hp_tokenizer_pad_id(e->tok);
   if (!err) err = hp_clip_build_infer(&e->m, &mc); /* no gradients, inference activations */
   HP_CALL(hp_agree(comm, err));
   hp_ckpt_info info;
@@ -70,7 +65,7 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
 
 void hp_clip_eval_free(hp_clip_eval *e) {
   hp_clip_free(&e->m);
-  hp_vocab_free(e->vocab);
+  hp_tokenizer_free(e->tok);
   free(e->fingerprint);
   free(e->ids);
   free(e->valid);
@@ -81,8 +76,8 @@ int hp_clip_eval_texts(hp_clip_eval *e, const char *const *texts, int64_t n, flo
   const int64_t E = e->m.cfg.embed_dim, T = e->T;
   for (int64_t a = 0; a < n; a += e->batch) {
     int64_t b = n - a < e->batch ? n - a : e->batch;
-    for (int64_t i = 0; i < b; i++) HP_CALL(hp_tok_encode(e->vocab, texts[a + i], T, e->ids + i * T, NULL));
-    hp_bert_mask_from_ids(e->valid, e->ids, (size_t)(b * T), HP_TOK_PAD);
+    for (int64_t i = 0; i < b; i++) HP_CALL(hp_tokenizer_encode(e->tok, texts[a + i], T, e->ids + i * T, NULL));
+    hp_bert_mask_from_ids(e->valid, e->ids, (size_t)(b * T), e->m.cfg.text.pad_id);
     const float *emb;
     HP_CALL(hp_clip_encode_text(&e->m, e->ids, e->valid, (int)b, (int)T, NULL, &emb));
     memcpy(out + a * E, emb, (size_t)(b * E) * sizeof(float));

@@ -17,11 +17,11 @@
 #include "config/config.h"
 #include "models/clip.h"
 #include "models/clip_config.h"
-#include "text/tokenizer.h"
+#include "text/text_tokenizer.h"
 
 typedef struct {
   hp_clip m;
-  hp_vocab *vocab;
+  hp_tokenizer *tok;       /* the checkpoint's (text/text_tokenizer.h) */
   int64_t T;               /* ids per text (data.caption_len) */
   int64_t S;               /* image side */
   int batch;               /* rows per encoder call (activation capacity) */
@@ -30,8 +30,9 @@ typedef struct {
   uint8_t *valid;          /* [batch,T] */
 } hp_clip_eval;
 
-/* Collective: vocabulary from ckpt's /vocab, model built from the job config, parameters read
- * (the model description must match the checkpoint's). */
+/* Collective: the tokenizer from ckpt.h5 (its tokenizer attribute and /vocab), the model built
+ * from the job config with that vocabulary size and padding id, parameters read (the model
+ * description must match the checkpoint's). */
 int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int64_t image_size, int batch,
                       hp_clip_eval *e);
 void hp_clip_eval_free(hp_clip_eval *e);

@@ -308,7 +308,7 @@ static int section_training(report *r) {
     char ni[32] = "?", nc[32] = "?", nic[32] = "";
     state_value(state, "test_images", ni, sizeof ni);
     state_value(state, "test_captions", nc, sizeof nc);
-    char with[64] = "";
+    char with[128] = "";
     if (state_value(state, "test_captioned_images", nic, sizeof nic) && strcmp(nic, ni) != 0)
       snprintf(with, sizeof with, " (%s with captions: image → caption's queries)", nic);
     fprintf(r->f, "Test-split retrieval of the best epoch's model, as measured by `train` (%s images%s, %s captions):\n\n"

@@ -67,7 +67,7 @@ int hp_stage_train(hp_stage_ctx *ctx) {
   }
   hp_trainer_config tc = {.comm = ctx->comm, .rank = ctx->rank, .size = ctx->size, .cfg = ctx->cfg,
                           .fingerprint = ctx->fingerprint, .path_output = out, .path_state = state,
-                          .path_best = best, .vocab = hp_clip_task_vocab(task)};
+                          .path_best = best, .tokenizer = hp_clip_task_tokenizer(task)};
   trainer_config(ctx->cfg, &tc);
   hp_train_model model = hp_clip_task_model(task);
   hp_train_result r;

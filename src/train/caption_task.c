@@ -159,12 +159,13 @@ int hp_caption_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath,
   t->seed = (uint64_t)hp_cfg_int(cfg, "run.seed");
   t->T = hp_cfg_int(cfg, "data.caption_len");
   hp_params_init(&t->p);
-  HP_CALL(hp_train_data_open(comm, dpath, t->T, 1, &t->d));
+  HP_CALL(hp_train_data_open(comm, dpath, t->T, 1, NULL, &t->d)); /* the decoder's words: the dataset's */
   return 0;
 }
 
 int64_t hp_caption_task_captions(const hp_caption_task *t) { return t->d.M; }
 const hp_vocab *hp_caption_task_vocab(const hp_caption_task *t) { return t->d.vocab; }
+const hp_tokenizer *hp_caption_task_tokenizer(const hp_caption_task *t) { return t->d.tok; }
 
 int hp_caption_task_load(hp_caption_task *t, hp_embeddings *em, const hp_capdec_config *dc) {
   t->E = em->embed_dim;

@@ -30,6 +30,7 @@ int hp_caption_task_open(MPI_Comm comm, const hp_config *cfg, const char *datase
 /* The dataset's caption count and vocabulary. */
 int64_t hp_caption_task_captions(const hp_caption_task *t);
 const hp_vocab *hp_caption_task_vocab(const hp_caption_task *t);
+const hp_tokenizer *hp_caption_task_tokenizer(const hp_caption_task *t); /* the word tokenizer over it */
 /* Collective: every caption embedding of em (checked to belong to the dataset), the training and
  * validation caption lists (errors when a split has none, or fewer than caption.train_batch),
  * and the decoder dc, initialised, with activations for this rank's share of the batch. */

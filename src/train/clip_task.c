@@ -22,6 +22,7 @@ struct hp_clip_task {
   MPI_Comm comm;
   int rank, size;
   const hp_config *cfg;
+  hp_tokenizer *tok;        /* model.tokenizer when it is not the dataset's words (NULL: they are) */
   /* settings */
   int64_t batch, eval_batch, T;
   uint64_t seed;
@@ -88,7 +89,7 @@ static int sync_buffers(hp_clip_task *t) {
 static void fill_text(hp_clip_task *t, const int64_t *caps, int64_t n) {
   int64_t T = t->T;
   for (int64_t i = 0; i < n; i++) memcpy(t->ids + i * T, t->d.ids + caps[i] * T, (size_t)T * sizeof(int32_t));
-  hp_bert_mask_from_ids(t->valid, t->ids, (size_t)(n * T), 0);
+  hp_bert_mask_from_ids(t->valid, t->ids, (size_t)(n * T), t->mc.text.pad_id);
 }
 
 /* ---- the trainer's callbacks ------------------------------------------------------------------ */
@@ -400,11 +401,38 @@ static void read_settings(hp_clip_task *t) {
   t->image_dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
 }
 
-/* The model from the model.* keys and the dataset's image size and vocabulary. */
+/* model.tokenizer: the dataset's words (NULL), or a pretrained vocabulary / merges file. Every
+ * rank reads the file (a few hundred kB). */
+static int open_tokenizer(hp_clip_task *t) {
+  const hp_config *cfg = t->cfg;
+  const char *kind = hp_cfg_str(cfg, "model.tokenizer"), *file = hp_cfg_str(cfg, "model.tokenizer_file");
+  hp_tokenizer_spec s = {.kind = strcmp(kind, "wordpiece") == 0 ? HP_TOKENIZER_WORDPIECE
+                                 : strcmp(kind, "bpe") == 0     ? HP_TOKENIZER_BPE
+                                                                : HP_TOKENIZER_WORD,
+                         .lowercase = hp_cfg_bool(cfg, "model.tokenizer_lowercase"),
+                         .strip_accents = hp_cfg_bool(cfg, "model.tokenizer_strip_accents")};
+  if (s.kind == HP_TOKENIZER_WORD) {
+    if (file[0])
+      HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer_file = \"%s\" is for model.tokenizer = \"wordpiece\" or \"bpe\"; "
+               "the word tokenizer's vocabulary is the dataset's", hp_config_path(cfg), file);
+    return 0;
+  }
+  if (!file[0])
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"%s\" needs model.tokenizer_file (%s)", hp_config_path(cfg), kind,
+             s.kind == HP_TOKENIZER_BPE ? "CLIP's merges file, bpe_simple_vocab_16e6.txt.gz" : "BERT's vocab.txt");
+  if (s.kind == HP_TOKENIZER_BPE)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"bpe\" is CLIP's, for CLIP's causal text transformer pooled at "
+             "the end token, which hpclip does not have yet; with the BERT text tower use \"wordpiece\" or \"word\"",
+             hp_config_path(cfg));
+  return hp_tokenizer_from_file(&s, file, &t->tok);
+}
+
+/* The model from the model.* keys, the dataset's image size and the tokenizer's vocabulary. */
 static int read_model(hp_clip_task *t) {
   const hp_config *cfg = t->cfg;
   /* one mapping from the model.* keys, shared with the evaluation stages */
-  HP_CALL(hp_clip_config_from_cfg(cfg, t->d.S, hp_vocab_size(t->d.vocab), t->T, &t->mc));
+  HP_CALL(hp_clip_config_from_cfg(cfg, t->d.S, hp_tokenizer_vocab_size(t->d.tok), t->T, &t->mc));
+  t->mc.text.pad_id = hp_tokenizer_pad_id(t->d.tok);
   t->sync_bn = t->mc.image_kind == HP_CLIP_IMAGE_RESNET && strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
   return 0;
 }
@@ -421,7 +449,8 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
   read_settings(t);
   int64_t bl = t->batch / t->size > 0 ? t->batch / t->size : 1, el = (t->eval_batch + t->size - 1) / t->size;
   t->Bmax = bl > el ? bl : el;
-  HP_CALL(hp_train_data_open(comm, dpath, t->T, t->Bmax, &t->d));
+  HP_CALL(hp_agree(comm, open_tokenizer(t)));
+  HP_CALL(hp_train_data_open(comm, dpath, t->T, t->Bmax, t->tok, &t->d));
   int err = read_model(t);
   if (!err) err = check_setup(t);
   if (!err) err = hp_clip_build(&t->m, &t->mc);
@@ -463,6 +492,7 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
 void hp_clip_task_close(hp_clip_task *t) {
   if (!t) return;
   hp_train_data_close(&t->d);
+  hp_tokenizer_free(t->tok);
   if (t->bn_comm != MPI_COMM_NULL) MPI_Comm_free(&t->bn_comm);
   hp_clip_free(&t->m);
   hp_clip_loss_ws_free(&t->ws);
@@ -497,7 +527,7 @@ hp_train_model hp_clip_task_model(hp_clip_task *t) {
                           .init_params = init_params};
 }
 
-const hp_vocab *hp_clip_task_vocab(const hp_clip_task *t) { return t->d.vocab; }
+const hp_tokenizer *hp_clip_task_tokenizer(const hp_clip_task *t) { return t->d.tok; }
 
 double hp_clip_task_input_time(const hp_clip_task *t) { return t->input_time; }
 

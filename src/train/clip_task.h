@@ -31,7 +31,7 @@ void hp_clip_task_close(hp_clip_task *t);
 /* The trainer's view of it (valid until close). */
 hp_train_model hp_clip_task_model(hp_clip_task *t);
 /* The dataset's vocabulary (stored in every checkpoint) and training-image count. */
-const hp_vocab *hp_clip_task_vocab(const hp_clip_task *t);
+const hp_tokenizer *hp_clip_task_tokenizer(const hp_clip_task *t);
 /* Seconds this rank's training steps waited on their image reads from dataset.h5 (synchronous,
  * inside the step time; captions are tokenised at open). */
 double hp_clip_task_input_time(const hp_clip_task *t);

@@ -98,6 +98,9 @@ int hp_restart_read_best(hp_restart *r, hp_params *p, float *best) {
 
 int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, int64_t step, int64_t epoch,
                      const char *state, const float *m, const float *v, int with_history) {
+  int64_t n_vocab = 0;
+  char spec[128];
+  hp_tokenizer_spec_format(hp_tokenizer_get_spec(r->tokenizer), spec, sizeof spec);
   hp_ckpt_meta meta = {
       .step = step,
       .epoch = epoch,
@@ -108,12 +111,13 @@ int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, 
       .optimizer = r->optimizer,
       .m = m,
       .v = v,
-      .n_vocab = hp_vocab_size(r->vocab),
-      .vocab = hp_vocab_words(r->vocab),
+      .vocab = hp_tokenizer_entries(r->tokenizer, &n_vocab),
+      .tokenizer = spec,
       .n_history = with_history ? r->nhist : 0,
       .train_loss = r->hist_train,
       .val_loss = r->hist_val,
   };
+  meta.n_vocab = n_vocab;
   HP_CALL(hp_ckpt_write(r->comm, path, p, &meta));
   return 0;
 }

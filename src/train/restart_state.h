@@ -22,7 +22,7 @@
 #include "io/checkpoint.h"
 #include "nn/params.h"
 #include <mpi.h>
-#include "text/tokenizer.h"
+#include "text/text_tokenizer.h"
 
 typedef struct {
   /* set by the caller before hp_restart_init */
@@ -31,7 +31,7 @@ typedef struct {
                                         * as the "starting afresh" message names it */
   const char *model;                   /* model description (the files' `model` attribute) */
   const char *optimizer;               /* "adamw", "sgd", "rmsprop" */
-  const hp_vocab *vocab;               /* stored as /vocab */
+  const hp_tokenizer *tokenizer;       /* stored as /vocab and the tokenizer attribute */
   int64_t max_epochs;                  /* the curves hold at most this many epochs */
   const char *path_state, *path_best;  /* the state file and the best-so-far file */
   MPI_Comm comm;

@@ -529,7 +529,7 @@ static int setup(trainer *tr) {
   if (c->allreduce_bf16 && c->size > 1) HP_CALL(hp_bar_set_payload(&tr->bar, HP_BAR_BFLOAT16));
   HP_CALLOC(tr->best, p->total, "best parameters");
   tr->rs = (hp_restart){.stage = c->stage, .inputs = c->inputs, .model = md->desc, .optimizer = c->optimizer,
-                        .vocab = c->vocab, .max_epochs = c->epochs, .path_state = c->path_state,
+                        .tokenizer = c->tokenizer, .max_epochs = c->epochs, .path_state = c->path_state,
                         .path_best = c->path_best, .comm = c->comm, .rank = c->rank, .fingerprint = c->fingerprint};
   HP_CALL(hp_restart_init(&tr->rs, c->cfg));
   tr->s.best = md->select_by_metric ? -INFINITY : INFINITY;

@@ -27,7 +27,7 @@
 
 #include "config/config.h"
 #include "nn/optim.h"
-#include "text/tokenizer.h"
+#include "text/text_tokenizer.h"
 
 /* Where the model is in training when a callback runs. */
 typedef struct {
@@ -87,7 +87,7 @@ typedef struct {
   const char *fingerprint;         /* this run's: stamped into every file, checked on resume */
   const char *inputs;              /* what the fingerprint covers besides the config ("dataset") */
   const char *path_output, *path_state, *path_best; /* the output and the restart files */
-  const hp_vocab *vocab;           /* stored as /vocab in every file */
+  const hp_tokenizer *tokenizer;   /* stored (/vocab, the tokenizer attribute) in every file */
   int64_t batch, epochs, patience, max_steps, checkpoint_every;
   hp_optim_config optim;
   const char *optimizer;           /* "adamw", "sgd", "rmsprop": the files' `optimizer` attribute */

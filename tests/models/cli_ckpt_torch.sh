@@ -47,12 +47,15 @@ refuse() { # refuse NAME REGEX CMD...: exit 1 and stderr matching every |-separa
 VIT='clip(text=bert(V=50,T=12,L=2,H=2,D=32,F=48,pool=mean),image=vit(S=48,P=16,L=2,H=4,D=32,F=64),E=24,logit_scale=learned)'
 RES='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blocks=1-2-1-1,width=4),E=24,logit_scale=fixed)'
 
+# the tokenizer stored with the weights: a vocab.txt of V = 50 entries
+{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for k in $(seq 46); do echo "w$k"; done; } >"$T/vocab50.txt"
+TOK=(--tokenizer wordpiece --tokenizer-file "$T/vocab50.txt")
 i=0
 for desc in "$VIT" "$RES"; do
   i=$((i + 1)); d="$T/m$i"; mkdir -p "$d"
   tag=$([ $i = 1 ] && echo "bert+vit" || echo "bert+resnet")
   run "$tag: PyTorch reference" "$PY" "$REF" make "$desc" $((100 + i)) "$d" || continue
-  run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" || continue
+  run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" "${TOK[@]}" || continue
   grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \
     || bad "$tag: pooler skip not reported"
   run "$tag: hpclip check of the converted checkpoint" "$HPCLIP" check "$d/ck.h5"
@@ -67,7 +70,7 @@ for desc in "$VIT" "$RES"; do
     || continue
   run "$tag: PyTorch == C (hpclip checkpoint)" "$PY" "$REF" compare "$d/c2.h5" "$d/t2.h5" 1e-4
   sed 's/^/     /' "$T/out.txt"
-  run "$tag: to-hpclip of the exported state dict" "$PY" "$CONV" to-hpclip "$d/sd2.pt" "$d/back.h5" --model "$desc" \
+  run "$tag: to-hpclip of the exported state dict" "$PY" "$CONV" to-hpclip "$d/sd2.pt" "$d/back.h5" --model "$desc" "${TOK[@]}" \
     && run "$tag: round trip bit-identical" "$PY" "$REF" same-params "$d/hp.h5" "$d/back.h5"
 done
 
@@ -76,11 +79,31 @@ if [ -f "$d/sd.pt" ]; then
   "$PY" "$REF" mutate "$d/sd.pt" "$d/bad.pt"
   refuse "bad state dict refused, every problem named" \
     "3 problems|missing tensor text.embeddings.LayerNorm.bias|text_projection.bias has shape \[25\], the model needs \[24\]|unexpected tensor visual.head.weight" \
-    "$PY" "$CONV" to-hpclip "$d/bad.pt" "$d/bad.h5" --model "$VIT"
+    "$PY" "$CONV" to-hpclip "$d/bad.pt" "$d/bad.h5" --model "$VIT" "${TOK[@]}"
   [ ! -e "$d/bad.h5" ] && [ ! -e "$d/bad.h5.tmp" ] && ok "no output left after a refusal" || bad "output left after a refusal"
   refuse "wrong --model refused" "missing tensor text.encoder.layer.2" \
-    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "${VIT/L=2,H=2/L=3,H=2}"
-  refuse "malformed --model refused" "is not of the form" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "clip(x)"
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "${VIT/L=2,H=2/L=3,H=2}" "${TOK[@]}"
+  refuse "malformed --model refused" "is not of the form" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "clip(x)" "${TOK[@]}"
+  # the tokenizer: stored, its size and padding checked against the description
+  if [ -f "$d/ck.h5" ]; then
+    out=$("$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1]); print(f.attrs['tokenizer'].decode(), f['vocab/offsets'].shape[0] - 1)" "$d/ck.h5" 2>&1)
+    [ "$out" = "wordpiece lowercase=1 strip_accents=1 50" ] && ok "converted checkpoint holds the tokenizer: $out" || bad "tokenizer in the checkpoint: $out"
+  fi
+  head -40 "$T/vocab50.txt" >"$T/vocab40.txt"
+  refuse "a tokenizer of another size refused" "the model description has V=50, the wordpiece tokenizer of .*vocab40.txt has 40 ids" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer wordpiece --tokenizer-file "$T/vocab40.txt"
+  { echo w0; sed 1d "$T/vocab50.txt"; echo "[PAD]"; } | head -49 >"$T/vocabpad.txt"; echo "[PAD]" >>"$T/vocabpad.txt"
+  refuse "a [PAD] that is not id 0 needs pad= in the description" "the tokenizer pads with id 49|pad=49" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer wordpiece --tokenizer-file "$T/vocabpad.txt"
+  refuse "a missing tokenizer file refused" "cannot read the bpe file" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer bpe --tokenizer-file "$T/none.gz"
+  if [ -f "$d/ck.h5" ]; then
+    cp "$d/ck.h5" "$d/novocab.h5"
+    "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['vocab']" "$d/novocab.h5"
+    if out=$("$HPCLIP" check "$d/novocab.h5" 2>&1); then bad "hpclip check passed a checkpoint without a tokenizer"
+    else echo "$out" | grep -q "/vocab: missing" && ok "hpclip check fails a checkpoint without a tokenizer: $(echo "$out" | head -1 | cut -c1-120)" \
+      || bad "check without /vocab: $out"; fi
+  fi
   refuse "to-torch of a non-checkpoint refused" "cannot open as HDF5" "$PY" "$CONV" to-torch "$d/sd.pt" "$d/x.pt"
 fi
 

@@ -122,7 +122,21 @@ static int cmd_init(const char *desc, const char *seed_text, const char *ckpt) {
   meta.config_text = "# tool_ckpt_embed init";
   meta.fingerprint = "0";
   meta.step = 3;
-  HP_CALL(hp_ckpt_write(MPI_COMM_WORLD, ckpt, &m.p, &meta));
+  /* a word tokenizer of the model's V ids ("", "[UNK]", "w2", ...): a checkpoint needs one */
+  int64_t V = m.cfg.text.vocab;
+  char **words = calloc((size_t)V, sizeof *words);
+  for (int64_t i = 0; words && i < V; i++) {
+    words[i] = malloc(24);
+    if (words[i]) snprintf(words[i], 24, "%s%lld", i == 0 ? "" : i == 1 ? "[UNK]" : "w", i < 2 ? 0LL : (long long)i);
+    if (words[i] && i < 2) words[i][i == 0 ? 0 : 5] = 0;
+  }
+  meta.n_vocab = V;
+  meta.vocab = (const char *const *)words;
+  meta.tokenizer = "word";
+  int e = hp_ckpt_write(MPI_COMM_WORLD, ckpt, &m.p, &meta);
+  for (int64_t i = 0; words && i < V; i++) free(words[i]);
+  free(words);
+  HP_CALL(e);
   printf("tool_ckpt_embed: %s (seed %llu) -> %s\n", m.desc, seed, ckpt);
   hp_clip_free(&m);
   return 0;
