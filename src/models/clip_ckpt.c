@@ -16,10 +16,18 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
   hp_bert_config_default(t);
   t->dropout = 0.0f;
   char pool[8] = "", ls[16] = "";
-  int n = 0;
-  if (sscanf(desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%7[a-z]),image=%n", &t->vocab, &t->max_len,
+  int n = 0, n2 = 0;
+  if (sscanf(desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%7[a-z]%n", &t->vocab, &t->max_len,
              &t->layers, &t->heads, &t->width, &t->ffn, pool, &n) != 7 || n == 0)
     HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
+  if (strncmp(desc + n, ",pad=", 5) == 0) { /* a padding id other than 0 (clip.c) */
+    if (sscanf(desc + n, ",pad=%d%n", &t->pad_id, &n2) != 1 || t->pad_id < 0 || t->pad_id >= t->vocab)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': pad= must be a token id below V", desc);
+    n += n2;
+  }
+  if (strncmp(desc + n, "),image=", 8) != 0)
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
+  n += 8;
   if (strcmp(pool, "mean") == 0)
     t->pooling = HP_BERT_POOL_MEAN;
   else if (strcmp(pool, "cls") == 0)

@@ -26,15 +26,19 @@ static const char *DESCS[] = {
     "logit_scale=learned)",
     "clip(text=bert(V=40,T=8,L=1,H=4,D=16,F=64,pool=cls),image=resnet(S=64,blocks=2-1-1-2,width=4),E=12,"
     "logit_scale=fixed)",
+    /* a tokenizer padding with id 3 (a vocab.txt whose [PAD] is not first) */
+    "clip(text=bert(V=40,T=8,L=1,H=2,D=16,F=24,pool=mean,pad=3),image=vit(S=32,P=16,L=1,H=2,D=16,F=64),E=12,"
+    "logit_scale=fixed)",
 };
 
 static void test_round_trip(void **state) {
   (void)state;
   const int N = 5, T = 8;
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     hp_clip_config cfg;
     hp_clip a, b;
     assert_int_equal(hp_clip_config_from_desc(DESCS[k], &cfg), 0);
+    assert_int_equal(cfg.text.pad_id, k == 2 ? 3 : 0);
     assert_int_equal(hp_clip_build(&a, &cfg), 0);
     assert_string_equal(a.desc, DESCS[k]);
     hp_clip_init(&a, 11 + k);
@@ -44,7 +48,20 @@ static void test_round_trip(void **state) {
     meta.model = a.desc;
     meta.optimizer = "none";
     meta.step = 5;
+    /* a checkpoint carries its tokenizer: a word vocabulary of the model's V ids */
+    int V = cfg.text.vocab;
+    char **words = calloc((size_t)V, sizeof *words);
+    assert_non_null(words);
+    for (int i = 0; i < V; i++) {
+      words[i] = calloc(16, 1);
+      if (i == 1) strcpy(words[i], "[UNK]");
+      else if (i > 1) snprintf(words[i], 16, "w%d", i);
+    }
+    meta.n_vocab = V;
+    meta.vocab = (const char *const *)words;
     assert_int_equal(hp_ckpt_write(MPI_COMM_WORLD, PATH, &a.p, &meta), 0);
+    for (int i = 0; i < V; i++) free(words[i]);
+    free(words);
     hp_ckpt_info info;
     assert_int_equal(hp_clip_load(MPI_COMM_WORLD, PATH, 2, &b, &info), 0);
     assert_string_equal(b.desc, a.desc);
