@@ -354,7 +354,7 @@ int hp_bpe_encode(const hp_bpe *b, const char *text, int64_t L, int32_t *ids, in
     /* start + tokens + end, cut to L with the end token last, padded with 0 */
     int64_t k = s.n < L - 2 ? s.n : L - 2;
     ids[0] = b->sot;
-    memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
+    if (k > 0) memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
     ids[k + 1] = b->eot;
     for (int64_t i = k + 2; i < L; i++) ids[i] = 0;
     if (n_tokens) *n_tokens = s.n;

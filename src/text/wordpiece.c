@@ -233,7 +233,7 @@ int hp_wordpiece_encode(const hp_wordpiece *w, const char *text, int64_t L, int3
   if (!e) {
     int64_t k = s.n < L - 2 ? s.n : L - 2;
     ids[0] = w->cls;
-    memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
+    if (k > 0) memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
     ids[k + 1] = w->sep;
     for (int64_t i = k + 2; i < L; i++) ids[i] = w->pad;
     if (n_pieces) *n_pieces = s.n;
