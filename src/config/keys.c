@@ -294,6 +294,10 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"zeroshot.prompt", HP_T_STRING, "{}", NO_RANGE, NULL,
      "text of a label's class embedding: every {} is replaced by the label name (\"{}\" = the bare "
      "name)"},
+    {"zeroshot.templates", HP_T_STRLIST, "", NO_RANGE, NULL,
+     "prompt ensembling, as CLIP's zero-shot evaluation: a class embedding is the normalised mean of "
+     "the normalised embeddings of every template with {} replaced by the label name (e.g. [\"a photo "
+     "of a {}.\", \"a blurry photo of a {}.\"]); empty = the single zeroshot.prompt"},
 
     /* ---- cluster: k-means, elbow, cluster quality (results.h5 /cluster) -------------------- */
     {"cluster.source", HP_T_ENUM, "image", NO_RANGE, "image|caption",

@@ -2,6 +2,7 @@
 #include "stages/eval_common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,31 @@ int hp_eval_label_queries(hp_clip_eval *ev, const char *prompt, char *const *nam
   int err = hp_clip_eval_texts(ev, (const char *const *)text, L, out);
   for (int64_t i = 0; i < L; i++) free(text[i]);
   free(text);
+  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+  return 0;
+}
+
+int hp_eval_label_queries_ensemble(hp_clip_eval *ev, const char *const *templates, int nt, char *const *names,
+                                   int64_t L, float *out) {
+  if (nt == 1) return hp_eval_label_queries(ev, templates[0], names, L, out);
+  const int64_t E = ev->m.cfg.embed_dim;
+  float *one = NULL;
+  double *sum = NULL;
+  HP_CALLOC(one, (size_t)(L > 0 ? L : 1) * (size_t)E, "template embeddings");
+  HP_CALLOC(sum, (size_t)(L > 0 ? L : 1) * (size_t)E, "template embedding sums");
+  int err = 0;
+  for (int t = 0; t < nt && !err; t++) {
+    err = hp_eval_label_queries(ev, templates[t], names, L, one);
+    for (int64_t k = 0; !err && k < L * E; k++) sum[k] += one[k];
+  }
+  for (int64_t c = 0; !err && c < L; c++) {
+    double n2 = 0;
+    for (int64_t j = 0; j < E; j++) n2 += sum[c * E + j] * sum[c * E + j];
+    double inv = n2 > 0 ? 1.0 / sqrt(n2) : 0.0;
+    for (int64_t j = 0; j < E; j++) out[c * E + j] = (float)(sum[c * E + j] * inv);
+  }
+  free(one);
+  free(sum);
   if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
   return 0;
 }

@@ -34,6 +34,11 @@ void hp_eval_images_free(hp_eval_images *im);
 
 /* Every rank: the L label names through `prompt`, text-encoded -> out [L,E] (identical on all). */
 int hp_eval_label_queries(hp_clip_eval *ev, const char *prompt, char *const *names, int64_t L, float *out);
+/* Prompt ensembling (CLIP's zero-shot recipe): out[c] = the unit vector along the sum, over the
+ * templates[0..nt), of the (unit) text embeddings of template t with "{}" replaced by names[c];
+ * summed in template order, so the same bits on every rank. nt = 1 gives hp_eval_label_queries. */
+int hp_eval_label_queries_ensemble(hp_clip_eval *ev, const char *const *templates, int nt, char *const *names,
+                                   int64_t L, float *out);
 
 /* Callback writing the stage's group (rank 0 only). */
 typedef int (*hp_eval_write_fn)(hp_results_w *w, void *arg);

@@ -27,11 +27,26 @@ typedef struct {
   hp_cls_summary s;
   double *p, *r, *f1;
   const char *prompt, *split, *model;
+  int nt;                    /* zeroshot.templates: 0 = the single prompt */
+  int64_t E;
+  const float *q;            /* [L,E] the class embeddings (the zero-shot classifier's weights) */
+  const char **templates;
 } zs_out;
 
 static int write_group(hp_results_w *w, void *arg) {
   zs_out *o = arg;
   HP_CALL(hp_results_attr_str(w, "prompt", o->prompt));
+  if (o->nt > 0) {
+    int64_t nt = o->nt;
+    HP_CALL(hp_results_strings(w, "templates", nt, o->templates));
+  }
+  double *qd = NULL;
+  HP_CALLOC(qd, (size_t)(o->L * o->E), "class embeddings");
+  for (int64_t k = 0; k < o->L * o->E; k++) qd[k] = o->q[k];
+  int64_t dq[2] = {o->L, o->E};
+  int e = hp_results_f64(w, "class_embeddings", 2, dq, qd);
+  free(qd);
+  HP_CALL(e);
   HP_CALL(hp_results_attr_str(w, "split", o->split));
   HP_CALL(hp_results_attr_i64(w, "n_images", o->n_images));
   HP_CALL(hp_results_attr_i64(w, "n_unlabelled", o->unlabelled));
@@ -62,9 +77,17 @@ static int write_group(hp_results_w *w, void *arg) {
 
 static void markdown(FILE *f, void *arg) {
   zs_out *o = arg;
-  fprintf(f, "## Zero-shot classification (`zeroshot`)\n\nModel `%s`; split `%s`; prompt \"", o->model, o->split);
-  hp_md_text(f, o->prompt, 200);
-  fprintf(f, "\"; %" PRId64 " images counted (%" PRId64 " without labels skipped); macro averages over %" PRId64
+  fprintf(f, "## Zero-shot classification (`zeroshot`)\n\nModel `%s`; split `%s`; ", o->model, o->split);
+  if (o->nt > 0) {
+    fprintf(f, "class embeddings averaged over %d prompt templates (\"", o->nt);
+    hp_md_text(f, o->templates[0], 200);
+    fprintf(f, "\"%s)", o->nt > 1 ? ", ..." : "");
+  } else {
+    fprintf(f, "prompt \"");
+    hp_md_text(f, o->prompt, 200);
+    fprintf(f, "\"");
+  }
+  fprintf(f, "; %" PRId64 " images counted (%" PRId64 " without labels skipped); macro averages over %" PRId64
           " classes.\n\n", o->s.items, o->unlabelled, o->s.active);
   /* chance: a uniform guess over the classes, and always guessing the most frequent one */
   int64_t most = 0;
@@ -99,6 +122,12 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   zs_out o;
   memset(&o, 0, sizeof o);
   o.prompt = hp_cfg_str(ctx->cfg, "zeroshot.prompt");
+  o.nt = hp_cfg_list_len(ctx->cfg, "zeroshot.templates");
+  if (o.nt > 0 && strcmp(o.prompt, "{}") != 0)
+    HP_ERROR(HP_ERR_CONFIG, "%s: both zeroshot.prompt and zeroshot.templates are set: give one prompt, or the "
+             "templates to average", hp_config_path(ctx->cfg));
+  HP_CALLOC(o.templates, o.nt > 0 ? o.nt : 1, "zeroshot templates");
+  for (int t = 0; t < o.nt; t++) o.templates[t] = hp_cfg_list_str(ctx->cfg, "zeroshot.templates", t);
   o.split = hp_cfg_str(ctx->cfg, "zeroshot.split");
   o.model = em.model;
   o.L = em.n_labels;
@@ -119,8 +148,11 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   const int64_t E = em.embed_dim, L = o.L;
   float *q = NULL;
   HP_CALLOC(q, (size_t)L * (size_t)E, "class embeddings");
-  HP_CALL(hp_eval_label_queries(&ev, o.prompt, o.names, L, q));
+  if (o.nt > 0) HP_CALL(hp_eval_label_queries_ensemble(&ev, o.templates, o.nt, o.names, L, q));
+  else HP_CALL(hp_eval_label_queries(&ev, o.prompt, o.names, L, q));
   hp_clip_eval_free(&ev);
+  o.q = q;
+  o.E = E;
   HP_CALLOC(o.c, L, "class counts");
   int64_t items = 0, correct = 0;
   for (int64_t i = 0; i < im.n; i++) {
@@ -161,6 +193,7 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   free(o.p);
   free(o.r);
   free(o.f1);
+  free(o.templates);
   hp_eval_images_free(&im);
   hp_embeddings_close(&em);
   return 0;
