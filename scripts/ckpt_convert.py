@@ -66,8 +66,8 @@ class ConvertError(Exception):
 # ---- model descriptions ------------------------------------------------------------------------
 DESC_RE = re.compile(
     r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)(?:,pad=(\d+))?\),"
-    r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)\)"
-    r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)\)),"
+    r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)"
+    r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)),"
     r"E=(\d+),logit_scale=(learned|fixed)\)$")
 
 
@@ -82,15 +82,24 @@ def parse_desc(desc):
     pad = int(g[7]) if g[7] is not None else 0
     g = g[:7] + g[8:]
     i = lambda k: int(g[k])
+
+    def norm(part):  # ",mean=a:b:c,std=d:e:f" -> (mean, std), or None for the tower's default
+        if part is None:
+            return None
+        mm = re.match(r"^,mean=([^:]+):([^:]+):([^:,]+),std=([^:]+):([^:]+):([^:,]+)$", part)
+        if not mm:
+            raise ConvertError("model description: bad normalisation %r" % part)
+        v = [float(x) for x in mm.groups()]
+        return v[:3], v[3:]
     c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6], pad=pad),
-         "E": i(19), "logit_scale": g[20]}
+         "E": i(21), "logit_scale": g[22]}
     if g[7] is not None:
-        c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12))
+        c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12), norm=norm(g[13]))
         if c["image"]["S"] % c["image"]["P"]:
             raise ConvertError("model description: image size %d is not a multiple of patch %d"
                                % (c["image"]["S"], c["image"]["P"]))
     else:
-        c["image"] = dict(kind="resnet", S=i(13), blocks=[i(14), i(15), i(16), i(17)], width=i(18))
+        c["image"] = dict(kind="resnet", S=i(14), blocks=[i(15), i(16), i(17), i(18)], width=i(19), norm=norm(g[20]))
     return c
 
 

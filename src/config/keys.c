@@ -178,6 +178,13 @@ const hp_cfg_key hp_cfg_keys[] = {
      "ViT attention heads; model.image_width must be a multiple"},
     {"model.image_width", HP_T_INT, "768", 8, 4096, NULL, "ViT hidden width"},
     {"model.image_mlp", HP_T_INT, "0", 0, 16384, NULL, "ViT MLP width; 0 = 4 x model.image_width"},
+    {"model.image_mean", HP_T_STRING, "", NO_RANGE, NULL,
+     "pixel normalisation of the image tower, x/255 - mean per channel, \"r,g,b\"; empty = the "
+     "tower's default (ViT 0.5,0.5,0.5; ResNet ImageNet's 0.485,0.456,0.406); OpenAI CLIP uses "
+     "0.48145466,0.4578275,0.40821073. Stored in the checkpoint's model description"},
+    {"model.image_std", HP_T_STRING, "", NO_RANGE, NULL,
+     "pixel normalisation, the divisor after the mean, \"r,g,b\"; empty = the tower's default (ViT "
+     "0.5,0.5,0.5; ResNet 0.229,0.224,0.225); OpenAI CLIP uses 0.26862954,0.26130258,0.27577711"},
     {"model.image_dropout", HP_T_FLOAT, "0", 0, 0.9, NULL,
      "ViT dropout after the embeddings and in every block (timm drop_rate, default 0)"},
     {"model.resnet_blocks", HP_T_STRING, "3,4,6,3", NO_RANGE, NULL,

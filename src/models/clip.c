@@ -48,18 +48,44 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
    * usual models are unchanged */
   if (t->pad_id != 0) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",pad=%d", t->pad_id);
   n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "),");
+  const float *mean, *std;
   if (c->image_kind == HP_CLIP_IMAGE_VIT) {
     const hp_vit_config *v = &c->vit;
-    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d),", v->image,
+    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d", v->image,
                   v->patch, v->layers, v->heads, v->width, v->mlp);
+    mean = v->mean, std = v->std;
   } else {
     const hp_resnet_config *r = &c->resnet;
-    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=resnet(S=%d,blocks=%d-%d-%d-%d,width=%d),",
+    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=resnet(S=%d,blocks=%d-%d-%d-%d,width=%d",
                   r->image_size, r->layers[0], r->layers[1], r->layers[2], r->layers[3], r->width);
+    mean = r->mean, std = r->std;
   }
+  /* the pixel normalisation, when it is not the tower's default (model.image_mean/std): the
+   * checkpoint carries it, and the descriptions of the usual models are unchanged; %.9g prints a
+   * float so that it reads back to the same float */
+  float dm[3], ds[3];
+  hp_clip_default_norm(c->image_kind, dm, ds);
+  if (memcmp(mean, dm, sizeof dm) != 0 || memcmp(std, ds, sizeof ds) != 0)
+    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",mean=%.9g:%.9g:%.9g,std=%.9g:%.9g:%.9g", (double)mean[0],
+                  (double)mean[1], (double)mean[2], (double)std[0], (double)std[1], (double)std[2]);
+  n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "),");
   snprintf(m->desc + n, sizeof m->desc - (size_t)n, "E=%d,logit_scale=%s)", c->embed_dim,
            c->learn_temperature ? "learned" : "fixed");
   return HP_OK;
+}
+
+void hp_clip_default_norm(int image_kind, float mean[3], float std[3]) {
+  if (image_kind == HP_CLIP_IMAGE_VIT) {
+    hp_vit_config v;
+    hp_vit_config_default(&v);
+    memcpy(mean, v.mean, sizeof v.mean);
+    memcpy(std, v.std, sizeof v.std);
+  } else {
+    hp_resnet_config r;
+    hp_resnet_config_resnet50(&r, 64);
+    memcpy(mean, r.mean, sizeof r.mean);
+    memcpy(std, r.std, sizeof r.std);
+  }
 }
 
 int hp_clip_build(hp_clip *m, const hp_clip_config *cfg) { return build(m, cfg, 0); }

@@ -64,6 +64,9 @@ typedef struct {
 
 /* Register every tensor, allocate the parameters (not initialised). HP_ERR_CONFIG for a bad
  * shape (the message names the tower and the value). */
+/* The tower's default pixel normalisation (ViT: mean = std = 0.5; ResNet: ImageNet's). */
+void hp_clip_default_norm(int image_kind, float mean[3], float std[3]);
+
 int hp_clip_build(hp_clip *m, const hp_clip_config *cfg);
 /* The same model for inference only (the evaluation stages): no gradient buffer, and
  * hp_clip_alloc_acts / hp_clip_acts_estimate then give the towers' inference activations

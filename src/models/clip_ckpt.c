@@ -10,6 +10,24 @@
 
 #define DESC_MAX 512
 
+/* After an image tower's fields at s + *k: an optional ",mean=a:b:c,std=d:e:f" (clip.c), then
+ * "),"; *k moves past both. */
+static int parse_norm(const char *desc, const char *s, int *k, float mean[3], float std[3]) {
+  int n = 0;
+  if (strncmp(s + *k, ",mean=", 6) == 0) {
+    if (sscanf(s + *k, ",mean=%f:%f:%f,std=%f:%f:%f%n", &mean[0], &mean[1], &mean[2], &std[0], &std[1], &std[2], &n) != 6 ||
+        n == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': bad mean=...,std=... normalisation", desc);
+    for (int c = 0; c < 3; c++)
+      if (!(std[c] > 0) || !(mean[c] == mean[c]))
+        HP_ERROR(HP_ERR_INPUT, "model description '%s': normalisation std must be > 0 (channel %d)", desc, c);
+    *k += n;
+  }
+  if (strncmp(s + *k, "),", 2) != 0) HP_ERROR(HP_ERR_INPUT, "model description '%s': bad image tower part", desc);
+  *k += 2;
+  return 0;
+}
+
 int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   hp_bert_config *t = &cfg->text;
@@ -40,9 +58,10 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
     hp_vit_config *v = &cfg->vit;
     cfg->image_kind = HP_CLIP_IMAGE_VIT;
     hp_vit_config_default(v);
-    if (sscanf(s, "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d),%n", &v->image, &v->patch, &v->layers, &v->heads, &v->width,
+    if (sscanf(s, "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d%n", &v->image, &v->patch, &v->layers, &v->heads, &v->width,
                &v->mlp, &k) != 6 || k == 0)
       HP_ERROR(HP_ERR_INPUT, "model description '%s': bad vit(...) part", desc);
+    HP_CALL(parse_norm(desc, s, &k, v->mean, v->std));
   } else if (strncmp(s, "resnet(", 7) == 0) {
     hp_resnet_config *r = &cfg->resnet;
     cfg->image_kind = HP_CLIP_IMAGE_RESNET;
@@ -51,10 +70,11 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
       HP_ERROR(HP_ERR_INPUT, "model description '%s': bad resnet(...) part", desc);
     hp_resnet_config_resnet50(r, S);
     int k2 = 0;
-    if (sscanf(s + k, "blocks=%d-%d-%d-%d,width=%d),%n", &r->layers[0], &r->layers[1], &r->layers[2], &r->layers[3],
+    if (sscanf(s + k, "blocks=%d-%d-%d-%d,width=%d%n", &r->layers[0], &r->layers[1], &r->layers[2], &r->layers[3],
                &r->width, &k2) != 5 || k2 == 0)
       HP_ERROR(HP_ERR_INPUT, "model description '%s': bad resnet(...) part", desc);
     k += k2;
+    HP_CALL(parse_norm(desc, s, &k, r->mean, r->std));
   } else {
     HP_ERROR(HP_ERR_INPUT, "model description '%s': unknown image tower (expected vit(...) or resnet(...))", desc);
   }

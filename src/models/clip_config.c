@@ -6,6 +6,20 @@
 
 #include "base/error.h"
 
+/* model.image_mean / image_std: "" keeps the tower's default, else three numbers "r,g,b" */
+static int parse_norm_key(const hp_config *cfg, const char *key, int positive, float out[3]) {
+  const char *s = hp_cfg_str(cfg, key);
+  if (!s[0]) return 0;
+  float v[3];
+  int n = 0, bad = sscanf(s, "%f,%f,%f%n", &v[0], &v[1], &v[2], &n) != 3 || s[n] != 0;
+  for (int c = 0; !bad && c < 3; c++) bad = !(v[c] == v[c]) || (positive ? !(v[c] > 0) : 0) || v[c] > 1e6f || v[c] < -1e6f;
+  if (bad)
+    HP_ERROR(HP_ERR_CONFIG, "%s: %s = \"%s\": must be three numbers \"r,g,b\"%s, e.g. \"%s\"", hp_config_path(cfg), key,
+             s, positive ? " above 0" : "", positive ? "0.26862954,0.26130258,0.27577711" : "0.48145466,0.4578275,0.40821073");
+  memcpy(out, v, sizeof v);
+  return 0;
+}
+
 static int parse_blocks(const hp_config *cfg, int out[4]) {
   const char *s = hp_cfg_str(cfg, "model.resnet_blocks");
   int n = 0, k = 0;
@@ -48,6 +62,10 @@ int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vo
     HP_CALL(parse_blocks(cfg, m->resnet.layers));
     m->resnet.width = (int)hp_cfg_int(cfg, "model.resnet_width");
   }
+  float *mean = m->image_kind == HP_CLIP_IMAGE_VIT ? m->vit.mean : m->resnet.mean,
+        *std = m->image_kind == HP_CLIP_IMAGE_VIT ? m->vit.std : m->resnet.std;
+  HP_CALL(parse_norm_key(cfg, "model.image_mean", 0, mean));
+  HP_CALL(parse_norm_key(cfg, "model.image_std", 1, std));
   m->embed_dim = (int)hp_cfg_int(cfg, "model.embed_dim");
   m->temperature = (float)hp_cfg_float(cfg, "train.temperature");
   m->learn_temperature = hp_cfg_bool(cfg, "train.learn_temperature");

@@ -39,7 +39,12 @@ def build(desc):
     else:
         visual = torch_ref.TowerResNet(v["blocks"], v["width"])
         dimg = 32 * v["width"]
-    return torch_ref.Clip(text, visual, t["D"], dimg, c["E"], pooling=t["pool"]), c
+    model = torch_ref.Clip(text, visual, t["D"], dimg, c["E"], pooling=t["pool"])
+    if v.get("norm"):  # model.image_mean / image_std carried by the description
+        with torch.no_grad():
+            model.img_mean.copy_(torch.tensor(v["norm"][0]))
+            model.img_std.copy_(torch.tensor(v["norm"][1]))
+    return model, c
 
 
 def randomise(model, seed):

@@ -50,10 +50,12 @@ RES='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blo
 # the tokenizer stored with the weights: a vocab.txt of V = 50 entries
 { printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for k in $(seq 46); do echo "w$k"; done; } >"$T/vocab50.txt"
 TOK=(--tokenizer wordpiece --tokenizer-file "$T/vocab50.txt")
+# model.image_mean / image_std: a normalisation other than the tower's, carried by the description
+RESN='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blocks=1-2-1-1,width=4,mean=0.25:0.5:0.75,std=0.125:0.25:0.5),E=24,logit_scale=fixed)'
 i=0
-for desc in "$VIT" "$RES"; do
+for desc in "$VIT" "$RES" "$RESN"; do
   i=$((i + 1)); d="$T/m$i"; mkdir -p "$d"
-  tag=$([ $i = 1 ] && echo "bert+vit" || echo "bert+resnet")
+  tag=$([ $i = 1 ] && echo "bert+vit" || { [ $i = 2 ] && echo "bert+resnet" || echo "bert+resnet, own normalisation"; })
   run "$tag: PyTorch reference" "$PY" "$REF" make "$desc" $((100 + i)) "$d" || continue
   run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" "${TOK[@]}" || continue
   grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \

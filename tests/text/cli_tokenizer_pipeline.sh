@@ -4,8 +4,9 @@
 # the tokenizer attribute and the vocab.txt entries as /vocab, the model's V is the vocab.txt's
 # size, embed/search/zeroshot encode text with the checkpoint's tokenizer (the same embeddings at
 # 1 and 2 ranks); a checkpoint from before the attribute (word-level, no attribute) embeds as
-# before; the configuration errors are named (a tokenizer file for the word tokenizer, wordpiece
-# without a file, bpe with the BERT tower, a vocab.txt without [CLS]).
+# before; model.image_mean/std travel in the model description (embed with other values
+# refuses); the configuration errors are named (a tokenizer file for the word tokenizer,
+# wordpiece without a file, bpe with the BERT tower, a vocab.txt without [CLS], a bad std).
 . "$SRC_DIR/tests/cli/lib.sh"
 CFG="$SRC_DIR/conf/quickstart.cfg"
 TINY=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
@@ -62,6 +63,19 @@ if [ -f "$R/embeddings.h5" ]; then
     e=$(same_h5_data "$R/embeddings.h5" "$T/old/embeddings.h5" 2>&1) && ok "no attribute = the word tokenizer: the same embeddings" || bad "old checkpoint: $e"
   fi
 fi
+# model.image_mean / image_std travel in the model description: embed with other values refuses
+N="$T/norm"
+NORM=(-s model.image_mean=0.48145466,0.4578275,0.40821073 -s model.image_std=0.26862954,0.26130258,0.27577711)
+if expect_ok "own pixel normalisation: synth, train" 2 run "$CFG" --run-dir "$N" --stages synth,train "${TINY[@]}" "${NORM[@]}"; then
+  $PY -c "import h5py,sys; m=h5py.File(sys.argv[1]).attrs['model']; m=m.decode() if isinstance(m,bytes) else m; assert ',mean=0.48145467:0.457827508:0.408210725,std=0.268629551:0.26130259:0.275777102)' in m, m; print(m)" "$N/ckpt.h5" >"$T/desc.txt" 2>&1 \
+    && ok "ckpt.h5 model description carries it: $(grep -o 'vit([^)]*)' "$T/desc.txt")" || bad "description: $(cat "$T/desc.txt")"
+  expect_fail "embed with the tower's default normalisation" 2 4 "checkpoint of model .*mean=.* but this job's config describes" \
+    -- embed "$CFG" --run-dir "$N" "${TINY[@]}"
+  expect_ok "embed with the same normalisation" 2 embed "$CFG" --run-dir "$N" "${TINY[@]}" "${NORM[@]}"
+fi
+expect_fail "a bad model.image_std" 1 3 'model.image_std = "0.5,0,0.5": must be three numbers "r,g,b" above 0' \
+  -- train "$CFG" --run-dir "$N" "${TINY[@]}" -s model.image_std=0.5,0,0.5 --force
+
 # configuration errors
 expect_fail "a tokenizer file for the word tokenizer" 1 3 'model.tokenizer_file = ".*vocab.txt" is for model.tokenizer = "wordpiece" or "bpe"' \
   -- train "$CFG" --run-dir "$R" "${TINY[@]}" -s model.tokenizer_file="$T/vocab.txt" --force
