@@ -250,6 +250,9 @@ const hp_cfg_key hp_cfg_keys[] = {
      "over every caption of the global batch whose image has the same label set (same for "
      "caption -> image), so pairs that share labels are not negatives; images without labels keep "
      "the one-hot CLIP target (docs/metrics.md)"},
+    {"train.freeze", HP_T_ENUM, "none", NO_RANGE, "none|image|text",
+     "lock one tower (with its projection) at its initial values, as OpenCLIP's --lock-image / "
+     "--lock-text: \"image\" is locked-image tuning (LiT), the image tower from train.init_checkpoint"},
     {"train.init_checkpoint", HP_T_STRING, "", NO_RANGE, NULL,
      "start from the parameters of this ckpt.h5 (same model description) instead of a seeded "
      "initialisation; empty = none"},

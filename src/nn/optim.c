@@ -44,7 +44,7 @@ int hp_optim_init(hp_optim *o, const hp_optim_config *cfg, const hp_params *p, s
   HP_CALLOC(o->r, p->n ? p->n : 1, "optimiser ranges");
   for (int k = 0; k < p->n; k++) {
     const hp_tensor_info *t = &p->t[k];
-    if (t->flags & HP_PARAM_BUFFER) continue;
+    if (t->flags & (HP_PARAM_BUFFER | HP_PARAM_FROZEN)) continue; /* never updated */
     size_t a = t->offset > lo ? t->offset : lo, b = t->offset + t->numel < hi ? t->offset + t->numel : hi;
     if (a >= b) continue;
     /* merge with the previous range when adjacent with the same flags (packed tensors) */

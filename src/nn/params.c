@@ -113,6 +113,6 @@ void hp_params_fill_const(hp_params *p, size_t offset, size_t numel, float value
 size_t hp_params_trainable(const hp_params *p) {
   size_t n = 0;
   for (int i = 0; i < p->n; i++)
-    if (!(p->t[i].flags & HP_PARAM_BUFFER)) n += p->t[i].numel;
+    if (!(p->t[i].flags & (HP_PARAM_BUFFER | HP_PARAM_FROZEN))) n += p->t[i].numel;
   return n;
 }

@@ -22,7 +22,9 @@
 enum {
   HP_PARAM_DECAY = 1,    /* weight decay applies (matrices; not biases, norms, embeddings) */
   HP_PARAM_L2 = 2,       /* the explicit L2 kernel penalty applies (projection heads, 1e-3) */
-  HP_PARAM_BUFFER = 4    /* not trained: running statistics (batch norm); never in gradients */
+  HP_PARAM_BUFFER = 4,   /* not trained: running statistics (batch norm); never in gradients */
+  HP_PARAM_FROZEN = 8    /* not trained: a locked tower (train.freeze); its gradient is computed but
+                          * neither clipped, decayed nor applied */
 };
 
 typedef struct {

@@ -427,6 +427,29 @@ static int open_tokenizer(hp_clip_task *t) {
   return hp_tokenizer_from_file(&s, file, &t->tok);
 }
 
+/* train.freeze: the locked tower's tensors (with its projection) are flagged frozen, so the
+ * optimiser never updates them (nn/params.h). */
+static int freeze_tower(hp_clip_task *t) {
+  const char *which = hp_cfg_str(t->cfg, "train.freeze");
+  if (strcmp(which, "none") == 0) return 0;
+  int image = strcmp(which, "image") == 0;
+  const char *tower = image ? "visual." : "text.", *proj = image ? "visual_projection." : "text_projection.";
+  size_t n = 0;
+  for (int k = 0; k < t->m.p.n; k++) {
+    hp_tensor_info *ti = &t->m.p.t[k];
+    if (strncmp(ti->name, tower, strlen(tower)) == 0 || strncmp(ti->name, proj, strlen(proj)) == 0) {
+      ti->flags |= HP_PARAM_FROZEN;
+      n += ti->numel;
+    }
+  }
+  if (n == 0) HP_ERROR(HP_ERR_INTERNAL, "train.freeze = \"%s\": no tensor named %s* or %s*", which, tower, proj);
+  hp_log_info("train: the %s tower is locked (train.freeze): %zu parameters not trained%s", which, n,
+              image && !hp_cfg_str(t->cfg, "train.init_checkpoint")[0]
+                  ? " -- they keep their random initialisation: set train.init_checkpoint to a trained model"
+                  : "");
+  return 0;
+}
+
 /* The model from the model.* keys, the dataset's image size and the tokenizer's vocabulary. */
 static int read_model(hp_clip_task *t) {
   const hp_config *cfg = t->cfg;
@@ -455,6 +478,7 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
   if (!err) err = check_setup(t);
   if (!err) err = hp_clip_build(&t->m, &t->mc);
   HP_CALL(hp_agree(comm, err));
+  HP_CALL(freeze_tower(t));
   t->Bl = t->batch / t->size;
   HP_CALL(check_memory(t, strcmp(hp_cfg_str(cfg, "train.optimizer"), "sgd") == 0));
   size_t act = 0;

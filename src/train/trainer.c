@@ -171,6 +171,36 @@ static const char *best_what(const trainer *tr) {
 }
 
 /* Resume from the state file when it belongs to this run. Returns *resumed. */
+/* The parameters of an initial checkpoint only mean something with the tokenizer they were
+ * trained with: the job's must be the same (kind, options, every entry). Collective. */
+static int same_tokenizer(const hp_trainer_config *c, const char *path) {
+  if (!c->tokenizer) return 0;
+  char *spec = NULL, **entries = NULL;
+  int64_t n = 0, mine_n = 0;
+  HP_CALL(hp_ckpt_read_tokenizer(c->comm, path, &spec, &entries, &n));
+  char mine[128];
+  hp_tokenizer_spec_format(hp_tokenizer_get_spec(c->tokenizer), mine, sizeof mine);
+  const char *const *me = hp_tokenizer_entries(c->tokenizer, &mine_n);
+  int64_t diff = -1;
+  for (int64_t i = 0; diff < 0 && i < n && i < mine_n; i++)
+    if (strcmp(entries[i], me[i]) != 0) diff = i;
+  int e = 0;
+  if (strcmp(spec, mine) != 0)
+    e = HP_ERROR_SET(HP_ERR_INPUT, "%s: its tokenizer is \"%s\", this job's \"%s\" (model.tokenizer*): the "
+                     "parameters would read other token ids", path, spec, mine);
+  else if (diff >= 0)
+    e = HP_ERROR_SET(HP_ERR_INPUT, "%s: its tokenizer's vocabulary differs from this job's at id %lld (\"%.40s\" and "
+                     "\"%.40s\")", path, (long long)diff, entries[diff], me[diff]);
+  else if (n != mine_n)
+    e = HP_ERROR_SET(HP_ERR_INPUT, "%s: its tokenizer has %lld entries, this job's %lld", path, (long long)n,
+                     (long long)mine_n);
+  free(spec);
+  for (int64_t i = 0; i < n; i++) free(entries[i]);
+  free(entries);
+  HP_CALL(e);
+  return 0;
+}
+
 static int try_resume(trainer *tr, int *resumed) {
   *resumed = 0;
   hp_restart *rs = &tr->rs;
@@ -542,6 +572,7 @@ static int setup(trainer *tr) {
     hp_ckpt_info info;
     HP_CALL(hp_ckpt_read(c->comm, c->init_checkpoint, md->desc, p, NULL, NULL, &info));
     hp_ckpt_info_free(&info);
+    HP_CALL(same_tokenizer(c, c->init_checkpoint));
     hp_log_info("%s: parameters initialised from %s", c->stage, c->init_checkpoint);
   }
   read_test_hooks(tr);
