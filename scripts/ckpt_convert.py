@@ -5,6 +5,8 @@ schema hpclip.checkpoint version 1, hdf5-schemas/checkpoint.md), both ways.
 Usage (Debian's /usr/bin/python3, which has torch, h5py and numpy):
     /usr/bin/python3 scripts/ckpt_convert.py to-hpclip STATE_DICT.pt CKPT.h5 --model DESC \
         --tokenizer word|wordpiece|bpe --tokenizer-file FILE [--cased]
+    ... to-hpclip ... --model auto --heads TEXT,IMAGE [--pool mean|cls] [--logit-scale learned|fixed]
+        [--image-size S (ResNet)] [--image-mean r,g,b --image-std r,g,b]   # DESC from the tensors
     /usr/bin/python3 scripts/ckpt_convert.py to-torch CKPT.h5 STATE_DICT.pt
     /usr/bin/python3 scripts/ckpt_convert.py names --model DESC      # print the name table
 
@@ -173,6 +175,55 @@ def name_table(cfg):
                            ("logit_scale", (1,))]
 
 
+def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
+    """The model description of a state dict (torch names and layouts), from its tensor shapes:
+    V, T, D, F, L of the text tower; S, P, D, F, L of a ViT (S from the position table) or the
+    blocks and width of a ResNet (whose input size the tensors do not fix: image_size); E. The
+    head counts are not in any shape: heads = (text, image)."""
+    def shape(n):
+        if n not in sd:
+            raise ConvertError("cannot derive the model description: no tensor %s" % n)
+        return tuple(sd[n].shape)
+    def layers(prefix):
+        ids = {int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix)}
+        if not ids or ids != set(range(len(ids))):
+            raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
+        return len(ids)
+    V, D = shape("text.embeddings.word_embeddings.weight")
+    T = shape("text.embeddings.position_embeddings.weight")[0]
+    F = shape("text.encoder.layer.0.intermediate.dense.weight")[0]
+    L = layers("text.encoder.layer.")
+    E = shape("text_projection.weight")[0]
+    th, ih = heads
+    if D % th:
+        raise ConvertError("text width %d is not a multiple of %d heads" % (D, th))
+    text = "bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s" % (V, T, L, th, D, F, pool)
+    if "visual.patch_embed.proj.weight" in sd:
+        Di, _, P, _ = shape("visual.patch_embed.proj.weight")
+        n = shape("visual.pos_embed")[1] - 1
+        side = int(round(n ** 0.5))
+        if side * side != n:
+            raise ConvertError("visual.pos_embed holds %d patches, not a square grid" % n)
+        if Di % ih:
+            raise ConvertError("image width %d is not a multiple of %d heads" % (Di, ih))
+        image = "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d" % (side * P, P, layers("visual.blocks."), ih, Di,
+                                                         shape("visual.blocks.0.mlp.fc1.weight")[0])
+    elif "visual.conv1.weight" in sd:
+        if not image_size:
+            raise ConvertError("a ResNet state dict does not fix the image size: give --image-size")
+        width = shape("visual.conv1.weight")[0]
+        blocks = [layers("visual.layer%d." % (i + 1)) for i in range(4)]
+        image = "resnet(S=%d,blocks=%d-%d-%d-%d,width=%d" % ((image_size,) + tuple(blocks) + (width,))
+    else:
+        raise ConvertError("cannot derive the model description: neither visual.patch_embed (ViT) nor visual.conv1 "
+                           "(ResNet) is in the state dict")
+    if norm:
+        import numpy as np  # printed as hpclip prints its float32 values (src/models/clip.c)
+        f32 = lambda v: ":".join("%.9g" % float(np.float32(x)) for x in v)
+        image += ",mean=%s,std=%s" % (f32(norm[0]), f32(norm[1]))
+    return "clip(text=%s),image=%s),E=%d,logit_scale=%s)" % (text, image, E, logit_scale)
+
+
 def torch_shape(shape):
     """hpclip shape -> PyTorch shape ([OC,KH,KW,IC] -> [OC,IC,KH,KW] for 4-D)"""
     return (shape[0], shape[3], shape[1], shape[2]) if len(shape) == 4 else tuple(shape)
@@ -287,11 +338,17 @@ def load_state_dict(path):
     return obj
 
 
-def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased):
+def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
     import h5py
     import numpy as np
-    cfg = parse_desc(desc)
     spec, entries, V, pad = read_tokenizer(tokenizer, tokenizer_file, cased)
+    sd = load_state_dict(src)
+    if desc == "auto":
+        desc = derive_desc(sd, **auto)
+        if pad:
+            desc = desc.replace(",pool=%s" % auto["pool"], ",pool=%s,pad=%d" % (auto["pool"], pad), 1)
+        print("ckpt_convert: model description derived from the tensors: %s" % desc, file=sys.stderr)
+    cfg = parse_desc(desc)
     if V != cfg["text"]["V"]:
         raise ConvertError("the model description has V=%d, the %s tokenizer of %s has %d ids: they must be equal"
                            % (cfg["text"]["V"], tokenizer, tokenizer_file, V))
@@ -299,7 +356,6 @@ def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased):
         raise ConvertError("the tokenizer pads with id %d ([PAD] of %s): the model description must say pad=%d "
                            "(bert(...,pool=...,pad=%d))" % (pad, tokenizer_file, pad, pad))
     table = name_table(cfg)
-    sd = load_state_dict(src)
     kept, skipped = {}, {}
     for k, v in sd.items():
         label = next((lb for p, lb in SKIP_PATTERNS if p.search(k)), None)
@@ -395,7 +451,14 @@ def main(argv=None):
     a = sub.add_parser("to-hpclip", help="PyTorch state dict -> ckpt.h5")
     a.add_argument("state_dict")
     a.add_argument("ckpt")
-    a.add_argument("--model", required=True, help="hpclip model description")
+    a.add_argument("--model", required=True, help="hpclip model description, or \"auto\": derived from the tensors")
+    a.add_argument("--heads", default=None, metavar="TEXT,IMAGE",
+                   help="--model auto: the attention heads of the text and image towers (no tensor shape holds them)")
+    a.add_argument("--pool", default="mean", choices=("mean", "cls"), help="--model auto: text pooling")
+    a.add_argument("--logit-scale", default="learned", choices=("learned", "fixed"), help="--model auto")
+    a.add_argument("--image-size", type=int, default=0, help="--model auto with a ResNet: the input side")
+    a.add_argument("--image-mean", default="", help="--model auto: pixel normalisation r,g,b (default: the tower's)")
+    a.add_argument("--image-std", default="", help="--model auto: r,g,b")
     a.add_argument("--tokenizer", required=True, choices=("word", "wordpiece", "bpe"),
                    help="the tokenizer stored with the weights (a checkpoint without one cannot encode text)")
     a.add_argument("--tokenizer-file", required=True, metavar="FILE",
@@ -410,7 +473,24 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         if args.cmd == "to-hpclip":
-            to_hpclip(args.state_dict, args.ckpt, args.model, args.tokenizer, args.tokenizer_file, args.cased)
+            auto = None
+            if args.model == "auto":
+                try:
+                    heads = tuple(int(x) for x in (args.heads or "").split(","))
+                    assert len(heads) == 2 and min(heads) > 0
+                except (ValueError, AssertionError):
+                    raise ConvertError("--model auto needs --heads TEXT,IMAGE (e.g. 12,12 for BERT-base + ViT-B): "
+                                       "attention head counts are in no tensor shape")
+                norm = None
+                if args.image_mean or args.image_std:
+                    try:
+                        norm = ([float(x) for x in args.image_mean.split(",")], [float(x) for x in args.image_std.split(",")])
+                        assert len(norm[0]) == 3 and len(norm[1]) == 3
+                    except (ValueError, AssertionError):
+                        raise ConvertError("--image-mean and --image-std take three numbers r,g,b each")
+                auto = dict(heads=heads, pool=args.pool, logit_scale=args.logit_scale, image_size=args.image_size,
+                            norm=norm)
+            to_hpclip(args.state_dict, args.ckpt, args.model, args.tokenizer, args.tokenizer_file, args.cased, auto)
         elif args.cmd == "to-torch":
             to_torch(args.ckpt, args.state_dict)
         else:

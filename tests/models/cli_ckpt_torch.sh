@@ -60,6 +60,17 @@ for desc in "$VIT" "$RES" "$RESN"; do
   run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" "${TOK[@]}" || continue
   grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \
     || bad "$tag: pooler skip not reported"
+  # --model auto: the description derived from the tensors (heads, pooling, logit scale, a ResNet's
+  # input size and a normalisation given) is the one the state dict was made for
+  case $i in
+    1) auto=(--heads 2,4) ;;
+    2) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64) ;;
+    *) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64 --image-mean 0.25,0.5,0.75 --image-std 0.125,0.25,0.5) ;;
+  esac
+  if "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/auto.h5" --model auto "${auto[@]}" "${TOK[@]}" >"$T/auto.txt" 2>&1; then
+    got=$(sed -n 's/^ckpt_convert: model description derived from the tensors: //p' "$T/auto.txt")
+    [ "$got" = "$desc" ] && ok "$tag: --model auto derives the description" || bad "$tag: --model auto: $got"
+  else bad "$tag: --model auto failed: $(tail -2 "$T/auto.txt")"; fi
   run "$tag: hpclip check of the converted checkpoint" "$HPCLIP" check "$d/ck.h5"
   run "$tag: C embeddings" "$TOOL" embed "$d/ck.h5" "$d/in.h5" "$d/c.h5" || continue
   run "$tag: C == PyTorch (converted state dict)" "$PY" "$REF" compare "$d/c.h5" "$d/torch.h5" 1e-4
@@ -85,6 +96,7 @@ if [ -f "$d/sd.pt" ]; then
   [ ! -e "$d/bad.h5" ] && [ ! -e "$d/bad.h5.tmp" ] && ok "no output left after a refusal" || bad "output left after a refusal"
   refuse "wrong --model refused" "missing tensor text.encoder.layer.2" \
     "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "${VIT/L=2,H=2/L=3,H=2}" "${TOK[@]}"
+  refuse "--model auto without --heads refused" "needs --heads TEXT,IMAGE" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model auto "${TOK[@]}"
   refuse "malformed --model refused" "is not of the form" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "clip(x)" "${TOK[@]}"
   # the tokenizer: stored, its size and padding checked against the description
   if [ -f "$d/ck.h5" ]; then
