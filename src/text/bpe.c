@@ -141,38 +141,27 @@ int32_t hp_bpe_start_id(const hp_bpe *b) { return b->sot; }
 int32_t hp_bpe_end_id(const hp_bpe *b) { return b->eot; }
 
 typedef struct {
-  hp_cps raw, low;
+  hp_i32_list raw, low;
   char *s;          /* the pre-token's byte characters + "</w>" */
   size_t slen, scap;
   int64_t *a, *z;   /* symbol k = s[a[k], z[k]) */
   int64_t nsym, capsym;
   char *key;        /* "first second" */
   size_t keycap;
-  int32_t *ids;
-  int64_t n, cap;
+  hp_i32_list ids;  /* the token ids so far */
 } scratch;
 
 static void scratch_free(scratch *s) {
-  hp_cps_free(&s->raw);
-  hp_cps_free(&s->low);
+  hp_i32_list_free(&s->raw);
+  hp_i32_list_free(&s->low);
   free(s->s);
   free(s->a);
   free(s->z);
   free(s->key);
-  free(s->ids);
+  hp_i32_list_free(&s->ids);
 }
 
-static int emit(scratch *s, int32_t id) {
-  if (s->n == s->cap) {
-    int64_t cap = s->cap ? 2 * s->cap : 32;
-    int32_t *p = realloc(s->ids, (size_t)cap * sizeof *p);
-    if (!p) HP_ERROR(HP_ERR_MEM, "token ids");
-    s->ids = p;
-    s->cap = cap;
-  }
-  s->ids[s->n++] = id;
-  return 0;
-}
+static int emit(scratch *s, int32_t id) { return hp_i32_list_push(&s->ids, id); }
 
 static int reserve(char **p, size_t *cap, size_t need) {
   if (*cap >= need) return 0;
@@ -257,19 +246,19 @@ static int bpe_token(const hp_bpe *b, scratch *s, const int32_t *cp, int64_t n) 
   return 0;
 }
 
-static int starts_with(const hp_cps *t, int64_t i, const char *lit) {
+static int starts_with(const hp_i32_list *t, int64_t i, const char *lit) {
   int64_t n = (int64_t)strlen(lit);
   if (i + n > t->n) return 0;
   for (int64_t k = 0; k < n; k++)
-    if (t->cp[i + k] != (unsigned char)lit[k]) return 0;
+    if (t->v[i + k] != (unsigned char)lit[k]) return 0;
   return 1;
 }
 
 /* length of the contraction at i ('s 't 're 've 'm 'll 'd, in that order of trial), 0 if none;
  * the pattern matches ignoring case, and U+017F (long s) folds to s */
-static int64_t contraction(const hp_cps *t, int64_t i) {
-  if (i + 1 >= t->n || t->cp[i] != '\'') return 0;
-  int32_t c = t->cp[i + 1], d = i + 2 < t->n ? t->cp[i + 2] : 0;
+static int64_t contraction(const hp_i32_list *t, int64_t i) {
+  if (i + 1 >= t->n || t->v[i] != '\'') return 0;
+  int32_t c = t->v[i + 1], d = i + 2 < t->n ? t->v[i + 2] : 0;
   if (c == 's' || c == 'S' || c == 0x17F || c == 't' || c == 'T') return 2;
   if ((c == 'r' || c == 'R') && (d == 'e' || d == 'E')) return 3;
   if ((c == 'v' || c == 'V') && (d == 'e' || d == 'E')) return 3;
@@ -283,22 +272,22 @@ static int tokenize(const hp_bpe *b, const char *text, scratch *s) {
   s->raw.n = 0;
   HP_CALL(hp_utf8_decode(text, strlen(text), &s->raw));
   /* white space runs -> one space, ends stripped (Python's strip: str.isspace) */
-  hp_cps *r = &s->raw;
+  hp_i32_list *r = &s->raw;
   int64_t w = 0;
   for (int64_t i = 0; i < r->n; i++) {
-    if (hp_uni_is_white_space(r->cp[i])) {
-      if (w == 0 || r->cp[w - 1] != ' ') r->cp[w++] = ' ';
+    if (hp_uni_is_white_space(r->v[i])) {
+      if (w == 0 || r->v[w - 1] != ' ') r->v[w++] = ' ';
     } else
-      r->cp[w++] = r->cp[i];
+      r->v[w++] = r->v[i];
   }
   int64_t a = 0;
-  while (a < w && hp_uni_is_py_space(r->cp[a])) a++;
-  while (w > a && hp_uni_is_py_space(r->cp[w - 1])) w--;
-  hp_cps view = {.cp = r->cp + a, .n = w - a, .cap = w - a};
+  while (a < w && hp_uni_is_py_space(r->v[a])) a++;
+  while (w > a && hp_uni_is_py_space(r->v[w - 1])) w--;
+  hp_i32_list view = {.v = r->v + a, .n = w - a, .cap = w - a};
   HP_CALL(hp_uni_lower(&view, &s->low));
-  const hp_cps *t = &s->low;
+  const hp_i32_list *t = &s->low;
   for (int64_t i = 0; i < t->n;) {
-    int32_t c = t->cp[i];
+    int32_t c = t->v[i];
     int64_t len = 0;
     if (starts_with(t, i, SOT)) {
       HP_CALL(emit(s, b->sot));
@@ -312,12 +301,12 @@ static int tokenize(const hp_bpe *b, const char *text, scratch *s) {
     }
     if ((len = contraction(t, i)) == 0) {
       if (hp_uni_is_letter(c)) {
-        while (i + len < t->n && hp_uni_is_letter(t->cp[i + len])) len++;
+        while (i + len < t->n && hp_uni_is_letter(t->v[i + len])) len++;
       } else if (hp_uni_is_number(c)) {
         len = 1;
       } else if (!hp_uni_is_white_space(c)) {
-        while (i + len < t->n && !hp_uni_is_white_space(t->cp[i + len]) && !hp_uni_is_letter(t->cp[i + len]) &&
-               !hp_uni_is_number(t->cp[i + len]))
+        while (i + len < t->n && !hp_uni_is_white_space(t->v[i + len]) && !hp_uni_is_letter(t->v[i + len]) &&
+               !hp_uni_is_number(t->v[i + len]))
           len++;
       }
     }
@@ -325,7 +314,7 @@ static int tokenize(const hp_bpe *b, const char *text, scratch *s) {
       i++;
       continue;
     }
-    HP_CALL(bpe_token(b, s, t->cp + i, len));
+    HP_CALL(bpe_token(b, s, t->v + i, len));
     i += len;
   }
   return 0;
@@ -336,9 +325,9 @@ int hp_bpe_tokenize(const hp_bpe *b, const char *text, int32_t **ids, int64_t *n
   memset(&s, 0, sizeof s);
   int e = tokenize(b, text, &s);
   if (!e) {
-    *ids = s.ids;
-    *n = s.n;
-    s.ids = NULL;
+    *ids = s.ids.v;
+    *n = s.ids.n;
+    s.ids.v = NULL;
   }
   scratch_free(&s);
   HP_CALL(e);
@@ -352,12 +341,12 @@ int hp_bpe_encode(const hp_bpe *b, const char *text, int64_t L, int32_t *ids, in
   int e = tokenize(b, text, &s);
   if (!e) {
     /* start + tokens + end, cut to L with the end token last, padded with 0 */
-    int64_t k = s.n < L - 2 ? s.n : L - 2;
+    int64_t k = s.ids.n < L - 2 ? s.ids.n : L - 2;
     ids[0] = b->sot;
-    if (k > 0) memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
+    if (k > 0) memcpy(ids + 1, s.ids.v, (size_t)k * sizeof *ids);
     ids[k + 1] = b->eot;
     for (int64_t i = k + 2; i < L; i++) ids[i] = 0;
-    if (n_tokens) *n_tokens = s.n;
+    if (n_tokens) *n_tokens = s.ids.n;
   }
   scratch_free(&s);
   HP_CALL(e);

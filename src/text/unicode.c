@@ -7,20 +7,20 @@
 
 #include "base/error.h"
 
-void hp_cps_free(hp_cps *s) {
-  free(s->cp);
+void hp_i32_list_free(hp_i32_list *s) {
+  free(s->v);
   memset(s, 0, sizeof *s);
 }
 
-int hp_cps_push(hp_cps *s, int32_t c) {
+int hp_i32_list_push(hp_i32_list *s, int32_t c) {
   if (s->n == s->cap) {
     int64_t cap = s->cap ? 2 * s->cap : 64;
-    int32_t *p = realloc(s->cp, (size_t)cap * sizeof *p);
+    int32_t *p = realloc(s->v, (size_t)cap * sizeof *p);
     if (!p) HP_ERROR(HP_ERR_MEM, "code points: cannot allocate %lld", (long long)cap);
-    s->cp = p;
+    s->v = p;
     s->cap = cap;
   }
-  s->cp[s->n++] = c;
+  s->v[s->n++] = c;
   return 0;
 }
 
@@ -35,14 +35,14 @@ int hp_uni_valid_utf8(const char *text, size_t len) {
   return 1;
 }
 
-int hp_utf8_decode(const char *text, size_t len, hp_cps *out) {
+int hp_utf8_decode(const char *text, size_t len, hp_i32_list *out) {
   const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
   size_t i = 0;
   while (i < len) {
     utf8proc_int32_t c;
     utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
     if (k <= 0 || c < 0) HP_ERROR(HP_ERR_INPUT, "invalid UTF-8 at byte %zu", i);
-    HP_CALL(hp_cps_push(out, c));
+    HP_CALL(hp_i32_list_push(out, c));
     i += (size_t)k;
   }
   return 0;
@@ -123,42 +123,42 @@ static int is_case_ignorable(int32_t c) {
   return 0;
 }
 
-static int32_t lower_sigma(const hp_cps *s, int64_t i) {
+static int32_t lower_sigma(const hp_i32_list *s, int64_t i) {
   int64_t j = i - 1;
-  while (j >= 0 && is_case_ignorable(s->cp[j])) j--;
-  int before = j >= 0 && is_cased(s->cp[j]);
+  while (j >= 0 && is_case_ignorable(s->v[j])) j--;
+  int before = j >= 0 && is_cased(s->v[j]);
   j = i + 1;
-  while (j < s->n && is_case_ignorable(s->cp[j])) j++;
-  int after = j < s->n && is_cased(s->cp[j]);
+  while (j < s->n && is_case_ignorable(s->v[j])) j++;
+  int after = j < s->n && is_cased(s->v[j]);
   return before && !after ? 0x3C2 : 0x3C3;
 }
 
-int hp_uni_lower(const hp_cps *s, hp_cps *out) {
+int hp_uni_lower(const hp_i32_list *s, hp_i32_list *out) {
   out->n = 0;
   for (int64_t i = 0; i < s->n; i++) {
-    int32_t c = s->cp[i];
+    int32_t c = s->v[i];
     if (c == 0x130) { /* SpecialCasing: capital I with dot above -> i + combining dot above */
-      HP_CALL(hp_cps_push(out, 0x69));
-      HP_CALL(hp_cps_push(out, 0x307));
+      HP_CALL(hp_i32_list_push(out, 0x69));
+      HP_CALL(hp_i32_list_push(out, 0x307));
     } else if (c == 0x3A3) {
-      HP_CALL(hp_cps_push(out, lower_sigma(s, i)));
+      HP_CALL(hp_i32_list_push(out, lower_sigma(s, i)));
     } else {
-      HP_CALL(hp_cps_push(out, utf8proc_tolower(c)));
+      HP_CALL(hp_i32_list_push(out, utf8proc_tolower(c)));
     }
   }
   return 0;
 }
 
-int hp_uni_strip_accents(const hp_cps *s, hp_cps *out) {
+int hp_uni_strip_accents(const hp_i32_list *s, hp_i32_list *out) {
   out->n = 0;
   utf8proc_int32_t d[32];
   for (int64_t i = 0; i < s->n; i++) {
     int last = 0;
-    utf8proc_ssize_t k = utf8proc_decompose_char(s->cp[i], d, 32, UTF8PROC_DECOMPOSE, &last);
-    if (k < 0 || k > 32) HP_ERROR(HP_ERR_INPUT, "U+%04X: cannot decompose", (unsigned)s->cp[i]);
+    utf8proc_ssize_t k = utf8proc_decompose_char(s->v[i], d, 32, UTF8PROC_DECOMPOSE, &last);
+    if (k < 0 || k > 32) HP_ERROR(HP_ERR_INPUT, "U+%04X: cannot decompose", (unsigned)s->v[i]);
     /* canonical order only matters among combining marks, and those are all removed */
     for (utf8proc_ssize_t j = 0; j < k; j++)
-      if (cat(d[j]) != UTF8PROC_CATEGORY_MN) HP_CALL(hp_cps_push(out, d[j]));
+      if (cat(d[j]) != UTF8PROC_CATEGORY_MN) HP_CALL(hp_i32_list_push(out, d[j]));
   }
   return 0;
 }

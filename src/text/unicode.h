@@ -12,26 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable code point array. */
+/* A growable int32 array: code points here, token ids in the tokenizers. */
 typedef struct {
-  int32_t *cp;
+  int32_t *v;
   int64_t n, cap;
-} hp_cps;
+} hp_i32_list;
 
-void hp_cps_free(hp_cps *s);
-int hp_cps_push(hp_cps *s, int32_t c);
+void hp_i32_list_free(hp_i32_list *s);
+int hp_i32_list_push(hp_i32_list *s, int32_t c);
 
 /* 1 if text[0..len) is valid UTF-8 (utf8proc's rules: no overlong forms, no surrogates). */
 int hp_uni_valid_utf8(const char *text, size_t len);
 /* Code points of text[0..len); HP_ERR_INPUT on invalid UTF-8. Appends to out. */
-int hp_utf8_decode(const char *text, size_t len, hp_cps *out);
+int hp_utf8_decode(const char *text, size_t len, hp_i32_list *out);
 /* UTF-8 of cp[0..n) appended to *buf (capacity *cap, NUL-terminated, length *len). */
 int hp_utf8_encode(const int32_t *cp, int64_t n, char **buf, size_t *len, size_t *cap);
 
 /* Python's str.lower() of s (see above), into out (cleared first). */
-int hp_uni_lower(const hp_cps *s, hp_cps *out);
+int hp_uni_lower(const hp_i32_list *s, hp_i32_list *out);
 /* NFD of s without the category Mn code points, into out (cleared first). */
-int hp_uni_strip_accents(const hp_cps *s, hp_cps *out);
+int hp_uni_strip_accents(const hp_i32_list *s, hp_i32_list *out);
 
 /* Classes. */
 int hp_uni_is_letter(int32_t c);       /* category L* (regex \p{L}) */

@@ -78,38 +78,27 @@ static int is_bert_punct(int32_t c) {
 }
 
 typedef struct {
-  hp_cps a, b, c;   /* scratch code point arrays */
+  hp_i32_list a, b, c;   /* scratch code point arrays */
   char *buf;        /* scratch UTF-8 */
   size_t blen, bcap;
   char *key;        /* "##" + a piece */
   size_t keycap;
   int64_t *off;     /* byte offset of each code point of the current word */
   int64_t offcap;
-  int32_t *ids;
-  int64_t n, cap;
+  hp_i32_list ids;  /* the token ids so far */
 } scratch;
 
 static void scratch_free(scratch *s) {
-  hp_cps_free(&s->a);
-  hp_cps_free(&s->b);
-  hp_cps_free(&s->c);
+  hp_i32_list_free(&s->a);
+  hp_i32_list_free(&s->b);
+  hp_i32_list_free(&s->c);
   free(s->buf);
   free(s->key);
   free(s->off);
-  free(s->ids);
+  hp_i32_list_free(&s->ids);
 }
 
-static int emit(scratch *s, int32_t id) {
-  if (s->n == s->cap) {
-    int64_t cap = s->cap ? 2 * s->cap : 32;
-    int32_t *p = realloc(s->ids, (size_t)cap * sizeof *p);
-    if (!p) HP_ERROR(HP_ERR_MEM, "token ids");
-    s->ids = p;
-    s->cap = cap;
-  }
-  s->ids[s->n++] = id;
-  return 0;
-}
+static int emit(scratch *s, int32_t id) { return hp_i32_list_push(&s->ids, id); }
 
 /* WordPiece of one word cp[0..n) (no white space, already lowercased / split). */
 static int wordpiece(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64_t n) {
@@ -127,7 +116,7 @@ static int wordpiece(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64
     HP_CALL(hp_utf8_encode(cp + i, 1, &s->buf, &s->blen, &s->bcap));
   }
   s->off[n] = (int64_t)s->blen;
-  int64_t first = s->n;
+  int64_t first = s->ids.n;
   for (int64_t start = 0; start < n;) {
     int32_t id = -1;
     int64_t end = n;
@@ -150,7 +139,7 @@ static int wordpiece(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64
       if ((id = hp_strmap_get(w->vocab, p, len)) >= 0) break;
     }
     if (id < 0) { /* the whole word is unknown */
-      s->n = first;
+      s->ids.n = first;
       return emit(s, w->unk);
     }
     HP_CALL(emit(s, id));
@@ -161,8 +150,8 @@ static int wordpiece(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64
 
 /* Steps 4 and WordPiece for one white-space-delimited token a[0..n). */
 static int word(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64_t n) {
-  hp_cps tok = {.cp = (int32_t *)cp, .n = n, .cap = n};
-  const hp_cps *cur = &tok;
+  hp_i32_list tok = {.v = (int32_t *)cp, .n = n, .cap = n};
+  const hp_i32_list *cur = &tok;
   if (w->o.lowercase) {
     HP_CALL(hp_uni_lower(cur, &s->b));
     cur = &s->b;
@@ -174,10 +163,10 @@ static int word(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64_t n)
   /* split around punctuation (and on any white space lowercasing or NFD could have made) */
   int64_t a = 0;
   for (int64_t i = 0; i <= cur->n; i++) {
-    int end = i == cur->n, sp = !end && hp_uni_is_py_space(cur->cp[i]), pu = !end && !sp && is_bert_punct(cur->cp[i]);
+    int end = i == cur->n, sp = !end && hp_uni_is_py_space(cur->v[i]), pu = !end && !sp && is_bert_punct(cur->v[i]);
     if (end || sp || pu) {
-      if (i > a) HP_CALL(wordpiece(w, s, cur->cp + a, i - a));
-      if (pu) HP_CALL(wordpiece(w, s, cur->cp + i, 1));
+      if (i > a) HP_CALL(wordpiece(w, s, cur->v + a, i - a));
+      if (pu) HP_CALL(wordpiece(w, s, cur->v + i, 1));
       a = i + 1;
     }
   }
@@ -188,26 +177,26 @@ static int tokenize(const hp_wordpiece *w, const char *text, scratch *s) {
   s->a.n = 0;
   HP_CALL(hp_utf8_decode(text, strlen(text), &s->a));
   /* 1-2: clean, space around CJK, in place (the array only grows by the CJK spaces: rebuild) */
-  hp_cps t = {0};
+  hp_i32_list t = {0};
   int e = 0;
   for (int64_t i = 0; !e && i < s->a.n; i++) {
-    int32_t c = s->a.cp[i];
+    int32_t c = s->a.v[i];
     int tnr = c == '\t' || c == '\n' || c == '\r';
     if (c == 0 || c == 0xFFFD || (!tnr && hp_uni_is_control(c))) continue;
-    if (tnr || c == ' ' || hp_uni_is_space_sep(c)) e = hp_cps_push(&t, ' ');
+    if (tnr || c == ' ' || hp_uni_is_space_sep(c)) e = hp_i32_list_push(&t, ' ');
     else if (is_cjk(c)) {
-      if (!(e = hp_cps_push(&t, ' ')) && !(e = hp_cps_push(&t, c))) e = hp_cps_push(&t, ' ');
+      if (!(e = hp_i32_list_push(&t, ' ')) && !(e = hp_i32_list_push(&t, c))) e = hp_i32_list_push(&t, ' ');
     } else
-      e = hp_cps_push(&t, c);
+      e = hp_i32_list_push(&t, c);
   }
   /* 3: white-space tokens */
   int64_t a = 0;
   for (int64_t i = 0; !e && i <= t.n; i++)
-    if (i == t.n || hp_uni_is_py_space(t.cp[i])) {
-      if (i > a) e = word(w, s, t.cp + a, i - a);
+    if (i == t.n || hp_uni_is_py_space(t.v[i])) {
+      if (i > a) e = word(w, s, t.v + a, i - a);
       a = i + 1;
     }
-  hp_cps_free(&t);
+  hp_i32_list_free(&t);
   return e;
 }
 
@@ -216,9 +205,9 @@ int hp_wordpiece_tokenize(const hp_wordpiece *w, const char *text, int32_t **ids
   memset(&s, 0, sizeof s);
   int e = tokenize(w, text, &s);
   if (!e) {
-    *ids = s.ids;
-    *n = s.n;
-    s.ids = NULL;
+    *ids = s.ids.v;
+    *n = s.ids.n;
+    s.ids.v = NULL;
   }
   scratch_free(&s);
   HP_CALL(e);
@@ -231,12 +220,12 @@ int hp_wordpiece_encode(const hp_wordpiece *w, const char *text, int64_t L, int3
   memset(&s, 0, sizeof s);
   int e = tokenize(w, text, &s);
   if (!e) {
-    int64_t k = s.n < L - 2 ? s.n : L - 2;
+    int64_t k = s.ids.n < L - 2 ? s.ids.n : L - 2;
     ids[0] = w->cls;
-    if (k > 0) memcpy(ids + 1, s.ids, (size_t)k * sizeof *ids);
+    if (k > 0) memcpy(ids + 1, s.ids.v, (size_t)k * sizeof *ids);
     ids[k + 1] = w->sep;
     for (int64_t i = k + 2; i < L; i++) ids[i] = w->pad;
-    if (n_pieces) *n_pieces = s.n;
+    if (n_pieces) *n_pieces = s.ids.n;
   }
   scratch_free(&s);
   HP_CALL(e);

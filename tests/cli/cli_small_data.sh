@@ -14,10 +14,7 @@
 #   4. training on small data at 1 to 4 ranks: completes, or a clear error.
 . "$SRC_DIR/tests/cli/lib.sh"
 CFG="$SRC_DIR/conf/quickstart.cfg"
-TINY=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
-      -s model.image_heads=2 -s model.image_width=32 -s model.text_layers=1 -s model.text_heads=2
-      -s model.text_width=32 -s model.embed_dim=32 -s caption.width=32 -s caption.ffn=64 -s caption.heads=2
-      -s caption.train_epochs=1 -s train.epochs=1 -s search.split=all -s zeroshot.split=all -s cluster.split=all
+TINY=("${TINY_MODEL[@]}" -s search.split=all -s zeroshot.split=all -s cluster.split=all
       -s caption.split=train -s cluster.k_min=2 -s cluster.k_max=3 -s run.watchdog=120)
 
 # run NP OUT ARGS...: hpclip on NP ranks, output in OUT; the exit status is returned

@@ -10,6 +10,13 @@ trap 'rm -rf "$T"' EXIT
 ok()  { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
+# A model of seconds per stage for the pipeline tests (-s overrides of a ready job): a one-layer
+# ViT/16 and BERT at width 32 on 32x32 images, one epoch, a small caption decoder.
+TINY_MODEL=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
+            -s model.image_heads=2 -s model.image_width=32 -s model.text_layers=1 -s model.text_heads=2
+            -s model.text_width=32 -s model.embed_dim=32 -s caption.width=32 -s caption.ffn=64 -s caption.heads=2
+            -s caption.train_epochs=1 -s train.epochs=1)
+
 # expect_fail NAME NP CODE REGEX -- ARGS...   run hpclip ARGS on NP ranks (0 = no mpirun);
 # expect exit status CODE, output matching REGEX (grep -E), and an end within 60 s.
 expect_fail() {

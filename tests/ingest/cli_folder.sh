@@ -171,10 +171,7 @@ EOF
 fi
 
 # ---- 4. the pipeline on the folder data ------------------------------------------------------
-TINY=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
-      -s model.image_heads=2 -s model.image_width=32 -s model.text_layers=1 -s model.text_heads=2
-      -s model.text_width=32 -s model.embed_dim=32 -s caption.width=32 -s caption.ffn=64 -s caption.heads=2
-      -s caption.train_epochs=1 -s train.epochs=1 -s train.batch=16 -s run.watchdog=300)
+TINY=("${TINY_MODEL[@]}" -s train.batch=16 -s run.watchdog=300)
 P="$T/pipe"
 if expect_ok "folder: ingest, train, embed, search, zeroshot, caption-train, caption, report" 2 run \
      "$SRC_DIR/conf/coco.cfg" --run-dir "$P" --stages ingest,train,embed,search,zeroshot,caption-train,caption,report \

@@ -9,9 +9,7 @@
 # wordpiece without a file, bpe with the BERT tower, a vocab.txt without [CLS], a bad std).
 . "$SRC_DIR/tests/cli/lib.sh"
 CFG="$SRC_DIR/conf/quickstart.cfg"
-TINY=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
-      -s model.image_heads=2 -s model.image_width=32 -s model.text_layers=1 -s model.text_heads=2
-      -s model.text_width=32 -s model.embed_dim=32 -s train.epochs=1 -s run.watchdog=300)
+TINY=("${TINY_MODEL[@]}" -s run.watchdog=300)
 R="$T/run"
 # the word-level run first: its dataset's captions make the vocab.txt
 if expect_ok "word tokenizer: synth, train, embed" 2 run "$CFG" --run-dir "$R" --stages synth,train,embed "${TINY[@]}"; then

@@ -7,9 +7,7 @@
 # one entry changed) is refused naming the difference.
 . "$SRC_DIR/tests/cli/lib.sh"
 CFG="$SRC_DIR/conf/quickstart.cfg"
-TINY=(-s data.image_size=32 -s model.image=vit -s model.image_patch=16 -s model.image_layers=1
-      -s model.image_heads=2 -s model.image_width=32 -s model.text_layers=1 -s model.text_heads=2
-      -s model.text_width=32 -s model.embed_dim=32 -s train.epochs=1 -s run.watchdog=300)
+TINY=("${TINY_MODEL[@]}" -s run.watchdog=300)
 A="$T/a"
 expect_ok "initial model: synth, train" 2 run "$CFG" --run-dir "$A" --stages synth,train "${TINY[@]}" || { finish; exit 1; }
 for which in image text; do
