@@ -217,8 +217,11 @@ def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
     else:
         raise ConvertError("cannot derive the model description: neither visual.patch_embed (ViT) nor visual.conv1 "
                            "(ResNet) is in the state dict")
-    if norm:
-        import numpy as np  # printed as hpclip prints its float32 values (src/models/clip.c)
+    import numpy as np  # compared and printed as hpclip does its float32 values (src/models/clip.c)
+    defaults = {"vit": ([0.5] * 3, [0.5] * 3), "resnet": ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])}
+    kind = "vit" if image.startswith("vit") else "resnet"
+    same = norm and all(np.float32(a) == np.float32(b) for x, y in zip(norm, defaults[kind]) for a, b in zip(x, y))
+    if norm and not same:
         f32 = lambda v: ":".join("%.9g" % float(np.float32(x)) for x in v)
         image += ",mean=%s,std=%s" % (f32(norm[0]), f32(norm[1]))
     return "clip(text=%s),image=%s),E=%d,logit_scale=%s)" % (text, image, E, logit_scale)
@@ -341,6 +344,9 @@ def load_state_dict(path):
 def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
     import h5py
     import numpy as np
+    if tokenizer == "bpe":
+        raise ConvertError("--tokenizer bpe is CLIP's, for CLIP's causal text transformer, which hpclip does not have "
+                           "yet (its padding id 0 is the token \"!\", which the BERT tower would mask)")
     spec, entries, V, pad = read_tokenizer(tokenizer, tokenizer_file, cased)
     sd = load_state_dict(src)
     if desc == "auto":

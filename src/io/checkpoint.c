@@ -194,6 +194,10 @@ int hp_ckpt_read_tokenizer(MPI_Comm comm, const char *path, char **spec, char **
   if (e || ce) {
     free(*spec);
     *spec = NULL;
+    for (int64_t i = 0; *entries && i < *n; i++) free((*entries)[i]);
+    free(*entries);
+    *entries = NULL;
+    *n = 0;
     return hp_error_trace(e ? e : ce, __FILE__, __LINE__, __func__);
   }
   return 0;

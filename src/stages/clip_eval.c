@@ -22,6 +22,9 @@ static int read_tokenizer(MPI_Comm comm, const char *path, hp_tokenizer **out) {
   char what[4200];
   snprintf(what, sizeof what, "%s: /vocab", path);
   int err = hp_tokenizer_spec_parse(spec_text, path, &spec);
+  if (!err && spec.kind == HP_TOKENIZER_BPE) /* its padding id 0 is the token "!": the BERT tower would mask it */
+    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: tokenizer \"bpe\" (CLIP's) is for CLIP's causal text transformer, which "
+                       "hpclip does not have yet; this checkpoint's text tower is BERT", path);
   if (!err) err = hp_tokenizer_create(&spec, (const char *const *)entries, n, what, out);
   free(spec_text);
   hp_strings_free(entries, n);

@@ -19,6 +19,7 @@ struct hp_bpe {
 };
 
 static const char *const SOT = "<|startoftext|>", *const EOT = "<|endoftext|>";
+#define MAX_PRETOKEN 256
 
 void hp_bpe_free(hp_bpe *b) {
   if (!b) return;
@@ -54,6 +55,8 @@ int hp_bpe_read_merges(const char *path, char ***merges, int64_t *n) {
   int64_t k = 0;
   char *header = nl > 0 ? lines[0] : NULL;
   for (int64_t i = 1; i < nl; i++) {
+    size_t len = strlen(lines[i]); /* a "\r\n" line end: the '\r' goes (Python's split() drops it) */
+    if (len > 0 && lines[i][len - 1] == '\r') lines[i][len - 1] = 0;
     if (!lines[i][0] || k >= HP_BPE_MAX_MERGES) {
       free(lines[i]);
       continue;
@@ -189,7 +192,11 @@ static int bpe_token(const hp_bpe *b, scratch *s, const int32_t *cp, int64_t n) 
   /* UTF-8 bytes -> byte characters; one symbol per byte character, "</w>" on the last */
   char *u = NULL;
   size_t ulen = 0, ucap = 0;
-  HP_CALL(hp_utf8_encode(cp, n, &u, &ulen, &ucap));
+  int ee = hp_utf8_encode(cp, n, &u, &ulen, &ucap);
+  if (ee) {
+    free(u);
+    return hp_error_trace(ee, __FILE__, __LINE__, __func__);
+  }
   int e = reserve(&s->s, &s->scap, 2 * ulen + 5);
   if (!e && s->capsym < (int64_t)ulen) {
     int64_t *a = realloc(s->a, ulen * sizeof *a), *z = a ? realloc(s->z, ulen * sizeof *z) : NULL;
@@ -284,7 +291,7 @@ static int tokenize(const hp_bpe *b, const char *text, scratch *s) {
   while (a < w && hp_uni_is_py_space(r->v[a])) a++;
   while (w > a && hp_uni_is_py_space(r->v[w - 1])) w--;
   hp_i32_list view = {.v = r->v + a, .n = w - a, .cap = w - a};
-  HP_CALL(hp_uni_lower(&view, &s->low));
+  HP_CALL(hp_uni_lower(&view, 1, &s->low)); /* str.lower() of the whole text */
   const hp_i32_list *t = &s->low;
   for (int64_t i = 0; i < t->n;) {
     int32_t c = t->v[i];
@@ -314,7 +321,10 @@ static int tokenize(const hp_bpe *b, const char *text, scratch *s) {
       i++;
       continue;
     }
-    HP_CALL(bpe_token(b, s, t->v + i, len));
+    /* BPE is quadratic in a pre-token's length: a run longer than MAX_PRETOKEN code points (no
+     * caption has one) is merged in pieces of that many */
+    for (int64_t p = 0; p < len; p += MAX_PRETOKEN)
+      HP_CALL(bpe_token(b, s, t->v + i + p, len - p < MAX_PRETOKEN ? len - p : MAX_PRETOKEN));
     i += len;
   }
   return 0;

@@ -1,12 +1,14 @@
-/* bpe.h — CLIP's byte-level BPE tokenizer (Radford et al. 2021; OpenAI's simple_tokenizer.py and
- * OpenCLIP's copy of it, whose behaviour this reproduces without ftfy and HTML unescaping).
+/* bpe.h — CLIP's byte-level BPE tokenizer (Radford et al. 2021; OpenAI's simple_tokenizer.py,
+ * whose behaviour this reproduces without its ftfy and HTML-unescaping pass: docs/models.md).
  *
  *   1. white space (the White_Space property) runs become one space, the ends are stripped;
  *      the text is lowercased as Python's str.lower() (text/unicode.h);
  *   2. pre-tokens, left to right, the first that matches at each position (white space between
  *      them is skipped): "<|startoftext|>", "<|endoftext|>", 's 't 're 've 'm 'll 'd, a run of
  *      letters (L*), one number character (N*), a run of anything else but white space;
- *   3. each pre-token's UTF-8 bytes become the printable characters of the byte encoder (the 256
+ *   3. (a pre-token of more than 256 code points is cut into pieces of 256, each on its own: BPE
+ *      costs the square of a pre-token's length; OpenAI's code has no such cut, and no caption
+ *      has such a run) each pre-token's UTF-8 bytes become the printable characters of the byte encoder (the 256
  *      bytes mapped to 256 code points), the last with "</w>" appended; then the adjacent pair
  *      of lowest merge rank is merged everywhere, left to right, until no pair has a rank;
  *   4. the ids of the symbols: the vocabulary is the 256 byte characters, the same with "</w>",

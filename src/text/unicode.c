@@ -133,14 +133,14 @@ static int32_t lower_sigma(const hp_i32_list *s, int64_t i) {
   return before && !after ? 0x3C2 : 0x3C3;
 }
 
-int hp_uni_lower(const hp_i32_list *s, hp_i32_list *out) {
+int hp_uni_lower(const hp_i32_list *s, int final_sigma, hp_i32_list *out) {
   out->n = 0;
   for (int64_t i = 0; i < s->n; i++) {
     int32_t c = s->v[i];
     if (c == 0x130) { /* SpecialCasing: capital I with dot above -> i + combining dot above */
       HP_CALL(hp_i32_list_push(out, 0x69));
       HP_CALL(hp_i32_list_push(out, 0x307));
-    } else if (c == 0x3A3) {
+    } else if (c == 0x3A3 && final_sigma) {
       HP_CALL(hp_i32_list_push(out, lower_sigma(s, i)));
     } else {
       HP_CALL(hp_i32_list_push(out, utf8proc_tolower(c)));

@@ -28,8 +28,10 @@ int hp_utf8_decode(const char *text, size_t len, hp_i32_list *out);
 /* UTF-8 of cp[0..n) appended to *buf (capacity *cap, NUL-terminated, length *len). */
 int hp_utf8_encode(const int32_t *cp, int64_t n, char **buf, size_t *len, size_t *cap);
 
-/* Python's str.lower() of s (see above), into out (cleared first). */
-int hp_uni_lower(const hp_i32_list *s, hp_i32_list *out);
+/* Python's str.lower() of s (see above), into out (cleared first). final_sigma = 0: each code
+ * point on its own (Hugging Face's BERT tokenizers lowercase character by character, so a capital
+ * sigma always becomes U+03C3); 1: with the final-sigma rule (str.lower() of a whole string). */
+int hp_uni_lower(const hp_i32_list *s, int final_sigma, hp_i32_list *out);
 /* NFD of s without the category Mn code points, into out (cleared first). */
 int hp_uni_strip_accents(const hp_i32_list *s, hp_i32_list *out);
 

@@ -153,7 +153,7 @@ static int word(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64_t n)
   hp_i32_list tok = {.v = (int32_t *)cp, .n = n, .cap = n};
   const hp_i32_list *cur = &tok;
   if (w->o.lowercase) {
-    HP_CALL(hp_uni_lower(cur, &s->b));
+    HP_CALL(hp_uni_lower(cur, 0, &s->b)); /* character by character, as Hugging Face's */
     cur = &s->b;
   }
   if (w->o.strip_accents) {

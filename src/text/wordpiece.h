@@ -8,7 +8,8 @@
  *   2. CJK ideographs (the CJK Unified Ideographs blocks and extensions A-E, the compatibility
  *      blocks) get a space on both sides;
  *   3. split on white space (Python's str.isspace);
- *   4. each word: lowercased as Python's str.lower() (opts.lowercase), accents stripped (NFD,
+ *   4. each word: lowercased character by character as Python's str.lower() (opts.lowercase; so
+ *      a capital sigma is always U+03C3, as in Hugging Face's tokenizers), accents stripped (NFD,
  *      category Mn removed; opts.strip_accents), then split before and after every punctuation
  *      character (ASCII !-/ :-@ [-` {-~ and category P*), each its own word.
  * WordPiece, each word: more than opts.max_chars code points -> [UNK]; else the longest vocabulary

@@ -437,14 +437,20 @@ static int freeze_tower(hp_clip_task *t) {
   size_t n = 0;
   for (int k = 0; k < t->m.p.n; k++) {
     hp_tensor_info *ti = &t->m.p.t[k];
+    if (ti->flags & HP_PARAM_BUFFER) continue; /* batch-norm statistics: see below */
     if (strncmp(ti->name, tower, strlen(tower)) == 0 || strncmp(ti->name, proj, strlen(proj)) == 0) {
       ti->flags |= HP_PARAM_FROZEN;
       n += ti->numel;
     }
   }
+  /* a locked ResNet still runs in training mode: batch statistics normalise, and the running
+   * statistics follow the batches (OpenCLIP's --lock-image does the same unless told
+   * --lock-image-freeze-bn-stats, which hpclip does not have yet) */
+  if (image && t->mc.image_kind == HP_CLIP_IMAGE_RESNET)
+    hp_log_info("train: the locked ResNet's batch-norm running statistics still follow the batches");
   if (n == 0) HP_ERROR(HP_ERR_INTERNAL, "train.freeze = \"%s\": no tensor named %s* or %s*", which, tower, proj);
   hp_log_info("train: the %s tower is locked (train.freeze): %zu parameters not trained%s", which, n,
-              image && !hp_cfg_str(t->cfg, "train.init_checkpoint")[0]
+              !hp_cfg_str(t->cfg, "train.init_checkpoint")[0]
                   ? " -- they keep their random initialisation: set train.init_checkpoint to a trained model"
                   : "");
   return 0;

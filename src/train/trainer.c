@@ -170,7 +170,6 @@ static const char *best_what(const trainer *tr) {
   return tr->md->select_by_metric ? tr->md->metric_name : "loss";
 }
 
-/* Resume from the state file when it belongs to this run. Returns *resumed. */
 /* The parameters of an initial checkpoint only mean something with the tokenizer they were
  * trained with: the job's must be the same (kind, options, every entry). Collective. */
 static int same_tokenizer(const hp_trainer_config *c, const char *path) {
@@ -201,6 +200,7 @@ static int same_tokenizer(const hp_trainer_config *c, const char *path) {
   return 0;
 }
 
+/* Resume from the state file when it belongs to this run. Returns *resumed. */
 static int try_resume(trainer *tr, int *resumed) {
   *resumed = 0;
   hp_restart *rs = &tr->rs;

@@ -109,8 +109,10 @@ if [ -f "$d/sd.pt" ]; then
   { echo w0; sed 1d "$T/vocab50.txt"; echo "[PAD]"; } | head -49 >"$T/vocabpad.txt"; echo "[PAD]" >>"$T/vocabpad.txt"
   refuse "a [PAD] that is not id 0 needs pad= in the description" "the tokenizer pads with id 49|pad=49" \
     "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer wordpiece --tokenizer-file "$T/vocabpad.txt"
-  refuse "a missing tokenizer file refused" "cannot read the bpe file" \
-    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer bpe --tokenizer-file "$T/none.gz"
+  refuse "a missing tokenizer file refused" "cannot read the wordpiece file" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer wordpiece --tokenizer-file "$T/none.txt"
+  refuse "CLIP's BPE with the BERT tower refused" "tokenizer bpe is CLIP's, for CLIP's causal text transformer" \
+    "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/bad.h5" --model "$VIT" --tokenizer bpe --tokenizer-file "$T/vocab50.txt"
   if [ -f "$d/ck.h5" ]; then
     cp "$d/ck.h5" "$d/novocab.h5"
     "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['vocab']" "$d/novocab.h5"

@@ -42,8 +42,10 @@ for mode in "1 1" "0 0" "1 0"; do
     compare "WordPiece lowercase=$1 strip_accents=$2" "$T/wp-ref.json" "$T/wp-c.json"
   else bad "WordPiece lowercase=$1 strip_accents=$2: a run failed"; fi
 done
-for m in merges.txt.gz merges.txt; do
-  if $PY "$REF" bpe "$T/$m" 24 "$T/texts.json" "$T/bpe-ref.json" && "$TOOL" bpe "$T/$m" 24 "$T/texts.json" "$T/bpe-c.json"; then
+sed 's/$/\r/' "$T/merges.txt" >"$T/merges-crlf.txt"   # "\r\n" line ends: the same merges
+for m in merges.txt.gz merges.txt merges-crlf.txt; do
+  r=$m; [ "$m" = merges-crlf.txt ] && r=merges.txt   # the reference reads the plain file
+  if $PY "$REF" bpe "$T/$r" 24 "$T/texts.json" "$T/bpe-ref.json" && "$TOOL" bpe "$T/$m" 24 "$T/texts.json" "$T/bpe-c.json"; then
     compare "CLIP BPE ($m)" "$T/bpe-ref.json" "$T/bpe-c.json"
   else bad "CLIP BPE $m: a run failed"; fi
 done

@@ -61,8 +61,8 @@ def basic_tokenize(text, lower, strip):
     text = "".join(" %s " % ch if _is_cjk(ord(ch)) else ch for ch in text)
     pieces = []
     for tok in text.strip().split():
-        if lower:
-            tok = tok.lower()
+        if lower:  # character by character, as Hugging Face's tokenizers (no final sigma)
+            tok = "".join(c.lower() for c in tok)
         if strip:
             tok = "".join(c for c in unicodedata.normalize("NFD", tok) if unicodedata.category(c) != "Mn")
         cur = []
@@ -137,7 +137,7 @@ class ClipBpe:
         opener = gzip.open if merges_path.endswith(".gz") else open
         with opener(merges_path, "rb") as f:
             lines = f.read().decode("utf-8").split("\n")
-        merges = [tuple(m.split(" ")) for m in lines[1:] if m][:48894]
+        merges = [tuple(m.split()) for m in lines[1:] if m.strip()][:48894]
         self.byte_encoder = bytes_to_unicode()
         vocab = list(self.byte_encoder.values())
         vocab = vocab + [v + "</w>" for v in vocab]
@@ -179,8 +179,9 @@ class ClipBpe:
         text = regex.sub(r"\s+", " ", text.strip()).strip().lower()
         out = []
         for tok in regex.findall(self.pat, text):
-            tok = "".join(self.byte_encoder[b] for b in tok.encode("utf-8"))
-            out.extend(self.encoder[t] for t in self.bpe(tok))
+            for a in range(0, len(tok), 256):  # hpclip merges runs of more than 256 characters in pieces
+                piece = "".join(self.byte_encoder[b] for b in tok[a:a + 256].encode("utf-8"))
+                out.extend(self.encoder[t] for t in self.bpe(piece))
         return out
 
     def encode(self, text, L):
@@ -210,6 +211,7 @@ HOSTILE = [
     "!!!??? ... --- *** ((( ))) [[ ]] {{ }}", "$100 €50 £20 ¥1000 ₹500", "math ∑∫√∞≈≠≤≥ ±×÷",
     "a-b_c.d/e\\f|g~h^i`j", "ＡＢＣ１２３", "𝐀𝐁𝐂 𝒜ℬ𝒞 𝔸𝔹ℂ", "ǲ ǋ ǈ", "ﬆ ﬅ", "Ǝ ɐ ʇ",
     "🇫🇷🇯🇵 flags", "caf\u00e9 vs cafe\u0301", "TURKISH ıi İI", "A" * 30 + " " + "word " * 100,
+    "abcdefghij" * 70, "!?" * 300 + "x", "ΣΣΣ ΟΔΟΣ.", "\u00e9" * 300,
 ]
 
 
