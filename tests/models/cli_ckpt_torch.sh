@@ -64,7 +64,8 @@ for desc in "$VIT" "$RES" "$RESN"; do
   # input size and a normalisation given) is the one the state dict was made for
   case $i in
     1) auto=(--heads 2,4) ;;
-    2) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64) ;;
+    2) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64   # the default normalisation, given: left out
+             --image-mean 0.485,0.456,0.406 --image-std 0.229,0.224,0.225) ;;
     *) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64 --image-mean 0.25,0.5,0.75 --image-std 0.125,0.25,0.5) ;;
   esac
   if "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/auto.h5" --model auto "${auto[@]}" "${TOK[@]}" >"$T/auto.txt" 2>&1; then
