@@ -173,9 +173,10 @@ static int word(const hp_wordpiece *w, scratch *s, const int32_t *cp, int64_t n)
   return 0;
 }
 
-static int tokenize(const hp_wordpiece *w, const char *text, scratch *s) {
+/* Steps 1-4 and WordPiece for text[0..len) without special tokens. */
+static int tokenize_plain(const hp_wordpiece *w, const char *text, size_t len, scratch *s) {
   s->a.n = 0;
-  HP_CALL(hp_utf8_decode(text, strlen(text), &s->a));
+  HP_CALL(hp_utf8_decode(text, len, &s->a));
   /* 1-2: clean, space around CJK, in place (the array only grows by the CJK spaces: rebuild) */
   hp_i32_list t = {0};
   int e = 0;
@@ -198,6 +199,28 @@ static int tokenize(const hp_wordpiece *w, const char *text, scratch *s) {
     }
   hp_i32_list_free(&t);
   return e;
+}
+
+/* The special tokens of the vocabulary written literally in a text stay whole, as Hugging Face's
+ * tokenizers keep their added tokens (matched exactly, case and all, before normalising); the text
+ * between them is tokenized on its own. */
+static const char *const g_special[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+static int tokenize(const hp_wordpiece *w, const char *text, scratch *s) {
+  for (const char *p = text;;) {
+    const char *hit = NULL;
+    int32_t id = -1;
+    size_t hl = 0;
+    for (const char *q = strchr(p, '['); q && !hit; q = strchr(q + 1, '['))
+      for (int k = 0; k < 5 && !hit; k++) {
+        size_t l = strlen(g_special[k]);
+        if (strncmp(q, g_special[k], l) == 0 && (id = hp_strmap_get(w->vocab, g_special[k], l)) >= 0) hit = q, hl = l;
+      }
+    HP_CALL(tokenize_plain(w, p, hit ? (size_t)(hit - p) : strlen(p), s));
+    if (!hit) return 0;
+    HP_CALL(emit(s, id));
+    p = hit + hl;
+  }
 }
 
 int hp_wordpiece_tokenize(const hp_wordpiece *w, const char *text, int32_t **ids, int64_t *n) {

@@ -12,6 +12,8 @@
  *      a capital sigma is always U+03C3, as in Hugging Face's tokenizers), accents stripped (NFD,
  *      category Mn removed; opts.strip_accents), then split before and after every punctuation
  *      character (ASCII !-/ :-@ [-` {-~ and category P*), each its own word.
+ * The vocabulary's special tokens written in the text ([PAD] [UNK] [CLS] [SEP] [MASK], exactly) stay
+ * whole, as Hugging Face keeps its added tokens; the text between them is tokenized as above.
  * WordPiece, each word: more than opts.max_chars code points -> [UNK]; else the longest vocabulary
  * entry that prefixes it, then the longest "##"-prefixed entry that prefixes the rest, and so on;
  * when some rest has none, the whole word is [UNK].

@@ -80,6 +80,18 @@ def basic_tokenize(text, lower, strip):
 
 
 def wordpiece_tokenize(vocab, text, lower, strip, max_chars=100):
+    # the special tokens written in the text stay whole (Hugging Face's added tokens)
+    specials = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t in vocab]
+    if specials:
+        parts = regex.split("(" + "|".join(regex.escape(t) for t in specials) + ")", text)
+        out = []
+        for k, part in enumerate(parts):
+            out.extend([vocab[part]] if k % 2 else wordpiece_plain(vocab, part, lower, strip, max_chars))
+        return out
+    return wordpiece_plain(vocab, text, lower, strip, max_chars)
+
+
+def wordpiece_plain(vocab, text, lower, strip, max_chars):
     out = []
     for word in basic_tokenize(text, lower, strip):
         if len(word) > max_chars:
@@ -212,6 +224,7 @@ HOSTILE = [
     "a-b_c.d/e\\f|g~h^i`j", "ＡＢＣ１２３", "𝐀𝐁𝐂 𝒜ℬ𝒞 𝔸𝔹ℂ", "ǲ ǋ ǈ", "ﬆ ﬅ", "Ǝ ɐ ʇ",
     "🇫🇷🇯🇵 flags", "caf\u00e9 vs cafe\u0301", "TURKISH ıi İI", "A" * 30 + " " + "word " * 100,
     "abcdefghij" * 70, "!?" * 300 + "x", "ΣΣΣ ΟΔΟΣ.", "\u00e9" * 300,
+    "a [MASK] in the text", "[CLS][SEP]x[PAD]", "[mask] lower case is text", "[[UNK]]", "x[MASK", "[MASK]",
 ]
 
 
