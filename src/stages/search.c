@@ -471,8 +471,9 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
   HP_CALL(clip_direction(ctx, em, o, cix, rs, 0, em->n_images, QS_I2C, 0));
   HP_CALL(finish_queries(ctx, o, QS_I2C));
   for (int kk = 0; kk < 3; kk++) {
-    o->clip[0][kk] = o->n_captioned ? o->clip[0][kk] / (double)o->n_captioned : 0.0; /* the others never hit */
-    o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : 0.0;
+    /* a direction without queries has no recall (NaN in results.h5, a sentence in search.md) */
+    o->clip[0][kk] = o->n_captioned ? o->clip[0][kk] / (double)o->n_captioned : NAN; /* the others never hit */
+    o->clip[1][kk] = o->n_captions ? o->clip[1][kk] / (double)o->n_captions : NAN;
   }
   HP_CALL(clip_chance(em, rs, o));
   hp_index_free(cix); /* before image -> image, which needs only the image index */

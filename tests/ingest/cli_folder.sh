@@ -232,6 +232,8 @@ if expect_ok "folder without test captions: ingest to cluster and report" 2 run 
     || bad "train: no note on the captionless test split"
   grep -q "The split has no captions: no caption ↔ image recall" "$Q/search.md" && ! grep -q "| image → caption |" "$Q/search.md" \
     && ok "search.md: no caption ↔ image table, a sentence saying why" || bad "search.md on a captionless split"
+  $PY -c "import h5py,sys,numpy as np; r=h5py.File(sys.argv[1])['search/clip_recall'][()]; assert np.isnan(r).all(), r" "$Q/results.h5" 2>"$T/nan.txt" \
+    && ok "results.h5: clip_recall NaN (no queries), not 0" || bad "clip_recall without captions: $(cat "$T/nan.txt")"
   expect_fail "caption on a split without captions" 2 4 "none of the [0-9]+ images in the 'test' split \(caption.split\) has a caption" \
     -- caption "$SRC_DIR/conf/coco.cfg" --run-dir "$Q" -s ingest.format=folder -s ingest.root="$T/nocap" -s ingest.split= \
     -s ingest.folder_labels=true -s 'ingest.splits.train=["train"]' -s 'ingest.splits.test=["test"]' "${TINY[@]}"
