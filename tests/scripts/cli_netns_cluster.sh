@@ -133,9 +133,12 @@ launch linkdown 2
 wait_epochs linkdown 3 || bad "linkdown: training did not start: $(tail -3 "$T/linkdown.txt")"
 "$NC" link "${P}1" down --prefix "$P"
 finish_within linkdown 75
-if [ "$rc" = 13 ] && grep -q "watchdog \[rank 0\]: no progress for" "$T/linkdown.txt" &&
+# the exit status is the watchdog's 13, or mpirun's own when it notices first that its daemon on
+# the cut-off node is gone (a race: the link carries both); either way the watchdog has named
+# the unreachable rank and the job ended
+if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "watchdog \[rank 0\]: no progress for" "$T/linkdown.txt" &&
    grep -q "watchdog \[rank 0\]: 1 of 1 other ranks did not answer a probe within 2 s.*: rank 1 on ${P}1" "$T/linkdown.txt"; then
-  ok "link of ${P}1 down: exit 13 ${took} s later; $(grep -m1 'did not answer' "$T/linkdown.txt" | cut -c1-160)"
+  ok "link of ${P}1 down: exit $rc ${took} s later; $(grep -m1 'did not answer' "$T/linkdown.txt" | cut -c1-160)"
 else bad "link down: exit $rc after ${took} s; $(grep -E 'watchdog|mpirun' "$T/linkdown.txt" | head -5)"; fi
 "$NC" link "${P}1" up --prefix "$P"
 S=$(step_of "$T/linkdown/train-state.h5")
