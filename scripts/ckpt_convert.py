@@ -67,7 +67,7 @@ class ConvertError(Exception):
 
 # ---- model descriptions ------------------------------------------------------------------------
 DESC_RE = re.compile(
-    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)(?:,pad=(\d+))?\),"
+    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)(?:,pad=(\d+))?(?:,P=(\d+))?\),"
     r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)"
     r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)),"
     r"E=(\d+),logit_scale=(learned|fixed)\)$")
@@ -82,7 +82,8 @@ def parse_desc(desc):
                            "blocks=a-b-c-d,width=..),E=..,logit_scale=learned|fixed)" % desc)
     g = m.groups()
     pad = int(g[7]) if g[7] is not None else 0
-    g = g[:7] + g[8:]
+    positions = int(g[8]) if g[8] is not None else None
+    g = g[:7] + g[9:]
     i = lambda k: int(g[k])
 
     def norm(part):  # ",mean=a:b:c,std=d:e:f" -> (mean, std), or None for the tower's default
@@ -93,7 +94,8 @@ def parse_desc(desc):
             raise ConvertError("model description: bad normalisation %r" % part)
         v = [float(x) for x in mm.groups()]
         return v[:3], v[3:]
-    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6], pad=pad),
+    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6], pad=pad,
+                      P=positions if positions is not None else i(1)),
          "E": i(21), "logit_scale": g[22]}
     if g[7] is not None:
         c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12), norm=norm(g[13]))
@@ -106,9 +108,9 @@ def parse_desc(desc):
 
 
 def bert_table(t):
-    V, T, L, D, F = t["V"], t["T"], t["L"], t["D"], t["F"]
+    V, P, L, D, F = t["V"], t["P"], t["L"], t["D"], t["F"]
     rows = [("text.embeddings.word_embeddings.weight", (V, D)),
-            ("text.embeddings.position_embeddings.weight", (T, D)),
+            ("text.embeddings.position_embeddings.weight", (P, D)),
             ("text.embeddings.token_type_embeddings.weight", (2, D)),
             ("text.embeddings.LayerNorm.weight", (D,)), ("text.embeddings.LayerNorm.bias", (D,))]
     for l in range(L):
@@ -175,7 +177,7 @@ def name_table(cfg):
                            ("logit_scale", (1,))]
 
 
-def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
+def derive_desc(sd, heads, pool, logit_scale, image_size, norm, context=0):
     """The model description of a state dict (torch names and layouts), from its tensor shapes:
     V, T, D, F, L of the text tower; S, P, D, F, L of a ViT (S from the position table) or the
     blocks and width of a ResNet (whose input size the tensors do not fix: image_size); E. The
@@ -190,7 +192,10 @@ def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
             raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
         return len(ids)
     V, D = shape("text.embeddings.word_embeddings.weight")
-    T = shape("text.embeddings.position_embeddings.weight")[0]
+    P = shape("text.embeddings.position_embeddings.weight")[0]
+    T = context or P
+    if T > P:
+        raise ConvertError("--context %d is longer than the position table (%d rows)" % (T, P))
     F = shape("text.encoder.layer.0.intermediate.dense.weight")[0]
     L = layers("text.encoder.layer.")
     E = shape("text_projection.weight")[0]
@@ -198,6 +203,7 @@ def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
     if D % th:
         raise ConvertError("text width %d is not a multiple of %d heads" % (D, th))
     text = "bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s" % (V, T, L, th, D, F, pool)
+    suffix = ",P=%d" % P if P != T else ""
     if "visual.patch_embed.proj.weight" in sd:
         Di, _, P, _ = shape("visual.patch_embed.proj.weight")
         n = shape("visual.pos_embed")[1] - 1
@@ -224,7 +230,7 @@ def derive_desc(sd, heads, pool, logit_scale, image_size, norm):
     if norm and not same:
         f32 = lambda v: ":".join("%.9g" % float(np.float32(x)) for x in v)
         image += ",mean=%s,std=%s" % (f32(norm[0]), f32(norm[1]))
-    return "clip(text=%s),image=%s),E=%d,logit_scale=%s)" % (text, image, E, logit_scale)
+    return "clip(text=%s%s),image=%s),E=%d,logit_scale=%s)" % (text, suffix, image, E, logit_scale)
 
 
 def torch_shape(shape):
@@ -351,7 +357,7 @@ def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
     sd = load_state_dict(src)
     if desc == "auto":
         desc = derive_desc(sd, **auto)
-        if pad:
+        if pad:  # the tokenizer's padding id comes right after the pooling
             desc = desc.replace(",pool=%s" % auto["pool"], ",pool=%s,pad=%d" % (auto["pool"], pad), 1)
         print("ckpt_convert: model description derived from the tensors: %s" % desc, file=sys.stderr)
     cfg = parse_desc(desc)
@@ -463,6 +469,8 @@ def main(argv=None):
     a.add_argument("--pool", default="mean", choices=("mean", "cls"), help="--model auto: text pooling")
     a.add_argument("--logit-scale", default="learned", choices=("learned", "fixed"), help="--model auto")
     a.add_argument("--image-size", type=int, default=0, help="--model auto with a ResNet: the input side")
+    a.add_argument("--context", type=int, default=0,
+                   help="--model auto: tokens per text (data.caption_len); default the position table's rows")
     a.add_argument("--image-mean", default="", help="--model auto: pixel normalisation r,g,b (default: the tower's)")
     a.add_argument("--image-std", default="", help="--model auto: r,g,b")
     a.add_argument("--tokenizer", required=True, choices=("word", "wordpiece", "bpe"),
@@ -495,7 +503,7 @@ def main(argv=None):
                     except (ValueError, AssertionError):
                         raise ConvertError("--image-mean and --image-std take three numbers r,g,b each")
                 auto = dict(heads=heads, pool=args.pool, logit_scale=args.logit_scale, image_size=args.image_size,
-                            norm=norm)
+                            norm=norm, context=args.context)
             to_hpclip(args.state_dict, args.ckpt, args.model, args.tokenizer, args.tokenizer_file, args.cased, auto)
         elif args.cmd == "to-torch":
             to_torch(args.ckpt, args.state_dict)

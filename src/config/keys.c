@@ -154,6 +154,9 @@ const hp_cfg_key hp_cfg_keys[] = {
      "wordpiece: lowercase the text first (an uncased BERT; false for a cased one)"},
     {"model.tokenizer_strip_accents", HP_T_BOOL, "true", NO_RANGE, NULL,
      "wordpiece: strip accents (NFD, combining marks removed), as an uncased BERT does"},
+    {"model.text_positions", HP_T_INT, "0", 0, 65536, NULL,
+     "rows of the text tower's position table: 0 = data.caption_len; a pretrained BERT's 512 "
+     "(texts use the first data.caption_len)"},
     {"model.text_layers", HP_T_INT, "12", 1, 48, NULL,
      "BERT encoder layers (the study: 4, 8 or 12)"},
     {"model.text_heads", HP_T_INT, "12", 1, 64, NULL,

@@ -15,6 +15,7 @@ enum { BERT_SITE = 0x100 };
 void hp_bert_config_default(hp_bert_config *c) {
   c->vocab = 15000;
   c->max_len = 20;
+  c->positions = 0;
   c->layers = 12;
   c->heads = 12;
   c->width = 768;
@@ -41,6 +42,8 @@ int hp_bert_build(hp_bert *m, const hp_bert_config *cfg, hp_params *p) {
   m->cfg = *cfg;
   hp_bert_config *c = &m->cfg;
   if (c->ffn <= 0) c->ffn = 4 * c->width;
+  if (c->positions != 0 && c->positions < c->max_len)
+    HP_ERROR(HP_ERR_CONFIG, "BERT: a position table of %d rows cannot hold texts of %d tokens", c->positions, c->max_len);
   if (c->vocab < 1 || c->max_len < 1 || c->layers < 1 || c->heads < 1 || c->width < 1)
     HP_ERROR(HP_ERR_CONFIG, "BERT: vocab %d, max_len %d, layers %d, heads %d, width %d must be positive",
              c->vocab, c->max_len, c->layers, c->heads, c->width);
@@ -60,7 +63,8 @@ int hp_bert_build(hp_bert *m, const hp_bert_config *cfg, hp_params *p) {
   if (!m->layer) HP_ERROR(HP_ERR_MEM, "BERT: layer table");
   m->first_tensor = p->n;
   HP_CALL(add(p, P, "embeddings.word_embeddings.weight", c->vocab, D, 0, 0, &m->word));
-  HP_CALL(add(p, P, "embeddings.position_embeddings.weight", c->max_len, D, 0, 0, &m->pos));
+  HP_CALL(add(p, P, "embeddings.position_embeddings.weight", c->positions > 0 ? c->positions : c->max_len, D, 0, 0,
+              &m->pos));
   HP_CALL(add(p, P, "embeddings.token_type_embeddings.weight", 2, D, 0, 0, &m->type));
   HP_CALL(add(p, P, "embeddings.LayerNorm.weight", D, 0, 0, 0, &m->eln_w));
   HP_CALL(add(p, P, "embeddings.LayerNorm.bias", D, 0, 0, 0, &m->eln_b));

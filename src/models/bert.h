@@ -49,6 +49,8 @@ typedef struct {
   int pooling;    /* HP_BERT_POOL_* */
   float ln_eps;   /* 1e-12 as HF */
   int pad_id;     /* row of word_embeddings zeroed at init (HF padding_idx); -1 none */
+  int positions;  /* rows of the position table, >= max_len (a pretrained BERT's 512); 0 = max_len.
+                   * Texts use the first max_len; the activations are sized by max_len. */
 } hp_bert_config;
 
 /* V=15000, T=20, L=12, H=12, D=768, F=3072, p=0.1, MEAN, eps 1e-12, pad_id 0 */

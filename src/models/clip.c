@@ -47,6 +47,9 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
   /* the padding id, when it is not 0 (a vocab.txt with [PAD] elsewhere): descriptions of the
    * usual models are unchanged */
   if (t->pad_id != 0) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",pad=%d", t->pad_id);
+  /* a position table larger than the context (a pretrained BERT's 512 rows) */
+  if (t->positions > 0 && t->positions != t->max_len)
+    n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",P=%d", t->positions);
   n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "),");
   const float *mean, *std;
   if (c->image_kind == HP_CLIP_IMAGE_VIT) {

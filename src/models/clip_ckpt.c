@@ -43,6 +43,11 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
       HP_ERROR(HP_ERR_INPUT, "model description '%s': pad= must be a token id below V", desc);
     n += n2;
   }
+  if (strncmp(desc + n, ",P=", 3) == 0) { /* a position table larger than T */
+    if (sscanf(desc + n, ",P=%d%n", &t->positions, &n2) != 1 || t->positions < t->max_len)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': P= must be a position table of at least T rows", desc);
+    n += n2;
+  }
   if (strncmp(desc + n, "),image=", 8) != 0)
     HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
   n += 8;

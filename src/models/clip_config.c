@@ -37,6 +37,10 @@ int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vo
   hp_bert_config_default(&m->text);
   m->text.vocab = (int)vocab;
   m->text.max_len = (int)T;
+  m->text.positions = (int)hp_cfg_int(cfg, "model.text_positions");
+  if (m->text.positions != 0 && m->text.positions < T)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.text_positions = %d is shorter than data.caption_len = %lld", hp_config_path(cfg),
+             m->text.positions, (long long)T);
   m->text.layers = (int)hp_cfg_int(cfg, "model.text_layers");
   m->text.heads = (int)hp_cfg_int(cfg, "model.text_heads");
   m->text.width = (int)hp_cfg_int(cfg, "model.text_width");

@@ -32,7 +32,7 @@ D64 = torch.float64
 def build(desc):
     c = ckpt_convert.parse_desc(desc)
     t, v = c["text"], c["image"]
-    text = torch_ref.BertModel(t["V"], t["T"], t["L"], t["H"], t["D"], t["F"])
+    text = torch_ref.BertModel(t["V"], t["P"], t["L"], t["H"], t["D"], t["F"])  # P position rows, T used
     if v["kind"] == "vit":
         visual = torch_ref.VisionTransformer(v["S"], v["P"], v["L"], v["H"], v["D"], v["F"])
         dimg = v["D"]

@@ -52,10 +52,13 @@ RES='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blo
 TOK=(--tokenizer wordpiece --tokenizer-file "$T/vocab50.txt")
 # model.image_mean / image_std: a normalisation other than the tower's, carried by the description
 RESN='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blocks=1-2-1-1,width=4,mean=0.25:0.5:0.75,std=0.125:0.25:0.5),E=24,logit_scale=fixed)'
+# a position table longer than the context (a pretrained BERT's 512 rows; texts use the first T)
+VITP='clip(text=bert(V=50,T=12,L=2,H=2,D=32,F=48,pool=mean,P=40),image=vit(S=48,P=16,L=2,H=4,D=32,F=64),E=24,logit_scale=learned)'
 i=0
-for desc in "$VIT" "$RES" "$RESN"; do
+for desc in "$VIT" "$RES" "$RESN" "$VITP"; do
   i=$((i + 1)); d="$T/m$i"; mkdir -p "$d"
-  tag=$([ $i = 1 ] && echo "bert+vit" || { [ $i = 2 ] && echo "bert+resnet" || echo "bert+resnet, own normalisation"; })
+  case $i in 1) tag="bert+vit" ;; 2) tag="bert+resnet" ;; 3) tag="bert+resnet, own normalisation" ;;
+             *) tag="bert with 40 positions, T=12 +vit" ;; esac
   run "$tag: PyTorch reference" "$PY" "$REF" make "$desc" $((100 + i)) "$d" || continue
   run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" "${TOK[@]}" || continue
   grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \
@@ -66,7 +69,8 @@ for desc in "$VIT" "$RES" "$RESN"; do
     1) auto=(--heads 2,4) ;;
     2) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64   # the default normalisation, given: left out
              --image-mean 0.485,0.456,0.406 --image-std 0.229,0.224,0.225) ;;
-    *) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64 --image-mean 0.25,0.5,0.75 --image-std 0.125,0.25,0.5) ;;
+    3) auto=(--heads 4,1 --pool cls --logit-scale fixed --image-size 64 --image-mean 0.25,0.5,0.75 --image-std 0.125,0.25,0.5) ;;
+    *) auto=(--heads 2,4 --context 12) ;;
   esac
   if "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/auto.h5" --model auto "${auto[@]}" "${TOK[@]}" >"$T/auto.txt" 2>&1; then
     got=$(sed -n 's/^ckpt_convert: model description derived from the tensors: //p' "$T/auto.txt")
