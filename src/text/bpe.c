@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "text/lines.h"
 #include "text/strmap.h"
+#include "text/token_frame.h"
 #include "text/unicode.h"
 
 struct hp_bpe {
@@ -350,12 +351,7 @@ int hp_bpe_encode(const hp_bpe *b, const char *text, int64_t L, int32_t *ids, in
   memset(&s, 0, sizeof s);
   int e = tokenize(b, text, &s);
   if (!e) {
-    /* start + tokens + end, cut to L with the end token last, padded with 0 */
-    int64_t k = s.ids.n < L - 2 ? s.ids.n : L - 2;
-    ids[0] = b->sot;
-    if (k > 0) memcpy(ids + 1, s.ids.v, (size_t)k * sizeof *ids);
-    ids[k + 1] = b->eot;
-    for (int64_t i = k + 2; i < L; i++) ids[i] = 0;
+    hp_token_frame(s.ids.v, s.ids.n, b->sot, b->eot, 0, L, ids);
     if (n_tokens) *n_tokens = s.ids.n;
   }
   scratch_free(&s);

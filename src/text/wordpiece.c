@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "text/lines.h"
 #include "text/strmap.h"
+#include "text/token_frame.h"
 #include "text/unicode.h"
 
 struct hp_wordpiece {
@@ -243,11 +244,7 @@ int hp_wordpiece_encode(const hp_wordpiece *w, const char *text, int64_t L, int3
   memset(&s, 0, sizeof s);
   int e = tokenize(w, text, &s);
   if (!e) {
-    int64_t k = s.ids.n < L - 2 ? s.ids.n : L - 2;
-    ids[0] = w->cls;
-    if (k > 0) memcpy(ids + 1, s.ids.v, (size_t)k * sizeof *ids);
-    ids[k + 1] = w->sep;
-    for (int64_t i = k + 2; i < L; i++) ids[i] = w->pad;
+    hp_token_frame(s.ids.v, s.ids.n, w->cls, w->sep, w->pad, L, ids);
     if (n_pieces) *n_pieces = s.ids.n;
   }
   scratch_free(&s);
