@@ -269,8 +269,10 @@ static int section_training(report *r) {
   char *model = attr_opt(fid, path, "/", "model"), *opt = attr_opt(fid, path, "/", "optimizer");
   char *state = attr_opt(fid, path, "/", "state");
   int64_t step = attr_int_opt(fid, path, "/", "step", -1), epoch = attr_int_opt(fid, path, "/", "epoch", -1);
-  fprintf(r->f, "## Training (`ckpt.h5`)\n\nModel `%s`; optimiser `%s`; steps: %" PRId64 ", epochs completed: %" PRId64
-          ".\n\n", model ? model : "?", opt ? opt : "?", step, epoch);
+  char *tok = attr_opt(fid, path, "/", "tokenizer"); /* absent in files from before it: the word tokenizer */
+  fprintf(r->f, "## Training (`ckpt.h5`)\n\nModel `%s`; tokenizer `%s`; optimiser `%s`; steps: %" PRId64
+          ", epochs completed: %" PRId64 ".\n\n", model ? model : "?", tok ? tok : "word", opt ? opt : "?", step, epoch);
+  free(tok);
   char v[64];
   int64_t best = 0;
   if (state && state_value(state, "best_epoch", v, sizeof v)) best = strtoll(v, NULL, 10);

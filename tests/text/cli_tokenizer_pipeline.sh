@@ -47,6 +47,10 @@ assert "bert(V=%d," % len(want) in model, model
 print("ckpt.h5: tokenizer '%s', /vocab = the %d vocab.txt entries, model V = %d" % (spec, len(want), len(want)))
 PYEOF
   ) && ok "$out" || bad "wordpiece checkpoint: $out"
+  if expect_ok "wordpiece: report" 1 report "$CFG" --run-dir "$W" "${TINY[@]}" "${WP[@]}"; then
+    grep -q "tokenizer \`wordpiece lowercase=1 strip_accents=1\`" "$W/summary.md" && ok "summary.md names the tokenizer" \
+      || bad "summary.md: $(grep -m1 'Model' "$W/summary.md")"
+  fi
   # the evaluation stages take the tokenizer from the checkpoint: the same embeddings at 1 rank
   cp -r "$W" "$T/wp1"; rm -f "$T/wp1/embeddings.h5"
   if expect_ok "wordpiece: embed again at 1 rank" 1 embed "$CFG" --run-dir "$T/wp1" "${TINY[@]}" "${WP[@]}"; then
