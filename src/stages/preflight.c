@@ -64,7 +64,7 @@ static int dir_has(const char *dir, const char *pre, const char *suf) {
   return found;
 }
 
-/* 1 if dir, or (depth 1) one of its sub-folders, holds a .jpg/.jpeg/.png */
+/* 1 if dir, or a folder up to `depth` levels below it (train/cats/), holds a .jpg/.jpeg/.png */
 static int dir_has_images(const char *dir, int depth) {
   DIR *d = opendir(dir);
   if (!d) return 0;
@@ -102,7 +102,7 @@ const char *hp_preflight_guess_layout(const char *path, const char **format) {
     if (!fmt && dir_has(path, "", ".tar")) fmt = "webdataset", what = "webdataset shards (give them as DIR/*.tar)";
     if (!fmt && (dir_has(path, "", ".csv") || dir_has(path, "", ".tsv")))
       fmt = "csv", what = "a folder with a CSV/TSV table (give the table's path)";
-    if (!fmt && dir_has_images(path, 1)) fmt = "folder", what = "a folder of images";
+    if (!fmt && dir_has_images(path, 2)) fmt = "folder", what = "a folder of images";
   }
   if (format) *format = fmt;
   return what;

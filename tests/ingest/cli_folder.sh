@@ -261,6 +261,9 @@ else echo "$out" | grep -q 'no folder' && ok "config --check names the missing s
 job other 'format = "coco";'
 sed -i 's/format = "folder"; root/root/' "$T/other.cfg"
 expect_fail "folder_labels with another format" 1 3 'ingest.folder_labels is for ingest.format = "folder"' -- ingest "$T/other.cfg"
+# the split layout (train/cats/x.jpg: images two levels down) is recognised too
+if out=$("$HPCLIP" config --check "$T/sp.cfg" -s ingest.format=coco -s ingest.split=val2017 -s 'ingest.splits.train=[]' -s 'ingest.splits.test=[]' -s ingest.folder_labels=false 2>&1); then bad "config --check: coco on a split folder tree passed"
+else echo "$out" | grep -q 'looks like a folder of images' && ok "config --check: a train/cats/ tree 'looks like a folder of images'" || bad "config --check on the split tree: $out"; fi
 if out=$("$HPCLIP" config --check "$T/bare.cfg" -s ingest.format=coco -s ingest.split=val2017 2>&1); then bad "config --check: coco on a folder of images passed"
 else echo "$out" | grep -q 'looks like a folder of images (ingest.format = "folder")' && ok "config --check: 'it looks like a folder of images'" \
   || bad "config --check hint: $out"; fi
