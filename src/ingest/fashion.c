@@ -35,10 +35,6 @@ static int cmp_fkey(const void *a, const void *b) {
   return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 typedef struct {
   char *buf, *path, *img_path;
   hp_csv csv;
@@ -94,7 +90,7 @@ static int add_group(fstate *s, const char *prefix, int which) {
     const char *x = which == 2 ? s->rows[i].gender : which ? s->rows[i].colour : s->rows[i].article;
     if (x[0]) v[n++] = x;
   }
-  qsort(v, (size_t)n, sizeof *v, cmp_str);
+  qsort(v, (size_t)n, sizeof *v, hp_ingest_cmp_str);
   int e = 0;
   for (int64_t i = 0; i < n && !e; i++) {
     if (i > 0 && strcmp(v[i], v[i - 1]) == 0) continue;

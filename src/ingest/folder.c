@@ -50,8 +50,6 @@ static int is_sidecar_name(const char *name) {
   return n > 4 && strcmp(name + n - 4, ".txt") == 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void free_names(char **v, int64_t n) {
   for (int64_t i = 0; i < n; i++) free(v[i]);
   free(v);
@@ -84,22 +82,10 @@ static int list_dir(walk *w, const char *full, const char *where, char ***out, i
     free_names(v, cnt);
     return e;
   }
-  if (cnt > 1) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+  if (cnt > 1) qsort(v, (size_t)cnt, sizeof *v, hp_ingest_cmp_str);
   *out = v;
   *n = cnt;
   return 0;
-}
-
-static int64_t find_name(char **v, int64_t n, const char *name) {
-  int64_t lo = 0, hi = n - 1;
-  while (lo <= hi) {
-    int64_t m = lo + (hi - lo) / 2;
-    int c = strcmp(v[m], name);
-    if (c == 0) return m;
-    if (c < 0) lo = m + 1;
-    else hi = m - 1;
-  }
-  return -1;
 }
 
 /* Marks the folder (dev, ino) walked; *again = 1 if it already was (a second link to it). */
@@ -222,7 +208,7 @@ static int walk_dir(walk *w, const char *rel, int depth, int64_t label) {
     }
     memcpy(side, v[i], stem);
     memcpy(side + stem, ".txt", 5);
-    int64_t s = find_name(v, n, side);
+    int64_t s = hp_ingest_find_sorted(v, n, side);
     if (s >= 0) {
       used[s] = 1;
       e = hp_ingest_join(rel, side, &srel);
@@ -311,11 +297,11 @@ static int emit(walk *w, const hp_folder_opts *f, hp_ingest_list *out) {
         if (w->img[i].label >= 0) has[w->img[i].label] = 1;
       for (int64_t k = 0; k < w->ntop; k++)
         if (has[k]) names[nn++] = w->top[k];
-      qsort(names, (size_t)nn, sizeof *names, cmp_str);
+      qsort(names, (size_t)nn, sizeof *names, hp_ingest_cmp_str);
       int e = hp_ingest_list_set_labels(out, nn, (const char *const *)names);
       order = calloc((size_t)w->ntop, sizeof *order);
       if (!e && !order) e = HP_ERROR_SET(HP_ERR_MEM, "folder labels");
-      for (int64_t k = 0; !e && k < w->ntop; k++) order[k] = has[k] ? find_name(names, nn, w->top[k]) : -1;
+      for (int64_t k = 0; !e && k < w->ntop; k++) order[k] = has[k] ? hp_ingest_find_sorted(names, nn, w->top[k]) : -1;
       free(names);
       free(has);
       if (e) {

@@ -36,8 +36,6 @@ static int cmp_row(const void *a, const void *b) {
   return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int find_column(tstate *s, const char *key, const char *what, int required, int *col) {
   *col = -1;
   if (!key || !key[0]) {
@@ -126,18 +124,6 @@ static int take_row(tstate *s, int st, int64_t nf, const int col[4], hp_ingest_r
   return 0;
 }
 
-static int64_t find_label(const tstate *s, const char *name) {
-  int64_t lo = 0, hi = s->nlab - 1;
-  while (lo <= hi) {
-    int64_t m = lo + (hi - lo) / 2;
-    int c = strcmp(s->labels[m], name);
-    if (c == 0) return m;
-    if (c < 0) lo = m + 1;
-    else hi = m - 1;
-  }
-  return -1;
-}
-
 static int collect_labels(tstate *s, hp_ingest_list *out) {
   int64_t n = 0;
   for (int64_t i = 0; i < s->nr; i++) n += s->rows[i].label != NULL;
@@ -146,7 +132,7 @@ static int collect_labels(tstate *s, hp_ingest_list *out) {
   n = 0;
   for (int64_t i = 0; i < s->nr; i++)
     if (s->rows[i].label) s->labels[n++] = s->rows[i].label; /* borrowed */
-  qsort(s->labels, (size_t)n, sizeof *s->labels, cmp_str);
+  qsort(s->labels, (size_t)n, sizeof *s->labels, hp_ingest_cmp_str);
   int64_t u = 0;
   for (int64_t i = 0; i < n; i++)
     if (u == 0 || strcmp(s->labels[u - 1], s->labels[i]) != 0) s->labels[u++] = s->labels[i];
@@ -180,7 +166,7 @@ static int emit_image(tstate *s, const hp_ingest_opts *o, const char *root, int6
     const trow *r = &s->rows[s->order[k]];
     HP_CALL(hp_ingest_item_add_caption(out, it, r->caption, strlen(r->caption)));
     if (r->label) {
-      int64_t l = find_label(s, r->label);
+      int64_t l = hp_ingest_find_sorted(s->labels, s->nlab, r->label);
       if (l < 0) HP_ERROR(HP_ERR_INTERNAL, "csv: label \"%s\" not in the label set", r->label);
       it->labels[l] = 1;
     }

@@ -163,3 +163,17 @@ int hp_ingest_path_inside(const char *root, const char *path, const char **why) 
   *why = "resolves outside the dataset root (a symbolic link out of it)";
   return 0;
 }
+
+int hp_ingest_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int64_t hp_ingest_find_sorted(char *const *v, int64_t n, const char *s) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo <= hi) {
+    int64_t m = lo + (hi - lo) / 2;
+    int c = strcmp(v[m], s);
+    if (c == 0) return m;
+    if (c < 0) lo = m + 1;
+    else hi = m - 1;
+  }
+  return -1;
+}

@@ -46,6 +46,11 @@ const char *hp_ingest_trim(const char *s, size_t *n);
  * textually; this catches links. A root that is itself a symlink is fine (it is resolved too). */
 int hp_ingest_path_inside(const char *root, const char *path, const char **why);
 
+/* qsort comparator of strings (char *), byte order (strcmp, never the locale). */
+int hp_ingest_cmp_str(const void *a, const void *b);
+/* Index of s in v[0..n) sorted by hp_ingest_cmp_str, -1 when absent (binary search). */
+int64_t hp_ingest_find_sorted(char *const *v, int64_t n, const char *s);
+
 /* 1 if the file exists and is a regular file (follows symlinks). */
 int hp_ingest_file_exists(const char *path);
 
