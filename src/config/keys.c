@@ -141,13 +141,14 @@ const hp_cfg_key hp_cfg_keys[] = {
      "largest width x height decoded; larger images are bad records (decompression-bomb guard)"},
 
     /* ---- model: the CLIP two-tower model the train stage builds ------------------------------ */
-    {"model.text", HP_T_ENUM, "bert", NO_RANGE, "bert",
-     "text tower: a BERT encoder (Hugging Face BertModel structure, no pooler) over the caption's "
-     "data.caption_len token ids; vocabulary = the dataset's /vocab"},
+    {"model.text", HP_T_ENUM, "bert", NO_RANGE, "bert|clip",
+     "text tower over the caption's data.caption_len token ids: a BERT encoder (Hugging Face "
+     "BertModel structure, no pooler), or OpenAI CLIP's causal text transformer pooled at the "
+     "end-of-text token (model.tokenizer = bpe; model.text_pooling does not apply)"},
     {"model.tokenizer", HP_T_ENUM, "word", NO_RANGE, "word|wordpiece|bpe",
      "how captions become token ids: the dataset's word vocabulary (the study's), BERT's WordPiece over "
-     "model.tokenizer_file (a vocab.txt), or CLIP's byte-level BPE over its merges file (needs CLIP's "
-     "text transformer, not yet in hpclip). Stored in ckpt.h5 with its vocabulary (docs/models.md)"},
+     "model.tokenizer_file (a vocab.txt), or CLIP's byte-level BPE over its merges file (with "
+     "model.text = clip). Stored in ckpt.h5 with its vocabulary (docs/models.md)"},
     {"model.tokenizer_file", HP_T_STRING, "", NO_RANGE, NULL,
      "model.tokenizer = wordpiece: BERT's vocab.txt; bpe: CLIP's merges file (bpe_simple_vocab_16e6.txt.gz)"},
     {"model.tokenizer_lowercase", HP_T_BOOL, "true", NO_RANGE, NULL,
@@ -174,6 +175,14 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"model.image", HP_T_ENUM, "vit", NO_RANGE, "vit|resnet50",
      "image tower: a Vision Transformer (timm structure, class-token pooling) or a ResNet "
      "(torchvision bottleneck ResNet50 structure, global average pooling)"},
+    {"model.image_style", HP_T_ENUM, "timm", NO_RANGE, "timm|openai",
+     "ViT convention: timm's VisionTransformer (LN eps 1e-6, patch bias) or OpenAI CLIP's (ln_pre "
+     "before the blocks, no patch bias, LN eps 1e-5, OpenAI tensor names); docs/models.md"},
+    {"model.quick_gelu", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "MLP activation of both towers: QuickGELU x*sigmoid(1.702x), OpenAI CLIP's (OpenCLIP's "
+     "quick_gelu), instead of GELU (erf). Default: true with model.text = clip, else false"},
+    {"model.proj_bias", HP_T_BOOL, "true", NO_RANGE, NULL,
+     "projection heads with a bias; OpenAI CLIP's have none (false)"},
     {"model.image_patch", HP_T_INT, "16", 1, 1024, NULL,
      "ViT patch side in pixels (the study: 16 or 32); must divide data.image_size"},
     {"model.image_layers", HP_T_INT, "12", 1, 48, NULL, "ViT encoder layers"},

@@ -1,4 +1,8 @@
-/* bert.h — BERT-style text encoder (Hugging Face BertModel structure), pooled to [B,D].
+/* bert.h — the text tower, pooled to [B,D], in one of two conventions (cfg.arch):
+ *   HP_TEXT_BERT: a BERT encoder (Hugging Face BertModel structure), below;
+ *   HP_TEXT_CLIP: OpenAI CLIP's text transformer (see the end of this comment).
+ *
+ * HP_TEXT_BERT:
  *
  *   e  = word[ids] + pos[0..T) + type[0]          embeddings            [B,T,D]
  *   x0 = dropout(LN(e))                           embeddings.LayerNorm  (eps 1e-12)
@@ -26,6 +30,21 @@
  *   ....attention.output.dense.{weight,bias}, ....attention.output.LayerNorm.{weight,bias}
  *   ....intermediate.dense.{weight [F,D],bias}, ....output.dense.{weight [D,F],bias},
  *   ....output.LayerNorm.{weight,bias}
+ *
+ * HP_TEXT_CLIP (Radford et al. 2021; OpenAI's clip/model.py Transformer, the same in OpenCLIP):
+ *   x0 = token_embedding[ids] + positional_embedding[0..T), dropout   (no token types, no LN)
+ *   xL = L pre-LN blocks, CAUSAL self-attention (key j > query i masked), QuickGELU or GELU
+ *        (cfg.quick_gelu), LN eps 1e-5
+ *   pooled = ln_final(xL[b, e_b]),  e_b = the last position whose id is not pad_id: the
+ *            end-of-text token of CLIP's frame [SOT, tokens, EOT, pad...] (OpenAI takes
+ *            argmax(ids), the same position since EOT is the largest id). No padding mask is
+ *            needed: with causal attention the rows up to e_b never see a later key, so the
+ *            `valid` argument only locates e_b (CLIP's padding id 0 is also the token "!").
+ *   Parameters (OpenAI names under "text."): token_embedding.weight [V,D], positional_embedding
+ *   [P,D], transformer.resblocks.<l>.{ln_1.{weight,bias}, attn.in_proj_weight [3D,D],
+ *   attn.in_proj_bias [3D], attn.out_proj.{weight,bias}, ln_2.{weight,bias},
+ *   mlp.c_fc.{weight [F,D],bias}, mlp.c_proj.{weight [D,F],bias}}, ln_final.{weight,bias}.
+ *   OpenAI's text_projection [D,E] (no bias) is the text head, see head.h.
  */
 #ifndef HP_MODELS_BERT_H
 #define HP_MODELS_BERT_H
@@ -36,9 +55,12 @@
 #include "nn/params.h"
 #include "models/transformer_block.h"
 
-enum { HP_BERT_POOL_MEAN = 0, HP_BERT_POOL_CLS = 1 };
+enum { HP_BERT_POOL_MEAN = 0, HP_BERT_POOL_CLS = 1, HP_BERT_POOL_EOT = 2 /* HP_TEXT_CLIP's */ };
+enum { HP_TEXT_BERT = 0, HP_TEXT_CLIP = 1 };
 
 typedef struct {
+  int arch;       /* HP_TEXT_BERT or HP_TEXT_CLIP */
+  int quick_gelu; /* MLP activation QuickGELU (OpenAI CLIP) instead of GELU (erf) */
   int vocab;      /* V */
   int max_len;    /* T (position table size and activation capacity) */
   int layers;     /* L */
@@ -46,8 +68,8 @@ typedef struct {
   int width;      /* D */
   int ffn;        /* F; 0 -> 4D */
   float dropout;  /* hidden dropout p (training only) */
-  int pooling;    /* HP_BERT_POOL_* */
-  float ln_eps;   /* 1e-12 as HF */
+  int pooling;    /* HP_BERT_POOL_MEAN / CLS (BERT); HP_BERT_POOL_EOT (CLIP, the only one) */
+  float ln_eps;   /* 1e-12 as HF; CLIP 1e-5 */
   int pad_id;     /* row of word_embeddings zeroed at init (HF padding_idx); -1 none */
   int positions;  /* rows of the position table, >= max_len (a pretrained BERT's 512); 0 = max_len.
                    * Texts use the first max_len; the activations are sized by max_len. */
@@ -55,12 +77,16 @@ typedef struct {
 
 /* V=15000, T=20, L=12, H=12, D=768, F=3072, p=0.1, MEAN, eps 1e-12, pad_id 0 */
 void hp_bert_config_default(hp_bert_config *c);
+/* The same sizes in OpenAI CLIP's convention: arch CLIP, EOT pooling, LN eps 1e-5, pad id 0,
+ * QuickGELU (OpenCLIP's own models: quick_gelu = 0 afterwards). */
+void hp_bert_config_clip(hp_bert_config *c);
 
 typedef struct {
   hp_bert_config cfg;
   hp_tblock_cfg blk;
   const char *prefix;          /* "text" */
-  size_t word, pos, type, eln_w, eln_b;
+  size_t word, pos, type, eln_w, eln_b; /* type / eln_*: BERT only */
+  size_t lnf_w, lnf_b;         /* CLIP's ln_final */
   int first_tensor, last_tensor; /* index range in the params table (init) */
   hp_tblock_params *layer;     /* [L] */
   /* activations (hp_bert_alloc_acts) */
@@ -72,6 +98,8 @@ typedef struct {
   hp_tblock_acts *la;          /* [L] ([1] shared by every block when infer) */
   hp_tblock_scratch scr;
   float *pooled;               /* [B,D] */
+  float *eot_in, *eot_mean, *eot_rstd; /* CLIP: [B,D] ln_final input rows, [B], [B] */
+  int *eot;                    /* CLIP: [B] pooled position of each row */
   float *dx;                   /* [N,D] backward stream (NULL when infer) */
   /* the last forward's call state, for backward */
   int B, T;

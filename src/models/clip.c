@@ -33,20 +33,27 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
     m->image_feat = m->resnet.feat_dim;
   }
   m->head_lo = m->p.total;
-  HP_CALL(hp_head_build(&m->thead, "text_projection", c->text.width, c->embed_dim, &m->p));
-  HP_CALL(hp_head_build(&m->ihead, "visual_projection", m->image_feat, c->embed_dim, &m->p));
+  HP_CALL(hp_head_build(&m->thead, "text_projection", c->text.width, c->embed_dim, !c->no_proj_bias, &m->p));
+  HP_CALL(hp_head_build(&m->ihead, "visual_projection", m->image_feat, c->embed_dim, !c->no_proj_bias, &m->p));
   int one = 1;
   HP_CALL(hp_params_add(&m->p, "logit_scale", 1, &one, c->learn_temperature ? 0 : HP_PARAM_BUFFER,
                         &m->logit_scale));
   HP_CALL(infer ? hp_params_alloc_data(&m->p) : hp_params_alloc(&m->p));
 
   const hp_bert_config *t = &c->text;
-  int n = snprintf(m->desc, sizeof m->desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s", t->vocab,
-                   t->max_len, t->layers, t->heads, t->width, t->ffn,
-                   t->pooling == HP_BERT_POOL_CLS ? "cls" : "mean");
-  /* the padding id, when it is not 0 (a vocab.txt with [PAD] elsewhere): descriptions of the
-   * usual models are unchanged */
-  if (t->pad_id != 0) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",pad=%d", t->pad_id);
+  int n;
+  if (t->arch == HP_TEXT_CLIP) {
+    n = snprintf(m->desc, sizeof m->desc, "clip(text=clip_text(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d", t->vocab, t->max_len,
+                 t->layers, t->heads, t->width, t->ffn);
+    if (!t->quick_gelu) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",act=gelu");
+  } else {
+    n = snprintf(m->desc, sizeof m->desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%s", t->vocab,
+                 t->max_len, t->layers, t->heads, t->width, t->ffn, t->pooling == HP_BERT_POOL_CLS ? "cls" : "mean");
+    /* the padding id, when it is not 0 (a vocab.txt with [PAD] elsewhere): descriptions of the
+     * usual models are unchanged */
+    if (t->pad_id != 0) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",pad=%d", t->pad_id);
+    if (t->quick_gelu) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",act=quickgelu");
+  }
   /* a position table larger than the context (a pretrained BERT's 512 rows) */
   if (t->positions > 0 && t->positions != t->max_len)
     n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",P=%d", t->positions);
@@ -56,6 +63,9 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
     const hp_vit_config *v = &c->vit;
     n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "image=vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d", v->image,
                   v->patch, v->layers, v->heads, v->width, v->mlp);
+    /* the activation, when it is not the style's (timm: GELU, OpenAI: QuickGELU) */
+    if (v->openai) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",style=openai%s", v->quick_gelu ? "" : ",act=gelu");
+    else if (v->quick_gelu) n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",act=quickgelu");
     mean = v->mean, std = v->std;
   } else {
     const hp_resnet_config *r = &c->resnet;
@@ -72,8 +82,9 @@ static int build(hp_clip *m, const hp_clip_config *cfg, int infer) {
     n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, ",mean=%.9g:%.9g:%.9g,std=%.9g:%.9g:%.9g", (double)mean[0],
                   (double)mean[1], (double)mean[2], (double)std[0], (double)std[1], (double)std[2]);
   n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "),");
-  snprintf(m->desc + n, sizeof m->desc - (size_t)n, "E=%d,logit_scale=%s)", c->embed_dim,
-           c->learn_temperature ? "learned" : "fixed");
+  n += snprintf(m->desc + n, sizeof m->desc - (size_t)n, "E=%d%s,logit_scale=%s)", c->embed_dim,
+                c->no_proj_bias ? ",proj_bias=0" : "", c->learn_temperature ? "learned" : "fixed");
+  if (n >= (int)sizeof m->desc) HP_ERROR(HP_ERR_INTERNAL, "CLIP: model description longer than %zu bytes", sizeof m->desc);
   return HP_OK;
 }
 

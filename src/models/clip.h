@@ -19,7 +19,11 @@
  * Learned values are clamped to [0, log 100] after each update (hp_clip_clamp), as CLIP.
  *
  * Image input is uint8 [B,S,S,3] RGB, normalised by the tower's own convention (ViT: to
- * [-1,1] with mean = std = 0.5; ResNet: ImageNet mean/std), see vit.h / resnet50.h.
+ * [-1,1] with mean = std = 0.5; ResNet: ImageNet mean/std) or model.image_mean/std, see vit.h /
+ * resnet50.h.
+ *
+ * OpenAI CLIP / OpenCLIP is this model with text.arch = HP_TEXT_CLIP (bert.h), vit.openai
+ * (vit.h) and no_proj_bias; docs/models.md lists the conventions and the description syntax.
  */
 #ifndef HP_MODELS_CLIP_H
 #define HP_MODELS_CLIP_H
@@ -41,6 +45,7 @@ typedef struct {
   hp_vit_config vit;         /* when image_kind == VIT */
   hp_resnet_config resnet;   /* when image_kind == RESNET */
   int embed_dim;             /* E */
+  int no_proj_bias;          /* projection heads without bias (OpenAI CLIP's) */
   float temperature;         /* initial temperature (0.07) */
   int learn_temperature;
 } hp_clip_config;

@@ -32,31 +32,46 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   hp_bert_config *t = &cfg->text;
   hp_bert_config_default(t);
-  t->dropout = 0.0f;
   char pool[8] = "", ls[16] = "";
   int n = 0, n2 = 0;
-  if (sscanf(desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%7[a-z]%n", &t->vocab, &t->max_len,
-             &t->layers, &t->heads, &t->width, &t->ffn, pool, &n) != 7 || n == 0)
-    HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
-  if (strncmp(desc + n, ",pad=", 5) == 0) { /* a padding id other than 0 (clip.c) */
-    if (sscanf(desc + n, ",pad=%d%n", &t->pad_id, &n2) != 1 || t->pad_id < 0 || t->pad_id >= t->vocab)
-      HP_ERROR(HP_ERR_INPUT, "model description '%s': pad= must be a token id below V", desc);
-    n += n2;
+  if (strncmp(desc, "clip(text=clip_text(", 20) == 0) { /* OpenAI CLIP's text transformer */
+    hp_bert_config_clip(t);
+    if (sscanf(desc, "clip(text=clip_text(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d%n", &t->vocab, &t->max_len, &t->layers,
+               &t->heads, &t->width, &t->ffn, &n) != 6 || n == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': bad clip_text(V=..,T=..,L=..,H=..,D=..,F=..) part", desc);
+    if (strncmp(desc + n, ",act=gelu", 9) == 0) {
+      t->quick_gelu = 0;
+      n += 9;
+    }
+  } else {
+    if (sscanf(desc, "clip(text=bert(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d,pool=%7[a-z]%n", &t->vocab, &t->max_len,
+               &t->layers, &t->heads, &t->width, &t->ffn, pool, &n) != 7 || n == 0)
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...)|clip_text(...),image=...) prefix", desc);
+    if (strcmp(pool, "mean") == 0)
+      t->pooling = HP_BERT_POOL_MEAN;
+    else if (strcmp(pool, "cls") == 0)
+      t->pooling = HP_BERT_POOL_CLS;
+    else
+      HP_ERROR(HP_ERR_INPUT, "model description '%s': pool=%s (expected mean or cls)", desc, pool);
+    if (strncmp(desc + n, ",pad=", 5) == 0) { /* a padding id other than 0 (clip.c) */
+      if (sscanf(desc + n, ",pad=%d%n", &t->pad_id, &n2) != 1 || t->pad_id < 0 || t->pad_id >= t->vocab)
+        HP_ERROR(HP_ERR_INPUT, "model description '%s': pad= must be a token id below V", desc);
+      n += n2;
+    }
+    if (strncmp(desc + n, ",act=quickgelu", 14) == 0) {
+      t->quick_gelu = 1;
+      n += 14;
+    }
   }
+  t->dropout = 0.0f;
   if (strncmp(desc + n, ",P=", 3) == 0) { /* a position table larger than T */
     if (sscanf(desc + n, ",P=%d%n", &t->positions, &n2) != 1 || t->positions < t->max_len)
       HP_ERROR(HP_ERR_INPUT, "model description '%s': P= must be a position table of at least T rows", desc);
     n += n2;
   }
   if (strncmp(desc + n, "),image=", 8) != 0)
-    HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=bert(...),image=...) prefix", desc);
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': no clip(text=...(...),image=...) after the text tower", desc);
   n += 8;
-  if (strcmp(pool, "mean") == 0)
-    t->pooling = HP_BERT_POOL_MEAN;
-  else if (strcmp(pool, "cls") == 0)
-    t->pooling = HP_BERT_POOL_CLS;
-  else
-    HP_ERROR(HP_ERR_INPUT, "model description '%s': pool=%s (expected mean or cls)", desc, pool);
   const char *s = desc + n;
   int k = 0;
   if (strncmp(s, "vit(", 4) == 0) {
@@ -66,6 +81,17 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
     if (sscanf(s, "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d%n", &v->image, &v->patch, &v->layers, &v->heads, &v->width,
                &v->mlp, &k) != 6 || k == 0)
       HP_ERROR(HP_ERR_INPUT, "model description '%s': bad vit(...) part", desc);
+    if (strncmp(s + k, ",style=openai", 13) == 0) {
+      hp_vit_config_openai(v);
+      k += 13;
+      if (strncmp(s + k, ",act=gelu", 9) == 0) {
+        v->quick_gelu = 0;
+        k += 9;
+      }
+    } else if (strncmp(s + k, ",act=quickgelu", 14) == 0) {
+      v->quick_gelu = 1;
+      k += 14;
+    }
     HP_CALL(parse_norm(desc, s, &k, v->mean, v->std));
   } else if (strncmp(s, "resnet(", 7) == 0) {
     hp_resnet_config *r = &cfg->resnet;
@@ -85,7 +111,15 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
   }
   s += k;
   int k3 = 0;
-  if (sscanf(s, "E=%d,logit_scale=%15[a-z])%n", &cfg->embed_dim, ls, &k3) != 2 || k3 == 0 || s[k3] != '\0')
+  if (sscanf(s, "E=%d%n", &cfg->embed_dim, &k3) != 1 || k3 == 0)
+    HP_ERROR(HP_ERR_INPUT, "model description '%s': bad E=...,logit_scale=...) ending", desc);
+  s += k3;
+  if (strncmp(s, ",proj_bias=0", 12) == 0) {
+    cfg->no_proj_bias = 1;
+    s += 12;
+  }
+  k3 = 0;
+  if (sscanf(s, ",logit_scale=%15[a-z])%n", ls, &k3) != 1 || k3 == 0 || s[k3] != '\0')
     HP_ERROR(HP_ERR_INPUT, "model description '%s': bad E=...,logit_scale=...) ending", desc);
   if (strcmp(ls, "learned") == 0)
     cfg->learn_temperature = 1;

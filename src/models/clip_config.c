@@ -47,6 +47,12 @@ int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vo
   m->text.ffn = (int)hp_cfg_int(cfg, "model.text_ffn");
   m->text.dropout = (float)hp_cfg_float(cfg, "model.text_dropout");
   m->text.pooling = strcmp(hp_cfg_str(cfg, "model.text_pooling"), "cls") == 0 ? HP_BERT_POOL_CLS : HP_BERT_POOL_MEAN;
+  int clip_text = strcmp(hp_cfg_str(cfg, "model.text"), "clip") == 0;
+  /* QuickGELU follows the text tower unless given: OpenAI CLIP's towers both use it */
+  int quick = hp_cfg_is_set(cfg, "model.quick_gelu") ? hp_cfg_bool(cfg, "model.quick_gelu") : clip_text;
+  if (clip_text) hp_bert_config_clip(&m->text);
+  m->text.quick_gelu = quick;
+  m->no_proj_bias = !hp_cfg_bool(cfg, "model.proj_bias");
   if (strcmp(hp_cfg_str(cfg, "model.image"), "vit") == 0) {
     m->image_kind = HP_CLIP_IMAGE_VIT;
     hp_vit_config_default(&m->vit);
@@ -57,6 +63,8 @@ int hp_clip_config_from_cfg(const hp_config *cfg, int64_t image_size, int64_t vo
     m->vit.width = (int)hp_cfg_int(cfg, "model.image_width");
     m->vit.mlp = (int)hp_cfg_int(cfg, "model.image_mlp");
     m->vit.dropout = (float)hp_cfg_float(cfg, "model.image_dropout");
+    if (strcmp(hp_cfg_str(cfg, "model.image_style"), "openai") == 0) hp_vit_config_openai(&m->vit);
+    m->vit.quick_gelu = quick;
     if (image_size % m->vit.patch)
       HP_ERROR(HP_ERR_CONFIG, "%s: model.image_patch = %d does not divide the dataset's image size %lld",
                hp_config_path(cfg), m->vit.patch, (long long)image_size);

@@ -6,7 +6,8 @@
  *
  * Parameters "<prefix>.weight" [E,Din] (flags DECAY | L2: the optimiser adds the Keras
  * kernel_regularizer=l2(lambda) gradient, see nn/optim.h; the bias is not penalised, as in
- * Keras) and "<prefix>.bias" [E]; prefix "text_projection" or "visual_projection".
+ * Keras) and "<prefix>.bias" [E] (none when built without a bias: OpenAI CLIP's projections,
+ * y = x . W^T); prefix "text_projection" or "visual_projection".
  */
 #ifndef HP_MODELS_HEAD_H
 #define HP_MODELS_HEAD_H
@@ -17,7 +18,8 @@
 
 typedef struct {
   int in, out;        /* Din, E */
-  size_t w, b;        /* offsets */
+  size_t w, b;        /* offsets (b only with bias) */
+  int bias;
   int first_tensor;
   int Bmax, B;
   float *act;         /* one allocation */
@@ -26,7 +28,7 @@ typedef struct {
 } hp_head;
 
 /* prefix: "text_projection" / "visual_projection"; E = 768 in the study */
-int hp_head_build(hp_head *h, const char *prefix, int in, int out, hp_params *p);
+int hp_head_build(hp_head *h, const char *prefix, int in, int out, int bias, hp_params *p);
 /* weight normal(0, 0.02), bias 0 */
 void hp_head_init(const hp_head *h, hp_params *p, uint64_t seed);
 int hp_head_alloc_acts(hp_head *h, int B, size_t *bytes);

@@ -85,6 +85,12 @@ void hp_tblock_infer_carve(hp_tblock_acts *a, hp_tblock_scratch *s, float *buf, 
   s->t1 = one;
 }
 
+/* the MLP activation: GELU (erf; BERT, timm) or QuickGELU (OpenAI CLIP) */
+static void act_forward(const hp_tblock_cfg *c, float *out, const float *inp, size_t n) {
+  if (c->quick_gelu) hp_quickgelu_forward(out, inp, n);
+  else hp_gelu_forward(out, inp, n);
+}
+
 /* res = res_in + dropout(res) in place on res (res holds the branch output on entry) */
 static void drop_add(float *res, const float *skip, size_t n, const hp_drop *d, uint64_t index0) {
   if (d && d->p > 0.0f) hp_dropout_forward(res, res, n, d->p, d->seed, d->step, index0);
@@ -118,7 +124,7 @@ void hp_tblock_forward(const hp_tblock_cfg *c, const hp_tblock_params *o, const 
     min = a->n1;
   }
   hp_linear_forward(a->u, min, w + o->fc1_w, w + o->fc1_b, N, D, F);           /* [N,F] */
-  hp_gelu_forward(s->g, a->u, (size_t)N * F);
+  act_forward(c, s->g, a->u, (size_t)N * F);
   hp_linear_forward(a->r2, s->g, w + o->fc2_w, w + o->fc2_b, N, F, D);         /* [N,D] */
   drop_add(a->r2, c->pre_ln ? a->r1 : a->n1, ND, drop, i1);
   if (!c->pre_ln)
@@ -142,10 +148,11 @@ static void mlp_back(const hp_tblock_cfg *c, const hp_tblock_params *o, const fl
   int D = c->D, F = c->F;
   size_t NF = (size_t)N * F;
   hp_tb_zero(s->dF, NF);
-  hp_gelu_forward(s->g, a->u, NF); /* recompute gelu(u) */
+  act_forward(c, s->g, a->u, NF); /* recompute act(u) */
   hp_linear_backward(s->dF, grad + o->fc2_w, grad + o->fc2_b, dm, s->g, w + o->fc2_w, N, F, D);
   hp_tb_zero(s->g, NF); /* g becomes du */
-  hp_gelu_backward(s->g, s->dF, a->u, NF);
+  if (c->quick_gelu) hp_quickgelu_backward(s->g, s->dF, a->u, NF);
+  else hp_gelu_backward(s->g, s->dF, a->u, NF);
   hp_linear_backward(dmin, grad + o->fc1_w, grad + o->fc1_b, s->g, min, w + o->fc1_w, N, D, F);
 }
 
@@ -203,13 +210,14 @@ void hp_tblock_backward(const hp_tblock_cfg *c, const hp_tblock_params *o, const
   }
 }
 
-/* by name: *LayerNorm.weight / *norm*.weight -> 1, *.bias -> 0, else normal(0, std) */
+/* by name: *LayerNorm.weight / *norm*.weight / *.ln_*.weight -> 1, *bias (OpenAI's in_proj_bias
+ * too) -> 0, else normal(0, std) */
 void hp_tb_init_by_name(hp_params *p, int first, int last, float std, uint64_t seed) {
   for (int k = first; k < last; k++) {
     const hp_tensor_info *t = &p->t[k];
     size_t len = strlen(t->name);
-    int is_bias = len >= 5 && strcmp(t->name + len - 5, ".bias") == 0;
-    int is_norm = (strstr(t->name, "LayerNorm.") || strstr(t->name, "norm")) && !is_bias;
+    int is_bias = len >= 4 && strcmp(t->name + len - 4, "bias") == 0;
+    int is_norm = (strstr(t->name, "LayerNorm.") || strstr(t->name, "norm") || strstr(t->name, ".ln_")) && !is_bias;
     if (is_bias) hp_params_fill_const(p, t->offset, t->numel, 0.0f);
     else if (is_norm) hp_params_fill_const(p, t->offset, t->numel, 1.0f);
     else hp_params_fill_normal(p, t->offset, t->numel, std, seed, k);

@@ -1,5 +1,6 @@
 /* transformer_block.h — one transformer encoder block, shared by the BERT text tower
- * (post-LN, Hugging Face BertLayer) and the ViT image tower (pre-LN, timm Block).
+ * (post-LN, Hugging Face BertLayer), the ViT image tower (pre-LN, timm Block) and OpenAI CLIP's
+ * towers (pre-LN ResidualAttentionBlock: the same maths, QuickGELU or GELU, causal in the text).
  *
  *   pre-LN  (ViT):  n1 = LN1(x); a = MHSA(n1); r1 = x + drop(proj(a));
  *                   n2 = LN2(r1); u = fc1(n2); r2 = r1 + drop(fc2(gelu(u)));      out = r2
@@ -48,6 +49,7 @@ typedef struct {
   int D, H, F;  /* width, heads (D % H == 0), MLP width */
   int pre_ln;   /* 1 = ViT, 0 = BERT */
   float ln_eps; /* BERT 1e-12, timm ViT 1e-6 */
+  int quick_gelu; /* MLP activation: 1 = QuickGELU x*sigmoid(1.702x) (OpenAI CLIP), 0 = GELU (erf) */
   int causal;   /* 1 = causal self-attention (key j > query i masked; the caption decoder),
                    0 = bidirectional (BERT, ViT) */
 } hp_tblock_cfg;
@@ -122,8 +124,8 @@ void hp_tblock_backward(const hp_tblock_cfg *c, const hp_tblock_params *o, const
 static inline uint64_t hp_drop_index0(const hp_drop *d, uint64_t site, int T, int D) {
   return (site << 44) + d->sample0 * (uint64_t)T * (uint64_t)D;
 }
-/* Seeded init of table entries [first,last) by name: "*.bias" -> 0; "*LayerNorm.weight",
- * "*norm*.weight" -> 1; everything else normal(0, std) keyed by the table index. */
+/* Seeded init of table entries [first,last) by name: "*bias" -> 0; "*LayerNorm.weight",
+ * "*norm*.weight", "*.ln_*.weight" -> 1; everything else normal(0, std) keyed by the table index. */
 void hp_tb_init_by_name(hp_params *p, int first, int last, float std, uint64_t seed);
 /* fill a [n] slice with zeros, OpenMP for large n */
 void hp_tb_zero(float *x, size_t n);

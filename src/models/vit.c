@@ -22,10 +22,18 @@ void hp_vit_config_default(hp_vit_config *c) {
   c->mlp = 0;
   c->dropout = 0.0f;
   c->ln_eps = 1e-6f;
+  c->openai = 0;
+  c->quick_gelu = 0;
   for (int i = 0; i < 3; i++) {
     c->mean[i] = 0.5f;
     c->std[i] = 0.5f;
   }
+}
+
+void hp_vit_config_openai(hp_vit_config *c) {
+  c->openai = 1;
+  c->ln_eps = 1e-5f;
+  c->quick_gelu = 1;
 }
 
 static int add(hp_params *p, const char *name, int ndim, const int *shape, int flags, size_t *off) {
@@ -59,34 +67,50 @@ int hp_vit_build(hp_vit *m, const hp_vit_config *cfg, hp_params *p) {
   m->Np = g * g;
   m->T = m->Np + 1;
   m->K = P * P * 3;
-  m->blk = (hp_tblock_cfg){.D = D, .H = c->heads, .F = F, .pre_ln = 1, .ln_eps = c->ln_eps};
+  m->blk = (hp_tblock_cfg){.D = D, .H = c->heads, .F = F, .pre_ln = 1, .ln_eps = c->ln_eps, .quick_gelu = c->quick_gelu};
   m->layer = calloc((size_t)L, sizeof *m->layer);
   if (!m->layer) HP_ERROR(HP_ERR_MEM, "ViT: layer table");
   m->first_tensor = p->n;
-  HP_CALL(add(p, "cls_token", 3, (int[]){1, 1, D}, 0, &m->cls));
-  HP_CALL(add(p, "pos_embed", 3, (int[]){1, m->T, D}, 0, &m->pos));
-  HP_CALL(add(p, "patch_embed.proj.weight", 4, (int[]){D, P, P, 3}, HP_PARAM_DECAY, &m->pe_w));
-  ADD1("patch_embed.proj.bias", D, 0, &m->pe_b);
+  if (c->openai) {
+    ADD1("class_embedding", D, 0, &m->cls);
+    ADD2("positional_embedding", m->T, D, 0, &m->pos);
+    HP_CALL(add(p, "conv1.weight", 4, (int[]){D, P, P, 3}, HP_PARAM_DECAY, &m->pe_w));
+    ADD1("ln_pre.weight", D, 0, &m->pre_w);
+    ADD1("ln_pre.bias", D, 0, &m->pre_b);
+  } else {
+    HP_CALL(add(p, "cls_token", 3, (int[]){1, 1, D}, 0, &m->cls));
+    HP_CALL(add(p, "pos_embed", 3, (int[]){1, m->T, D}, 0, &m->pos));
+    HP_CALL(add(p, "patch_embed.proj.weight", 4, (int[]){D, P, P, 3}, HP_PARAM_DECAY, &m->pe_w));
+    ADD1("patch_embed.proj.bias", D, 0, &m->pe_b);
+  }
   for (int l = 0; l < L; l++) {
     hp_tblock_params *o = &m->layer[l];
     char n[HP_PARAM_NAME_MAX];
-#define NM(s) (snprintf(n, sizeof n, "blocks.%d.%s", l, s), n)
-    ADD1(NM("norm1.weight"), D, 0, &o->ln1_w);
-    ADD1(NM("norm1.bias"), D, 0, &o->ln1_b);
-    ADD2(NM("attn.qkv.weight"), 3 * D, D, HP_PARAM_DECAY, &o->qkv_w);
-    ADD1(NM("attn.qkv.bias"), 3 * D, 0, &o->qkv_b);
-    ADD2(NM("attn.proj.weight"), D, D, HP_PARAM_DECAY, &o->proj_w);
-    ADD1(NM("attn.proj.bias"), D, 0, &o->proj_b);
-    ADD1(NM("norm2.weight"), D, 0, &o->ln2_w);
-    ADD1(NM("norm2.bias"), D, 0, &o->ln2_b);
-    ADD2(NM("mlp.fc1.weight"), F, D, HP_PARAM_DECAY, &o->fc1_w);
-    ADD1(NM("mlp.fc1.bias"), F, 0, &o->fc1_b);
-    ADD2(NM("mlp.fc2.weight"), D, F, HP_PARAM_DECAY, &o->fc2_w);
-    ADD1(NM("mlp.fc2.bias"), D, 0, &o->fc2_b);
+    /* the block's twelve tensors in timm's or OpenAI's names */
+    static const char *const timm[12] = {"norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias",
+                                         "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
+                                         "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"};
+    static const char *const openai[12] = {"ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias",
+                                           "attn.out_proj.weight", "attn.out_proj.bias", "ln_2.weight", "ln_2.bias",
+                                           "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"};
+    const char *const *nm = c->openai ? openai : timm;
+#define NM(k) (snprintf(n, sizeof n, c->openai ? "transformer.resblocks.%d.%s" : "blocks.%d.%s", l, nm[k]), n)
+    ADD1(NM(0), D, 0, &o->ln1_w);
+    ADD1(NM(1), D, 0, &o->ln1_b);
+    ADD2(NM(2), 3 * D, D, HP_PARAM_DECAY, &o->qkv_w);
+    ADD1(NM(3), 3 * D, 0, &o->qkv_b);
+    ADD2(NM(4), D, D, HP_PARAM_DECAY, &o->proj_w);
+    ADD1(NM(5), D, 0, &o->proj_b);
+    ADD1(NM(6), D, 0, &o->ln2_w);
+    ADD1(NM(7), D, 0, &o->ln2_b);
+    ADD2(NM(8), F, D, HP_PARAM_DECAY, &o->fc1_w);
+    ADD1(NM(9), F, 0, &o->fc1_b);
+    ADD2(NM(10), D, F, HP_PARAM_DECAY, &o->fc2_w);
+    ADD1(NM(11), D, 0, &o->fc2_b);
 #undef NM
   }
-  ADD1("norm.weight", D, 0, &m->norm_w);
-  ADD1("norm.bias", D, 0, &m->norm_b);
+  ADD1(c->openai ? "ln_post.weight" : "norm.weight", D, 0, &m->norm_w);
+  ADD1(c->openai ? "ln_post.bias" : "norm.bias", D, 0, &m->norm_b);
   m->last_tensor = p->n;
   return HP_OK;
 }
@@ -94,15 +118,17 @@ int hp_vit_build(hp_vit *m, const hp_vit_config *cfg, hp_params *p) {
 void hp_vit_init(const hp_vit *m, hp_params *p, uint64_t seed) {
   hp_tb_init_by_name(p, m->first_tensor, m->last_tensor, 0.02f, seed);
   int D = m->cfg.width;
-  /* the first tensors are cls_token, pos_embed, patch weight, patch bias */
+  /* the first tensors are cls_token, pos_embed, patch weight, [patch bias] */
   hp_params_fill_normal(p, m->cls, (size_t)D, 1e-6f, seed, m->first_tensor);
   float bound = 1.0f / sqrtf((float)m->K);
   hp_params_fill_uniform(p, m->pe_w, (size_t)D * m->K, bound, seed, m->first_tensor + 2);
-  hp_params_fill_uniform(p, m->pe_b, (size_t)D, bound, seed, m->first_tensor + 3);
+  if (!m->cfg.openai) hp_params_fill_uniform(p, m->pe_b, (size_t)D, bound, seed, m->first_tensor + 3);
 }
 
 static void recarve(hp_vit *m, int B) {
-  float *q = m->x0 + (size_t)m->Bmax * m->T * m->cfg.width;
+  size_t Nmax = (size_t)m->Bmax * m->T;
+  float *q = m->x0 + Nmax * m->cfg.width;
+  if (m->cfg.openai) q += (m->infer ? 0 : Nmax * m->cfg.width) + 2 * Nmax;
   if (m->infer) {
     hp_tblock_infer_carve(&m->la[0], &m->scr, q, m->x0, &m->blk, B, m->T);
     return;
@@ -115,6 +141,7 @@ static void recarve(hp_vit *m, int B) {
 static size_t vit_act_floats(const hp_vit *m, int B, int infer) {
   size_t D = (size_t)m->cfg.width, N = (size_t)B * m->T;
   size_t fixed = (size_t)B * m->Np * m->K + N * D + (size_t)B * (2 * D + 2);
+  if (m->cfg.openai) fixed += (infer ? 0 : N * D) + 2 * N; /* ln_pre output and statistics */
   if (infer) return fixed + hp_tblock_infer_floats(&m->blk, B, m->T);
   return fixed + (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
          hp_tblock_scratch_floats(&m->blk, B, m->T) + N * D;
@@ -129,7 +156,7 @@ static size_t acts_bytes(const hp_vit_config *cfg, int B, int infer) {
   m.Np = g * g;
   m.T = m.Np + 1;
   m.K = cfg->patch * cfg->patch * 3;
-  m.blk = (hp_tblock_cfg){.D = cfg->width, .H = cfg->heads, .F = m.cfg.mlp, .pre_ln = 1};
+  m.blk = (hp_tblock_cfg){.D = cfg->width, .H = cfg->heads, .F = m.cfg.mlp, .pre_ln = 1, .quick_gelu = cfg->quick_gelu};
   return vit_act_floats(&m, B, infer) * sizeof(float);
 }
 
@@ -154,6 +181,15 @@ static int alloc_acts(hp_vit *m, int B, int infer, size_t *bytes) {
   float *q = m->act;
   m->patches = q; q += (size_t)B * m->Np * m->K;
   m->x0 = q; q += N * D;
+  m->xin = m->x0;
+  if (m->cfg.openai) {
+    if (!infer) {
+      m->xin = q;
+      q += N * D;
+    }
+    m->pre_mean = q; q += N;
+    m->pre_rstd = q; q += N;
+  }
   recarve(m, B);
   q += infer ? hp_tblock_infer_floats(&m->blk, B, m->T)
              : (size_t)m->cfg.layers * hp_tblock_acts_floats(&m->blk, B, m->T) +
@@ -212,19 +248,21 @@ int hp_vit_forward(hp_vit *m, const hp_params *p, const float *img_f32, const ui
   }
   /* patch embedding, one GEMM: pe [B*Np, D] (scratch t1, free until the blocks run) */
   float *pe = m->scr.t1;
-  hp_linear_forward(pe, m->patches, w + m->pe_w, w + m->pe_b, B * Np, K, D);
+  hp_linear_forward(pe, m->patches, w + m->pe_w, c->openai ? NULL : w + m->pe_b, B * Np, K, D);
   const float *cls = w + m->cls, *pos = w + m->pos;
   HP_OMP("omp parallel for if(ND > HP_OMP_MIN_ELEMS)")
   for (int r = 0; r < B * T; r++) {
     int b = r / T, t = r % T;
     float *x = m->x0 + (size_t)r * D;
-    const float *src = t ? pe + ((size_t)b * Np + t - 1) * D : cls;
+    const float *src = t ? pe + ((size_t)b * Np + t - 1) * D : cls; /* [1,1,D] or OpenAI's [D] */
     const float *pr = pos + (size_t)t * D;
     for (int d = 0; d < D; d++) x[d] = src[d] + pr[d];
   }
   if (dr->p > 0.0f)
     hp_dropout_forward(m->x0, m->x0, ND, dr->p, dr->seed, dr->step, hp_drop_index0(dr, VIT_SITE, T, D));
-  const float *x = m->x0;
+  if (c->openai) /* in place on x0 when infer (row by row: each row's statistics come first) */
+    hp_layernorm_forward(m->xin, m->pre_mean, m->pre_rstd, m->x0, w + m->pre_w, w + m->pre_b, B * T, D, c->ln_eps);
+  const float *x = m->xin;
   for (int l = 0; l < c->layers; l++) {
     hp_tblock_acts *la = &m->la[m->infer ? 0 : l];
     hp_tblock_forward(&m->blk, &m->layer[l], w, la, &m->scr, x, NULL, B, T, dr, VIT_SITE + 1 + 2 * (uint64_t)l);
@@ -252,10 +290,17 @@ void hp_vit_backward(hp_vit *m, const hp_params *p, float *grad, const float *dp
                         m->cls_mean, m->cls_rstd, B, D);
   for (int b = 0; b < B; b++) memcpy(dx + (size_t)b * T * D, dcls + (size_t)b * D, (size_t)D * sizeof(float));
   for (int l = c->layers - 1; l >= 0; l--) {
-    const float *x = l ? hp_tblock_out(&m->blk, &m->la[l - 1]) : m->x0;
+    const float *x = l ? hp_tblock_out(&m->blk, &m->la[l - 1]) : m->xin;
     hp_tblock_backward(&m->blk, &m->layer[l], w, grad, &m->la[l], &m->scr, x, dx, B, T, dr,
                        VIT_SITE + 1 + 2 * (uint64_t)l);
     hp_grad_hook_call(&m->hook, hp_tblock_params_lo(&m->layer[l]));
+  }
+  if (c->openai) { /* ln_pre: d xin -> d x0, back into dx */
+    float *dpre = m->scr.t2;
+    hp_tb_zero(dpre, ND);
+    hp_layernorm_backward(dpre, grad + m->pre_w, grad + m->pre_b, dx, m->x0, w + m->pre_w, m->pre_mean, m->pre_rstd,
+                          B * T, D);
+    memcpy(dx, dpre, ND * sizeof(float));
   }
   const float *d0 = dx;
   if (dr->p > 0.0f) {
@@ -279,5 +324,6 @@ void hp_vit_backward(hp_vit *m, const hp_params *p, float *grad, const float *dp
     int b = r / Np, t = r % Np + 1;
     memcpy(dpe + (size_t)r * D, d0 + ((size_t)b * T + t) * D, (size_t)D * sizeof(float));
   }
-  hp_linear_backward(NULL, grad + m->pe_w, grad + m->pe_b, dpe, m->patches, w + m->pe_w, B * Np, m->K, D);
+  hp_linear_backward(NULL, grad + m->pe_w, c->openai ? NULL : grad + m->pe_b, dpe, m->patches, w + m->pe_w, B * Np,
+                     m->K, D);
 }

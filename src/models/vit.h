@@ -44,18 +44,24 @@ typedef struct {
   int width;      /* D */
   int mlp;        /* F; 0 -> 4D */
   float dropout;  /* p, training only */
-  float ln_eps;   /* 1e-6 */
+  float ln_eps;   /* 1e-6 (timm), 1e-5 (OpenAI) */
+  int openai;     /* OpenAI CLIP's VisionTransformer (ln_pre, no patch bias, OpenAI names) */
+  int quick_gelu; /* MLP activation QuickGELU instead of GELU (erf) */
   float mean[3], std[3]; /* uint8 input normalisation */
 } hp_vit_config;
 
 /* ViT-B/16 at 128x128: S=128, P=16, L=12, H=12, D=768, F=3072, p=0, eps 1e-6, mean=std=0.5 */
 void hp_vit_config_default(hp_vit_config *c);
+/* The same sizes in OpenAI CLIP's convention: openai, LN eps 1e-5, QuickGELU (the mean/std stay
+ * as they are: OpenAI's are given with model.image_mean/std or by the converter). */
+void hp_vit_config_openai(hp_vit_config *c);
 
 typedef struct {
   hp_vit_config cfg;
   hp_tblock_cfg blk;
   int Np, T, K;                /* patches per image, tokens, P*P*3 */
-  size_t cls, pos, pe_w, pe_b, norm_w, norm_b;
+  size_t cls, pos, pe_w, pe_b, norm_w, norm_b; /* pe_b: timm only */
+  size_t pre_w, pre_b;         /* OpenAI's ln_pre */
   int first_tensor, last_tensor;
   hp_tblock_params *layer;     /* [L] */
   int Bmax, infer;             /* infer: hp_vit_alloc_infer's views (forward only) */
@@ -63,6 +69,8 @@ typedef struct {
   size_t act_floats;
   float *patches;              /* [B*Np, K] */
   float *x0;                   /* [B,T,D] */
+  float *xin, *pre_mean, *pre_rstd; /* [B,T,D] block-0 input (OpenAI: ln_pre(x0); x0 itself when
+                                       infer or timm), [B*T], [B*T] */
   hp_tblock_acts *la;          /* [L] ([1] shared by every block when infer) */
   hp_tblock_scratch scr;
   float *clsin, *cls_mean, *cls_rstd; /* [B,D], [B], [B] final-LN input rows */

@@ -80,6 +80,22 @@ void hp_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n
   }
 }
 
+/* sigma(1.702 x); expf overflows to inf for x << 0, giving sigma = 0 as it should */
+static inline float quick_sigma(float x) { return 1.0f / (1.0f + expf(-1.702f * x)); }
+
+void hp_quickgelu_forward(float *out, const float *inp, size_t n) {
+  HP_OMP("omp parallel for if(n > HP_OMP_MIN_ELEMS)")
+  for (size_t i = 0; i < n; i++) out[i] = inp[i] * quick_sigma(inp[i]);
+}
+
+void hp_quickgelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+  HP_OMP("omp parallel for if(n > HP_OMP_MIN_ELEMS)")
+  for (size_t i = 0; i < n; i++) {
+    float s = quick_sigma(inp[i]);
+    dinp[i] += dout[i] * (s + 1.702f * inp[i] * s * (1.0f - s));
+  }
+}
+
 void hp_relu_forward(float *out, const float *inp, size_t n) {
   HP_OMP("omp parallel for if(n > HP_OMP_MIN_ELEMS)")
   for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;

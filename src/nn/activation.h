@@ -12,6 +12,11 @@ void hp_gelu_forward(float *out, const float *inp, size_t n);
 /* dout [n] -> dinp [n] += dout * (Phi(x) + x phi(x)); needs the forward's inp. */
 void hp_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 
+/* QuickGELU (OpenAI CLIP's MLP activation): x * sigmoid(1.702 x). inp [n] -> out [n] */
+void hp_quickgelu_forward(float *out, const float *inp, size_t n);
+/* dout [n] -> dinp [n] += dout * (s + 1.702 x s (1 - s)), s = sigmoid(1.702 x) */
+void hp_quickgelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
 /* ReLU: inp [n] -> out [n] = max(x, 0). */
 void hp_relu_forward(float *out, const float *inp, size_t n);
 /* dout [n] -> dinp [n] += dout * (x > 0). Pass the forward's inp OR its out (the sign test

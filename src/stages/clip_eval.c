@@ -22,9 +22,6 @@ static int read_tokenizer(MPI_Comm comm, const char *path, hp_tokenizer **out) {
   char what[4200];
   snprintf(what, sizeof what, "%s: /vocab", path);
   int err = hp_tokenizer_spec_parse(spec_text, path, &spec);
-  if (!err && spec.kind == HP_TOKENIZER_BPE) /* its padding id 0 is the token "!": the BERT tower would mask it */
-    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: tokenizer \"bpe\" (CLIP's) is for CLIP's causal text transformer, which "
-                       "hpclip does not have yet; this checkpoint's text tower is BERT", path);
   if (!err) err = hp_tokenizer_create(&spec, (const char *const *)entries, n, what, out);
   free(spec_text);
   hp_strings_free(entries, n);
@@ -43,6 +40,11 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   hp_clip_config mc;
   int err = hp_clip_config_from_cfg(cfg, image_size, hp_tokenizer_vocab_size(e->tok), e->T, &mc);
   mc.text.pad_id = hp_tokenizer_pad_id(e->tok);
+  if (!err && hp_tokenizer_get_spec(e->tok)->kind == HP_TOKENIZER_BPE && mc.text.arch != HP_TEXT_CLIP)
+    /* its padding id 0 is the token "!": the BERT tower would mask it */
+    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: tokenizer \"bpe\" (CLIP's) is for CLIP's causal text transformer "
+                       "(model.text = \"clip\"), not for the BERT tower (model.text = \"%s\")", ckpt,
+                       hp_cfg_str(cfg, "model.text"));
   if (!err) err = hp_clip_build_infer(&e->m, &mc); /* no gradients, inference activations */
   HP_CALL(hp_agree(comm, err));
   hp_ckpt_info info;

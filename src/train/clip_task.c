@@ -420,9 +420,9 @@ static int open_tokenizer(hp_clip_task *t) {
   if (!file[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"%s\" needs model.tokenizer_file (%s)", hp_config_path(cfg), kind,
              s.kind == HP_TOKENIZER_BPE ? "CLIP's merges file, bpe_simple_vocab_16e6.txt.gz" : "BERT's vocab.txt");
-  if (s.kind == HP_TOKENIZER_BPE)
+  if (s.kind == HP_TOKENIZER_BPE && strcmp(hp_cfg_str(cfg, "model.text"), "clip") != 0)
     HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"bpe\" is CLIP's, for CLIP's causal text transformer pooled at "
-             "the end token, which hpclip does not have yet; with the BERT text tower use \"wordpiece\" or \"word\"",
+             "the end token (model.text = \"clip\"); with the BERT text tower use \"wordpiece\" or \"word\"",
              hp_config_path(cfg));
   return hp_tokenizer_from_file(&s, file, &t->tok);
 }

@@ -10,7 +10,7 @@ static void test_head_fixture(void **state) {
   hp_params p;
   hp_head h;
   hp_params_init(&p);
-  assert_int_equal(hp_head_build(&h, "visual_projection", Din, E, &p), 0);
+  assert_int_equal(hp_head_build(&h, "visual_projection", Din, E, 1, &p), 0);
   assert_int_equal(hp_params_alloc(&p), 0);
   const hp_tensor_info *tw = hp_params_find(&p, "visual_projection.weight");
   const hp_tensor_info *tb = hp_params_find(&p, "visual_projection.bias");
@@ -58,7 +58,7 @@ static void test_head_fd(void **state) {
   hp_params p;
   hp_head h;
   hp_params_init(&p);
-  assert_int_equal(hp_head_build(&h, "text_projection", Din, E, &p), 0);
+  assert_int_equal(hp_head_build(&h, "text_projection", Din, E, 1, &p), 0);
   assert_int_equal(hp_params_alloc(&p), 0);
   fill_uniform(p.data + h.w, (size_t)E * Din, 1, -1, 1);
   fill_uniform(p.data + h.b, (size_t)E, 2, -1, 1);

@@ -26,6 +26,28 @@ static void test_activation_fixture(void **state) {
   fix_free(fx);
 }
 
+/* QuickGELU against its closed form in double (OpenAI CLIP: x * torch.sigmoid(1.702 * x)),
+ * including the tails where expf over/underflows, and in place */
+static void test_quickgelu(void **state) {
+  (void)state;
+  const float xs[] = {-100.0f, -60.0f, -8.0f, -1.0f, -0.25f, 0.0f, 0.25f, 1.0f, 3.0f, 60.0f, 100.0f};
+  size_t n = sizeof xs / sizeof *xs;
+  float *y = fbuf(n), *dx = fbuf(n), *dy = fbuf(n), *yi = fcopy(xs, n);
+  for (size_t i = 0; i < n; i++) dy[i] = 1.0f;
+  hp_quickgelu_forward(y, xs, n);
+  hp_quickgelu_backward(dx, dy, xs, n);
+  hp_quickgelu_forward(yi, yi, n);
+  for (size_t i = 0; i < n; i++) {
+    double x = xs[i], s = 1.0 / (1.0 + exp(-1.702 * x));
+    double want = x * s, dwant = s + 1.702 * x * s * (1.0 - s);
+    assert_true(isfinite(y[i]) && isfinite(dx[i]));
+    assert_true(fabs(y[i] - want) <= 1e-6 * (1.0 + fabs(want)));
+    assert_true(fabs(dx[i] - dwant) <= 1e-6 * (1.0 + fabs(dwant)));
+    assert_true(yi[i] == y[i]);
+  }
+  free(y); free(dx); free(dy); free(yi);
+}
+
 static void test_residual(void **state) {
   (void)state;
   size_t n = 37;
@@ -47,7 +69,7 @@ static void test_residual(void **state) {
 
 typedef struct {
   size_t n;
-  int relu;
+  int relu, quick;
   float *x, *y, *g;
 } act_ctx;
 
@@ -55,6 +77,8 @@ static double act_loss(void *p) {
   act_ctx *c = p;
   if (c->relu)
     hp_relu_forward(c->y, c->x, c->n);
+  else if (c->quick)
+    hp_quickgelu_forward(c->y, c->x, c->n);
   else
     hp_gelu_forward(c->y, c->x, c->n);
   return dot_d(c->y, c->g, c->n);
@@ -75,12 +99,18 @@ static void test_activation_fd(void **state) {
   c.relu = 1;
   hp_relu_backward(dx, c.g, c.x, c.n);
   fd_check("relu dinp", c.x, c.n, dx, act_loss, &c, HP_FD_H, HP_TOL_FD);
+  memset(dx, 0, c.n * sizeof(float));
+  c.relu = 0;
+  c.quick = 1;
+  hp_quickgelu_backward(dx, c.g, c.x, c.n);
+  fd_check("quickgelu dinp", c.x, c.n, dx, act_loss, &c, HP_FD_H, HP_TOL_FD);
   free(c.x); free(c.y); free(c.g); free(dx);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_activation_fixture),
+      cmocka_unit_test(test_quickgelu),
       cmocka_unit_test(test_residual),
       cmocka_unit_test(test_activation_fd),
   };
