@@ -66,24 +66,28 @@ class ConvertError(Exception):
 
 
 # ---- model descriptions ------------------------------------------------------------------------
-DESC_RE = re.compile(
-    r"^clip\(text=bert\(V=(\d+),T=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+),pool=(mean|cls)(?:,pad=(\d+))?(?:,P=(\d+))?\),"
-    r"image=(?:vit\(S=(\d+),P=(\d+),L=(\d+),H=(\d+),D=(\d+),F=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)"
-    r"|resnet\(S=(\d+),blocks=(\d+)-(\d+)-(\d+)-(\d+),width=(\d+)(,mean=[^,()]+,std=[^,()]+)?\)),"
-    r"E=(\d+),logit_scale=(learned|fixed)\)$")
+TEXT_RE = (r"(?:bert\(V=(?P<V>\d+),T=(?P<T>\d+),L=(?P<L>\d+),H=(?P<H>\d+),D=(?P<D>\d+),F=(?P<F>\d+),pool=(?P<pool>mean|cls)"
+           r"(?:,pad=(?P<pad>\d+))?(?P<bq>,act=quickgelu)?(?:,P=(?P<P>\d+))?\)"
+           r"|clip_text\(V=(?P<cV>\d+),T=(?P<cT>\d+),L=(?P<cL>\d+),H=(?P<cH>\d+),D=(?P<cD>\d+),F=(?P<cF>\d+)"
+           r"(?P<cg>,act=gelu)?(?:,P=(?P<cP>\d+))?\))")
+NORM_RE = r"(?P<{0}>,mean=[^,()]+,std=[^,()]+)?"
+IMAGE_RE = (r"(?:vit\(S=(?P<vS>\d+),P=(?P<vP>\d+),L=(?P<vL>\d+),H=(?P<vH>\d+),D=(?P<vD>\d+),F=(?P<vF>\d+)"
+            r"(?P<vstyle>,style=openai)?(?P<vact>,act=(?:gelu|quickgelu))?" + NORM_RE.format("vnorm") + r"\)"
+            r"|resnet\(S=(?P<rS>\d+),blocks=(?P<b1>\d+)-(?P<b2>\d+)-(?P<b3>\d+)-(?P<b4>\d+),width=(?P<rw>\d+)"
+            + NORM_RE.format("rnorm") + r"\))")
+DESC_RE = re.compile(r"^clip\(text=" + TEXT_RE + r",image=" + IMAGE_RE +
+                     r",E=(?P<E>\d+)(?P<nobias>,proj_bias=0)?,logit_scale=(?P<ls>learned|fixed)\)$")
+FORM = ("clip(text=bert(V=..,T=..,L=..,H=..,D=..,F=..,pool=mean|cls)|clip_text(V=..,T=..,L=..,H=..,D=..,F=..),"
+        "image=vit(S=..,P=..,L=..,H=..,D=..,F=..[,style=openai])|resnet(S=..,blocks=a-b-c-d,width=..),E=..,"
+        "logit_scale=learned|fixed)")
 
 
 def parse_desc(desc):
     """model description (src/models/clip.c format) -> dict"""
     m = DESC_RE.match(desc)
     if not m:
-        raise ConvertError("model description %r is not of the form clip(text=bert(V=..,T=..,L=..,H=..,D=..,"
-                           "F=..,pool=mean|cls),image=vit(S=..,P=..,L=..,H=..,D=..,F=..)|resnet(S=..,"
-                           "blocks=a-b-c-d,width=..),E=..,logit_scale=learned|fixed)" % desc)
-    g = m.groups()
-    pad = int(g[7]) if g[7] is not None else 0
-    positions = int(g[8]) if g[8] is not None else None
-    g = g[:7] + g[9:]
+        raise ConvertError("model description %r is not of the form %s" % (desc, FORM))
+    g = m.groupdict()
     i = lambda k: int(g[k])
 
     def norm(part):  # ",mean=a:b:c,std=d:e:f" -> (mean, std), or None for the tower's default
@@ -94,17 +98,44 @@ def parse_desc(desc):
             raise ConvertError("model description: bad normalisation %r" % part)
         v = [float(x) for x in mm.groups()]
         return v[:3], v[3:]
-    c = {"text": dict(V=i(0), T=i(1), L=i(2), H=i(3), D=i(4), F=i(5), pool=g[6], pad=pad,
-                      P=positions if positions is not None else i(1)),
-         "E": i(21), "logit_scale": g[22]}
-    if g[7] is not None:
-        c["image"] = dict(kind="vit", S=i(7), P=i(8), L=i(9), H=i(10), D=i(11), F=i(12), norm=norm(g[13]))
+    if g["V"] is not None:
+        text = dict(kind="bert", V=i("V"), T=i("T"), L=i("L"), H=i("H"), D=i("D"), F=i("F"), pool=g["pool"],
+                    pad=int(g["pad"] or 0), P=int(g["P"] or g["T"]), quick=g["bq"] is not None)
+    else:
+        text = dict(kind="clip_text", V=i("cV"), T=i("cT"), L=i("cL"), H=i("cH"), D=i("cD"), F=i("cF"), pool="eot",
+                    pad=0, P=int(g["cP"] or g["cT"]), quick=g["cg"] is None)
+    c = {"text": text, "E": i("E"), "logit_scale": g["ls"], "proj_bias": g["nobias"] is None}
+    if g["vS"] is not None:
+        openai = g["vstyle"] is not None
+        act = (g["vact"] or "")[len(",act="):]
+        if act == ("quickgelu" if openai else "gelu"):
+            raise ConvertError("model description %r: act=%s is the default of this ViT style and is not written" % (desc, act))
+        c["image"] = dict(kind="vit", S=i("vS"), P=i("vP"), L=i("vL"), H=i("vH"), D=i("vD"), F=i("vF"),
+                          norm=norm(g["vnorm"]), openai=openai, quick=(act != "gelu") if openai else act == "quickgelu")
         if c["image"]["S"] % c["image"]["P"]:
             raise ConvertError("model description: image size %d is not a multiple of patch %d"
                                % (c["image"]["S"], c["image"]["P"]))
     else:
-        c["image"] = dict(kind="resnet", S=i(14), blocks=[i(15), i(16), i(17), i(18)], width=i(19), norm=norm(g[20]))
+        c["image"] = dict(kind="resnet", S=i("rS"), blocks=[i("b1"), i("b2"), i("b3"), i("b4")], width=i("rw"),
+                          norm=norm(g["rnorm"]))
     return c
+
+
+OPENAI_BLOCK = [("ln_1.weight", "D"), ("ln_1.bias", "D"), ("attn.in_proj_weight", "3D,D"), ("attn.in_proj_bias", "3D"),
+                ("attn.out_proj.weight", "D,D"), ("attn.out_proj.bias", "D"), ("ln_2.weight", "D"), ("ln_2.bias", "D"),
+                ("mlp.c_fc.weight", "F,D"), ("mlp.c_fc.bias", "F"), ("mlp.c_proj.weight", "D,F"), ("mlp.c_proj.bias", "D")]
+
+
+def openai_blocks(prefix, L, D, F):
+    dims = {"D": D, "3D": 3 * D, "F": F}
+    return [("%stransformer.resblocks.%d.%s" % (prefix, l, n), tuple(dims[d] for d in shp.split(",")))
+            for l in range(L) for n, shp in OPENAI_BLOCK]
+
+
+def clip_text_table(t):
+    V, P, L, D, F = t["V"], t["P"], t["L"], t["D"], t["F"]
+    return ([("text.token_embedding.weight", (V, D)), ("text.positional_embedding", (P, D))] +
+            openai_blocks("text.", L, D, F) + [("text.ln_final.weight", (D,)), ("text.ln_final.bias", (D,))])
 
 
 def bert_table(t):
@@ -128,6 +159,10 @@ def bert_table(t):
 def vit_table(v):
     S, P, L, D, F = v["S"], v["P"], v["L"], v["D"], v["F"]
     T = (S // P) ** 2 + 1
+    if v.get("openai"):
+        return ([("visual.class_embedding", (D,)), ("visual.positional_embedding", (T, D)),
+                 ("visual.conv1.weight", (D, P, P, 3)), ("visual.ln_pre.weight", (D,)), ("visual.ln_pre.bias", (D,))] +
+                openai_blocks("visual.", L, D, F) + [("visual.ln_post.weight", (D,)), ("visual.ln_post.bias", (D,))]), D
     rows = [("visual.cls_token", (1, 1, D)), ("visual.pos_embed", (1, T, D)),
             ("visual.patch_embed.proj.weight", (D, P, P, 3)), ("visual.patch_embed.proj.bias", (D,))]
     for l in range(L):
@@ -166,15 +201,15 @@ def resnet_table(r):
 
 def name_table(cfg):
     """[(name, hpclip shape)] in hpclip's registration order"""
-    rows = bert_table(cfg["text"])
+    rows = bert_table(cfg["text"]) if cfg["text"]["kind"] == "bert" else clip_text_table(cfg["text"])
     if cfg["image"]["kind"] == "vit":
         irows, dimg = vit_table(cfg["image"])
     else:
         irows, dimg = resnet_table(cfg["image"])
-    E, D = cfg["E"], cfg["text"]["D"]
-    return rows + irows + [("text_projection.weight", (E, D)), ("text_projection.bias", (E,)),
-                           ("visual_projection.weight", (E, dimg)), ("visual_projection.bias", (E,)),
-                           ("logit_scale", (1,))]
+    E, D, b = cfg["E"], cfg["text"]["D"], cfg["proj_bias"]
+    return rows + irows + [("text_projection.weight", (E, D))] + ([("text_projection.bias", (E,))] if b else []) + \
+        [("visual_projection.weight", (E, dimg))] + ([("visual_projection.bias", (E,))] if b else []) + \
+        [("logit_scale", (1,))]
 
 
 def derive_desc(sd, heads, pool, logit_scale, image_size, norm, context=0):
@@ -347,20 +382,28 @@ def load_state_dict(path):
     return obj
 
 
-def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
+def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None, openai=None):
     import h5py
     import numpy as np
-    if tokenizer == "bpe":
-        raise ConvertError("--tokenizer bpe is CLIP's, for CLIP's causal text transformer, which hpclip does not have "
-                           "yet (its padding id 0 is the token \"!\", which the BERT tower would mask)")
+    if tokenizer == "bpe" and desc and desc != "auto" and not desc.startswith("clip(text=clip_text("):
+        raise ConvertError("--tokenizer bpe is CLIP's, for CLIP's causal text transformer (text=clip_text(...)), not "
+                           "the BERT tower (its padding id 0 is the token \"!\", which BERT would mask)")
     spec, entries, V, pad = read_tokenizer(tokenizer, tokenizer_file, cased)
     sd = load_state_dict(src)
-    if desc == "auto":
+    skipped = {}
+    if openai is not None:
+        sd = from_openai_names(sd, src, skipped)
+        desc = derive_openai_desc(sd, **openai)
+        print("ckpt_convert: model description derived from the tensors: %s" % desc, file=sys.stderr)
+    elif desc == "auto":
         desc = derive_desc(sd, **auto)
         if pad:  # the tokenizer's padding id comes right after the pooling
             desc = desc.replace(",pool=%s" % auto["pool"], ",pool=%s,pad=%d" % (auto["pool"], pad), 1)
         print("ckpt_convert: model description derived from the tensors: %s" % desc, file=sys.stderr)
     cfg = parse_desc(desc)
+    if tokenizer == "bpe" and cfg["text"]["kind"] != "clip_text":
+        raise ConvertError("--tokenizer bpe is CLIP's, for CLIP's causal text transformer (text=clip_text(...)), not "
+                           "the BERT tower (its padding id 0 is the token \"!\", which BERT would mask)")
     if V != cfg["text"]["V"]:
         raise ConvertError("the model description has V=%d, the %s tokenizer of %s has %d ids: they must be equal"
                            % (cfg["text"]["V"], tokenizer, tokenizer_file, V))
@@ -368,7 +411,7 @@ def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
         raise ConvertError("the tokenizer pads with id %d ([PAD] of %s): the model description must say pad=%d "
                            "(bert(...,pool=...,pad=%d))" % (pad, tokenizer_file, pad, pad))
     table = name_table(cfg)
-    kept, skipped = {}, {}
+    kept = {}
     for k, v in sd.items():
         label = next((lb for p, lb in SKIP_PATTERNS if p.search(k)), None)
         if label:
@@ -413,8 +456,105 @@ def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None):
     print("ckpt_convert: %s: %d tensors, %d floats -> %s" % (src, len(arrays), sum(a.size for _, a in arrays), dst))
 
 
+# ---- OpenAI CLIP / OpenCLIP state dicts --------------------------------------------------------
+OPENAI_META = ("input_resolution", "context_length", "vocab_size")  # ints in OpenAI's JIT archives
+OPENAI_TEXT = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.")
+
+
+def from_openai_names(sd, src, skipped):
+    """OpenAI CLIP / OpenCLIP ViT state dict -> hpclip names and layouts: the text tower's tensors
+    under "text.", the projections [D,E] as heads [E,D] (text_projection -> text_projection.weight,
+    visual.proj -> visual_projection.weight); visual.* and logit_scale unchanged"""
+    import torch
+    if any(k.startswith("visual.attnpool.") or k.startswith("visual.layer1.") for k in sd):
+        raise ConvertError("%s: an OpenAI ModifiedResNet image tower (RN50, RN101, RN50x4, ...: three-convolution stem, "
+                           "anti-aliased strides, attention pooling) is not supported by hpclip, whose ResNet is "
+                           "torchvision's; the ViT models (ViT-B/32, ViT-B/16, ViT-L/14, ...) are" % src)
+    if "visual.class_embedding" not in sd:
+        raise ConvertError("%s: no visual.class_embedding: not an OpenAI CLIP / OpenCLIP ViT state dict "
+                           "(for hpclip's own names use to-hpclip)" % src)
+    out = {}
+    for k, v in sd.items():
+        if k in OPENAI_META:
+            skipped[k] = skipped.get(k, 0) + 1
+            continue
+        if k in ("text_projection", "visual.proj"):
+            if v.ndim != 2:
+                raise ConvertError("%s: %s has shape %s, expected [width,embed]" % (src, k, fmt(v.shape)))
+            out["text_projection.weight" if k == "text_projection" else "visual_projection.weight"] = v.t().contiguous()
+        elif k.startswith(OPENAI_TEXT):
+            out["text." + k] = v
+        else:
+            out[k] = v
+    if "logit_scale" in out and isinstance(out["logit_scale"], torch.Tensor) and out["logit_scale"].ndim == 0:
+        out["logit_scale"] = out["logit_scale"].reshape(1)
+    return out
+
+
+def derive_openai_desc(sd, act, heads, norm, context):
+    """the description of an OpenAI-layout CLIP (hpclip names, torch layouts) from its shapes; heads
+    default to width / 64, OpenAI's rule (clip/model.py build_model)"""
+    def shape(n):
+        if n not in sd:
+            raise ConvertError("cannot derive the model description: no tensor %s" % n)
+        return tuple(sd[n].shape)
+
+    def layers(prefix):
+        ids = {int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix)}
+        if not ids or ids != set(range(len(ids))):
+            raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
+        return len(ids)
+    V, D = shape("text.token_embedding.weight")
+    P = shape("text.positional_embedding")[0]
+    T = context or P
+    if T > P:
+        raise ConvertError("--context %d is longer than the position table (%d rows)" % (T, P))
+    Dv, _, patch, _ = shape("visual.conv1.weight")
+    n = shape("visual.positional_embedding")[0] - 1
+    side = int(round(n ** 0.5))
+    if side * side != n:
+        raise ConvertError("visual.positional_embedding holds %d patches, not a square grid" % n)
+    th, ih = heads or (D // 64, Dv // 64)
+    for w, h, what in ((D, th, "text"), (Dv, ih, "image")):
+        if h < 1 or w % h:
+            raise ConvertError("%s width %d is not a multiple of %d heads (give --heads TEXT,IMAGE)" % (what, w, h))
+    Ft = shape("text.transformer.resblocks.0.mlp.c_fc.weight")[0]
+    Fv = shape("visual.transformer.resblocks.0.mlp.c_fc.weight")[0]
+    E = shape("text_projection.weight")[0]
+    gelu = ",act=gelu" if act == "gelu" else ""
+    text = "clip_text(V=%d,T=%d,L=%d,H=%d,D=%d,F=%d%s%s)" % (V, T, layers("text.transformer.resblocks."), th, D, Ft, gelu,
+                                                             ",P=%d" % P if P != T else "")
+    import numpy as np
+    f32 = lambda v: ":".join("%.9g" % float(np.float32(x)) for x in v)
+    mean, std = norm
+    image = "vit(S=%d,P=%d,L=%d,H=%d,D=%d,F=%d,style=openai%s,mean=%s,std=%s)" % (
+        side * patch, patch, layers("visual.transformer.resblocks."), ih, Dv, Fv, gelu, f32(mean), f32(std))
+    return "clip(text=%s,image=%s,E=%d,proj_bias=0,logit_scale=learned)" % (text, image, E)
+
+
+def to_openai_names(sd, cfg, src):
+    """inverse of from_openai_names, for a model of OpenAI's structure"""
+    if cfg["text"]["kind"] != "clip_text" or cfg["image"]["kind"] != "vit" or not cfg["image"]["openai"] \
+            or cfg["proj_bias"]:
+        raise ConvertError("%s: --layout openai needs OpenAI's structure: text=clip_text(...), "
+                           "image=vit(...,style=openai), proj_bias=0" % src)
+    out = {}
+    for k, v in sd.items():
+        if k == "text_projection.weight":
+            out["text_projection"] = v.t().contiguous()
+        elif k == "visual_projection.weight":
+            out["visual.proj"] = v.t().contiguous()
+        elif k == "logit_scale":
+            out[k] = v.reshape(())
+        elif k.startswith("text."):
+            out[k[len("text."):]] = v
+        else:
+            out[k] = v
+    return out
+
+
 # ---- to-torch ---------------------------------------------------------------------------------
-def to_torch(src, dst):
+def to_torch(src, dst, layout="hpclip"):
     import h5py
     import numpy as np
     import torch
@@ -450,10 +590,28 @@ def to_torch(src, dst):
             sd[name] = t.contiguous()
             if name.endswith(".running_var"):
                 sd[name[:-len("running_var")] + "num_batches_tracked"] = torch.tensor(step, dtype=torch.long)
+        if layout == "openai":
+            sd = to_openai_names(sd, parse_desc(desc), src)
     tmp = dst + ".tmp"
     torch.save(sd, tmp)
     os.replace(tmp, dst)
     print("ckpt_convert: %s (%s) -> %s: %d tensors" % (src, desc, dst, len(sd)))
+
+
+OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
+OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def parse_norm_args(mean, std):
+    """--image-mean / --image-std -> (mean, std) or None when neither is given"""
+    if not mean and not std:
+        return None
+    try:
+        norm = ([float(x) for x in mean.split(",")], [float(x) for x in std.split(",")])
+        assert len(norm[0]) == 3 and len(norm[1]) == 3 and min(norm[1]) > 0
+    except (ValueError, AssertionError):
+        raise ConvertError("--image-mean and --image-std take three numbers r,g,b each (std above 0)")
+    return norm
 
 
 def main(argv=None):
@@ -479,9 +637,24 @@ def main(argv=None):
                    help="word: an hpclip dataset.h5 or ckpt.h5 (its /vocab); wordpiece: BERT's vocab.txt; "
                         "bpe: CLIP's merges file")
     a.add_argument("--cased", action="store_true", help="wordpiece: a cased model (no lowercasing, accents kept)")
+    for name in ("from-openai", "from-openclip"):
+        o = sub.add_parser(name, help="OpenAI CLIP / OpenCLIP ViT state dict -> ckpt.h5 (description from the tensors)")
+        o.add_argument("state_dict")
+        o.add_argument("ckpt")
+        o.add_argument("--merges", required=True, metavar="FILE",
+                       help="CLIP's BPE merges file (bpe_simple_vocab_16e6.txt.gz), stored as the tokenizer")
+        o.add_argument("--act", choices=("quickgelu", "gelu"), default="quickgelu" if name == "from-openai" else "gelu",
+                       help="MLP activation (default: %s; OpenAI's weights use QuickGELU, OpenCLIP's own "
+                            "ViT-*-quickgelu models too)" % ("quickgelu" if name == "from-openai" else "gelu"))
+        o.add_argument("--heads", default=None, metavar="TEXT,IMAGE", help="attention heads (default: width / 64)")
+        o.add_argument("--context", type=int, default=0, help="tokens per text (default: the position table's 77)")
+        o.add_argument("--image-mean", default="", help="r,g,b (default: OpenAI's 0.48145466,0.4578275,0.40821073)")
+        o.add_argument("--image-std", default="", help="r,g,b (default: OpenAI's 0.26862954,0.26130258,0.27577711)")
     b = sub.add_parser("to-torch", help="ckpt.h5 -> PyTorch state dict")
     b.add_argument("ckpt")
     b.add_argument("state_dict")
+    b.add_argument("--layout", choices=("hpclip", "openai"), default="hpclip",
+                   help="openai: OpenAI CLIP's names and [D,E] projections (a model of OpenAI's structure)")
     c = sub.add_parser("names", help="print the name table (torch layout) of a model description")
     c.add_argument("--model", required=True)
     args = ap.parse_args(argv)
@@ -495,18 +668,23 @@ def main(argv=None):
                 except (ValueError, AssertionError):
                     raise ConvertError("--model auto needs --heads TEXT,IMAGE (e.g. 12,12 for BERT-base + ViT-B): "
                                        "attention head counts are in no tensor shape")
-                norm = None
-                if args.image_mean or args.image_std:
-                    try:
-                        norm = ([float(x) for x in args.image_mean.split(",")], [float(x) for x in args.image_std.split(",")])
-                        assert len(norm[0]) == 3 and len(norm[1]) == 3
-                    except (ValueError, AssertionError):
-                        raise ConvertError("--image-mean and --image-std take three numbers r,g,b each")
+                norm = parse_norm_args(args.image_mean, args.image_std)
                 auto = dict(heads=heads, pool=args.pool, logit_scale=args.logit_scale, image_size=args.image_size,
                             norm=norm, context=args.context)
             to_hpclip(args.state_dict, args.ckpt, args.model, args.tokenizer, args.tokenizer_file, args.cased, auto)
+        elif args.cmd in ("from-openai", "from-openclip"):
+            heads = None
+            if args.heads:
+                try:
+                    heads = tuple(int(x) for x in args.heads.split(","))
+                    assert len(heads) == 2 and min(heads) > 0
+                except (ValueError, AssertionError):
+                    raise ConvertError("--heads takes two positive numbers TEXT,IMAGE")
+            norm = parse_norm_args(args.image_mean, args.image_std) or (OPENAI_MEAN, OPENAI_STD)
+            to_hpclip(args.state_dict, args.ckpt, None, "bpe", args.merges, False,
+                      openai=dict(act=args.act, heads=heads, norm=norm, context=args.context))
         elif args.cmd == "to-torch":
-            to_torch(args.ckpt, args.state_dict)
+            to_torch(args.ckpt, args.state_dict, args.layout)
         else:
             for n, s in name_table(parse_desc(args.model)):
                 print("%-60s %s%s" % (n, fmt(torch_shape(s)), "  (hpclip %s)" % fmt(s) if len(s) == 4 else ""))

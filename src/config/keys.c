@@ -145,6 +145,10 @@ const hp_cfg_key hp_cfg_keys[] = {
      "text tower over the caption's data.caption_len token ids: a BERT encoder (Hugging Face "
      "BertModel structure, no pooler), or OpenAI CLIP's causal text transformer pooled at the "
      "end-of-text token (model.tokenizer = bpe; model.text_pooling does not apply)"},
+    {"model.from_checkpoint", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "take the model (towers, sizes, context, pixel normalisation) from the checkpoint's description "
+     "instead of the model.* keys: embed, search and zeroshot from ckpt.h5, train from "
+     "train.init_checkpoint; for converted pretrained models (docs/models.md)"},
     {"model.tokenizer", HP_T_ENUM, "word", NO_RANGE, "word|wordpiece|bpe",
      "how captions become token ids: the dataset's word vocabulary (the study's), BERT's WordPiece over "
      "model.tokenizer_file (a vocab.txt), or CLIP's byte-level BPE over its merges file (with "

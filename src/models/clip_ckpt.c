@@ -129,6 +129,26 @@ int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg) {
   return HP_OK;
 }
 
+int hp_clip_config_from_ckpt(MPI_Comm comm, const char *path, const hp_config *job, int64_t image_size, int64_t vocab,
+                             hp_clip_config *cfg) {
+  char desc[DESC_MAX];
+  HP_CALL(hp_h5_root_attr(comm, path, "model", desc, sizeof desc));
+  int err = hp_clip_config_from_desc(desc, cfg);
+  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
+  int S = cfg->image_kind == HP_CLIP_IMAGE_VIT ? cfg->vit.image : cfg->resnet.image_size;
+  if (S != image_size)
+    HP_ERROR(HP_ERR_INPUT, "%s: the checkpoint's model takes %dx%d images, the dataset's are %lldx%lld: ingest with "
+             "data.image_size = %d (model.from_checkpoint = true)", path, S, S, (long long)image_size,
+             (long long)image_size, S);
+  if (vocab >= 0 && vocab != cfg->text.vocab)
+    HP_ERROR(HP_ERR_INPUT, "%s: the model's vocabulary has %d ids, its tokenizer %lld", path, cfg->text.vocab,
+             (long long)vocab);
+  cfg->text.dropout = (float)hp_cfg_float(job, "model.text_dropout");
+  if (cfg->image_kind == HP_CLIP_IMAGE_VIT) cfg->vit.dropout = (float)hp_cfg_float(job, "model.image_dropout");
+  cfg->temperature = (float)hp_cfg_float(job, "train.temperature");
+  return HP_OK;
+}
+
 int hp_clip_load(MPI_Comm comm, const char *path, int Bmax, hp_clip *m, hp_ckpt_info *info) {
   char desc[DESC_MAX];
   hp_clip_config cfg;

@@ -14,11 +14,20 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "io/checkpoint.h"
 #include "models/clip.h"
 
 /* Description -> config. HP_ERR_INPUT naming the description when it does not parse. */
 int hp_clip_config_from_desc(const char *desc, hp_clip_config *cfg);
+
+/* Collective: the model of `path`'s description for a job (model.from_checkpoint = true: a
+ * converted pretrained model): dropouts from the job's model.*_dropout keys, every shape from the
+ * checkpoint. HP_ERR_INPUT, naming the file and both values, when the dataset's image side or the
+ * tokenizer's vocabulary size (vocab; < 0 = not checked) is not the model's. The context T is
+ * the description's (cfg->text.max_len). */
+int hp_clip_config_from_ckpt(MPI_Comm comm, const char *path, const hp_config *job, int64_t image_size, int64_t vocab,
+                             hp_clip_config *cfg);
 
 /* Collective: read `path`'s model description, build that model into *m (parameters loaded
  * through hp_ckpt_read, which validates the file and every tensor) and allocate activations for

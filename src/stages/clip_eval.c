@@ -12,6 +12,7 @@
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/strtab.h"
+#include "models/clip_ckpt.h"
 
 /* The tokenizer stored in the checkpoint (collective): its spec and /vocab's entries. */
 static int read_tokenizer(MPI_Comm comm, const char *path, hp_tokenizer **out) {
@@ -38,7 +39,10 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   HP_CALL(hp_check_file(comm, ckpt)); /* validated before anything is read from it */
   HP_CALL(hp_agree(comm, read_tokenizer(comm, ckpt, &e->tok)));
   hp_clip_config mc;
-  int err = hp_clip_config_from_cfg(cfg, image_size, hp_tokenizer_vocab_size(e->tok), e->T, &mc);
+  int err = hp_cfg_bool(cfg, "model.from_checkpoint")
+                ? hp_clip_config_from_ckpt(comm, ckpt, cfg, image_size, hp_tokenizer_vocab_size(e->tok), &mc)
+                : hp_clip_config_from_cfg(cfg, image_size, hp_tokenizer_vocab_size(e->tok), e->T, &mc);
+  if (!err) e->T = mc.text.max_len; /* the model's context (data.caption_len unless from the checkpoint) */
   mc.text.pad_id = hp_tokenizer_pad_id(e->tok);
   if (!err && hp_tokenizer_get_spec(e->tok)->kind == HP_TOKENIZER_BPE && mc.text.arch != HP_TEXT_CLIP)
     /* its padding id 0 is the token "!": the BERT tower would mask it */

@@ -11,10 +11,12 @@
 #include "base/log.h"
 #include "base/memory.h"
 #include "comm/shard.h"
+#include "io/check.h"
 #include "io/dataset.h"
 #include "metrics/retrieval.h"
 #include "models/clip.h"
 #include "models/clip_loss.h"
+#include "models/clip_ckpt.h"
 #include "models/clip_config.h"
 #include "data/train_data.h"
 
@@ -420,7 +422,8 @@ static int open_tokenizer(hp_clip_task *t) {
   if (!file[0])
     HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"%s\" needs model.tokenizer_file (%s)", hp_config_path(cfg), kind,
              s.kind == HP_TOKENIZER_BPE ? "CLIP's merges file, bpe_simple_vocab_16e6.txt.gz" : "BERT's vocab.txt");
-  if (s.kind == HP_TOKENIZER_BPE && strcmp(hp_cfg_str(cfg, "model.text"), "clip") != 0)
+  if (s.kind == HP_TOKENIZER_BPE && strcmp(hp_cfg_str(cfg, "model.text"), "clip") != 0 &&
+      !hp_cfg_bool(cfg, "model.from_checkpoint")) /* else read_model checks the checkpoint's tower */
     HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"bpe\" is CLIP's, for CLIP's causal text transformer pooled at "
              "the end token (model.text = \"clip\"); with the BERT text tower use \"wordpiece\" or \"word\"",
              hp_config_path(cfg));
@@ -459,8 +462,16 @@ static int freeze_tower(hp_clip_task *t) {
 /* The model from the model.* keys, the dataset's image size and the tokenizer's vocabulary. */
 static int read_model(hp_clip_task *t) {
   const hp_config *cfg = t->cfg;
-  /* one mapping from the model.* keys, shared with the evaluation stages */
-  HP_CALL(hp_clip_config_from_cfg(cfg, t->d.S, hp_tokenizer_vocab_size(t->d.tok), t->T, &t->mc));
+  /* one mapping from the model.* keys, shared with the evaluation stages; or the model of
+   * train.init_checkpoint (a converted pretrained model) */
+  if (hp_cfg_bool(cfg, "model.from_checkpoint"))
+    HP_CALL(hp_clip_config_from_ckpt(t->comm, hp_cfg_str(cfg, "train.init_checkpoint"), cfg, t->d.S,
+                                     hp_tokenizer_vocab_size(t->d.tok), &t->mc));
+  else
+    HP_CALL(hp_clip_config_from_cfg(cfg, t->d.S, hp_tokenizer_vocab_size(t->d.tok), t->T, &t->mc));
+  if (t->tok && hp_tokenizer_get_spec(t->tok)->kind == HP_TOKENIZER_BPE && t->mc.text.arch != HP_TEXT_CLIP)
+    HP_ERROR(HP_ERR_CONFIG, "%s: model.tokenizer = \"bpe\" is CLIP's, for CLIP's causal text transformer; the model of "
+             "train.init_checkpoint has the BERT text tower", hp_config_path(cfg));
   t->mc.text.pad_id = hp_tokenizer_pad_id(t->d.tok);
   t->sync_bn = t->mc.image_kind == HP_CLIP_IMAGE_RESNET && strcmp(hp_cfg_str(cfg, "model.batch_norm"), "sync") == 0;
   return 0;
@@ -479,6 +490,18 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
   int64_t bl = t->batch / t->size > 0 ? t->batch / t->size : 1, el = (t->eval_batch + t->size - 1) / t->size;
   t->Bmax = bl > el ? bl : el;
   HP_CALL(hp_agree(comm, open_tokenizer(t)));
+  if (hp_cfg_bool(cfg, "model.from_checkpoint")) { /* the context is the checkpoint's */
+    const char *init = hp_cfg_str(cfg, "train.init_checkpoint");
+    if (!init[0])
+      HP_ERROR(HP_ERR_CONFIG, "%s: model.from_checkpoint = true takes the model from train.init_checkpoint, which is "
+               "not set", hp_config_path(cfg));
+    char desc[512];
+    hp_clip_config mc;
+    HP_CALL(hp_check_file(comm, init));
+    HP_CALL(hp_h5_root_attr(comm, init, "model", desc, sizeof desc));
+    HP_CALL(hp_clip_config_from_desc(desc, &mc));
+    t->T = mc.text.max_len;
+  }
   HP_CALL(hp_train_data_open(comm, dpath, t->T, t->Bmax, t->tok, &t->d));
   int err = read_model(t);
   if (!err) err = check_setup(t);
