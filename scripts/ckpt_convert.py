@@ -382,15 +382,15 @@ def load_state_dict(path):
     return obj
 
 
-def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None, openai=None):
+def to_hpclip(src, dst, desc, tokenizer, tokenizer_file, cased, auto=None, openai=None, sd=None, skipped=None):
     import h5py
     import numpy as np
     if tokenizer == "bpe" and desc and desc != "auto" and not desc.startswith("clip(text=clip_text("):
         raise ConvertError("--tokenizer bpe is CLIP's, for CLIP's causal text transformer (text=clip_text(...)), not "
                            "the BERT tower (its padding id 0 is the token \"!\", which BERT would mask)")
     spec, entries, V, pad = read_tokenizer(tokenizer, tokenizer_file, cased)
-    sd = load_state_dict(src)
-    skipped = {}
+    sd = load_state_dict(src) if sd is None else sd
+    skipped = {} if skipped is None else skipped
     if openai is not None:
         sd = from_openai_names(sd, src, skipped)
         desc = derive_openai_desc(sd, **openai)
@@ -553,6 +553,49 @@ def to_openai_names(sd, cfg, src):
     return out
 
 
+# ---- Hugging Face BERT + a timm / torchvision image tower ---------------------------------------
+HF_SKIP = (("cls.", "the pretraining heads cls.*"), ("embeddings.position_ids", "embeddings.position_ids"),
+           ("embeddings.token_type_ids", "embeddings.token_type_ids"))
+IMAGE_SKIP = (("head.", "the classifier head.*"), ("fc.", "the classifier fc.*"), ("fc_norm.", "fc_norm.*"))
+
+
+def compose_hf_bert(bert_path, image_path, embed_dim, seed, skipped):
+    """A CLIP state dict in hpclip's names from a Hugging Face BertModel (or BertFor* with its "bert."
+    prefix) and a timm VisionTransformer / torchvision ResNet state dict; the projection heads are new:
+    weights normal(0, 0.02) from a seeded generator, biases 0, logit_scale log(1/0.07)"""
+    import math
+    import torch
+    out = {}
+    for path, prefix, skips, strip in ((bert_path, "text.", HF_SKIP, "bert."), (image_path, "visual.", IMAGE_SKIP, None)):
+        sd = load_state_dict(path)
+        for k, v in sd.items():
+            if strip and k.startswith(strip):
+                k = k[len(strip):]
+            label = next((lb for p, lb in skips if k.startswith(p)), None)
+            if label:
+                skipped[label] = skipped.get(label, 0) + 1
+                continue
+            out[prefix + k] = v
+    if "text.embeddings.word_embeddings.weight" not in out:
+        raise ConvertError("%s: no embeddings.word_embeddings.weight: not a Hugging Face BERT state dict" % bert_path)
+    D = out["text.embeddings.word_embeddings.weight"].shape[1]
+    if "visual.patch_embed.proj.weight" in out:
+        Dimg = out["visual.patch_embed.proj.weight"].shape[0]
+    elif "visual.conv1.weight" in out:
+        widths = [v.shape[0] for k, v in out.items() if re.match(r"^visual\.layer4\.\d+\.conv3\.weight$", k)]
+        if not widths:
+            raise ConvertError("%s: a ResNet without layer4.*.conv3 (not a bottleneck ResNet)" % image_path)
+        Dimg = widths[0]
+    else:
+        raise ConvertError("%s: neither patch_embed.proj.weight (timm ViT) nor conv1.weight (torchvision ResNet)" % image_path)
+    g = torch.Generator().manual_seed(seed)
+    for name, d in (("text_projection", D), ("visual_projection", Dimg)):
+        out[name + ".weight"] = 0.02 * torch.randn(embed_dim, d, generator=g)
+        out[name + ".bias"] = torch.zeros(embed_dim)
+    out["logit_scale"] = torch.tensor([math.log(1 / 0.07)])
+    return out
+
+
 # ---- to-torch ---------------------------------------------------------------------------------
 def to_torch(src, dst, layout="hpclip"):
     import h5py
@@ -650,6 +693,22 @@ def main(argv=None):
         o.add_argument("--context", type=int, default=0, help="tokens per text (default: the position table's 77)")
         o.add_argument("--image-mean", default="", help="r,g,b (default: OpenAI's 0.48145466,0.4578275,0.40821073)")
         o.add_argument("--image-std", default="", help="r,g,b (default: OpenAI's 0.26862954,0.26130258,0.27577711)")
+    h = sub.add_parser("from-hf-bert", help="a Hugging Face BERT + a timm ViT / torchvision ResNet state dict -> ckpt.h5 "
+                                            "with new projection heads (a start for train.init_checkpoint)")
+    h.add_argument("bert_state_dict")
+    h.add_argument("ckpt")
+    h.add_argument("--vocab", required=True, metavar="VOCAB.TXT", help="the BERT's vocab.txt, stored as the tokenizer")
+    h.add_argument("--cased", action="store_true", help="a cased BERT (no lowercasing, accents kept)")
+    h.add_argument("--image", required=True, metavar="STATE_DICT",
+                   help="image tower: a timm VisionTransformer or torchvision ResNet state dict (classifier skipped)")
+    h.add_argument("--heads", required=True, metavar="TEXT,IMAGE", help="attention heads (12,12 for BERT-base + ViT-B)")
+    h.add_argument("--embed-dim", type=int, required=True, help="E, the width of the new projection heads")
+    h.add_argument("--pool", default="cls", choices=("mean", "cls"), help="text pooling (default: [CLS])")
+    h.add_argument("--context", type=int, default=0, help="tokens per text (data.caption_len); default 512, the table's")
+    h.add_argument("--image-size", type=int, default=0, help="a ResNet's input side")
+    h.add_argument("--image-mean", default="", help="r,g,b (default: the tower's)")
+    h.add_argument("--image-std", default="", help="r,g,b")
+    h.add_argument("--seed", type=int, default=1234, help="seed of the new heads")
     b = sub.add_parser("to-torch", help="ckpt.h5 -> PyTorch state dict")
     b.add_argument("ckpt")
     b.add_argument("state_dict")
@@ -683,6 +742,20 @@ def main(argv=None):
             norm = parse_norm_args(args.image_mean, args.image_std) or (OPENAI_MEAN, OPENAI_STD)
             to_hpclip(args.state_dict, args.ckpt, None, "bpe", args.merges, False,
                       openai=dict(act=args.act, heads=heads, norm=norm, context=args.context))
+        elif args.cmd == "from-hf-bert":
+            try:
+                heads = tuple(int(x) for x in args.heads.split(","))
+                assert len(heads) == 2 and min(heads) > 0
+            except (ValueError, AssertionError):
+                raise ConvertError("--heads takes two positive numbers TEXT,IMAGE")
+            if args.embed_dim < 1:
+                raise ConvertError("--embed-dim must be positive")
+            skipped = {}
+            sd = compose_hf_bert(args.bert_state_dict, args.image, args.embed_dim, args.seed, skipped)
+            auto = dict(heads=heads, pool=args.pool, logit_scale="learned", image_size=args.image_size,
+                        norm=parse_norm_args(args.image_mean, args.image_std), context=args.context)
+            to_hpclip(args.bert_state_dict, args.ckpt, "auto", "wordpiece", args.vocab, args.cased, auto, sd=sd,
+                      skipped=skipped)
         elif args.cmd == "to-torch":
             to_torch(args.ckpt, args.state_dict, args.layout)
         else:
