@@ -7,8 +7,16 @@ Usage (Debian's /usr/bin/python3, which has torch, h5py and numpy):
         --tokenizer word|wordpiece|bpe --tokenizer-file FILE [--cased]
     ... to-hpclip ... --model auto --heads TEXT,IMAGE [--pool mean|cls] [--logit-scale learned|fixed]
         [--image-size S (ResNet)] [--image-mean r,g,b --image-std r,g,b]   # DESC from the tensors
-    /usr/bin/python3 scripts/ckpt_convert.py to-torch CKPT.h5 STATE_DICT.pt
+    /usr/bin/python3 scripts/ckpt_convert.py from-openai|from-openclip STATE_DICT.pt CKPT.h5 --merges MERGES
+        [--heads T,I] [--act quickgelu|gelu] [--context N] [--image-mean r,g,b --image-std r,g,b]
+    /usr/bin/python3 scripts/ckpt_convert.py from-hf-bert BERT.pt CKPT.h5 --vocab vocab.txt --image IMG.pt
+        --heads T,I --embed-dim E [--pool cls|mean] [--context N] [--image-size S] [--seed N] [--cased]
+    /usr/bin/python3 scripts/ckpt_convert.py to-torch CKPT.h5 STATE_DICT.pt [--layout hpclip|openai]
     /usr/bin/python3 scripts/ckpt_convert.py names --model DESC      # print the name table
+
+from-openai / from-openclip read an OpenAI CLIP / OpenCLIP ViT state dict (OpenAI's key set), see
+from_openai_names; from-hf-bert composes a Hugging Face BERT and a timm / torchvision image tower
+with new projection heads, see compose_hf_bert; docs/models.md has the table of commands.
 
 DESC is the model description hpclip stores in every checkpoint and compares on loading
 (src/models/clip.c), e.g.
@@ -18,11 +26,15 @@ DESC is the model description hpclip stores in every checkpoint and compares on 
 (one line, no spaces). `h5dump -a /model ckpt.h5` shows it for an existing checkpoint.
 
 Name table (the state dict of ONE CLIP module holding both towers; `names` prints it in full):
-    text.*               Hugging Face BertModel (embeddings, encoder.layer.<l>.*), no pooler
-    visual.*             timm VisionTransformer (cls_token, pos_embed, patch_embed.proj.*,
+    text.*               Hugging Face BertModel (embeddings, encoder.layer.<l>.*), no pooler; or
+                         OpenAI CLIP's text transformer (token_embedding, positional_embedding,
+                         transformer.resblocks.<l>.*, ln_final) for text=clip_text(...)
+    visual.*             OpenAI CLIP's VisionTransformer for vit(...,style=openai), or
+                         timm VisionTransformer (cls_token, pos_embed, patch_embed.proj.*,
                          blocks.<l>.*, norm.*)  or  torchvision resnet50 without fc (conv1,
                          bn1, layer<s>.<b>.{conv,bn}{1,2,3}, layer<s>.0.downsample.{0,1})
     text_projection.{weight [E,D],bias [E]}, visual_projection.{weight [E,Dimg],bias [E]}
+                         (no biases with proj_bias=0)
     logit_scale [1]      (a 0-d tensor, as OpenAI CLIP stores it, is accepted as [1])
 Layouts are PyTorch's except 4-D tensors (conv weights, the ViT patch embedding): hpclip stores
 [OC,KH,KW,IC] = torch w.permute(0, 2, 3, 1); to-torch applies permute(0, 3, 1, 2).

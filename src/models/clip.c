@@ -204,12 +204,14 @@ int hp_clip_backward(hp_clip *m, const float *dimg, const float *dtxt, double dl
   int Bt = m->thead.B, Bi = m->ihead.B;
   memset(m->dtfeat, 0, (size_t)Bt * m->cfg.text.width * sizeof(float));
   memset(m->difeat, 0, (size_t)Bi * m->image_feat * sizeof(float));
-  hp_head_backward(&m->ihead, &m->p, g, dimg, m->difeat);
-  hp_head_backward(&m->thead, &m->p, g, dtxt, m->dtfeat);
+  if (!m->locked_image) hp_head_backward(&m->ihead, &m->p, g, dimg, m->difeat);
+  if (!m->locked_text) hp_head_backward(&m->thead, &m->p, g, dtxt, m->dtfeat);
   if (ready) HP_CALL(ready(arg, m->head_lo));
   /* per-block hand-off inside the towers, so buckets start while later blocks still run */
   const hp_grad_hook hook = {.fn = ready, .arg = arg, .err = 0};
-  if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT) {
+  if (m->locked_image) {
+    /* nothing to compute: the locked tower's gradients are never used */
+  } else if (m->cfg.image_kind == HP_CLIP_IMAGE_VIT) {
     m->vit.hook = hook;
     hp_vit_backward(&m->vit, &m->p, g, m->difeat);
     HP_CALL(m->vit.hook.err);
@@ -219,9 +221,11 @@ int hp_clip_backward(hp_clip *m, const float *dimg, const float *dtxt, double dl
     HP_CALL(m->resnet.hook.err);
   }
   if (ready) HP_CALL(ready(arg, m->image_lo));
-  m->text.hook = hook;
-  hp_bert_backward(&m->text, &m->p, g, m->dtfeat);
-  HP_CALL(m->text.hook.err);
+  if (!m->locked_text) {
+    m->text.hook = hook;
+    hp_bert_backward(&m->text, &m->p, g, m->dtfeat);
+    HP_CALL(m->text.hook.err);
+  }
   if (ready) HP_CALL(ready(arg, 0));
   return HP_OK;
 }

@@ -62,6 +62,8 @@ typedef struct {
   size_t image_lo, head_lo;  /* layout boundaries (floats) */
   int Bmax;
   int infer;                 /* built by hp_clip_build_infer: no gradients, forward only */
+  int locked_image, locked_text; /* a locked tower (train.freeze) and its head: backward skips them,
+                                    their gradients stay as they are (zero after zero_grad) */
   float *rfeat;              /* [Bmax, image_feat] ResNet features */
   float *dtfeat, *difeat;    /* [Bmax, D] head input gradients (NULL when infer) */
   char desc[512];            /* model description stored in checkpoints */

@@ -452,7 +452,10 @@ static int freeze_tower(hp_clip_task *t) {
   if (image && t->mc.image_kind == HP_CLIP_IMAGE_RESNET)
     hp_log_info("train: the locked ResNet's batch-norm running statistics still follow the batches");
   if (n == 0) HP_ERROR(HP_ERR_INTERNAL, "train.freeze = \"%s\": no tensor named %s* or %s*", which, tower, proj);
-  hp_log_info("train: the %s tower is locked (train.freeze): %zu parameters not trained%s", which, n,
+  /* its backward is skipped: a locked tower costs its forward only */
+  if (image) t->m.locked_image = 1;
+  else t->m.locked_text = 1;
+  hp_log_info("train: the %s tower is locked (train.freeze): %zu parameters not trained, its backward skipped%s", which, n,
               !hp_cfg_str(t->cfg, "train.init_checkpoint")[0]
                   ? " -- they keep their random initialisation: set train.init_checkpoint to a trained model"
                   : "");
