@@ -8,6 +8,7 @@
 static int g_rank = 0, g_size = 1, g_level = HP_LOG_INFO;
 static double g_t0 = 0.0;
 static double log_every = 10.0;
+static FILE *g_out = NULL; /* NULL = stdout */
 
 void hp_log_init(MPI_Comm comm) {
   MPI_Comm_rank(comm, &g_rank);
@@ -16,6 +17,7 @@ void hp_log_init(MPI_Comm comm) {
 }
 
 void hp_log_set_level(int level) { g_level = level; }
+void hp_log_to_stderr(int on) { g_out = on ? stderr : NULL; }
 int hp_log_level(void) { return g_level; }
 int hp_log_rank(void) { return g_rank; }
 int hp_log_size(void) { return g_size; }
@@ -25,10 +27,11 @@ double hp_log_every(void) { return log_every; }
 
 static void vlog(int level, const char *fmt, va_list ap) {
   if (g_rank != 0 || level > g_level) return;
-  printf("[%8.2fs] ", MPI_Wtime() - g_t0);
-  vprintf(fmt, ap);
-  putchar('\n');
-  fflush(stdout);
+  FILE *f = g_out ? g_out : stdout;
+  fprintf(f, "[%8.2fs] ", MPI_Wtime() - g_t0);
+  vfprintf(f, fmt, ap);
+  fputc('\n', f);
+  fflush(f);
 }
 
 void hp_log_info(const char *fmt, ...) {

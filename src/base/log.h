@@ -11,6 +11,8 @@ enum { HP_LOG_QUIET = 0, HP_LOG_INFO = 1, HP_LOG_DEBUG = 2 };
 
 void hp_log_init(MPI_Comm comm);
 void hp_log_set_level(int level);
+/* Log lines to stderr instead of stdout (a command whose stdout is its answer: `hpclip query`). */
+void hp_log_to_stderr(int on);
 int hp_log_level(void);
 int hp_log_rank(void);
 int hp_log_size(void);

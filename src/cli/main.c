@@ -3,6 +3,7 @@
  *   hpclip STAGE JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
  *   hpclip run JOB.cfg [--run-dir DIR] [--stages a,b,...] [--force] [-s key=value]...
  *   hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...
+ *   hpclip query JOB.cfg [--run-dir DIR] | RUN_DIR (--text T | --image F | --queries F)... [options]
  *   hpclip check FILE.h5
  *   hpclip config --doc | --check JOB.cfg [--np N] [--no-data] [-s key=value]... | --print JOB.cfg [-s ...]...
  *   hpclip STAGE --help | run --help
@@ -13,7 +14,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <errno.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +32,13 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "io/check.h"
+#include "io/h5.h"
 #include "stages/preflight.h"
+#include "stages/query.h"
 #include "stages/stage.h"
 
 #define MAX_OVERRIDES 256
+#define MAX_QUERY_ARGS 256
 
 typedef struct {
   const char *command; /* stage name, "run", "synth-coco", "check", "config" */
@@ -42,6 +49,10 @@ typedef struct {
   int np;              /* config --check --np N (0 = not given) */
   int noverrides;
   const char *overrides[MAX_OVERRIDES];
+  /* query */
+  int ntext, nimage, k, captions, query_opt; /* query_opt: an option only `query` takes was given */
+  const char *text[MAX_QUERY_ARGS], *image[MAX_QUERY_ARGS];
+  const char *queries, *index, *format, *out, *split;
 } cli_args;
 
 static void usage(FILE *f) {
@@ -55,6 +66,11 @@ static void usage(FILE *f) {
           "  hpclip synth-coco JOB.cfg [--run-dir DIR] [--force] [-s key=value]...\n"
           "                                         the synthetic scenes as a folder in COCO 2017's layout\n"
           "                                         (synth.coco_*; the input of ingest, docs/stages.md)\n"
+          "  hpclip query JOB.cfg [--run-dir DIR] | RUN_DIR  (--text \"...\" | --image FILE | --queries FILE)...\n"
+          "               [-k 10] [--index exact|forest] [--split all|train|val|test] [--captions]\n"
+          "               [--format table|tsv|json|html] [--out FILE] [-s key=value]...\n"
+          "                                         search a finished run's images (and captions) with\n"
+          "                                         texts or image files (docs/query.md)\n"
           "  hpclip check FILE.h5                   validate an hpclip file against its schema\n"
           "  hpclip config --doc                    print the configuration reference (Markdown)\n"
           "  hpclip config --check JOB.cfg [--np N] [--no-data] [-s key=value]...\n"
@@ -83,8 +99,40 @@ static int parse_args(int argc, char **argv, cli_args *a) {
   memset(a, 0, sizeof *a);
   if (argc < 2) HP_ERROR(HP_ERR_USAGE, "no command given (try hpclip --help)");
   a->command = argv[1];
+  a->k = 10;
+  a->index = "exact";
+  a->format = "table";
+  a->split = "all";
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
+    static const char *const qopts[] = {"--text", "--image", "--queries", "-k", "--index", "--format", "--out", "--split"};
+    int qo = -1;
+    for (int j = 0; j < 8; j++)
+      if (strcmp(s, qopts[j]) == 0) qo = j;
+    if (qo >= 0) {
+      if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s needs a value", s);
+      const char *v = argv[++i];
+      a->query_opt = 1;
+      if (qo <= 1) {
+        int *n = qo ? &a->nimage : &a->ntext;
+        if (*n == MAX_QUERY_ARGS) HP_ERROR(HP_ERR_USAGE, "too many %s (max %d; use --queries FILE)", s, MAX_QUERY_ARGS);
+        (qo ? a->image : a->text)[(*n)++] = v;
+      } else if (qo == 2) {
+        a->queries = v;
+      } else if (qo == 3) {
+        char *end = NULL;
+        long k = strtol(v, &end, 10);
+        if (!*v || *end || k < 1 || k > 10000) HP_ERROR(HP_ERR_USAGE, "-k %s: expected a count in [1, 10000]", v);
+        a->k = (int)k;
+      } else {
+        *(qo == 4 ? &a->index : qo == 5 ? &a->format : qo == 6 ? &a->out : &a->split) = v;
+      }
+      continue;
+    }
+    if (strcmp(s, "--captions") == 0) {
+      a->captions = a->query_opt = 1;
+      continue;
+    }
     if (strcmp(s, "--run-dir") == 0 || strcmp(s, "--stages") == 0 || strcmp(s, "-s") == 0) {
       if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s needs a value", s);
       const char *v = argv[++i];
@@ -203,6 +251,7 @@ static const char *command_suggestion(const char *word, char *buf, size_t n) {
   cands[k++] = "check";
   cands[k++] = "config";
   cands[k++] = "synth-coco";
+  cands[k++] = "query";
   return hp_config_suggest_word(word, cands, k, buf, n);
 }
 
@@ -278,6 +327,46 @@ static int cmd_stage(MPI_Comm comm, const cli_args *a, const hp_stage *st) {
   return 0;
 }
 
+/* `hpclip query JOB.cfg [--run-dir DIR]`, or `hpclip query RUN_DIR`: then the job is the run's own
+ * (the configuration embeddings.h5 records, which embed ran with), with run.dir = RUN_DIR */
+static int cmd_query(MPI_Comm comm, const cli_args *a) {
+  hp_config *cfg = NULL;
+  hp_log_to_stderr(1); /* stdout is the answer (tsv, json, html can be piped) */
+  struct stat st;
+  int err = 0;
+  if (a->job && stat(a->job, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (a->run_dir) HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE, "query %s: a run directory and --run-dir", a->job)));
+    char epath[4200], tmpl[] = "/tmp/hpclip-query-XXXXXX";
+    snprintf(epath, sizeof epath, "%s/embeddings.h5", a->job);
+    char *text = NULL;
+    hid_t fid = -1;
+    err = hp_h5_open_serial(epath, &fid);
+    if (!err) err = hp_h5_attr_read_str(fid, epath, "/", "config", (size_t)64 << 20, &text);
+    if (fid >= 0) H5Fclose(fid);
+    int fd = err ? -1 : mkstemp(tmpl);
+    if (!err && fd < 0) err = HP_ERROR_SET(HP_ERR_IO, "query: a temporary file for %s's configuration: %s", epath, strerror(errno));
+    if (!err) {
+      FILE *f = fdopen(fd, "w");
+      if (!f || fputs(text, f) < 0 || fclose(f) != 0) err = HP_ERROR_SET(HP_ERR_IO, "query: writing %s", tmpl);
+      cli_args b = *a;
+      b.job = tmpl;
+      b.run_dir = a->job;
+      if (!err) err = load_job(&b, &cfg);
+      unlink(tmpl);
+    }
+    free(text);
+  } else {
+    err = load_job(a, &cfg);
+  }
+  HP_CALL(hp_agree(comm, err));
+  hp_query_opts o = {.ntext = a->ntext, .nimage = a->nimage, .text = a->text, .image = a->image, .queries_file = a->queries,
+                     .k = a->k, .index = a->index, .split = a->split, .captions = a->captions, .format = a->format,
+                     .out = a->out};
+  err = hp_query(comm, cfg, &o);
+  hp_config_free(cfg);
+  return err;
+}
+
 static int cmd_synth_coco(MPI_Comm comm, const cli_args *a) {
   hp_config *cfg = NULL;
   HP_CALL(hp_agree(comm, load_job(a, &cfg)));
@@ -307,6 +396,10 @@ static int dispatch(MPI_Comm comm, int argc, char **argv) {
     }
     return 0;
   }
+  if (a.query_opt && strcmp(a.command, "query") != 0)
+    HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_USAGE, "--text, --image, --queries, -k, --index, --split, --captions, "
+                                        "--format and --out are options of `hpclip query`, not of '%s'", a.command)));
+  if (strcmp(a.command, "query") == 0) return cmd_query(comm, &a);
   if (strcmp(a.command, "config") == 0) return cmd_config(comm, &a);
   if (strcmp(a.command, "check") == 0) return cmd_check(comm, &a);
   if (strcmp(a.command, "run") == 0) return cmd_run(comm, &a);

@@ -170,9 +170,9 @@ int hp_query_table_run(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_images
   for (int r = 0; r < 2; r++)
     for (int j = 0; j < 9; j++) t->table3[r][j] = t->active ? t->table3[r][j] / (double)t->active : 0.0;
   free(qe);
-  free(ids);
-  free(sc);
   free(rel);
+  t->top_ids = ids; /* kept for results.h5 */
+  t->top_scores = sc;
   return 0;
 }
 
@@ -186,6 +186,16 @@ int hp_query_table_write(hp_results_w *w, const hp_query_table *t) {
   HP_CALL(hp_results_strings(w, "queries/text", t->Q, (const char *const *)t->text));
   HP_CALL(hp_results_strings(w, "queries/relevance", t->Q, (const char *const *)t->spec));
   HP_CALL(hp_results_i64(w, "queries/relevant", 1, &t->Q, t->relevant));
+  if (t->top_ids) {
+    int64_t dk[2] = {t->Q, KMAX};
+    HP_CALL(hp_results_i64(w, "queries/top_ids", 2, dk, t->top_ids));
+    double *d = NULL;
+    HP_CALLOC(d, t->Q * KMAX, "query scores");
+    for (int64_t i = 0; i < t->Q * KMAX; i++) d[i] = (double)t->top_scores[i]; /* exact: floats widened */
+    int err = hp_results_f64(w, "queries/top_scores", 2, dk, d);
+    free(d);
+    HP_CALL(err);
+  }
   for (int m = 0; m < 5; m++) {
     char name[64];
     snprintf(name, sizeof name, "queries/%s", g_names[m]);
@@ -257,6 +267,8 @@ void hp_query_table_free(hp_query_table *t) {
   free(t->term_nalt);
   free(t->term_label);
   free(t->relevant);
+  free(t->top_ids);
+  free(t->top_scores);
   for (int m = 0; m < 5; m++) free(t->m[m]);
   memset(t, 0, sizeof *t);
 }

@@ -37,6 +37,8 @@ typedef struct {
   double *m[5];             /* [Q,3]: P, NDCG, AP, NDCG_ret, AP_ret at 1, 5, 10 */
   double table3[2][9];      /* rows: relevant, retrieved; P@1,5,10 NDCG@1,5,10 MAP@1,5,10 */
   int64_t active;           /* queries with relevant > 0 */
+  int64_t *top_ids;         /* [Q,10] the retrieved images, best first (-1 past the split's end) */
+  float *top_scores;        /* [Q,10] their scores (-inf past the end) */
 } hp_query_table;
 
 /* Every rank: parse search.queries / search.query_labels against the dataset's L label names.

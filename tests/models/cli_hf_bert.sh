@@ -7,8 +7,10 @@
 #      classifier (skipped): the description is derived (V, P=40 > T=24, [PAD] id, heads given),
 #      the vocab.txt stored; C embeddings of [CLS] ... [SEP] [PAD] rows and images equal the
 #      reference's with the converter's new heads, <= 1e-5 per row, for [CLS] and mean pooling;
+#      and back: to-torch's state dict loaded into the reference (strict) gives the same;
 #   2. refusals: not a BERT, an image state dict of neither kind, bad --heads;
-#   3. BERT-base shapes (V = 30,522, 512 positions, 12 x 768; Release builds only): <= 1e-5 per row.
+#   3. BERT-base shapes (V = 30,522, 512 positions, 12 x 768; Release builds only): both ways
+#      <= 1e-5 per row.
 . "$SRC_DIR/tests/cli/lib.sh"
 if ! "$PY" -c "import torch, h5py" >/dev/null 2>&1; then echo "skipped: no torch/h5py"; exit 77; fi
 TOOL="$BUILD_DIR/tests/tool_ckpt_embed"
@@ -46,6 +48,10 @@ check_spec() { # check_spec SPEC HEADS
     run "$spec, $pool: C embeddings" "$TOOL" embed "$d/$pool.h5" "$d/in.h5" "$d/c_$pool.h5" \
       && run "$spec, $pool: reference embeddings" "$PY" "$REF" embed $spec "$d" "$d/$pool.h5" $pool "$d/t_$pool.h5" \
       && run "$spec, $pool: C == reference (<= 1e-5 per row)" "$PY" "$CMP" compare "$d/c_$pool.h5" "$d/t_$pool.h5" 1e-5 && shown
+    # the other direction: to-torch, loaded into the reference (query/key/value -> in_proj)
+    run "$spec, $pool: to-torch" "$PY" "$CONV" to-torch "$d/$pool.h5" "$d/back_$pool.pt" \
+      && run "$spec, $pool: reference embeddings of the export" "$PY" "$REF" embed-export $spec "$d" "$d/back_$pool.pt" $pool "$d/e_$pool.h5" \
+      && run "$spec, $pool: == C (<= 1e-5 per row)" "$PY" "$CMP" compare "$d/c_$pool.h5" "$d/e_$pool.h5" 1e-5 && shown
   done
 }
 

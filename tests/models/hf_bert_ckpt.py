@@ -12,6 +12,11 @@ in_proj, "bert." prefix, a pooler and a pretraining head that the converter must
                                           small ViT from torch_ref), DIR/vocab.txt (V lines),
                                           DIR/in.h5 (/ids [6,T] [CLS] ... [SEP] [PAD]...,
                                           /images [5,S,S,3])
+    hf_bert_ckpt.py embed-export SPEC DIR SD.pt POOL OUT.h5
+                                          float64 embeddings of a state dict written by
+                                          `ckpt_convert.py to-torch` (HF names under text.,
+                                          timm's under visual., the heads), loaded into the
+                                          reference BERT (in_proj from query/key/value) strictly
     hf_bert_ckpt.py embed SPEC DIR CKPT.h5 POOL OUT.h5
                                           float64 embeddings of the reference BERT and ViT with
                                           the projection heads read from CKPT.h5 (the converter
@@ -150,11 +155,50 @@ def cmd_embed(spec, d, ckpt, pool, out):
         f["image_emb"] = F.normalize(i, dim=-1).numpy().astype(np.float32)
 
 
+def load_hf(bert, sd):
+    """Hugging Face names (as to-torch writes them under "text.") -> the reference BERT"""
+    D = bert.word.weight.shape[1]
+    e = "text.embeddings."
+    own = {"word.weight": sd[e + "word_embeddings.weight"], "pos.weight": sd[e + "position_embeddings.weight"],
+           "seg.weight": sd[e + "token_type_embeddings.weight"], "ln.weight": sd[e + "LayerNorm.weight"],
+           "ln.bias": sd[e + "LayerNorm.bias"], "pooler.weight": torch.zeros(D, D), "pooler.bias": torch.zeros(D)}
+    for l in range(len(bert.layers)):
+        p, q = "text.encoder.layer.%d." % l, "layers.%d." % l
+        own[q + "self_attn.in_proj_weight"] = torch.cat([sd[p + "attention.self.%s.weight" % n] for n in ("query", "key", "value")])
+        own[q + "self_attn.in_proj_bias"] = torch.cat([sd[p + "attention.self.%s.bias" % n] for n in ("query", "key", "value")])
+        for mine, hf in (("self_attn.out_proj", "attention.output.dense"), ("norm1", "attention.output.LayerNorm"),
+                         ("linear1", "intermediate.dense"), ("linear2", "output.dense"), ("norm2", "output.LayerNorm")):
+            own[q + mine + ".weight"], own[q + mine + ".bias"] = sd[p + hf + ".weight"], sd[p + hf + ".bias"]
+    bert.load_state_dict(own, strict=True)
+
+
+def cmd_embed_export(spec, d, sd_path, pool, out):
+    """embeddings of to-torch's state dict (hpclip names = HF's under text., timm's under visual.)"""
+    bert, vit = build(spec, d)
+    sd = torch.load(sd_path, map_location="cpu")
+    load_hf(bert, sd)
+    vit.load_state_dict({k[len("visual."):]: v for k, v in sd.items() if k.startswith("visual.")}, strict=True)
+    bert, vit = bert.to(D64).eval(), vit.to(D64).eval()
+    head = {k: sd[k].to(D64) for k in ("text_projection.weight", "text_projection.bias", "visual_projection.weight",
+                                       "visual_projection.bias")}
+    with h5py.File(os.path.join(d, "in.h5"), "r") as f:
+        ids, images = torch.from_numpy(f["ids"][...]).long(), torch.from_numpy(f["images"][...])
+    with torch.no_grad():
+        t = F.linear(bert(ids, pool), head["text_projection.weight"], head["text_projection.bias"])
+        x = (images.to(D64) / 255.0 - 0.5) / 0.5
+        i = F.linear(vit(x.permute(0, 3, 1, 2)), head["visual_projection.weight"], head["visual_projection.bias"])
+    with h5py.File(out, "w") as f:
+        f["text_emb"] = F.normalize(t, dim=-1).numpy().astype(np.float32)
+        f["image_emb"] = F.normalize(i, dim=-1).numpy().astype(np.float32)
+
+
 def main(a):
     if len(a) == 4 and a[0] == "make":
         return cmd_make(*a[1:]) or 0
     if len(a) == 6 and a[0] == "embed":
         return cmd_embed(*a[1:]) or 0
+    if len(a) == 6 and a[0] == "embed-export":
+        return cmd_embed_export(*a[1:]) or 0
     print(__doc__, file=sys.stderr)
     return 2
 
