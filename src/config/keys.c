@@ -306,6 +306,12 @@ const hp_cfg_key hp_cfg_keys[] = {
     {"search.save_index", HP_T_BOOL, "false", NO_RANGE, NULL,
      "also save the image index (with its trees) to index.h5 in the run directory "
      "(hpclip-index schema, loadable at any rank count)"},
+    {"search.export_knn", HP_T_INT, "0", 0, 1000, NULL,
+     "K > 0: write neighbours.h5, every indexed image's K nearest other images (ids, scores; "
+     "hdf5-schemas/neighbours.md); 0 = no export"},
+    {"search.dedup_threshold", HP_T_FLOAT, "0", 0, 1, NULL,
+     "t > 0 (with search.export_knn): the near-duplicate pairs, neighbours at cosine >= t, in "
+     "neighbours.h5 /dedup and search.md; 0 = no report"},
     {"search.queries", HP_T_STRLIST, "", NO_RANGE, NULL,
      "free-text queries of the study's Table 3 (e.g. \"red scarf\"), text-encoded as given (no "
      "search.prompt); empty = no query table"},

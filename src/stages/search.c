@@ -48,6 +48,7 @@
 #include "stages/markdown.h"
 #include "index/index.h"
 #include "stages/search_png.h"
+#include "stages/search_neighbours.h"
 #include "stages/search_queries.h"
 
 #define KMAX 10
@@ -88,6 +89,9 @@ typedef struct {
   double i2i[3];                       /* image -> image: label precision at 1, 5, 10 (with labels) */
   hp_query_table qt;                   /* search.queries: the study's Table 3 (search_queries.h) */
   const char *run_name;
+  hp_neighbours_summary nb;            /* search.export_knn (nb.n_images = 0: none) */
+  double dedup_t;
+  int64_t knn;
 } search_out;
 
 static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "recall_retrieved", "ndcg_retrieved",
@@ -547,6 +551,14 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "%" PRId64 " of the images have no caption: they are searched (caption → image, image → image) but "
             "ask no image → caption query; that row's denominator is the %" PRId64 " captioned images.\n\n",
             o->n_images - o->n_captioned, o->n_captioned);
+  if (o->nb.n_images > 0) {
+    fprintf(f, "Neighbour export: the %" PRId64 " nearest other images of each of the %" PRId64 " images (%s index) in "
+            "`neighbours.h5`.", o->knn, o->nb.n_images, o->forest ? "forest" : "exact");
+    if (o->dedup_t > 0)
+      fprintf(f, " Near-duplicates at cosine ≥ %g: %" PRId64 " pairs, %" PRId64 " images (`/dedup`).", o->dedup_t,
+              o->nb.n_pairs, o->nb.n_dup_images);
+    fprintf(f, "\n\n");
+  }
   if (o->n_images < 10)
     fprintf(f, "⚠ The split has only %" PRId64 " images: recall at k >= %" PRId64 " is 1 by construction, and every "
             "figure below rests on very few queries.\n\n", o->n_images, o->n_images > 0 ? o->n_images : 1);
@@ -708,6 +720,11 @@ int hp_stage_search(hp_stage_ctx *ctx) {
     HP_CALL(hp_run_path(ctx, HP_FILE_INDEX, ipath, sizeof ipath));
     HP_CALL(hp_index_save(ix, ipath));
     hp_log_info("search: image index saved to %s", ipath);
+  }
+  if (hp_cfg_int(ctx->cfg, "search.export_knn") > 0) {
+    HP_CALL(hp_search_neighbours(ctx, &em, ix, sp, split, o.split, o.forest ? "forest" : "exact", &o.nb));
+    o.dedup_t = hp_cfg_float(ctx->cfg, "search.dedup_threshold");
+    o.knn = hp_cfg_int(ctx->cfg, "search.export_knn");
   }
   hp_clip_eval ev;
   if (o.L > 0) {

@@ -33,6 +33,7 @@ typedef int (*hp_stage_fn)(hp_stage_ctx *ctx);
 #define HP_FILE_CAPTION_TRAIN_BEST "caption-train-best.h5"
 #define HP_FILE_INGEST_REPORT "ingest_report.tsv" /* ingest's bad records */
 #define HP_FILE_INDEX "index.h5"               /* search.save_index */
+#define HP_FILE_NEIGHBOURS "neighbours.h5"     /* search.export_knn */
 #define HP_FILE_STAGE_RESOURCES "stage_resources.tsv" /* the runner: a row per stage run (time, RSS, I/O, rates) */
 #define HP_FILE_STAGE_MD(stage) stage ".md"    /* STAGE.md, a stage's own Markdown; ("%s") = format */
 #define HP_FILE_SEARCH_PNG "search_top5.png"   /* search's top-5 grid */
