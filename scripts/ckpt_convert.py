@@ -224,25 +224,39 @@ def name_table(cfg):
         [("logit_scale", (1,))]
 
 
+def sd_shape(sd, n):
+    """the shape of tensor n of a state dict, for deriving a description"""
+    if n not in sd:
+        raise ConvertError("cannot derive the model description: no tensor %s" % n)
+    return tuple(sd[n].shape)
+
+
+def sd_layers(sd, prefix):
+    """the number of layers prefix<l>.* (0..L-1 without a gap)"""
+    ids = {int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix)}
+    if not ids or ids != set(range(len(ids))):
+        raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
+    return len(ids)
+
+
+def context_of(P, context):
+    """tokens per text: --context, else the position table's rows"""
+    T = context or P
+    if T > P:
+        raise ConvertError("--context %d is longer than the position table (%d rows)" % (T, P))
+    return T
+
+
 def derive_desc(sd, heads, pool, logit_scale, image_size, norm, context=0):
     """The model description of a state dict (torch names and layouts), from its tensor shapes:
     V, T, D, F, L of the text tower; S, P, D, F, L of a ViT (S from the position table) or the
     blocks and width of a ResNet (whose input size the tensors do not fix: image_size); E. The
     head counts are not in any shape: heads = (text, image)."""
-    def shape(n):
-        if n not in sd:
-            raise ConvertError("cannot derive the model description: no tensor %s" % n)
-        return tuple(sd[n].shape)
-    def layers(prefix):
-        ids = {int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix)}
-        if not ids or ids != set(range(len(ids))):
-            raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
-        return len(ids)
+    shape = lambda n: sd_shape(sd, n)
+    layers = lambda prefix: sd_layers(sd, prefix)
     V, D = shape("text.embeddings.word_embeddings.weight")
     P = shape("text.embeddings.position_embeddings.weight")[0]
-    T = context or P
-    if T > P:
-        raise ConvertError("--context %d is longer than the position table (%d rows)" % (T, P))
+    T = context_of(P, context)
     F = shape("text.encoder.layer.0.intermediate.dense.weight")[0]
     L = layers("text.encoder.layer.")
     E = shape("text_projection.weight")[0]
@@ -506,21 +520,11 @@ def from_openai_names(sd, src, skipped):
 def derive_openai_desc(sd, act, heads, norm, context):
     """the description of an OpenAI-layout CLIP (hpclip names, torch layouts) from its shapes; heads
     default to width / 64, OpenAI's rule (clip/model.py build_model)"""
-    def shape(n):
-        if n not in sd:
-            raise ConvertError("cannot derive the model description: no tensor %s" % n)
-        return tuple(sd[n].shape)
-
-    def layers(prefix):
-        ids = {int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix)}
-        if not ids or ids != set(range(len(ids))):
-            raise ConvertError("cannot derive the model description: layers %s* are not 0..L-1" % prefix)
-        return len(ids)
+    shape = lambda n: sd_shape(sd, n)
+    layers = lambda prefix: sd_layers(sd, prefix)
     V, D = shape("text.token_embedding.weight")
     P = shape("text.positional_embedding")[0]
-    T = context or P
-    if T > P:
-        raise ConvertError("--context %d is longer than the position table (%d rows)" % (T, P))
+    T = context_of(P, context)
     Dv, _, patch, _ = shape("visual.conv1.weight")
     n = shape("visual.positional_embedding")[0] - 1
     side = int(round(n ** 0.5))

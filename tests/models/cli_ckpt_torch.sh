@@ -27,22 +27,7 @@ trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-run() { # run NAME CMD...: exit 0 expected; output shown on failure
-  local name=$1; shift
-  if timeout 300 "$@" >"$T/out.txt" 2>&1; then ok "$name"; return 0; fi
-  bad "$name"; sed 's/^/     | /' "$T/out.txt" | head -30; return 1
-}
-refuse() { # refuse NAME REGEX CMD...: exit 1 and stderr matching every |-separated part
-  local name=$1 re=$2; shift 2
-  timeout 300 "$@" >"$T/out.txt" 2>&1
-  local rc=$?
-  if [ $rc != 1 ]; then bad "$name: exit $rc, expected 1"; sed 's/^/     | /' "$T/out.txt" | head -20; return; fi
-  local IFS='|' part
-  for part in $re; do
-    if ! grep -q -- "$part" "$T/out.txt"; then bad "$name: no '$part' in"; sed 's/^/     | /' "$T/out.txt" | head -20; return; fi
-  done
-  ok "$name"
-}
+. "$SRC_DIR/tests/models/convert_lib.sh"
 
 VIT='clip(text=bert(V=50,T=12,L=2,H=2,D=32,F=48,pool=mean),image=vit(S=48,P=16,L=2,H=4,D=32,F=64),E=24,logit_scale=learned)'
 RES='clip(text=bert(V=50,T=12,L=2,H=4,D=32,F=128,pool=cls),image=resnet(S=64,blocks=1-2-1-1,width=4),E=24,logit_scale=fixed)'
@@ -61,7 +46,7 @@ for desc in "$VIT" "$RES" "$RESN" "$VITP"; do
              *) tag="bert with 40 positions, T=12 +vit" ;; esac
   run "$tag: PyTorch reference" "$PY" "$REF" make "$desc" $((100 + i)) "$d" || continue
   run "$tag: to-hpclip" "$PY" "$CONV" to-hpclip "$d/sd.pt" "$d/ck.h5" --model "$desc" "${TOK[@]}" || continue
-  grep -q "skipped tensors.*2 x text.pooler" "$T/out.txt" && ok "$tag: HF pooler skipped" \
+  grep -q "skipped tensors.*2 x text.pooler" "$T/run.txt" && ok "$tag: HF pooler skipped" \
     || bad "$tag: pooler skip not reported"
   # --model auto: the description derived from the tensors (heads, pooling, logit scale, a ResNet's
   # input size and a normalisation given) is the one the state dict was made for
@@ -79,7 +64,7 @@ for desc in "$VIT" "$RES" "$RESN" "$VITP"; do
   run "$tag: hpclip check of the converted checkpoint" "$HPCLIP" check "$d/ck.h5"
   run "$tag: C embeddings" "$TOOL" embed "$d/ck.h5" "$d/in.h5" "$d/c.h5" || continue
   run "$tag: C == PyTorch (converted state dict)" "$PY" "$REF" compare "$d/c.h5" "$d/torch.h5" 1e-4
-  sed 's/^/     /' "$T/out.txt"
+  sed 's/^/     /' "$T/run.txt"
 
   run "$tag: hpclip-written checkpoint" "$TOOL" init "$desc" $((7 + i)) "$d/hp.h5" || continue
   run "$tag: C embeddings of it" "$TOOL" embed "$d/hp.h5" "$d/in.h5" "$d/c2.h5" || continue
@@ -87,7 +72,7 @@ for desc in "$VIT" "$RES" "$RESN" "$VITP"; do
   run "$tag: PyTorch embeddings of it (strict load)" "$PY" "$REF" embed "$desc" "$d/sd2.pt" "$d/in.h5" "$d/t2.h5" \
     || continue
   run "$tag: PyTorch == C (hpclip checkpoint)" "$PY" "$REF" compare "$d/c2.h5" "$d/t2.h5" 1e-4
-  sed 's/^/     /' "$T/out.txt"
+  sed 's/^/     /' "$T/run.txt"
   run "$tag: to-hpclip of the exported state dict" "$PY" "$CONV" to-hpclip "$d/sd2.pt" "$d/back.h5" --model "$desc" "${TOK[@]}" \
     && run "$tag: round trip bit-identical" "$PY" "$REF" same-params "$d/hp.h5" "$d/back.h5"
 done

@@ -17,20 +17,7 @@ TOOL="$BUILD_DIR/tests/tool_ckpt_embed"
 CONV="$SRC_DIR/scripts/ckpt_convert.py"
 REF="$SRC_DIR/tests/models/hf_bert_ckpt.py"
 CMP="$SRC_DIR/tests/models/openai_ckpt.py"
-run() {
-  local name=$1; shift
-  if timeout 600 "$@" >"$T/run.txt" 2>&1; then ok "$name"; return 0; fi
-  bad "$name"; sed 's/^/     | /' "$T/run.txt" | head -30; return 1
-}
-refuse() {
-  local name=$1 re=$2; shift 2
-  timeout 300 "$@" >"$T/run.txt" 2>&1
-  local rc=$?
-  if [ $rc != 1 ]; then bad "$name: exit $rc, expected 1"; sed 's/^/     | /' "$T/run.txt" | head -20; return; fi
-  grep -q -- "$re" "$T/run.txt" && ok "$name: $(grep -m1 error "$T/run.txt" | cut -c1-150)" \
-    || { bad "$name: no '$re' in"; sed 's/^/     | /' "$T/run.txt" | head -20; }
-}
-shown() { sed -n 's/^openai_ckpt: \(.*worst row.*\)/     \1/p' "$T/run.txt"; }
+. "$SRC_DIR/tests/models/convert_lib.sh"
 
 check_spec() { # check_spec SPEC HEADS
   local spec=$1 heads=$2 d="$T/$1" pool

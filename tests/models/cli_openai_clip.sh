@@ -26,23 +26,7 @@ TOOL="$BUILD_DIR/tests/tool_ckpt_embed"
 CONV="$SRC_DIR/scripts/ckpt_convert.py"
 REF="$SRC_DIR/tests/models/openai_ckpt.py"
 OLD="$SRC_DIR/tests/models/ckpt_torch.py"
-run() { # run NAME CMD...: exit 0 expected; output shown on failure
-  local name=$1; shift
-  if timeout 600 "$@" >"$T/run.txt" 2>&1; then ok "$name"; return 0; fi
-  bad "$name"; sed 's/^/     | /' "$T/run.txt" | head -30; return 1
-}
-refuse() { # refuse NAME REGEX CMD...: exit 1 and output matching every |-separated part
-  local name=$1 re=$2; shift 2
-  timeout 300 "$@" >"$T/run.txt" 2>&1
-  local rc=$?
-  if [ $rc != 1 ]; then bad "$name: exit $rc, expected 1"; sed 's/^/     | /' "$T/run.txt" | head -20; return; fi
-  local IFS='|' part
-  for part in $re; do
-    if ! grep -q -- "$part" "$T/run.txt"; then bad "$name: no '$part' in"; sed 's/^/     | /' "$T/run.txt" | head -20; return; fi
-  done
-  ok "$name: $(grep -m1 error "$T/run.txt" | cut -c1-160)"
-}
-shown() { sed -n 's/^openai_ckpt: \(.*worst row.*\)/     \1/p' "$T/run.txt"; }
+. "$SRC_DIR/tests/models/convert_lib.sh"
 
 run "a merges file of 30 merges (V = 544)" "$PY" "$REF" merges 30 "$T/merges.txt"
 

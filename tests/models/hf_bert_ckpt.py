@@ -135,17 +135,15 @@ def cmd_make(spec, seed, out):
     print("hf_bert_ckpt: %s: BERT %d floats" % (spec, sum(p.numel() for p in bert.parameters())))
 
 
-def cmd_embed(spec, d, ckpt, pool, out):
-    bert, vit = build(spec, d)
-    st = torch.load(os.path.join(d, "ref.pt"))
-    bert.load_state_dict(st["bert"])
-    vit.load_state_dict(st["vit"])
+HEADS = ("text_projection.weight", "text_projection.bias", "visual_projection.weight", "visual_projection.bias")
+
+
+def embed_write(bert, vit, head, d, pool, out):
+    """float64 unit embeddings of DIR/in.h5 through the towers and the heads -> OUT.h5"""
     bert, vit = bert.to(D64).eval(), vit.to(D64).eval()
+    head = {k: v.to(D64) for k, v in head.items()}
     with h5py.File(os.path.join(d, "in.h5"), "r") as f:
         ids, images = torch.from_numpy(f["ids"][...]).long(), torch.from_numpy(f["images"][...])
-    with h5py.File(ckpt, "r") as f:
-        head = {k: torch.from_numpy(f["params"][k][()]).to(D64) for k in
-                ("text_projection.weight", "text_projection.bias", "visual_projection.weight", "visual_projection.bias")}
     with torch.no_grad():
         t = F.linear(bert(ids, pool), head["text_projection.weight"], head["text_projection.bias"])
         x = (images.to(D64) / 255.0 - 0.5) / 0.5
@@ -153,6 +151,16 @@ def cmd_embed(spec, d, ckpt, pool, out):
     with h5py.File(out, "w") as f:
         f["text_emb"] = F.normalize(t, dim=-1).numpy().astype(np.float32)
         f["image_emb"] = F.normalize(i, dim=-1).numpy().astype(np.float32)
+
+
+def cmd_embed(spec, d, ckpt, pool, out):
+    bert, vit = build(spec, d)
+    st = torch.load(os.path.join(d, "ref.pt"))
+    bert.load_state_dict(st["bert"])
+    vit.load_state_dict(st["vit"])
+    with h5py.File(ckpt, "r") as f:
+        head = {k: torch.from_numpy(f["params"][k][()]) for k in HEADS}
+    embed_write(bert, vit, head, d, pool, out)
 
 
 def load_hf(bert, sd):
@@ -178,18 +186,7 @@ def cmd_embed_export(spec, d, sd_path, pool, out):
     sd = torch.load(sd_path, map_location="cpu")
     load_hf(bert, sd)
     vit.load_state_dict({k[len("visual."):]: v for k, v in sd.items() if k.startswith("visual.")}, strict=True)
-    bert, vit = bert.to(D64).eval(), vit.to(D64).eval()
-    head = {k: sd[k].to(D64) for k in ("text_projection.weight", "text_projection.bias", "visual_projection.weight",
-                                       "visual_projection.bias")}
-    with h5py.File(os.path.join(d, "in.h5"), "r") as f:
-        ids, images = torch.from_numpy(f["ids"][...]).long(), torch.from_numpy(f["images"][...])
-    with torch.no_grad():
-        t = F.linear(bert(ids, pool), head["text_projection.weight"], head["text_projection.bias"])
-        x = (images.to(D64) / 255.0 - 0.5) / 0.5
-        i = F.linear(vit(x.permute(0, 3, 1, 2)), head["visual_projection.weight"], head["visual_projection.bias"])
-    with h5py.File(out, "w") as f:
-        f["text_emb"] = F.normalize(t, dim=-1).numpy().astype(np.float32)
-        f["image_emb"] = F.normalize(i, dim=-1).numpy().astype(np.float32)
+    embed_write(bert, vit, {k: sd[k] for k in HEADS}, d, pool, out)
 
 
 def main(a):

@@ -142,12 +142,13 @@ static void test_clip_text(void **state) {
   check_infer("clip_text");
 }
 
-/* finite differences through the CLIP text transformer with dropout on */
 static bert_case *fd_case;
 static double fd_loss(void *ctx);
-static void test_clip_text_fd(void **state) {
-  (void)state;
-  mfix *fx = mfix_load("clip_text");
+/* Finite differences with dropout on (p 0.2) through fixture `name`'s tower + head: the first 24
+ * elements of each named tensor against the backward's gradients; the first tensor (the word
+ * table) from the row of the token at ids[token_at], one the batch uses. */
+static void fd_fixture(const char *name, const char *const *names, size_t n, int token_at) {
+  mfix *fx = mfix_load(name);
   bert_case c;
   setup(&c, fx);
   c.drop = (hp_drop){.p = 0.2f, .seed = 99, .step = 7, .sample0 = 40};
@@ -155,22 +156,27 @@ static void test_clip_text_fd(void **state) {
   run_forward(&c, NULL, NULL);
   float *dpooled = fbuf((size_t)c.B * c.m.cfg.width);
   run_backward(&c, dpooled);
+  for (size_t i = 0; i < n; i++) {
+    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
+    assert_non_null(t);
+    size_t len = t->numel < 24 ? t->numel : 24;
+    size_t off = t->offset + (i == 0 ? (size_t)c.ids[token_at] * c.m.cfg.width : 0);
+    fd_check(names[i], c.p.data + off, len, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
+  }
+  free(dpooled);
+  teardown(&c);
+  mfix_free(fx);
+}
+
+/* finite differences through the CLIP text transformer with dropout on */
+static void test_clip_text_fd(void **state) {
+  (void)state;
   static const char *names[] = {"text.token_embedding.weight", "text.positional_embedding",
                                 "text.transformer.resblocks.0.attn.in_proj_weight",
                                 "text.transformer.resblocks.0.attn.in_proj_bias",
                                 "text.transformer.resblocks.1.mlp.c_proj.weight", "text.ln_final.weight",
                                 "text.ln_final.bias", "text_projection.weight"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
-    assert_non_null(t);
-    size_t n = t->numel < 24 ? t->numel : 24;
-    size_t off = t->offset;
-    if (i == 0) off += (size_t)c.ids[1] * c.m.cfg.width; /* a row of a token actually used */
-    fd_check(names[i], c.p.data + off, n, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
-  }
-  free(dpooled);
-  teardown(&c);
-  mfix_free(fx);
+  fd_fixture("clip_text", names, sizeof names / sizeof *names, 1);
 }
 static void test_bert_mean(void **state) { (void)state; check_fixture("bert_mean"); }
 
@@ -180,31 +186,12 @@ static double fd_loss(void *ctx) { (void)ctx; return run_forward(fd_case, NULL, 
 
 static void test_bert_fd_dropout(void **state) {
   (void)state;
-  mfix *fx = mfix_load("bert_mean");
-  bert_case c;
-  setup(&c, fx);
-  c.drop = (hp_drop){.p = 0.2f, .seed = 99, .step = 7, .sample0 = 40};
-  fd_case = &c;
-  run_forward(&c, NULL, NULL);
-  float *dpooled = fbuf((size_t)c.B * c.m.cfg.width);
-  run_backward(&c, dpooled);
   static const char *names[] = {
       "text.embeddings.word_embeddings.weight", "text.embeddings.LayerNorm.weight",
       "text.encoder.layer.0.attention.self.key.weight", "text.encoder.layer.0.attention.self.value.bias",
       "text.encoder.layer.1.intermediate.dense.weight", "text.encoder.layer.1.output.LayerNorm.bias",
       "text_projection.weight"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
-    assert_non_null(t);
-    size_t n = t->numel < 24 ? t->numel : 24;
-    /* word embeddings: rows of tokens actually used */
-    size_t off = t->offset;
-    if (i == 0) off += (size_t)c.ids[0] * c.m.cfg.width;
-    fd_check(names[i], c.p.data + off, n, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
-  }
-  free(dpooled);
-  teardown(&c);
-  mfix_free(fx);
+  fd_fixture("bert_mean", names, sizeof names / sizeof *names, 0);
 }
 
 /* Dropout: training with p = 0 equals eval; p > 0 changes the output, deterministically; a

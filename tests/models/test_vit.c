@@ -150,9 +150,11 @@ static void test_vit_p32(void **state) { (void)state; check_fixture("vit_p32"); 
 static vit_case *fd_case;
 static double fd_loss(void *ctx) { (void)ctx; return run_forward(fd_case, NULL, NULL, NULL); }
 
-static void test_vit_fd_dropout(void **state) {
-  (void)state;
-  mfix *fx = mfix_load("vit_p8");
+/* Finite differences with dropout on (p 0.2) through fixture `name`'s tower + head: the first 24
+ * elements of each named tensor against the backward's gradients; the second (the position
+ * table) from a patch row (row 3). */
+static void fd_fixture(const char *name, const char *const *names, size_t n) {
+  mfix *fx = mfix_load(name);
   vit_case c;
   setup(&c, fx);
   c.drop = (hp_drop){.p = 0.2f, .seed = 3, .step = 11, .sample0 = 5};
@@ -160,49 +162,37 @@ static void test_vit_fd_dropout(void **state) {
   run_forward(&c, NULL, NULL, NULL);
   float *dpooled = fbuf((size_t)c.B * c.m.cfg.width);
   run_backward(&c, dpooled);
+  for (size_t i = 0; i < n; i++) {
+    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
+    assert_non_null(t);
+    size_t len = t->numel < 24 ? t->numel : 24, off = t->offset + (i == 1 ? (size_t)3 * c.m.cfg.width : 0);
+    fd_check(names[i], c.p.data + off, len, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
+  }
+  if (strcmp(name, "vit_openai") == 0) assert_null(hp_params_find(&c.p, "visual_projection.bias"));
+  free(dpooled);
+  teardown(&c);
+  mfix_free(fx);
+}
+
+static void test_vit_fd_dropout(void **state) {
+  (void)state;
   static const char *names[] = {"visual.cls_token", "visual.pos_embed", "visual.patch_embed.proj.weight",
                                 "visual.blocks.0.attn.qkv.weight", "visual.blocks.0.norm1.weight",
                                 "visual.blocks.1.mlp.fc2.bias", "visual.norm.bias",
                                 "visual_projection.bias"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
-    assert_non_null(t);
-    size_t n = t->numel < 24 ? t->numel : 24;
-    size_t off = t->offset + (i == 1 ? (size_t)3 * c.m.cfg.width : 0); /* a patch row of pos_embed */
-    fd_check(names[i], c.p.data + off, n, c.p.grad + off, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
-  }
-  free(dpooled);
-  teardown(&c);
-  mfix_free(fx);
+  fd_fixture("vit_p8", names, sizeof names / sizeof *names);
 }
 
 /* finite differences through OpenAI's ViT with dropout on: ln_pre, the bias-free patch embedding
  * and projection, QuickGELU */
 static void test_vit_openai_fd(void **state) {
   (void)state;
-  mfix *fx = mfix_load("vit_openai");
-  vit_case c;
-  setup(&c, fx);
-  c.drop = (hp_drop){.p = 0.2f, .seed = 3, .step = 11, .sample0 = 5};
-  fd_case = &c;
-  run_forward(&c, NULL, NULL, NULL);
-  float *dpooled = fbuf((size_t)c.B * c.m.cfg.width);
-  run_backward(&c, dpooled);
   static const char *names[] = {"visual.class_embedding", "visual.positional_embedding", "visual.conv1.weight",
                                 "visual.ln_pre.weight", "visual.ln_pre.bias",
                                 "visual.transformer.resblocks.0.attn.in_proj_weight",
                                 "visual.transformer.resblocks.1.mlp.c_fc.bias", "visual.ln_post.weight",
                                 "visual_projection.weight"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    const hp_tensor_info *t = hp_params_find(&c.p, names[i]);
-    assert_non_null(t);
-    size_t n = t->numel < 24 ? t->numel : 24;
-    fd_check(names[i], c.p.data + t->offset, n, c.p.grad + t->offset, fd_loss, NULL, HP_FD_H, HP_TOL_FD);
-  }
-  assert_null(hp_params_find(&c.p, "visual_projection.bias"));
-  free(dpooled);
-  teardown(&c);
-  mfix_free(fx);
+  fd_fixture("vit_openai", names, sizeof names / sizeof *names);
 }
 
 static void test_vit_init_and_errors(void **state) {
