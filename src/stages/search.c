@@ -542,6 +542,17 @@ static int write_group(hp_results_w *w, void *arg) {
   return 0;
 }
 
+/* search.export_knn's line */
+static void markdown_neighbours(FILE *f, const search_out *o) {
+  if (o->nb.n_images == 0) return;
+  fprintf(f, "Neighbour export: the %" PRId64 " nearest other images of each of the %" PRId64 " images (%s index) in "
+          "`neighbours.h5`.", o->knn, o->nb.n_images, o->forest ? "forest" : "exact");
+  if (o->dedup_t > 0)
+    fprintf(f, " Near-duplicates at cosine ≥ %g: %" PRId64 " pairs, %" PRId64 " images (`/dedup`).", o->dedup_t,
+            o->nb.n_pairs, o->nb.n_dup_images);
+  fprintf(f, "\n\n");
+}
+
 static void markdown(FILE *f, void *arg) {
   search_out *o = arg;
   const char *conv = o->conv ? "retrieved" : "relevant";
@@ -551,14 +562,7 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "%" PRId64 " of the images have no caption: they are searched (caption → image, image → image) but "
             "ask no image → caption query; that row's denominator is the %" PRId64 " captioned images.\n\n",
             o->n_images - o->n_captioned, o->n_captioned);
-  if (o->nb.n_images > 0) {
-    fprintf(f, "Neighbour export: the %" PRId64 " nearest other images of each of the %" PRId64 " images (%s index) in "
-            "`neighbours.h5`.", o->knn, o->nb.n_images, o->forest ? "forest" : "exact");
-    if (o->dedup_t > 0)
-      fprintf(f, " Near-duplicates at cosine ≥ %g: %" PRId64 " pairs, %" PRId64 " images (`/dedup`).", o->dedup_t,
-              o->nb.n_pairs, o->nb.n_dup_images);
-    fprintf(f, "\n\n");
-  }
+  markdown_neighbours(f, o);
   if (o->n_images < 10)
     fprintf(f, "⚠ The split has only %" PRId64 " images: recall at k >= %" PRId64 " is 1 by construction, and every "
             "figure below rests on very few queries.\n\n", o->n_images, o->n_images > 0 ? o->n_images : 1);

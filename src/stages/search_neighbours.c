@@ -25,47 +25,40 @@ static int cmp_pair(const void *x, const void *y) {
   return 0;
 }
 
-int hp_search_neighbours(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, const uint8_t *sp, int split,
-                         const char *split_name, const char *index_kind, hp_neighbours_summary *out) {
-  const hp_config *cfg = ctx->cfg;
-  const int64_t K = hp_cfg_int(cfg, "search.export_knn"), N = em->n_images, E = em->embed_dim;
-  const double t = hp_cfg_float(cfg, "search.dedup_threshold");
-  memset(out, 0, sizeof *out);
-  double t0 = hp_now();
-  int64_t NI = 0;
-  for (int64_t i = 0; i < N; i++) NI += split < 0 || sp[i] == split;
-  /* every rank keeps every row (NI * K * 12 bytes: 14 MB for 118k images at K = 10) */
-  int64_t *ids = NULL, *nbr = NULL, *qid = NULL;
-  float *sc = NULL, *q = NULL, *rows = NULL, *qsc = NULL;
-  HP_CALLOC(ids, NI, "neighbour ids");
-  HP_CALLOC(nbr, NI * K, "neighbours");
-  HP_CALLOC(sc, NI * K, "neighbour scores");
-  HP_CALLOC(q, (size_t)BLOCK * (size_t)E, "neighbour queries");
-  HP_CALLOC(qid, (size_t)BLOCK * (size_t)(K + 1), "neighbour query results");
-  HP_CALLOC(qsc, (size_t)BLOCK * (size_t)(K + 1), "neighbour query scores");
-  for (int64_t i = 0, j = 0; i < N; i++)
-    if (split < 0 || sp[i] == split) ids[j++] = i;
+/* ids [NI] of the split's images -> nbr, sc [NI,K]: each image's K + 1 nearest through ix,
+ * itself out (a list without itself loses its last), in collective blocks of BLOCK queries that
+ * rank 0 reads and broadcasts */
+static int knn_rows(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, const int64_t *ids, int64_t NI, int64_t K,
+                    int64_t *nbr, float *sc) {
+  const int64_t E = em->embed_dim;
   int64_t maxspan = 0; /* the longest run of image rows that holds one block of the split */
   for (int64_t b0 = 0; b0 < NI; b0 += BLOCK) {
     int64_t bn = NI - b0 < BLOCK ? NI - b0 : BLOCK, span = ids[b0 + bn - 1] - ids[b0] + 1;
     if (span > maxspan) maxspan = span;
   }
+  int64_t *qid = NULL;
+  float *q = NULL, *rows = NULL, *qsc = NULL;
+  HP_CALLOC(q, (size_t)BLOCK * (size_t)E, "neighbour queries");
+  HP_CALLOC(qid, (size_t)BLOCK * (size_t)(K + 1), "neighbour query results");
+  HP_CALLOC(qsc, (size_t)BLOCK * (size_t)(K + 1), "neighbour query scores");
   HP_CALLOC(rows, (size_t)(maxspan > 0 ? maxspan : 1) * (size_t)E, "neighbour query rows");
-  for (int64_t b0 = 0; b0 < NI; b0 += BLOCK) {
+  int err = 0;
+  for (int64_t b0 = 0; !err && b0 < NI; b0 += BLOCK) {
     int64_t bn = NI - b0 < BLOCK ? NI - b0 : BLOCK, r0 = ids[b0], span = ids[b0 + bn - 1] - r0 + 1;
-    /* rank 0 reads the block's rows, every rank gets the block's queries */
-    HP_CALL(hp_embeddings_read_images(em, r0, ctx->rank == 0 ? span : 0, rows));
+    err = hp_agree(ctx->comm, hp_embeddings_read_images(em, r0, ctx->rank == 0 ? span : 0, rows));
+    if (err) break;
     if (ctx->rank == 0)
       for (int64_t i = 0; i < bn; i++) memcpy(q + i * E, rows + (ids[b0 + i] - r0) * E, (size_t)E * sizeof *q);
-    if (bn * E > 2147483647) HP_ERROR(HP_ERR_USAGE, "search: neighbour block too large");
-    HP_MPI(MPI_Bcast(q, (int)(bn * E), MPI_FLOAT, 0, ctx->comm));
-    HP_CALL(hp_index_search(ix, bn, q, (int)(K + 1), qid, qsc));
-    for (int64_t i = 0; i < bn; i++) { /* itself out; a list without itself loses its last */
+    if (MPI_Bcast(q, (int)(bn * E), MPI_FLOAT, 0, ctx->comm) != MPI_SUCCESS) {
+      err = HP_ERROR_SET(HP_ERR_MPI, "search: broadcasting neighbour queries failed");
+      break;
+    }
+    err = hp_index_search(ix, bn, q, (int)(K + 1), qid, qsc);
+    for (int64_t i = 0; !err && i < bn; i++) {
       const int64_t self = ids[b0 + i], *a = qid + i * (K + 1);
       const float *s = qsc + i * (K + 1);
-      int64_t *o = nbr + (b0 + i) * K;
+      int64_t *o = nbr + (b0 + i) * K, n = 0;
       float *os = sc + (b0 + i) * K;
-      int64_t n = 0;
       for (int64_t j = 0; j <= K && n < K; j++) {
         if (a[j] == self) continue;
         o[n] = a[j];
@@ -77,57 +70,80 @@ int hp_search_neighbours(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, con
   free(q);
   free(qid);
   free(qsc);
-  /* near-duplicate pairs from the lists, each pair once */
+  return err;
+}
+
+/* the pairs (a < b, sorted, each once) of the lists at score >= t -> *pairs [*np,2], *scores */
+static int dedup_pairs(const int64_t *ids, int64_t NI, int64_t K, const int64_t *nbr, const float *sc, double t,
+                       int64_t **pairs_out, float **scores_out, int64_t *np_out) {
   pair *pairs = NULL;
   int64_t np = 0, cap = 0;
-  int err = 0;
-  for (int64_t i = 0; t > 0 && !err && i < NI; i++)
-    for (int64_t j = 0; j < K && !err; j++) {
-      int64_t b = nbr[i * K + j];
+  for (int64_t i = 0; t > 0 && i < NI; i++)
+    for (int64_t j = 0; j < K; j++) {
+      int64_t b = nbr[i * K + j], a = ids[i];
       if (b < 0 || !(sc[i * K + j] >= (float)t)) continue;
       if (np == cap) {
         cap = cap ? 2 * cap : 1024;
         pair *p = realloc(pairs, (size_t)cap * sizeof *p);
         if (!p) {
-          err = HP_ERROR_SET(HP_ERR_MEM, "near-duplicate pairs");
-          break;
+          free(pairs);
+          HP_ERROR(HP_ERR_MEM, "near-duplicate pairs");
         }
         pairs = p;
       }
-      int64_t a = ids[i];
       pairs[np++] = (pair){a < b ? a : b, a < b ? b : a, sc[i * K + j]};
     }
-  if (err) {
-    free(pairs);
-    free(ids);
-    free(nbr);
-    free(sc);
-    return err;
-  }
   if (np) qsort(pairs, (size_t)np, sizeof *pairs, cmp_pair);
   int64_t u = 0;
   for (int64_t i = 0; i < np; i++)
     if (u == 0 || cmp_pair(&pairs[u - 1], &pairs[i]) != 0) pairs[u++] = pairs[i];
-  np = u;
-  int64_t *pp = NULL;
-  float *ps = NULL;
-  HP_CALLOC(pp, 2 * (np > 0 ? np : 1), "pairs");
-  HP_CALLOC(ps, np > 0 ? np : 1, "pair scores");
-  uint8_t *dup = NULL;
-  HP_CALLOC(dup, N > 0 ? N : 1, "duplicate flags");
-  for (int64_t i = 0; i < np; i++) {
+  int64_t *pp = calloc((size_t)(2 * (u > 0 ? u : 1)), sizeof *pp);
+  float *ps = calloc((size_t)(u > 0 ? u : 1), sizeof *ps);
+  if (!pp || !ps) {
+    free(pairs);
+    free(pp);
+    free(ps);
+    HP_ERROR(HP_ERR_MEM, "near-duplicate pairs");
+  }
+  for (int64_t i = 0; i < u; i++) {
     pp[2 * i] = pairs[i].a;
     pp[2 * i + 1] = pairs[i].b;
     ps[i] = pairs[i].s;
-    dup[pairs[i].a] = dup[pairs[i].b] = 1;
   }
-  for (int64_t i = 0; i < N; i++) out->n_dup_images += dup[i];
-  free(dup);
   free(pairs);
-  char path[4200];
-  HP_CALL(hp_run_path(ctx, HP_FILE_NEIGHBOURS, path, sizeof path));
-  char *config_text = NULL;
-  err = hp_config_dump(cfg, &config_text);
+  *pairs_out = pp;
+  *scores_out = ps;
+  *np_out = u;
+  return 0;
+}
+
+int hp_search_neighbours(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, const uint8_t *sp, int split,
+                         const char *split_name, const char *index_kind, hp_neighbours_summary *out) {
+  const hp_config *cfg = ctx->cfg;
+  const int64_t K = hp_cfg_int(cfg, "search.export_knn"), N = em->n_images;
+  const double t = hp_cfg_float(cfg, "search.dedup_threshold");
+  memset(out, 0, sizeof *out);
+  double t0 = hp_now();
+  int64_t NI = 0;
+  for (int64_t i = 0; i < N; i++) NI += split < 0 || sp[i] == split;
+  /* every rank keeps every row (NI * K * 12 bytes: 14 MB for 118k images at K = 10) */
+  int64_t *ids = NULL, *nbr = NULL, *pp = NULL, np = 0;
+  float *sc = NULL, *ps = NULL;
+  HP_CALLOC(ids, NI > 0 ? NI : 1, "neighbour ids");
+  HP_CALLOC(nbr, NI * K > 0 ? NI * K : 1, "neighbours");
+  HP_CALLOC(sc, NI * K > 0 ? NI * K : 1, "neighbour scores");
+  for (int64_t i = 0, j = 0; i < N; i++)
+    if (split < 0 || sp[i] == split) ids[j++] = i;
+  int err = knn_rows(ctx, em, ix, ids, NI, K, nbr, sc);
+  if (!err) err = dedup_pairs(ids, NI, K, nbr, sc, t, &pp, &ps, &np);
+  uint8_t *dup = err ? NULL : calloc((size_t)(N > 0 ? N : 1), 1);
+  if (!err && !dup) err = HP_ERROR_SET(HP_ERR_MEM, "duplicate flags");
+  for (int64_t i = 0; !err && i < np; i++) dup[pp[2 * i]] = dup[pp[2 * i + 1]] = 1;
+  for (int64_t i = 0; !err && i < N; i++) out->n_dup_images += dup[i];
+  free(dup);
+  char path[4200], *config_text = NULL;
+  if (!err) err = hp_run_path(ctx, HP_FILE_NEIGHBOURS, path, sizeof path);
+  if (!err) err = hp_config_dump(cfg, &config_text);
   hp_neighbours_meta m = {.n = NI, .k = K, .config_text = config_text ? config_text : "", .fingerprint = ctx->fingerprint,
                           .model = em->model, .model_fingerprint = em->model_fingerprint,
                           .embeddings_fingerprint = em->fingerprint, .split = split_name, .index = index_kind,
@@ -145,8 +161,8 @@ int hp_search_neighbours(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, con
   out->n_images = NI;
   out->n_pairs = np;
   out->seconds = hp_now() - t0;
-  hp_log_info("search: %" PRId64 " images' %" PRId64 " nearest neighbours (%s) -> %s in %.2f s%s", NI, K, index_kind,
-              path, out->seconds, t > 0 ? "" : "");
+  hp_log_info("search: %" PRId64 " images' %" PRId64 " nearest neighbours (%s) -> %s in %.2f s", NI, K, index_kind, path,
+              out->seconds);
   if (t > 0)
     hp_log_info("search: %" PRId64 " near-duplicate pairs at cosine >= %g, %" PRId64 " images in them", np, t,
                 out->n_dup_images);
