@@ -22,6 +22,13 @@ const hp_cfg_key hp_cfg_keys[] = {
      "name of the job, shown in the log and in summary.md"},
     {"run.dir", HP_T_STRING, NULL, NO_RANGE, NULL,
      "run directory that holds every output file (required; --run-dir overrides)"},
+    {"run.dataset", HP_T_STRING, "", NO_RANGE, NULL,
+     "dataset.h5 of another run for this run's stages to read (embed, search, ...), instead of "
+     "RUN_DIR/dataset.h5: embeddings of another model beside the first without copying the data; "
+     "synth and ingest refuse it"},
+    {"run.checkpoint", HP_T_STRING, "", NO_RANGE, NULL,
+     "ckpt.h5 to read instead of RUN_DIR/ckpt.h5 (another run's model, a converted one); train "
+     "refuses it (its output is RUN_DIR/ckpt.h5)"},
     {"run.stages", HP_T_STRLIST, "synth", NO_RANGE, STAGE_NAMES,
      "stages `hpclip run` executes, in this order (--stages overrides)"},
     {"run.seed", HP_T_INT, "1234", 0, 4611686018427387904.0 /* 2^62 */, NULL,

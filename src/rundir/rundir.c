@@ -6,10 +6,21 @@
 
 #include "base/error.h"
 
-int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
-  int len = snprintf(buf, n, "%s/%s", ctx->run_dir, file);
-  if (len < 0 || (size_t)len >= n) HP_ERROR(HP_ERR_USAGE, "run directory path too long: %s", ctx->run_dir);
+const char *hp_run_file_key(const char *file) {
+  if (strcmp(file, "dataset.h5") == 0) return "run.dataset";
+  if (strcmp(file, "ckpt.h5") == 0) return "run.checkpoint";
+  return NULL;
+}
+
+int hp_run_file(const hp_config *cfg, const char *run_dir, const char *file, char *buf, size_t n) {
+  const char *key = cfg ? hp_run_file_key(file) : NULL, *moved = key ? hp_cfg_str(cfg, key) : "";
+  int len = moved[0] ? snprintf(buf, n, "%s", moved) : snprintf(buf, n, "%s/%s", run_dir, file);
+  if (len < 0 || (size_t)len >= n) HP_ERROR(HP_ERR_USAGE, "path too long: %s/%s", run_dir, file);
   return 0;
+}
+
+int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n) {
+  return hp_run_file(ctx->cfg, ctx->run_dir, file, buf, n);
 }
 
 int hp_md_stamp_read(const char *path, const char *stage, char *fp, size_t n) {

@@ -29,8 +29,14 @@ typedef struct {
  * (wall time of the loop). Up to 3 per stage; more are ignored. */
 void hp_stage_rate(hp_stage_ctx *ctx, const char *unit, double count, double seconds);
 
-/* Join run_dir and a file name into buf (size n); HP_ERR_USAGE if it does not fit. */
+/* Join run_dir and a file name into buf (size n); HP_ERR_USAGE if it does not fit. Two inputs can
+ * live elsewhere: dataset.h5 is run.dataset and ckpt.h5 is run.checkpoint when those keys are set
+ * (another run's dataset, a converted model: embeddings beside the first, docs/query.md). */
 int hp_run_path(const hp_stage_ctx *ctx, const char *file, char *buf, size_t n);
+/* The same from a configuration and a run directory (cfg may be NULL: no overrides). */
+int hp_run_file(const hp_config *cfg, const char *run_dir, const char *file, char *buf, size_t n);
+/* The key that moves `file` out of the run directory ("run.dataset", "run.checkpoint"), or NULL. */
+const char *hp_run_file_key(const char *file);
 
 /* Markdown files written by stages (STAGE.md, summary.md) start with the stamp line
  *   <!-- hpclip STAGE fingerprint=HEX -->

@@ -640,8 +640,8 @@ int hp_query(MPI_Comm comm, const hp_config *cfg, const hp_query_opts *o) {
   MPI_Comm_size(comm, &r.size);
   HP_CALL(hp_agree(comm, check_opts(o)));
   const char *dir = hp_cfg_str(cfg, "run.dir");
-  snprintf(r.dpath, sizeof r.dpath, "%s/%s", dir, HP_FILE_DATASET);
-  snprintf(r.cpath, sizeof r.cpath, "%s/%s", dir, HP_FILE_CKPT);
+  HP_CALL(hp_agree(comm, hp_run_file(cfg, dir, HP_FILE_DATASET, r.dpath, sizeof r.dpath))); /* run.dataset */
+  HP_CALL(hp_agree(comm, hp_run_file(cfg, dir, HP_FILE_CKPT, r.cpath, sizeof r.cpath)));    /* run.checkpoint */
   snprintf(r.epath, sizeof r.epath, "%s/%s", dir, HP_FILE_EMBEDDINGS);
   snprintf(r.ipath, sizeof r.ipath, "%s/%s", dir, HP_FILE_INDEX);
   int err = read_queries(&r);

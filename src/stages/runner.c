@@ -111,7 +111,7 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
     const char *name = st->inputs[i];
     int optional = name[0] == '?';
     if (optional) name++;
-    snprintf(path, sizeof path, "%s/%s", run_dir, name);
+    HP_CALL(hp_run_file(cfg, run_dir, name, path, sizeof path)); /* run.dataset, run.checkpoint */
     /* every rank looks; the verdict is agreed, so a missing input ends the job cleanly */
     int missing = access(path, R_OK) != 0, any = 0;
     HP_MPI(MPI_Allreduce(&missing, &any, 1, MPI_INT, MPI_MAX, comm));
@@ -253,6 +253,12 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   MPI_Comm_rank(comm, &ctx.rank);
   MPI_Comm_size(comm, &ctx.size);
   HP_CALL(make_run_dir(comm, run_dir));
+  const char *moved = hp_run_file_key(st->output);
+  if (moved && hp_cfg_str(cfg, moved)[0])
+    HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_CONFIG, "%s = \"%s\" names an existing %s for the later stages, and "
+                                        "stage %s would write it: run %s in that file's own run directory, or leave "
+                                        "%s unset", moved, hp_cfg_str(cfg, moved), st->output, st->name, st->name,
+                                        moved)));
   HP_CALL(stage_fingerprint(comm, cfg, run_dir, st, ctx.fingerprint, sizeof ctx.fingerprint));
   char out[4096];
   HP_CALL(hp_run_path(&ctx, st->output, out, sizeof out));

@@ -9,6 +9,9 @@
 #     >= 0.9999), a real photo (a Fashion JPEG) is resized and answered; the forest's answers come from the images it holds and score as exact dot products;
 #   - every format: table, tsv (columns), json (parsed), html (parsed; k thumbnails that decode as
 #     PNGs of the dataset's size; query text escaped);
+#   - another model beside the first: a training reading the run's dataset (run.dataset), its
+#     checkpoint embedded from a third directory (run.checkpoint) gives the same bits, and query
+#     names the model by its run directory; synth / train refuse the keys that would overwrite;
 #   - bad inputs end with exit 2 / 4 and a message naming the problem: no query, a bad -k, --index
 #     or --format, --split with the forest, a missing or corrupt image, a query file that is not
 #     UTF-8, no index.h5, query options on another command, a checkpoint changed after embed.
@@ -156,6 +159,28 @@ qfail "query options on another command" 2 "are options of .hpclip query., not o
 cp -r "$R" "$T/noindex"; rm -f "$T/noindex/index.h5"
 qfail "--index forest without index.h5" 4 "index.h5: no saved index: --index forest searches the forest the search stage saved" \
   query "$T/noindex" --text x --index forest
+# another model beside the first: a second training in $R/v2 reading $R's dataset (run.dataset),
+# then embeddings of that checkpoint from a third directory (run.checkpoint): the same bits
+SIDE=(-s "run.dataset=$R/dataset.h5")
+if expect_ok "a second model beside the first (run.dataset): train, embed" 2 run "$CFG" --run-dir "$R/v2" --stages train,embed \
+     "${JOB[@]}" "${SIDE[@]}" -s run.seed=7; then
+  [ ! -e "$R/v2/dataset.h5" ] && ok "v2 holds no copy of the dataset" || bad "v2 has its own dataset.h5"
+  if expect_ok "embeddings of v2's checkpoint from a third directory (run.checkpoint)" 2 embed "$CFG" --run-dir "$R/v3" \
+       "${JOB[@]}" "${SIDE[@]}" -s "run.checkpoint=$R/v2/ckpt.h5"; then
+    e=$(same_h5_data "$R/v2/embeddings.h5" "$R/v3/embeddings.h5" 2>&1) && ok "the same embeddings bit for bit" || bad "v2 vs v3: $e"
+  fi
+  if Q 1 "$R/v2" --text "a red circle" -k 5 --format tsv >"$T/v2.tsv" && Q 1 "$R/v3" --text "a red circle" -k 5 --format tsv >"$T/v3.tsv"; then
+    cmp -s "$T/v2.tsv" "$T/v3.tsv" && ok "query names the model by its run directory: v2 and v3 answer alike" || bad "v2 and v3 answers differ"
+    Q 1 "$R" --text "a red circle" -k 5 --format tsv >"$T/v1.tsv"
+    cmp -s "$T/v1.tsv" "$T/v2.tsv" && bad "the first and the second model answer identically (seeds ignored?)" \
+      || ok "the first model's answers are its own"
+  else bad "query of v2/v3: $(tail -3 "$T/qerr.txt")"; fi
+fi
+expect_fail "synth refuses run.dataset" 1 3 "run.dataset = .* names an existing dataset.h5 for the later stages, and stage synth would write it" \
+  -- synth "$CFG" --run-dir "$T/v4" "${SIDE[@]}"
+expect_fail "train refuses run.checkpoint" 1 3 "run.checkpoint = .* names an existing ckpt.h5 .* stage train would write it" \
+  -- train "$CFG" --run-dir "$T/v4" "${SIDE[@]}" -s "run.checkpoint=$R/ckpt.h5"
+
 # docs/query.md "Try it", run as written from a copy of the repository's layout
 W="$T/repo"
 mkdir -p "$W"
