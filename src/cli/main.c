@@ -347,7 +347,10 @@ static int cmd_query(MPI_Comm comm, const cli_args *a) {
     if (!err && fd < 0) err = HP_ERROR_SET(HP_ERR_IO, "query: a temporary file for %s's configuration: %s", epath, strerror(errno));
     if (!err) {
       FILE *f = fdopen(fd, "w");
-      if (!f || fputs(text, f) < 0 || fclose(f) != 0) err = HP_ERROR_SET(HP_ERR_IO, "query: writing %s", tmpl);
+      if (!f) close(fd);
+      int bad = !f || fputs(text, f) < 0;
+      if (f && fclose(f) != 0) bad = 1;
+      if (bad) err = HP_ERROR_SET(HP_ERR_IO, "query: writing %s", tmpl);
       cli_args b = *a;
       b.job = tmpl;
       b.run_dir = a->job;
@@ -358,7 +361,11 @@ static int cmd_query(MPI_Comm comm, const cli_args *a) {
   } else {
     err = load_job(a, &cfg);
   }
-  HP_CALL(hp_agree(comm, err));
+  err = hp_agree(comm, err);
+  if (err) {
+    hp_config_free(cfg);
+    return err;
+  }
   hp_query_opts o = {.ntext = a->ntext, .nimage = a->nimage, .text = a->text, .image = a->image, .queries_file = a->queries,
                      .k = a->k, .index = a->index, .split = a->split, .captions = a->captions, .format = a->format,
                      .out = a->out};

@@ -7,28 +7,13 @@
 
 #include "base/error.h"
 #include "base/memory.h"
+#include "data/ckpt_tokenizer.h"
 #include "io/check.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/strtab.h"
 #include "models/clip_ckpt.h"
-
-/* The tokenizer stored in the checkpoint (collective): its spec and /vocab's entries. */
-static int read_tokenizer(MPI_Comm comm, const char *path, hp_tokenizer **out) {
-  char *spec_text = NULL, **entries = NULL;
-  int64_t n = 0;
-  HP_CALL(hp_ckpt_read_tokenizer(comm, path, &spec_text, &entries, &n));
-  hp_tokenizer_spec spec;
-  char what[4200];
-  snprintf(what, sizeof what, "%s: /vocab", path);
-  int err = hp_tokenizer_spec_parse(spec_text, path, &spec);
-  if (!err) err = hp_tokenizer_create(&spec, (const char *const *)entries, n, what, out);
-  free(spec_text);
-  hp_strings_free(entries, n);
-  if (err) return hp_error_trace(err, __FILE__, __LINE__, __func__);
-  return 0;
-}
 
 int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int64_t image_size, int batch,
                       hp_clip_eval *e) {
@@ -37,7 +22,7 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   e->batch = batch;
   e->S = image_size;
   HP_CALL(hp_check_file(comm, ckpt)); /* validated before anything is read from it */
-  HP_CALL(hp_agree(comm, read_tokenizer(comm, ckpt, &e->tok)));
+  HP_CALL(hp_agree(comm, hp_tokenizer_from_ckpt(comm, ckpt, &e->tok)));
   hp_clip_config mc;
   int err = hp_cfg_bool(cfg, "model.from_checkpoint")
                 ? hp_clip_config_from_ckpt(comm, ckpt, cfg, image_size, hp_tokenizer_vocab_size(e->tok), &mc)

@@ -18,6 +18,7 @@
 #include "index/index.h"
 #include "ingest/image_decode.h"
 #include "ingest/image_resize.h"
+#include "io/check.h"
 #include "io/dataset.h"
 #include "io/embeddings.h"
 #include "io/strtab.h"
@@ -37,7 +38,8 @@ typedef struct { /* one result row */
   int64_t id;    /* image index, or caption index for caption hits */
   float score;
   char *source;  /* the image's /source_id */
-  char *labels;  /* label names joined by "|" ("" without labels) */
+  char **labs;   /* the image's label names (copies) */
+  int nlab;
   char **caps;   /* the image's captions (at most CAPTIONS_SHOWN), or the caption hit's text */
   int ncaps;
   int64_t image; /* caption hits: their image */
@@ -113,7 +115,9 @@ static int read_queries(query_run *r) {
         else err = add_query(r, 'i', s, strlen(s), &cap);
       } else {
         if (strncmp(s, "text:", 5) == 0) s += 5;
-        err = add_query(r, 't', s, strlen(s), &cap);
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) err = HP_ERROR_SET(HP_ERR_INPUT, "%s:%" PRId64 ": \"text:\" without a text", o->queries_file, ln);
+        else err = add_query(r, 't', s, strlen(s), &cap);
       }
     }
     int rerr = ferror(f);
@@ -182,10 +186,10 @@ static int embed_queries(query_run *r, hp_clip_eval *ev, const hp_config *cfg, f
 static int image_index(query_run *r, hp_stage_ctx *ctx, hp_embeddings *em, int split, hp_index **ix) {
   if (strcmp(r->o->index, "forest") == 0) {
     FILE *f = fopen(r->ipath, "rb");
-    if (!f)
-      HP_ERROR(HP_ERR_INPUT, "%s: no saved index: --index forest searches the forest the search stage saved "
-               "(search.index = \"forest\", search.save_index = true)", r->ipath);
-    fclose(f);
+    int err = f ? 0 : HP_ERROR_SET(HP_ERR_INPUT, "%s: no saved index: --index forest searches the forest the search "
+                                   "stage saved (search.index = \"forest\", search.save_index = true)", r->ipath);
+    if (f) fclose(f);
+    HP_CALL(hp_agree(r->comm, err));
     HP_CALL(hp_index_load(r->comm, r->ipath, ix));
     const hp_index_params *p = hp_index_get_params(*ix);
     if (p->kind != HP_INDEX_FOREST || p->dim != r->E) {
@@ -222,16 +226,21 @@ static int image_index(query_run *r, hp_stage_ctx *ctx, hp_embeddings *em, int s
 static int caption_index(query_run *r, hp_embeddings *em, int split, hp_index **ix) {
   int64_t c0, cn;
   hp_shard_range(r->M, r->size, r->rank, &c0, &cn);
-  int64_t *capimg = NULL, *ids = NULL;
-  uint8_t *sp = NULL;
-  float *x = NULL;
-  HP_CALLOC(capimg, r->M > 0 ? r->M : 1, "caption images");
-  HP_CALLOC(sp, r->N > 0 ? r->N : 1, "split");
-  HP_CALL(hp_embeddings_read_caption_image(em, capimg));
-  HP_CALL(hp_embeddings_read_split(em, 0, r->N, sp));
-  HP_CALLOC(x, (size_t)(cn > 0 ? cn : 1) * (size_t)r->E, "caption embeddings");
-  HP_CALLOC(ids, cn > 0 ? cn : 1, "caption ids");
-  HP_CALL(hp_embeddings_read_captions(em, c0, cn, x));
+  int64_t *capimg = calloc((size_t)(r->M > 0 ? r->M : 1), sizeof *capimg), *ids = calloc((size_t)(cn > 0 ? cn : 1), 8);
+  uint8_t *sp = calloc((size_t)(r->N > 0 ? r->N : 1), 1);
+  float *x = calloc((size_t)(cn > 0 ? cn : 1) * (size_t)r->E, sizeof *x);
+  int err = capimg && ids && sp && x ? 0 : HP_ERROR_SET(HP_ERR_MEM, "the captions' index");
+  err = hp_agree(r->comm, err); /* the reads below are collective */
+  if (!err) err = hp_embeddings_read_caption_image(em, capimg);
+  if (!err) err = hp_embeddings_read_split(em, 0, r->N, sp);
+  if (!err) err = hp_embeddings_read_captions(em, c0, cn, x);
+  if (err) {
+    free(capimg);
+    free(sp);
+    free(x);
+    free(ids);
+    return err;
+  }
   int64_t n = 0;
   for (int64_t i = 0; i < cn; i++)
     if (split < 0 || sp[capimg[c0 + i]] == split) {
@@ -240,7 +249,7 @@ static int caption_index(query_run *r, hp_embeddings *em, int split, hp_index **
     }
   hp_index_params p;
   hp_index_params_default(&p, HP_INDEX_EXACT, r->E);
-  int err = hp_index_create(&p, r->comm, ix);
+  err = hp_index_create(&p, r->comm, ix);
   if (!err) err = hp_index_add(*ix, n, x, ids);
   free(capimg);
   free(sp);
@@ -324,15 +333,11 @@ static int describe_image(query_run *r, hp_dataset *ds, char *const *names, cons
     h->caps = caps;
     h->ncaps = (int)n;
     caps = NULL;
-    size_t len = 1;
-    for (int64_t l = 0; l < r->L; l++)
-      if (row[l]) len += strlen(names[l]) + 1;
-    if (!(h->labels = calloc(len, 1))) err = HP_ERROR_SET(HP_ERR_MEM, "label names");
+    int nl = 0;
+    for (int64_t l = 0; l < r->L; l++) nl += row[l] != 0;
+    if (nl && !(h->labs = calloc((size_t)nl, sizeof *h->labs))) err = HP_ERROR_SET(HP_ERR_MEM, "label names");
     for (int64_t l = 0; !err && l < r->L; l++)
-      if (row[l]) {
-        if (h->labels[0]) strcat(h->labels, "|");
-        strcat(h->labels, names[l]);
-      }
+      if (row[l] && !(h->labs[h->nlab++] = strdup(names[l]))) err = HP_ERROR_SET(HP_ERR_MEM, "label names");
     if (!err && thumbs) err = png_of(px, r->S, &h->png, &h->png_n);
   }
   hp_strings_free(src, rd);
@@ -347,13 +352,17 @@ static int describe(query_run *r, const int64_t *iid, const float *isc, const in
   HP_CALL(hp_dataset_open(r->comm, r->dpath, &ds));
   hp_dataset_dims d = hp_dataset_get_dims(ds);
   int err = 0;
-  if (d.n_images != r->N || d.height != r->S)
-    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %" PRId64 " images of %" PRId64 " pixels, but %s embeds %" PRId64
-                       " of %" PRId64 ": rerun embed", r->dpath, d.n_images, d.height, r->epath, r->N, r->S);
+  /* the same on every rank (the file's dims): no agreement needed */
+  if (d.n_images != r->N || d.height != r->S || d.width != r->S || d.n_captions != r->M || d.n_labels != r->L)
+    err = HP_ERROR_SET(HP_ERR_INPUT, "%s: %" PRId64 " images of %" PRId64 "x%" PRId64 ", %" PRId64 " captions, %" PRId64
+                       " labels, but %s holds %" PRId64 " images of %" PRId64 "x%" PRId64 ", %" PRId64 " captions, %" PRId64
+                       " labels: rerun embed", r->dpath, d.n_images, d.height, d.width, d.n_captions, d.n_labels,
+                       r->epath, r->N, r->S, r->S, r->M, r->L);
   char **names = NULL;
   int64_t *capimg = NULL;
   if (!err && r->L > 0) err = hp_dataset_read_strings(ds, "labels/names", 0, r->L, &names);
   if (!err && !(capimg = calloc((size_t)(r->M > 0 ? r->M : 1), sizeof *capimg))) err = HP_ERROR_SET(HP_ERR_MEM, "captions");
+  err = hp_agree(r->comm, err);
   if (!err) err = hp_dataset_read_caption_image(ds, capimg);
   int thumbs = strcmp(r->o->format, "html") == 0;
   int64_t total = r->nq * r->o->k;
@@ -395,6 +404,28 @@ static void put_flat(FILE *f, const char *s) {
   for (; *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
 }
 
+/* parts joined by "|", flattened, cut at `width` characters (never inside a UTF-8 sequence) and
+ * padded with spaces to `width` characters: a table cell */
+static void put_cell(FILE *f, const char *const *parts, int n, int width) {
+  int chars = 0;
+  for (int p = 0; p < n && chars < width; p++) {
+    const unsigned char *s = (const unsigned char *)parts[p];
+    if (p) {
+      fputc('|', f);
+      chars++;
+    }
+    for (; *s && chars < width; chars++) {
+      size_t len = *s < 0x80 ? 1 : (*s >> 5) == 6 ? 2 : (*s >> 4) == 14 ? 3 : (*s >> 3) == 30 ? 4 : 1;
+      for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80) len = 1; /* not valid UTF-8 there: one byte, as given */
+      if (len == 1) fputc(*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
+      else fwrite(s, 1, len, f);
+      s += len;
+    }
+  }
+  for (; chars < width; chars++) fputc(' ', f);
+}
+
 static void put_html(FILE *f, const char *s) {
   for (; *s; s++) {
     switch (*s) {
@@ -432,7 +463,11 @@ static void out_table(FILE *f, const query_run *r) {
       const hit *h = &r->img[q * k + j];
       if (h->id < 0) break;
       fprintf(f, "  %4d  %8.4f  %8" PRId64 "  ", j + 1, (double)h->score, h->id);
-      fprintf(f, "%-24.24s  %-24.24s  ", h->source ? h->source : "", h->labels ? h->labels : "");
+      const char *src = h->source ? h->source : "";
+      put_cell(f, &src, 1, 24);
+      fputs("  ", f);
+      put_cell(f, (const char *const *)h->labs, h->nlab, 24);
+      fputs("  ", f);
       if (h->ncaps) put_flat(f, h->caps[0]);
       fputc('\n', f);
     }
@@ -463,7 +498,10 @@ static void out_tsv(FILE *f, const query_run *r) {
                 (double)h->score, t ? h->image : h->id);
         put_flat(f, h->source ? h->source : "");
         fputc('\t', f);
-        put_flat(f, h->labels ? h->labels : "");
+        for (int l = 0; l < h->nlab; l++) {
+          if (l) fputc('|', f);
+          put_flat(f, h->labs[l]);
+        }
         fputc('\t', f);
         for (int c = 0; c < h->ncaps; c++) {
           if (c) fputs(" | ", f);
@@ -495,14 +533,7 @@ static int out_json(FILE *f, const query_run *r) {
              cJSON_AddNumberToObject(e, "image", (double)(t ? h->image : h->id)) &&
              cJSON_AddStringToObject(e, "source", h->source ? h->source : "");
         if (ok && !t) ok = (labels = cJSON_AddArrayToObject(e, "labels")) != NULL;
-        for (const char *s = h->labels; ok && s && *s;) {
-          const char *b = strchr(s, '|');
-          size_t n = b ? (size_t)(b - s) : strlen(s);
-          char *one = strndup(s, n);
-          ok = one && cJSON_AddItemToArray(labels, cJSON_CreateString(one));
-          free(one);
-          s += n + (b != NULL);
-        }
+        for (int l = 0; ok && l < h->nlab; l++) ok = cJSON_AddItemToArray(labels, cJSON_CreateString(h->labs[l]));
         if (ok) ok = (caps = cJSON_AddArrayToObject(e, t ? "text" : "captions")) != NULL;
         for (int c = 0; ok && c < h->ncaps; c++) ok = cJSON_AddItemToArray(caps, cJSON_CreateString(h->caps[c]));
       }
@@ -536,9 +567,9 @@ static void out_html(FILE *f, const query_run *r) {
       put_base64(f, h->png, h->png_n);
       fprintf(f, "\"><figcaption>%d. <span class=\"score\">%.4f</span> #%" PRId64 " ", j + 1, (double)h->score, h->id);
       put_html(f, h->source ? h->source : "");
-      if (h->labels && h->labels[0]) {
-        fprintf(f, "<br>");
-        put_html(f, h->labels);
+      for (int l = 0; l < h->nlab; l++) {
+        fprintf(f, l ? ", " : "<br>");
+        put_html(f, h->labs[l]);
       }
       if (h->ncaps) {
         fprintf(f, "<br><i>");
@@ -608,7 +639,7 @@ static int write_output(const query_run *r) {
 static void free_hits(hit *h, int64_t n) {
   for (int64_t i = 0; h && i < n; i++) {
     free(h[i].source);
-    free(h[i].labels);
+    hp_strings_free(h[i].labs, h[i].nlab);
     hp_strings_free(h[i].caps, h[i].ncaps);
     free(h[i].png);
   }
@@ -644,8 +675,20 @@ int hp_query(MPI_Comm comm, const hp_config *cfg, const hp_query_opts *o) {
   HP_CALL(hp_agree(comm, hp_run_file(cfg, dir, HP_FILE_CKPT, r.cpath, sizeof r.cpath)));    /* run.checkpoint */
   snprintf(r.epath, sizeof r.epath, "%s/%s", dir, HP_FILE_EMBEDDINGS);
   snprintf(r.ipath, sizeof r.ipath, "%s/%s", dir, HP_FILE_INDEX);
-  int err = read_queries(&r);
-  HP_CALL(hp_agree(comm, err));
+  int err = hp_agree(comm, read_queries(&r));
+  if (!err) { /* the dataset must be the one embed read */
+    char efp[64] = "", dfp[64] = "";
+    err = hp_h5_root_attr(comm, r.epath, "dataset_fingerprint", efp, sizeof efp);
+    if (!err) err = hp_h5_root_attr(comm, r.dpath, "fingerprint", dfp, sizeof dfp);
+    if (!err && strcmp(efp, dfp) != 0)
+      err = HP_ERROR_SET(HP_ERR_INPUT, "%s is dataset %s, but %s was made from dataset %s: rerun embed", r.dpath, dfp,
+                         r.epath, efp);
+  }
+  if (err) {
+    for (int64_t i = 0; i < r.nq; i++) free(r.q[i].arg);
+    free(r.q);
+    return err;
+  }
   hp_stage_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.comm = comm;
@@ -655,7 +698,12 @@ int hp_query(MPI_Comm comm, const hp_config *cfg, const hp_query_opts *o) {
   ctx.run_dir = dir;
   double t0 = hp_now();
   hp_embeddings em;
-  HP_CALL(hp_embeddings_open(comm, r.epath, &em));
+  err = hp_embeddings_open(comm, r.epath, &em);
+  if (err) {
+    for (int64_t i = 0; i < r.nq; i++) free(r.q[i].arg);
+    free(r.q);
+    return err;
+  }
   r.E = em.embed_dim;
   r.S = em.image_size;
   r.N = em.n_images;
@@ -665,6 +713,8 @@ int hp_query(MPI_Comm comm, const hp_config *cfg, const hp_query_opts *o) {
   err = hp_clip_eval_load(comm, cfg, r.cpath, r.S, (int)hp_cfg_int(cfg, "embed.batch"), &ev);
   if (err) {
     hp_embeddings_close(&em);
+    for (int64_t i = 0; i < r.nq; i++) free(r.q[i].arg);
+    free(r.q);
     return err;
   }
   if (strcmp(ev.m.desc, em.model) != 0 || strcmp(ev.fingerprint, em.model_fingerprint) != 0)
@@ -683,6 +733,7 @@ int hp_query(MPI_Comm comm, const hp_config *cfg, const hp_query_opts *o) {
                !(cid = calloc((size_t)total, sizeof *cid)) || !(r.img = calloc((size_t)total, sizeof *r.img)) ||
                (o->captions && !(r.cap = calloc((size_t)total, sizeof *r.cap)))))
     err = HP_ERROR_SET(HP_ERR_MEM, "query results");
+  err = hp_agree(comm, err); /* what follows is collective */
   if (!err) {
     double t1 = hp_now();
     err = embed_queries(&r, &ev, cfg, qe);

@@ -11,40 +11,41 @@
 #include "comm/shard.h"
 #include "io/neighbours.h"
 
-#define BLOCK 2048 /* queries per collective search */
+#define BLOCK 2048  /* queries per collective search */
+#define SPAN 16384  /* image rows rank 0 reads for one block at most (a sparse split: smaller blocks) */
 
 typedef struct {
   int64_t a, b;
   float s;
 } pair;
 
+static int same_pair(const pair *p, const pair *q) { return p->a == q->a && p->b == q->b; }
+
+/* by (a, b), then the higher score first: a pair met in both lists keeps its best score */
 static int cmp_pair(const void *x, const void *y) {
   const pair *p = x, *q = y;
   if (p->a != q->a) return p->a < q->a ? -1 : 1;
   if (p->b != q->b) return p->b < q->b ? -1 : 1;
-  return 0;
+  return p->s > q->s ? -1 : p->s < q->s ? 1 : 0;
 }
 
 /* ids [NI] of the split's images -> nbr, sc [NI,K]: each image's K + 1 nearest through ix,
- * itself out (a list without itself loses its last), in collective blocks of BLOCK queries that
- * rank 0 reads and broadcasts */
+ * itself out (a list without itself loses its last), in collective blocks of at most BLOCK
+ * queries within SPAN image rows, which rank 0 reads and broadcasts (memory bounded however
+ * sparse the split is) */
 static int knn_rows(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, const int64_t *ids, int64_t NI, int64_t K,
                     int64_t *nbr, float *sc) {
   const int64_t E = em->embed_dim;
-  int64_t maxspan = 0; /* the longest run of image rows that holds one block of the split */
-  for (int64_t b0 = 0; b0 < NI; b0 += BLOCK) {
-    int64_t bn = NI - b0 < BLOCK ? NI - b0 : BLOCK, span = ids[b0 + bn - 1] - ids[b0] + 1;
-    if (span > maxspan) maxspan = span;
-  }
-  int64_t *qid = NULL;
-  float *q = NULL, *rows = NULL, *qsc = NULL;
-  HP_CALLOC(q, (size_t)BLOCK * (size_t)E, "neighbour queries");
-  HP_CALLOC(qid, (size_t)BLOCK * (size_t)(K + 1), "neighbour query results");
-  HP_CALLOC(qsc, (size_t)BLOCK * (size_t)(K + 1), "neighbour query scores");
-  HP_CALLOC(rows, (size_t)(maxspan > 0 ? maxspan : 1) * (size_t)E, "neighbour query rows");
-  int err = 0;
-  for (int64_t b0 = 0; !err && b0 < NI; b0 += BLOCK) {
-    int64_t bn = NI - b0 < BLOCK ? NI - b0 : BLOCK, r0 = ids[b0], span = ids[b0 + bn - 1] - r0 + 1;
+  int64_t *qid = calloc((size_t)BLOCK * (size_t)(K + 1), sizeof *qid);
+  float *q = calloc((size_t)BLOCK * (size_t)E, sizeof *q), *qsc = calloc((size_t)BLOCK * (size_t)(K + 1), sizeof *qsc);
+  float *rows = calloc(ctx->rank == 0 ? (size_t)SPAN * (size_t)E : 1, sizeof *rows);
+  int err = hp_agree(ctx->comm, qid && q && qsc && rows ? 0 : HP_ERROR_SET(HP_ERR_MEM, "neighbour queries"));
+  for (int64_t b0 = 0, bn = 0; !err && b0 < NI; b0 += bn) {
+    /* a block: at most BLOCK queries whose rows lie within SPAN rows (the same on every rank) */
+    int64_t r0 = ids[b0];
+    bn = 1;
+    while (b0 + bn < NI && bn < BLOCK && ids[b0 + bn] - r0 < SPAN) bn++;
+    int64_t span = ids[b0 + bn - 1] - r0 + 1;
     err = hp_agree(ctx->comm, hp_embeddings_read_images(em, r0, ctx->rank == 0 ? span : 0, rows));
     if (err) break;
     if (ctx->rank == 0)
@@ -96,7 +97,7 @@ static int dedup_pairs(const int64_t *ids, int64_t NI, int64_t K, const int64_t 
   if (np) qsort(pairs, (size_t)np, sizeof *pairs, cmp_pair);
   int64_t u = 0;
   for (int64_t i = 0; i < np; i++)
-    if (u == 0 || cmp_pair(&pairs[u - 1], &pairs[i]) != 0) pairs[u++] = pairs[i];
+    if (u == 0 || !same_pair(&pairs[u - 1], &pairs[i])) pairs[u++] = pairs[i];
   int64_t *pp = calloc((size_t)(2 * (u > 0 ? u : 1)), sizeof *pp);
   float *ps = calloc((size_t)(u > 0 ? u : 1), sizeof *ps);
   if (!pp || !ps) {
@@ -150,6 +151,7 @@ int hp_search_neighbours(hp_stage_ctx *ctx, hp_embeddings *em, hp_index *ix, con
                           .dedup_threshold = t, .n_pairs = np, .pairs = pp, .pair_scores = ps};
   int64_t w0, wn;
   hp_shard_range(NI, ctx->size, ctx->rank, &w0, &wn);
+  err = hp_agree(ctx->comm, err); /* the write is collective */
   if (!err) err = hp_neighbours_write(ctx->comm, path, &m, w0, wn, ids + w0, nbr + w0 * K, sc + w0 * K);
   free(config_text);
   free(pp);

@@ -18,6 +18,7 @@
 #include "models/clip_loss.h"
 #include "models/clip_ckpt.h"
 #include "models/clip_config.h"
+#include "data/ckpt_tokenizer.h"
 #include "data/train_data.h"
 
 struct hp_clip_task {
@@ -407,6 +408,14 @@ static void read_settings(hp_clip_task *t) {
  * rank reads the file (a few hundred kB). */
 static int open_tokenizer(hp_clip_task *t) {
   const hp_config *cfg = t->cfg;
+  if (hp_cfg_bool(cfg, "model.from_checkpoint") && hp_cfg_str(cfg, "train.init_checkpoint")[0]) {
+    /* the model and its tokenizer both come from the initial checkpoint */
+    const char *init = hp_cfg_str(cfg, "train.init_checkpoint");
+    HP_CALL(hp_tokenizer_from_ckpt(t->comm, init, &t->tok));
+    if (hp_cfg_is_set(cfg, "model.tokenizer") || hp_cfg_is_set(cfg, "model.tokenizer_file"))
+      hp_log_info("train: model.from_checkpoint: the tokenizer is %s's; model.tokenizer* are not used", init);
+    return 0;
+  }
   const char *kind = hp_cfg_str(cfg, "model.tokenizer"), *file = hp_cfg_str(cfg, "model.tokenizer_file");
   hp_tokenizer_spec s = {.kind = strcmp(kind, "wordpiece") == 0 ? HP_TOKENIZER_WORDPIECE
                                  : strcmp(kind, "bpe") == 0     ? HP_TOKENIZER_BPE

@@ -88,7 +88,7 @@ if [ -f "$d/ck.h5" ]; then
     L="$T/lit"; mkdir -p "$L"; cp "$R/dataset.h5" "$L/"
     if expect_ok "LiT from the converted model: train (model.from_checkpoint, train.freeze = image)" 2 train "$CFG" --run-dir "$L" \
          -s model.from_checkpoint=true -s "train.init_checkpoint=$d/ck.h5" -s train.freeze=image -s train.epochs=1 \
-         -s train.batch=8 -s run.watchdog=300 "${BPE[@]}"; then
+         -s train.batch=8 -s run.watchdog=300; then   # the tokenizer too comes from the checkpoint
       out=$("$PY" - "$d/ck.h5" "$L/ckpt.h5" <<'PYEOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")

@@ -153,6 +153,8 @@ qfail "a missing image" 4 "nosuch.jpg" query "$R" --image "$T/nosuch.jpg"
 qfail "a corrupt image" 4 "corrupt.jpg" query "$R" --image "$T/corrupt.jpg"
 printf 'a red circle\n\xff\xfe bad\n' >"$T/bad.txt"
 qfail "a query file that is not UTF-8" 4 "bad.txt:2: not UTF-8" query "$R" --queries "$T/bad.txt"
+printf 'a red circle\ntext:   \n' >"$T/emptytext.txt"
+qfail "an empty text: line" 4 "emptytext.txt:2: \"text:\" without a text" query "$R" --queries "$T/emptytext.txt"
 printf '# only a comment\n' >"$T/empty.txt"
 qfail "a query file without queries" 4 "empty.txt: no query in the file" query "$R" --queries "$T/empty.txt"
 qfail "query options on another command" 2 "are options of .hpclip query., not of 'embed'" embed "$CFG" --run-dir "$R" --text x
@@ -204,6 +206,11 @@ if [ "$(grep -c hpclip "$T/blocks.sh")" -ge 5 ] && (cd "$W" && timeout 600 bash 
     && ok "docs/query.md 'Try it': its commands run as written" || bad "docs/query.md: outputs missing: $(tail -5 "$T/doc.txt")"
 else bad "docs/query.md 'Try it': exit $?"; grep -v "^\[" "$T/doc.txt" | tail -10 | sed 's/^/     | /'; fi
 
+cp -r "$R" "$T/resynth"
+if timeout 300 $MPIRUN -np 1 "$HPCLIP" synth "$CFG" --run-dir "$T/resynth" "${JOB[@]}" -s run.seed=5 --force >/dev/null 2>&1; then
+  qfail "a dataset changed after embed" 4 "dataset.h5 is dataset .* but .*embeddings.h5 was made from dataset .*: rerun embed" \
+    query "$T/resynth" --text x
+else bad "re-synthesising for the stale-dataset case failed"; fi
 cp -r "$R" "$T/retrained"
 if timeout 300 $MPIRUN -np 1 "$HPCLIP" train "$CFG" --run-dir "$T/retrained" "${JOB[@]}" -s run.seed=99 --force >/dev/null 2>&1; then
   qfail "a checkpoint changed after embed" 4 "embeddings of checkpoint .* but .*ckpt.h5 is .*: rerun embed" query "$T/retrained" --text x
