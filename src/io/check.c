@@ -740,6 +740,43 @@ int hp_check_file_local(const char *path) {
 
 /* ---- collective entry points ---------------------------------------------------------------- */
 
+/* "hpclip.checkpoint" -> "checkpoint", "hpclip.embeddings" -> "embeddings file" */
+static const char *schema_noun(const char *schema) {
+  static const char *const map[][2] = {{"hpclip.dataset", "dataset"},       {"hpclip.checkpoint", "checkpoint"},
+                                       {"hpclip.embeddings", "embeddings file"}, {"hpclip.results", "results file"},
+                                       {"hpclip.neighbours", "neighbours file"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(map[i][0], schema) == 0) return map[i][1];
+  return schema;
+}
+
+static int check_as_local(const char *path, const char *schema) {
+  HP_CALL(hp_check_file_local(path));
+  hid_t fid;
+  char *name = NULL;
+  HP_CALL(hp_h5_open_serial(path, &fid));
+  int e = hp_h5_attr_read_str(fid, path, "/", "schema", 256, &name);
+  H5Fclose(fid);
+  if (e) return hp_error_trace(e, __FILE__, __LINE__, __func__);
+  if (strcmp(name, schema) != 0) {
+    char got[260];
+    snprintf(got, sizeof got, "%s", name);
+    free(name);
+    BAD("%s is an hpclip %s (schema %s), not a %s (schema %s)", path, schema_noun(got), got, schema_noun(schema),
+        schema);
+  }
+  free(name);
+  return 0;
+}
+
+int hp_check_file_as(MPI_Comm comm, const char *path, const char *schema) {
+  int rank, err = 0;
+  HP_MPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) err = check_as_local(path, schema);
+  HP_CALL(hp_agree_root(comm, err));
+  return 0;
+}
+
 int hp_check_file(MPI_Comm comm, const char *path) {
   int rank, err = 0;
   HP_MPI(MPI_Comm_rank(comm, &rank));

@@ -18,6 +18,10 @@ int hp_check_file(MPI_Comm comm, const char *path);
 
 /* Serial validation by the calling process alone. */
 int hp_check_file_local(const char *path);
+/* Collective: hp_check_file, and the file must be of `schema` ("hpclip.dataset", ...): a valid
+ * file of another kind is refused as what it is ("runs/x/dataset.h5 is an hpclip checkpoint
+ * (schema hpclip.checkpoint), not a dataset"), not by the first object it lacks. */
+int hp_check_file_as(MPI_Comm comm, const char *path, const char *schema);
 
 /* Read a root string attribute (collective: rank 0 reads, broadcast). HP_ERR_INPUT if the file
  * or the attribute is missing. */

@@ -114,7 +114,7 @@ static int read_group(hp_h5file *f, const char *group, hp_params *p, float *base
 int hp_ckpt_read(MPI_Comm comm, const char *path, const char *model, hp_params *p, float *m, float *v,
                  hp_ckpt_info *info) {
   memset(info, 0, sizeof *info);
-  HP_CALL(hp_check_file(comm, path));
+  HP_CALL(hp_check_file_as(comm, path, "hpclip.checkpoint"));
   hp_h5file f;
   HP_CALL(hp_h5_open_read(comm, path, &f));
   HP_CALL(hp_h5_attr_read_str(f.fid, path, "/", "model", 1 << 20, &info->model));

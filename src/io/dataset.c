@@ -129,7 +129,7 @@ int hp_dataset_write(MPI_Comm comm, const char *path, const hp_dataset_meta *met
 int hp_dataset_open(MPI_Comm comm, const char *path, hp_dataset **out) {
   *out = NULL;
   /* One validator for `hpclip check` and for every reader: a file that opens is consistent. */
-  HP_CALL(hp_check_file(comm, path));
+  HP_CALL(hp_check_file_as(comm, path, "hpclip.dataset"));
   hp_dataset *ds = NULL;
   HP_CALLOC(ds, 1, "dataset handle");
   HP_CALL(hp_h5_open_read(comm, path, &ds->f));

@@ -49,7 +49,7 @@ int hp_embeddings_write(MPI_Comm comm, const char *path, const hp_embeddings_met
 
 int hp_embeddings_open(MPI_Comm comm, const char *path, hp_embeddings *e) {
   memset(e, 0, sizeof *e);
-  HP_CALL(hp_check_file(comm, path));
+  HP_CALL(hp_check_file_as(comm, path, "hpclip.embeddings"));
   HP_CALL(hp_h5_open_read(comm, path, &e->f));
   int nd, has;
   int64_t dims[2];

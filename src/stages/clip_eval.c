@@ -21,7 +21,7 @@ int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int
   e->T = hp_cfg_int(cfg, "data.caption_len");
   e->batch = batch;
   e->S = image_size;
-  HP_CALL(hp_check_file(comm, ckpt)); /* validated before anything is read from it */
+  HP_CALL(hp_check_file_as(comm, ckpt, "hpclip.checkpoint")); /* validated before anything is read from it */
   HP_CALL(hp_agree(comm, hp_tokenizer_from_ckpt(comm, ckpt, &e->tok)));
   hp_clip_config mc;
   int err = hp_cfg_bool(cfg, "model.from_checkpoint")

@@ -774,7 +774,7 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
 int hp_stage_report(hp_stage_ctx *ctx) {
   char rpath[4096], schema[64];
   HP_CALL(hp_run_path(ctx, HP_FILE_RESULTS, rpath, sizeof rpath));
-  HP_CALL(hp_check_file(ctx->comm, rpath)); /* collective, the message names the file */
+  HP_CALL(hp_check_file_as(ctx->comm, rpath, "hpclip.results")); /* collective, the message names the file */
   HP_CALL(hp_h5_root_attr(ctx->comm, rpath, "schema", schema, sizeof schema));
   int err = 0;
   if (strcmp(schema, HP_RESULTS_SCHEMA) != 0)

@@ -509,7 +509,7 @@ int hp_clip_task_open(MPI_Comm comm, const hp_config *cfg, const char *dpath, hp
                "not set", hp_config_path(cfg));
     char desc[512];
     hp_clip_config mc;
-    HP_CALL(hp_check_file(comm, init));
+    HP_CALL(hp_check_file_as(comm, init, "hpclip.checkpoint"));
     HP_CALL(hp_h5_root_attr(comm, init, "model", desc, sizeof desc));
     HP_CALL(hp_clip_config_from_desc(desc, &mc));
     t->T = mc.text.max_len;

@@ -12,6 +12,7 @@
 #   - another model beside the first: a training reading the run's dataset (run.dataset), its
 #     checkpoint embedded from a third directory (run.checkpoint) gives the same bits, and query
 #     names the model by its run directory; synth / train refuse the keys that would overwrite;
+#   - a checkpoint named dataset.h5, an embeddings file named ckpt.h5: refused as what they are;
 #   - bad inputs end with exit 2 / 4 and a message naming the problem: no query, a bad -k, --index
 #     or --format, --split with the forest, a missing or corrupt image, a query file that is not
 #     UTF-8, no index.h5, query options on another command, a checkpoint changed after embed.
@@ -206,6 +207,13 @@ if [ "$(grep -c hpclip "$T/blocks.sh")" -ge 5 ] && (cd "$W" && timeout 600 bash 
     && ok "docs/query.md 'Try it': its commands run as written" || bad "docs/query.md: outputs missing: $(tail -5 "$T/doc.txt")"
 else bad "docs/query.md 'Try it': exit $?"; grep -v "^\[" "$T/doc.txt" | tail -10 | sed 's/^/     | /'; fi
 
+# files that are not what their names say: refused as what they are
+mkdir -p "$T/swapped"; cp "$R/ckpt.h5" "$T/swapped/dataset.h5"; cp "$R/ckpt.h5" "$T/swapped/ckpt.h5"
+expect_fail "a checkpoint named dataset.h5" 1 4 "swapped/dataset.h5 is an hpclip checkpoint \(schema hpclip.checkpoint\), not a dataset \(schema hpclip.dataset\)" \
+  -- embed "$CFG" --run-dir "$T/swapped" "${JOB[@]}"
+mkdir -p "$T/swapped2"; cp "$R"/dataset.h5 "$R"/embeddings.h5 "$T/swapped2/"; cp "$R/embeddings.h5" "$T/swapped2/ckpt.h5"
+qfail "an embeddings file named ckpt.h5" 4 "ckpt.h5 is an hpclip embeddings file \(schema hpclip.embeddings\), not a checkpoint" \
+  query "$T/swapped2" --text x
 cp -r "$R" "$T/resynth"
 if timeout 300 $MPIRUN -np 1 "$HPCLIP" synth "$CFG" --run-dir "$T/resynth" "${JOB[@]}" -s run.seed=5 --force >/dev/null 2>&1; then
   qfail "a dataset changed after embed" 4 "dataset.h5 is dataset .* but .*embeddings.h5 was made from dataset .*: rerun embed" \
