@@ -115,7 +115,7 @@ for np in 1 3; do
   [ "$(grep -c "^hpclip: " "$T/out.txt")" = 1 ] && ok "one message ($np ranks)" || bad "not one message ($np ranks)"
 done
 cp "$T/r1/dataset.h5" "$B/results.h5"
-expect_fail "results.h5 a dataset file" 3 4 "bad/results.h5: schema is 'hpclip.dataset', expected 'hpclip.results'" -- report "$CFG" --run-dir "$B"
+expect_fail "results.h5 a dataset file" 3 4 "bad/results.h5 is an hpclip dataset \(schema hpclip.dataset\), not a results file \(schema hpclip.results\)" -- report "$CFG" --run-dir "$B"
 cp "$T/r1/results.h5" "$B/results.h5"
 $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['search/table1']" "$B/results.h5"
 expect_fail "results.h5 invalid (/search/table1 removed)" 2 4 "bad/results.h5" -- report "$CFG" --run-dir "$B"
