@@ -1,8 +1,10 @@
-/* clip_eval.h — the trained CLIP model for the evaluation stages (embed, search, zeroshot):
- * the model description from the job's config (the train stage's rules), the vocabulary and
- * parameters from ckpt.h5, and deterministic batched encoding.
+/* clip_eval.h — the trained CLIP model for the evaluation stages (embed, search, zeroshot) and
+ * `hpclip query`: the model description from the job's config (the train stage's rules), or from
+ * ckpt.h5 itself with model.from_checkpoint; the tokenizer and parameters from ckpt.h5; and
+ * deterministic batched encoding.
  *
- * The model is described by hp_clip_config_from_cfg (models/clip_config.h), as in training.
+ * The model is described by hp_clip_config_from_cfg (models/clip_config.h), as in training, or
+ * by hp_clip_config_from_ckpt (models/clip_ckpt.h).
  *
  * Determinism: texts are encoded in consecutive batches of `batch` rows taken in the order
  * given; callers that must produce the same bits for any rank count give every rank the same
@@ -22,7 +24,7 @@
 typedef struct {
   hp_clip m;
   hp_tokenizer *tok;       /* the checkpoint's (text/text_tokenizer.h) */
-  int64_t T;               /* ids per text (data.caption_len) */
+  int64_t T;               /* ids per text (the model's context: data.caption_len unless from the checkpoint) */
   int64_t S;               /* image side */
   int batch;               /* rows per encoder call (activation capacity) */
   char *fingerprint;       /* ckpt.h5's fingerprint */
@@ -31,8 +33,9 @@ typedef struct {
 } hp_clip_eval;
 
 /* Collective: the tokenizer from ckpt.h5 (its tokenizer attribute and /vocab), the model built
- * from the job config with that vocabulary size and padding id, parameters read (the model
- * description must match the checkpoint's). */
+ * from the job config (or the checkpoint's description, model.from_checkpoint) with that
+ * vocabulary size and padding id, parameters read (the model description must match the
+ * checkpoint's). e->T is the model's context. */
 int hp_clip_eval_load(MPI_Comm comm, const hp_config *cfg, const char *ckpt, int64_t image_size, int batch,
                       hp_clip_eval *e);
 void hp_clip_eval_free(hp_clip_eval *e);
