@@ -9,6 +9,8 @@
  *   HPCLIP_TEST_FAIL_AFTER_EPOCH=E            a trainer fails after epoch E's state is written
  *   HPCLIP_TEST_STALL=RANK:STAGE              that rank stops making progress in STAGE
  *   HPCLIP_TEST_FAIL=RANK:STAGE               that rank fails alone at the start of STAGE
+ *   HPCLIP_TEST_KILL_BEFORE_COMMIT=RANK       that rank SIGKILLs itself when an .h5 file is
+ *                                             written whole but not yet renamed into place
  *   HPCLIP_TEST_ROUND_ROWS=R                  the evaluation stages read embeddings R rows a
  *                                             round (many rounds on tiny data)
  */

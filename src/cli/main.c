@@ -237,7 +237,9 @@ static void stage_help(const hp_stage *st) {
          st->name, st->doc, st->name);
   printf("reads (in the run directory):");
   if (!st->inputs[0]) printf(" nothing");
-  for (int i = 0; i < 4 && st->inputs[i]; i++) printf(" %s", st->inputs[i]);
+  for (int i = 0; i < 4 && st->inputs[i]; i++) /* "?": optional; "^": its first version (runner.c) */
+    printf(" %s%s", st->inputs[i] + (st->inputs[i][0] == '?' || st->inputs[i][0] == '^'),
+           st->inputs[i][0] == '?' ? " (if present)" : "");
   printf("\nwrites: %s (atomically; skipped when complete and up to date, --force reruns it)\n\n", st->output);
   printf("configuration keys its output depends on (docs/config.md has them all):\n");
   hp_config_print_keys(stdout, st->config_prefixes);

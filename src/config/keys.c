@@ -63,6 +63,12 @@ const hp_cfg_key hp_cfg_keys[] = {
      "fraction of the images in the validation split"},
     {"data.test_frac", HP_T_FLOAT, "0.15", 0, 1, NULL,
      "fraction of the images in the test split"},
+    {"data.split_rule", HP_T_ENUM, "exact", NO_RANGE, "exact|per_image",
+     "how data.*_frac draw the splits when the input gives none: exact = the proportions exactly "
+     "(images ranked by a seeded hash, the first train_frac of them train, ...); per_image = each "
+     "image on its own by a seeded hash of its row (the proportions in expectation), so an image's "
+     "split never depends on how many came with it: appending (ingest.append) then gives the "
+     "same splits as ingesting everything at once. Appended images are always drawn per image"},
 
     /* ---- synth: the synthetic shapes dataset ------------------------------------------------ */
     {"synth.num_images", HP_T_INT, "2000", 1, 100000000, NULL,
@@ -136,6 +142,12 @@ const hp_cfg_key hp_cfg_keys[] = {
      NO_RANGE, NULL,
      "ROCO labels, one per term: set when a caption word is the term or its plural (+s, +es), "
      "ignoring ASCII case"},
+    {"ingest.append", HP_T_BOOL, "false", NO_RANGE, NULL,
+     "add the images of this ingest to the run directory's dataset.h5 under new ids (rows N, N+1, "
+     "...) instead of replacing it: the old rows, their splits and the vocabulary stay as they "
+     "are, new label names get new columns, and the file is rewritten atomically (an interrupted "
+     "append leaves the old one). embed then embeds only the new rows (docs/query.md, "
+     "\"Adding data\")"},
     {"ingest.follow_symlinks", HP_T_BOOL, "true", NO_RANGE, NULL,
      "read image files that are symbolic links to anywhere (datasets symlinked from project or "
      "scratch space); false = refuse every image whose real path lies outside ingest.root. A "

@@ -27,12 +27,15 @@ int hp_data_write(MPI_Comm comm, const char *path, const hp_data_desc *d, const 
       .n_labels = d->n_labels,
       .label_names = d->label_names,
       .split_method = d->split_method,
-      .n_vocab = hp_vocab_size(vocab),
-      .vocab = hp_vocab_words(vocab),
+      .n_vocab = vocab ? hp_vocab_size(vocab) : 0,
+      .vocab = vocab ? hp_vocab_words(vocab) : NULL,
       .config_text = config_text,
       .fingerprint = fingerprint,
+      .base_fingerprint = d->base_fingerprint,
+      .history = d->history,
+      .appends = d->appends,
   };
-  HP_CALL(hp_dataset_write(comm, path, &meta, sh));
+  HP_CALL(hp_dataset_write_after(comm, path, &meta, d->prefix, d->prefix_label_col, sh));
   free(config_text);
   return 0;
 }

@@ -23,10 +23,16 @@ typedef struct {
   int64_t n_labels;                 /* 0 = no labels */
   const char *const *label_names;   /* [n_labels] */
   const char *split_method;         /* how the splits were made (root attribute "split"); NULL = none */
+  /* an append (hp_dataset_write_after): the dataset whose rows come first, its label columns among
+   * label_names, and the lineage attributes; NULL = a new dataset */
+  hp_dataset *prefix;
+  const int64_t *prefix_label_col;
+  const char *base_fingerprint, *history, *appends;
 } hp_data_desc;
 
-/* Collective: dataset.h5 at path, atomically: every rank's slice sh, the description d, the
- * vocabulary, the configuration text of cfg and the stage's fingerprint. */
+/* Collective: dataset.h5 at path, atomically: every rank's slice sh (after d->prefix's rows when
+ * set), the description d, the vocabulary (or none), the configuration text of cfg and the
+ * stage's fingerprint. */
 int hp_data_write(MPI_Comm comm, const char *path, const hp_data_desc *d, const hp_vocab *vocab,
                   const hp_config *cfg, const char *fingerprint, const hp_dataset_shard *sh);
 

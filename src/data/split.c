@@ -115,3 +115,11 @@ int hp_split_assign(uint64_t seed, int64_t n_total, double train_frac, double va
   }
   return 0;
 }
+
+void hp_split_assign_per_image(uint64_t seed, double train_frac, double val_frac, int64_t row0, int64_t n,
+                               uint8_t *out) {
+  for (int64_t i = 0; i < n; i++) {
+    double u = (double)(hp_hash4(seed, HP_STREAM_SPLIT, (uint64_t)(row0 + i), 2) >> 11) * 0x1.0p-53;
+    out[i] = u < train_frac ? HP_SPLIT_TRAIN : u < train_frac + val_frac ? HP_SPLIT_VAL : HP_SPLIT_TEST;
+  }
+}

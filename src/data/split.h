@@ -23,4 +23,11 @@ void hp_split_counts(int64_t n_total, double train_frac, double val_frac, int64_
 int hp_split_assign(uint64_t seed, int64_t n_total, double train_frac, double val_frac, int64_t row0,
                     int64_t n, uint8_t *out);
 
+/* The per-image rule: image `row` (a global row number) is train when u < train_frac, validation
+ * when u < train_frac + val_frac, else test, with u = hp_hash4(seed, HP_STREAM_SPLIT, row, 2) as a
+ * uniform number in [0, 1): an image's split depends on nothing but its row, so a dataset grown by
+ * appends and one made at once agree. Writes out[0 .. n) for rows [row0, row0 + n). */
+void hp_split_assign_per_image(uint64_t seed, double train_frac, double val_frac, int64_t row0, int64_t n,
+                               uint8_t *out);
+
 #endif

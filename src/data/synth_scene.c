@@ -470,7 +470,8 @@ int hp_synth_make_slice(const hp_synth_params *p, int64_t row0, int64_t n, hp_sy
   HP_CALLOC(out->captions, ncap, "synth captions");
   HP_CALLOC(out->caption_image, ncap, "synth caption image index");
   out->n_captions = ncap;
-  HP_CALL(hp_split_assign(p->seed, p->n_images, p->train_frac, p->val_frac, row0, n, out->split));
+  if (p->split_per_image) hp_split_assign_per_image(p->seed, p->train_frac, p->val_frac, row0, n, out->split);
+  else HP_CALL(hp_split_assign(p->seed, p->n_images, p->train_frac, p->val_frac, row0, n, out->split));
   int cpi = (int)p->captions_per_image;
   for (int64_t r = 0; r < n; r++) {
     int64_t i = row0 + r;

@@ -73,6 +73,7 @@ typedef struct {
   int64_t max_shapes;          /* synth.max_shapes */
   double noise;                /* synth.noise */
   double train_frac, val_frac, test_frac; /* data.*_frac */
+  int split_per_image;         /* data.split_rule = "per_image" (split.h) */
 } hp_synth_params;
 
 /* Per-rank limit on the pixel memory of one slice. */

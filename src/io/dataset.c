@@ -32,7 +32,8 @@ static int check_meta(const char *path, const hp_dataset_meta *m) {
   return 0;
 }
 
-static int check_shard(MPI_Comm comm, const char *path, const hp_dataset_meta *m, const hp_dataset_shard *s) {
+static int check_shard(MPI_Comm comm, const char *path, const hp_dataset_meta *m, int64_t first,
+                       const hp_dataset_shard *s) {
   int rank, size;
   HP_MPI(MPI_Comm_rank(comm, &rank));
   HP_MPI(MPI_Comm_size(comm, &size));
@@ -40,7 +41,7 @@ static int check_shard(MPI_Comm comm, const char *path, const hp_dataset_meta *m
   int64_t mine[2] = {s->row0, s->n}, *all = NULL;
   HP_CALLOC(all, 2 * (size_t)size, "slice table");
   HP_MPI(MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, comm));
-  int64_t next = 0;
+  int64_t next = first;
   for (int r = 0; r < size; r++) {
     if (all[2 * r + 1] < 0 || (all[2 * r + 1] > 0 && all[2 * r] != next))
       HP_ERROR(HP_ERR_INTERNAL, "%s: rank %d writes images [%lld, +%lld), expected to start at %lld "
@@ -78,43 +79,96 @@ static int check_shard(MPI_Comm comm, const char *path, const hp_dataset_meta *m
   return 0;
 }
 
+typedef struct {
+  const int64_t *col; /* [L_prefix] -> column of meta's labels */
+  int64_t l_in, l_out;
+} label_map;
+
+static void map_labels(const void *in, void *out, int64_t n, void *ctx) {
+  const label_map *m = ctx;
+  const uint8_t *a = in;
+  uint8_t *b = out;
+  memset(b, 0, (size_t)(n * m->l_out));
+  for (int64_t i = 0; a && i < n; i++)
+    for (int64_t j = 0; j < m->l_in; j++) b[i * m->l_out + m->col[j]] = a[i * m->l_in + j];
+}
+
+static int check_prefix(const char *path, const hp_dataset_meta *m, const hp_dataset *p, const int64_t *col) {
+  if (!p) return 0;
+  if (p->dims.height != m->height || p->dims.width != m->width)
+    HP_ERROR(HP_ERR_INPUT, "%s: its images are %lldx%lld, the new ones %lldx%lld: appended images must have the "
+             "dataset's size (data.image_size)", p->f.path, (long long)p->dims.height, (long long)p->dims.width,
+             (long long)m->height, (long long)m->width);
+  if (p->dims.n_images >= m->n_images)
+    HP_ERROR(HP_ERR_INTERNAL, "%s: %lld images, no more after the append", path, (long long)m->n_images);
+  for (int64_t j = 0; j < p->dims.n_labels; j++)
+    if (!col || col[j] < 0 || col[j] >= m->n_labels)
+      HP_ERROR(HP_ERR_INTERNAL, "%s: label %lld of %s has no column in the new label set", path, (long long)j,
+               p->f.path);
+  return 0;
+}
+
+static int write_root_attrs(hp_h5file *f, const hp_dataset_meta *meta) {
+  HP_CALL(hp_h5_attr_write_str(f, "/", "schema", HP_DATASET_SCHEMA));
+  HP_CALL(hp_h5_attr_write_int(f, "/", "schema_version", HP_DATASET_VERSION));
+  HP_CALL(hp_h5_attr_write_str(f, "/", "config", meta->config_text));
+  HP_CALL(hp_h5_attr_write_str(f, "/", "fingerprint", meta->fingerprint));
+  HP_CALL(hp_h5_attr_write_str(f, "/", "created_by", "hpclip " HPCLIP_VERSION));
+  if (meta->split_method) HP_CALL(hp_h5_attr_write_str(f, "/", "split", meta->split_method));
+  if (meta->base_fingerprint) HP_CALL(hp_h5_attr_write_str(f, "/", "base_fingerprint", meta->base_fingerprint));
+  if (meta->history) HP_CALL(hp_h5_attr_write_str(f, "/", "history", meta->history));
+  if (meta->appends) HP_CALL(hp_h5_attr_write_str(f, "/", "appends", meta->appends));
+  return 0;
+}
+
 int hp_dataset_write(MPI_Comm comm, const char *path, const hp_dataset_meta *meta,
                      const hp_dataset_shard *shard) {
+  return hp_dataset_write_after(comm, path, meta, NULL, NULL, shard);
+}
+
+int hp_dataset_write_after(MPI_Comm comm, const char *path, const hp_dataset_meta *meta, hp_dataset *prefix,
+                           const int64_t *prefix_label_col, const hp_dataset_shard *shard) {
+  const int64_t N0 = prefix ? prefix->dims.n_images : 0, M0 = prefix ? prefix->dims.n_captions : 0;
+  hp_h5file *src = prefix ? &prefix->f : NULL;
   int err = check_meta(path, meta);
-  if (!err) err = check_shard(comm, path, meta, shard);
+  if (!err) err = check_prefix(path, meta, prefix, prefix_label_col);
+  if (!err) err = check_shard(comm, path, meta, N0, shard);
   HP_CALL(hp_agree(comm, err));
 
   hp_h5file f;
   HP_CALL(hp_h5_create(comm, path, &f));
-  HP_CALL(hp_h5_attr_write_str(&f, "/", "schema", HP_DATASET_SCHEMA));
-  HP_CALL(hp_h5_attr_write_int(&f, "/", "schema_version", HP_DATASET_VERSION));
-  HP_CALL(hp_h5_attr_write_str(&f, "/", "config", meta->config_text));
-  HP_CALL(hp_h5_attr_write_str(&f, "/", "fingerprint", meta->fingerprint));
-  HP_CALL(hp_h5_attr_write_str(&f, "/", "created_by", "hpclip " HPCLIP_VERSION));
-  if (meta->split_method) HP_CALL(hp_h5_attr_write_str(&f, "/", "split", meta->split_method));
+  HP_CALL(write_root_attrs(&f, meta));
 
   const int64_t N = meta->n_images, L = meta->n_labels;
   int64_t M = 0, dims[4] = {N, meta->height, meta->width, 3};
   HP_MPI(MPI_Allreduce(&shard->n_captions, &M, 1, MPI_INT64_T, MPI_SUM, comm));
+  M += M0;
 
   HP_CALL(hp_h5_create_dataset(&f, "/images", H5T_STD_U8LE, 4, dims));
+  if (src) HP_CALL(hp_h5_copy_rows(&f, "/images", 0, src, "/images", H5T_NATIVE_UINT8, N0, NULL, NULL));
   HP_CALL(hp_h5_write_rows(&f, "/images", H5T_NATIVE_UINT8, shard->row0, shard->n, shard->images));
   HP_CALL(hp_h5_create_dataset(&f, "/split", H5T_STD_U8LE, 1, &N));
+  if (src) HP_CALL(hp_h5_copy_rows(&f, "/split", 0, src, "/split", H5T_NATIVE_UINT8, N0, NULL, NULL));
   HP_CALL(hp_h5_write_rows(&f, "/split", H5T_NATIVE_UINT8, shard->row0, shard->n, shard->split));
-  HP_CALL(hp_strtab_write(&f, "/source_id", shard->n, shard->source_id));
+  HP_CALL(hp_strtab_write_after(&f, "/source_id", src, "/source_id", shard->n, shard->source_id));
 
-  /* Caption rows start where the previous ranks' captions end. */
+  /* Caption rows start where the prefix's and the previous ranks' captions end. */
   int64_t c0 = 0;
   HP_MPI(MPI_Exscan(&shard->n_captions, &c0, 1, MPI_INT64_T, MPI_SUM, comm));
   if (f.rank == 0) c0 = 0;
   HP_CALL(hp_h5_create_dataset(&f, "/captions/image", H5T_STD_I64LE, 1, &M));
-  HP_CALL(hp_h5_write_rows(&f, "/captions/image", H5T_NATIVE_INT64, c0, shard->n_captions, shard->caption_image));
-  HP_CALL(hp_strtab_write(&f, "/captions/text", shard->n_captions, shard->captions));
+  if (src) HP_CALL(hp_h5_copy_rows(&f, "/captions/image", 0, src, "/captions/image", H5T_NATIVE_INT64, M0, NULL, NULL));
+  HP_CALL(hp_h5_write_rows(&f, "/captions/image", H5T_NATIVE_INT64, M0 + c0, shard->n_captions, shard->caption_image));
+  HP_CALL(hp_strtab_write_after(&f, "/captions/text", src, "/captions/text", shard->n_captions, shard->captions));
 
   /* Global lists (label names, vocabulary) are identical everywhere: rank 0 writes them. */
   if (L > 0) {
     int64_t ldims[2] = {N, L};
+    label_map lm = {prefix_label_col, prefix ? prefix->dims.n_labels : 0, L};
     HP_CALL(hp_h5_create_dataset(&f, "/labels/matrix", H5T_STD_U8LE, 2, ldims));
+    if (src)
+      HP_CALL(hp_h5_copy_rows(&f, "/labels/matrix", 0, lm.l_in > 0 ? src : NULL, "/labels/matrix", H5T_NATIVE_UINT8,
+                              N0, map_labels, &lm));
     HP_CALL(hp_h5_write_rows(&f, "/labels/matrix", H5T_NATIVE_UINT8, shard->row0, shard->n, shard->labels));
     HP_CALL(hp_strtab_write(&f, "/labels/names", f.rank == 0 ? L : 0, meta->label_names));
   }
@@ -157,6 +211,14 @@ void hp_dataset_close(hp_dataset *ds) {
 
 hp_dataset_dims hp_dataset_get_dims(const hp_dataset *ds) { return ds->dims; }
 const char *hp_dataset_path(const hp_dataset *ds) { return ds->f.path; }
+
+int hp_dataset_attr(hp_dataset *ds, const char *name, char **out) {
+  *out = NULL;
+  htri_t has = H5Aexists(ds->f.fid, name);
+  if (has < 0) HP_ERROR(HP_ERR_INPUT, "%s: cannot look for the root attribute %s", ds->f.path, name);
+  if (has) HP_CALL(hp_h5_attr_read_str(ds->f.fid, ds->f.path, "/", name, (size_t)1 << 24, out));
+  return 0;
+}
 
 int hp_dataset_read_images(hp_dataset *ds, int64_t row0, int64_t n, uint8_t *out) {
   HP_CALL(hp_h5_read_rows(&ds->f, "/images", H5T_NATIVE_UINT8, row0, n, out));

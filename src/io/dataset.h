@@ -42,6 +42,11 @@ typedef struct {
   const char *config_text;  /* effective config */
   const char *fingerprint;  /* hex */
   const char *split_method; /* optional root attribute "split": how the splits were made */
+  /* a dataset grown by appends (optional, NULL = none): base_fingerprint = the fingerprint of the
+   * first version; history = one line "FINGERPRINT N M" per earlier version (its images and
+   * captions: those rows are unchanged since); appends = one line per append, the fingerprint of
+   * the configuration that appended */
+  const char *base_fingerprint, *history, *appends;
 } hp_dataset_meta;
 
 /* This rank's slice. */
@@ -61,10 +66,19 @@ typedef struct {
 int hp_dataset_write(MPI_Comm comm, const char *path, const hp_dataset_meta *meta,
                      const hp_dataset_shard *shard);
 
-/* Reading. hp_dataset_open validates the file against the schema (every object, dtype, shape,
- * and the cross-object invariants) and fails with "FILE: OBJECT: what is wrong". */
 typedef struct hp_dataset hp_dataset;
 
+/* The same after the rows of `prefix` (an open dataset; NULL = none, as hp_dataset_write): the
+ * file holds prefix's images, splits, source ids, captions and labels first, then the ranks' new
+ * rows, whose slices tile [N_prefix, meta->n_images) with global caption_image values. prefix's
+ * rows are copied in bounded rounds (hp_h5_copy_rows), never held whole. prefix_label_col[j] =
+ * the column of prefix's label j among meta's labels (meta's label set contains prefix's); NULL
+ * when prefix has no labels. prefix must have meta's image size. */
+int hp_dataset_write_after(MPI_Comm comm, const char *path, const hp_dataset_meta *meta, hp_dataset *prefix,
+                           const int64_t *prefix_label_col, const hp_dataset_shard *shard);
+
+/* Reading. hp_dataset_open validates the file against the schema (every object, dtype, shape,
+ * and the cross-object invariants) and fails with "FILE: OBJECT: what is wrong". */
 typedef struct {
   int64_t n_images, height, width, n_captions, n_labels, n_vocab;
 } hp_dataset_dims;
@@ -73,6 +87,9 @@ int hp_dataset_open(MPI_Comm comm, const char *path, hp_dataset **out);
 void hp_dataset_close(hp_dataset *ds);
 hp_dataset_dims hp_dataset_get_dims(const hp_dataset *ds);
 const char *hp_dataset_path(const hp_dataset *ds);
+/* Root attribute `name` (a string) as a new string the caller frees; *out = NULL when the file
+ * has none. Collective (every rank reads it). */
+int hp_dataset_attr(hp_dataset *ds, const char *name, char **out);
 
 /* Collective reads of a row range (each rank its own range; n may be 0). */
 int hp_dataset_read_images(hp_dataset *ds, int64_t row0, int64_t n, uint8_t *out /* [n,H,W,3] */);

@@ -23,6 +23,7 @@ int hp_embeddings_write(MPI_Comm comm, const char *path, const hp_embeddings_met
   HP_CALL(hp_h5_attr_write_str(&f, "/", "model_fingerprint", m->model_fingerprint));
   HP_CALL(hp_h5_attr_write_str(&f, "/", "dataset_fingerprint", m->dataset_fingerprint));
   HP_CALL(hp_h5_attr_write_int(&f, "/", "image_size", m->image_size));
+  if (m->embed_key) HP_CALL(hp_h5_attr_write_str(&f, "/", "embed_key", m->embed_key));
   dims[0] = m->n_images;
   dims[1] = m->embed_dim;
   HP_CALL(hp_h5_create_dataset(&f, "/images/embedding", H5T_IEEE_F32LE, 2, dims));

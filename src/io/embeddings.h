@@ -8,7 +8,8 @@
  *   /labels/matrix        uint8   [N,L]   optional multi-hot labels (copied)
  *   /labels/names         string table [L]
  * Root attributes: schema, schema_version, config, fingerprint, created_by, model (the model
- * description), model_fingerprint (ckpt.h5's fingerprint), dataset_fingerprint, image_size.
+ * description), model_fingerprint (ckpt.h5's fingerprint), dataset_fingerprint, image_size;
+ * optional embed_key.
  *
  * Writing is collective and atomic: each rank writes the contiguous rows it embedded.
  * Reading validates the file first (hp_check_file) and gives every rank the attributes and the
@@ -29,6 +30,7 @@ typedef struct {
   int64_t n_images, n_captions, embed_dim, n_labels, image_size;
   const char *const *label_names; /* [L], rank 0's are written */
   const char *config_text, *fingerprint, *model, *model_fingerprint, *dataset_fingerprint;
+  const char *embed_key; /* optional (NULL = none): what else the vectors depend on (embed's keys) */
 } hp_embeddings_meta;
 
 typedef struct {

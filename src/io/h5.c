@@ -2,12 +2,14 @@
 #include "io/h5.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "base/test_hooks.h"
 #include "base/tmpfile.h"
 #include "base/watchdog.h"
 
@@ -103,6 +105,11 @@ int hp_h5_create(MPI_Comm comm, const char *path, hp_h5file *f) {
 
 int hp_h5_commit(hp_h5file *f) {
   if (!f->creating) HP_ERROR(HP_ERR_INTERNAL, "%s: commit of a file not being created", f->path);
+  int64_t kill_rank = hp_test_hook_int("KILL_BEFORE_COMMIT", -1);
+  if (kill_rank >= 0) { /* a preemption with everything written, before the rename */
+    MPI_Barrier(f->comm);
+    if (kill_rank == f->rank) raise(SIGKILL);
+  }
   /* Close is collective and flushes everything; only a fully closed file may be renamed. */
   int bad = H5Fclose(f->fid) < 0, anybad = 0;
   f->fid = H5I_INVALID_HID;
@@ -348,6 +355,46 @@ int hp_h5_write_rows(hp_h5file *f, const char *obj, hid_t memtype, int64_t row0,
 int hp_h5_read_rows(hp_h5file *f, const char *obj, hid_t memtype, int64_t row0, int64_t n, void *buf) {
   HP_CALL(rows_io(f, obj, memtype, row0, n, buf, 0));
   return 0;
+}
+
+/* Bytes of one row (dims 1.. of `obj`) in memory type memtype. */
+static int row_bytes(hp_h5file *f, const char *obj, hid_t memtype, size_t *out) {
+  int nd;
+  int64_t dims[H5S_MAX_RANK];
+  size_t b = H5Tget_size(memtype);
+  HP_CALL(hp_h5_dims(f, obj, H5S_MAX_RANK, &nd, dims));
+  for (int i = 1; i < nd; i++)
+    if (hp_mul_size(b, (size_t)dims[i], &b)) HP_ERROR(HP_ERR_MEM, "%s: %s: row size overflows", f->path, obj);
+  *out = b;
+  return 0;
+}
+
+int hp_h5_copy_rows(hp_h5file *dst, const char *dobj, int64_t drow0, hp_h5file *src, const char *sobj,
+                    hid_t memtype, int64_t n, hp_h5_row_map map, void *ctx) {
+  size_t sb = 0, db = 0;
+  HP_CALL(row_bytes(dst, dobj, memtype, &db));
+  if (src) HP_CALL(row_bytes(src, sobj, memtype, &sb));
+  if (!map && (!src || sb != db))
+    HP_ERROR(HP_ERR_INTERNAL, "%s: %s: copying rows of %zu bytes into rows of %zu without a map", dst->path, dobj,
+             sb, db);
+  size_t widest = sb > db ? sb : db;
+  int64_t per = (int64_t)(HP_H5_COPY_BYTES / (widest ? widest : 1)), chunk;
+  if (per < 1) per = 1;
+  chunk = per * dst->size;
+  unsigned char *in = NULL, *out = NULL;
+  HP_CALLOC(in, (size_t)per * sb + 1, "row copy buffer");
+  if (map) HP_CALLOC(out, (size_t)per * db + 1, "row copy buffer");
+  int e = 0;
+  for (int64_t a = 0; a < n && !e; a += chunk) { /* n and chunk are the same everywhere: same rounds */
+    int64_t len = n - a < chunk ? n - a : chunk;
+    int64_t r0 = len * dst->rank / dst->size, rn = len * (dst->rank + 1) / dst->size - r0;
+    if (src) e = hp_h5_read_rows(src, sobj, memtype, a + r0, rn, in);
+    if (!e && map) map(src ? in : NULL, out, rn, ctx);
+    if (!e) e = hp_h5_write_rows(dst, dobj, memtype, drow0 + a + r0, rn, map ? out : in);
+  }
+  free(in);
+  free(out);
+  return e ? hp_error_trace(e, __FILE__, __LINE__, __func__) : 0;
 }
 
 /* ---- attributes ----------------------------------------------------------------------------- */

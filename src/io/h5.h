@@ -57,6 +57,16 @@ int hp_h5_create_group(hp_h5file *f, const char *obj);
 int hp_h5_write_rows(hp_h5file *f, const char *obj, hid_t memtype, int64_t row0, int64_t n,
                      const void *buf);
 int hp_h5_read_rows(hp_h5file *f, const char *obj, hid_t memtype, int64_t row0, int64_t n, void *buf);
+/* Collective copy of rows [0, n) of dataset `sobj` in src to rows [drow0, drow0 + n) of `dobj` in
+ * dst (both open on the same communicator), in rounds of at most HP_H5_COPY_BYTES per rank, each
+ * rank moving its share of a round: the rows are never held whole (a dataset grown by new rows
+ * copies its old ones this way). map (optional) turns n source rows `in` into destination rows
+ * `out` (a column remap); without it the row sizes must be equal. src NULL: no source, map makes
+ * the rows from nothing (in = NULL). */
+typedef void (*hp_h5_row_map)(const void *in, void *out, int64_t n, void *ctx);
+#define HP_H5_COPY_BYTES ((size_t)64 << 20)
+int hp_h5_copy_rows(hp_h5file *dst, const char *dobj, int64_t drow0, hp_h5file *src, const char *sobj,
+                    hid_t memtype, int64_t n, hp_h5_row_map map, void *ctx);
 /* Dims of dataset `obj` (at most `max` of them); *ndims gets the rank. */
 int hp_h5_dims(hp_h5file *f, const char *obj, int max, int *ndims, int64_t *dims);
 /* 1 if the link `obj` exists (every intermediate group too), 0 if not. */

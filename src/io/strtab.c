@@ -45,7 +45,20 @@ static int obj_name(const hp_h5file *f, const char *group, const char *leaf, cha
 }
 
 int hp_strtab_write(hp_h5file *f, const char *group, int64_t n, const char *const *s) {
-  char obytes[512], ooffs[512];
+  return hp_strtab_write_after(f, group, NULL, NULL, n, s);
+}
+
+int hp_strtab_write_after(hp_h5file *f, const char *group, hp_h5file *src, const char *sgroup, int64_t n,
+                          const char *const *s) {
+  char obytes[512], ooffs[512], sbytes[512] = "", soffs[512] = "";
+  int64_t k_old = 0, b_old = 0;
+  if (src) {
+    int nd;
+    HP_CALL(obj_name(src, sgroup, "bytes", sbytes, sizeof sbytes));
+    HP_CALL(obj_name(src, sgroup, "offsets", soffs, sizeof soffs));
+    HP_CALL(hp_strtab_count(src, sgroup, &k_old));
+    HP_CALL(hp_h5_dims(src, sbytes, 1, &nd, &b_old));
+  }
   HP_CALL(obj_name(f, group, "bytes", obytes, sizeof obytes));
   HP_CALL(obj_name(f, group, "offsets", ooffs, sizeof ooffs));
   /* Validate locally, then agree: nobody may enter the collective writes alone. */
@@ -69,10 +82,16 @@ int hp_strtab_write(hp_h5file *f, const char *group, int64_t n, const char *cons
   HP_MPI(MPI_Exscan(mine, before, 2, MPI_INT64_T, MPI_SUM, f->comm));
   if (f->rank == 0) before[0] = before[1] = 0; /* Exscan leaves rank 0's result undefined */
   HP_MPI(MPI_Allreduce(mine, total, 2, MPI_INT64_T, MPI_SUM, f->comm));
+  before[0] += k_old;
+  before[1] += b_old;
 
-  int64_t dims_b[1] = {total[1]}, dims_o[1] = {total[0] + 1};
+  int64_t dims_b[1] = {b_old + total[1]}, dims_o[1] = {k_old + total[0] + 1};
   HP_CALL(hp_h5_create_dataset(f, obytes, H5T_STD_U8LE, 1, dims_b));
   HP_CALL(hp_h5_create_dataset(f, ooffs, H5T_STD_U64LE, 1, dims_o));
+  if (src) { /* src's offsets [0, K) are ours unchanged: its strings come first */
+    HP_CALL(hp_h5_copy_rows(f, obytes, 0, src, sbytes, H5T_NATIVE_UINT8, b_old, NULL, NULL));
+    HP_CALL(hp_h5_copy_rows(f, ooffs, 0, src, soffs, H5T_NATIVE_UINT64, k_old, NULL, NULL));
+  }
 
   char *cat = NULL;
   uint64_t *off = NULL;

@@ -20,6 +20,10 @@ int hp_utf8_valid(const char *s, size_t n, size_t *bad_at);
 /* Collective: each rank writes its n local strings; they land at the rank's global position
  * (ranks in order). A rank may have n = 0. Fails (on every rank) if any string is invalid. */
 int hp_strtab_write(hp_h5file *f, const char *group, int64_t n, const char *const *s);
+/* The same after a copy of the K strings of table `sgroup` in src (NULL: none): the table holds
+ * src's strings, then the ranks' new ones (copied in bounded rounds, hp_h5_copy_rows). */
+int hp_strtab_write_after(hp_h5file *f, const char *group, hp_h5file *src, const char *sgroup, int64_t n,
+                          const char *const *s);
 
 /* Number of strings K (from the offsets length). Collective when f is a parallel file. */
 int hp_strtab_count(hp_h5file *f, const char *group, int64_t *k);

@@ -34,6 +34,7 @@
 #include "ingest/webdataset.h"
 #include "data/dataset_build.h"
 #include "data/split.h"
+#include "stages/ingest_append.h"
 #include "stages/stage.h"
 #include "base/rng.h"
 #include "text/tokenizer.h"
@@ -45,6 +46,7 @@ typedef struct {
   const char **terms;
   int64_t image_size, vocab_size, max_pixels;
   int follow_symlinks, folder_labels;
+  int append, per_image; /* ingest.append; data.split_rule = "per_image" */
   hp_table_opts table;
   double train_frac, val_frac, test_frac;
   uint64_t seed;
@@ -265,12 +267,18 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_sh
     int64_t bare = 0;
     for (int64_t i = 0; i < sh->n; i++) bare += !has_cap[i];
     HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &bare, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
-    int n = snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac), seed %llu",
-                     p->train_frac, p->val_frac, p->test_frac, (unsigned long long)p->seed);
+    /* an append draws per image: the rows before it keep their splits, and an image's split then
+     * does not depend on how many images came with it */
+    int per_image = p->per_image || p->append;
+    int n = snprintf(method, mn, "random %.3g/%.3g/%.3g of the images (data.train_frac, val_frac, test_frac)%s, seed %llu",
+                     p->train_frac, p->val_frac, p->test_frac, per_image ? " drawn per image" : "",
+                     (unsigned long long)p->seed);
     if (bare > 0 && n > 0 && (size_t)n < mn)
       snprintf(method + n, mn - (size_t)n, "; the %lld images without a caption all in test (they cannot be trained on)",
                (long long)bare);
-    int e = hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n, sh->split);
+    int e = 0;
+    if (per_image) hp_split_assign_per_image(p->seed, p->train_frac, p->val_frac, sh->row0, sh->n, sh->split);
+    else e = hp_split_assign(p->seed, sh->n_total, p->train_frac, p->val_frac, sh->row0, sh->n, sh->split);
     for (int64_t i = 0; !e && i < sh->n; i++)
       if (!has_cap[i]) sh->split[i] = HP_SPLIT_TEST;
     free(has_cap);
@@ -311,7 +319,55 @@ static int assign_splits(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_sh
   return 0;
 }
 
-static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
+/* Splits, vocabulary (a new dataset's, from its training captions; an append keeps the old one)
+ * and the one collective write of dataset.h5 (after the old rows when appending). */
+static int write_dataset(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_shard *sh, hp_ingest_append *ap) {
+  char method[1024];
+  HP_CALL(assign_splits(ctx, p, sh, method, sizeof method));
+  hp_dataset_shard shard = {
+      .row0 = sh->row0,
+      .n = sh->n,
+      .images = sh->images,
+      .split = sh->split,
+      .source_id = (const char *const *)sh->source_id,
+      .labels = sh->labels,
+      .n_captions = sh->n_captions,
+      .captions = (const char *const *)sh->captions,
+      .caption_image = sh->caption_image,
+  };
+  hp_vocab *vocab = NULL;
+  if (!ap) HP_CALL(hp_data_train_vocab(ctx->comm, &shard, p->vocab_size, &vocab));
+
+  int64_t cnt[3] = {0, 0, 0};
+  for (int64_t i = 0; i < sh->n; i++) cnt[sh->split[i]]++;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, ctx->comm));
+  const hp_vocab *kept = ap ? ap->vocab : vocab;
+  hp_log_info("ingest: splits: %s", method);
+  hp_log_info("ingest: %lld %simages %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
+              "vocabulary %lld%s", (long long)sh->n_total, ap ? "new " : "", (long long)p->image_size,
+              (long long)p->image_size, p->aspect, (long long)sh->n_captions_total, (long long)cnt[0],
+              (long long)cnt[1], (long long)cnt[2], (long long)(ap ? ap->n_union : sh->n_labels),
+              (long long)(kept ? hp_vocab_size(kept) : 0), ap ? " (the dataset's, kept)" : "");
+  /* label names are identical on every rank (broadcast with the list) */
+  hp_data_desc desc = {.n_images = sh->n_total, .image_size = p->image_size, .n_labels = sh->n_labels,
+                       .label_names = (const char *const *)sh->label_names, .split_method = method};
+  char fp[32];
+  snprintf(fp, sizeof fp, "%s", ctx->fingerprint);
+  if (ap) {
+    HP_CALL(hp_ingest_append_describe(ap, ctx, method, sh->n_total, &desc, fp));
+    desc.n_images += ap->n_images;
+    hp_log_info("ingest: appended rows %lld..%lld after the dataset's %lld: %lld images, %lld captions in all",
+                (long long)ap->n_images, (long long)(ap->n_images + sh->n_total - 1), (long long)ap->n_images,
+                (long long)desc.n_images, (long long)(ap->n_captions + sh->n_captions_total));
+  }
+  char path[4096];
+  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
+  HP_CALL(hp_data_write(ctx->comm, path, &desc, kept, ctx->cfg, fp, &shard));
+  hp_vocab_free(vocab);
+  return 0;
+}
+
+static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p, hp_ingest_append *ap) {
   hp_ingest_report rep;
   hp_report_init(&rep);
   hp_ingest_image_opts io = {.size = p->image_size};
@@ -377,40 +433,8 @@ static int run_ingest(hp_stage_ctx *ctx, const ingest_params *p) {
   hp_report_free(&rep);
   HP_CALL(hp_agree(ctx->comm, e));
 
-  /* splits, vocabulary, write */
-  char method[1024];
-  HP_CALL(assign_splits(ctx, p, &sh, method, sizeof method));
-  hp_dataset_shard shard = {
-      .row0 = sh.row0,
-      .n = sh.n,
-      .images = sh.images,
-      .split = sh.split,
-      .source_id = (const char *const *)sh.source_id,
-      .labels = sh.labels,
-      .n_captions = sh.n_captions,
-      .captions = (const char *const *)sh.captions,
-      .caption_image = sh.caption_image,
-  };
-  hp_vocab *vocab = NULL;
-  HP_CALL(hp_data_train_vocab(ctx->comm, &shard, p->vocab_size, &vocab));
-
-  /* label names are identical on every rank (broadcast with the list) */
-  int64_t cnt[3] = {0, 0, 0}, n_train, n_val, n_test;
-  for (int64_t i = 0; i < sh.n; i++) cnt[sh.split[i]]++;
-  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, ctx->comm));
-  n_train = cnt[0], n_val = cnt[1], n_test = cnt[2];
-  hp_log_info("ingest: splits: %s", method);
-  hp_log_info("ingest: %lld images %lldx%lld (%s), %lld captions, split %lld/%lld/%lld, %lld labels, "
-              "vocabulary %lld", (long long)sh.n_total, (long long)p->image_size,
-              (long long)p->image_size, p->aspect, (long long)sh.n_captions_total,
-              (long long)n_train, (long long)n_val, (long long)n_test, (long long)sh.n_labels,
-              (long long)hp_vocab_size(vocab));
-  hp_data_desc desc = {.n_images = sh.n_total, .image_size = p->image_size, .n_labels = sh.n_labels,
-                       .label_names = (const char *const *)sh.label_names, .split_method = method};
-  char path[4096];
-  HP_CALL(hp_run_path(ctx, HP_FILE_DATASET, path, sizeof path));
-  HP_CALL(hp_data_write(ctx->comm, path, &desc, vocab, ctx->cfg, ctx->fingerprint, &shard));
-  hp_vocab_free(vocab);
+  if (p->append) HP_CALL(hp_ingest_append_rows(ap, &sh));
+  HP_CALL(write_dataset(ctx, p, &sh, p->append ? ap : NULL));
   hp_ingest_shard_free(&sh);
   return 0;
 }
@@ -429,6 +453,8 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
       .max_pixels = hp_cfg_int(cfg, "ingest.max_image_pixels"),
       .follow_symlinks = hp_cfg_bool(cfg, "ingest.follow_symlinks"),
       .folder_labels = hp_cfg_bool(cfg, "ingest.folder_labels"),
+      .append = hp_cfg_bool(cfg, "ingest.append"),
+      .per_image = strcmp(hp_cfg_str(cfg, "data.split_rule"), "per_image") == 0,
       .table = {.image_key = hp_cfg_str(cfg, "ingest.csv_image_key"),
                 .caption_key = hp_cfg_str(cfg, "ingest.csv_caption_key"),
                 .label_key = hp_cfg_str(cfg, "ingest.csv_label_key"),
@@ -460,7 +486,13 @@ int hp_stage_ingest(hp_stage_ctx *ctx) {
   HP_CALLOC(p.terms, p.nterms > 0 ? p.nterms : 1, "ROCO terms");
   for (int t = 0; t < p.nterms; t++) p.terms[t] = hp_cfg_list_str(cfg, "ingest.roco_terms", t);
   HP_CALL(hp_agree(ctx->comm, check_params(cfg, &p)));
-  HP_CALL(run_ingest(ctx, &p));
+  hp_ingest_append ap;
+  memset(&ap, 0, sizeof ap);
+  /* before any decoding: a missing or mismatched dataset fails in a second, not after an hour */
+  if (p.append) HP_CALL(hp_ingest_append_open(ctx, p.image_size, &ap));
+  int e = run_ingest(ctx, &p, &ap);
+  hp_ingest_append_free(&ap);
+  HP_CALL(e);
   free(p.terms);
   free(p.source);
   free(p.source_split);

@@ -28,7 +28,9 @@ const hp_stage hp_stages[] = {
      "generate the synthetic image-caption dataset"},
     {"ingest", HP_FILE_DATASET, {NULL}, {"run.seed", "data.", "ingest.", NULL}, hp_stage_ingest,
      "convert COCO / ROCO / Fashion Product into the dataset schema"},
-    {"train", HP_FILE_CKPT, {HP_FILE_DATASET, NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
+    /* "^": the data a model was trained on is the dataset's first version (base_fingerprint): an
+     * append (ingest.append) re-embeds and re-searches, it does not retrain by itself */
+    {"train", HP_FILE_CKPT, {"^" HP_FILE_DATASET, NULL}, {"run.seed", "model.", "train.", NULL}, hp_stage_train,
      "data-parallel contrastive training"},
     {"embed", HP_FILE_EMBEDDINGS, {HP_FILE_DATASET, HP_FILE_CKPT, NULL}, {"embed.", NULL}, hp_stage_embed,
      "embed every image and caption"},
@@ -109,8 +111,8 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
   for (int i = 0; st->inputs[i]; i++) {
     char path[4096], attr[64];
     const char *name = st->inputs[i];
-    int optional = name[0] == '?';
-    if (optional) name++;
+    int optional = name[0] == '?', base = name[0] == '^';
+    if (optional || base) name++;
     HP_CALL(hp_run_file(cfg, run_dir, name, path, sizeof path)); /* run.dataset, run.checkpoint */
     /* every rank looks; the verdict is agreed, so a missing input ends the job cleanly */
     int missing = access(path, R_OK) != 0, any = 0;
@@ -128,12 +130,31 @@ static int stage_fingerprint(MPI_Comm comm, hp_config *cfg, const char *run_dir,
                          path);
       HP_CALL(hp_agree(comm, e));
     }
-    HP_CALL(hp_h5_root_attr(comm, path, "fingerprint", attr, sizeof attr));
+    if (!base || hp_h5_root_attr(comm, path, "base_fingerprint", attr, sizeof attr) != 0) {
+      hp_error_clear(); /* the same answer on every rank: rank 0 reads, broadcasts */
+      HP_CALL(hp_h5_root_attr(comm, path, "fingerprint", attr, sizeof attr));
+    }
     /* FNV-1a of the input's fingerprint folded in: any change upstream invalidates us. */
     for (const char *c = attr; *c; c++) fp = (fp ^ (uint8_t)*c) * 0x100000001b3ULL;
   }
   snprintf(hex, n, "%016" PRIx64, fp);
   return 0;
+}
+
+/* 1 if dataset.h5 `path` was grown by appends (ingest.append) from what configuration fingerprint
+ * fp makes, or by the append fp describes: its base_fingerprint or one line of its appends. Then
+ * the ingest that would make or append it again is done already. */
+static int made_by_lineage(MPI_Comm comm, const char *path, const char *fp) {
+  char base[64] = "", *appends = NULL;
+  size_t n = (size_t)1 << 16;
+  int made = hp_h5_root_attr(comm, path, "base_fingerprint", base, sizeof base) == 0 && strcmp(base, fp) == 0;
+  hp_error_clear();
+  if (!made && (appends = calloc(n, 1)) && hp_h5_root_attr(comm, path, "appends", appends, n) == 0)
+    for (char *line = strtok(appends, "\n"); line && !made; line = strtok(NULL, "\n")) made = strcmp(line, fp) == 0;
+  hp_error_clear();
+  free(appends);
+  if (made) hp_log_info("%s holds the data of this configuration, grown by appends since (ingest.append)", path);
+  return made;
 }
 
 /* 1 if `path` exists, validates, and carries fingerprint `fp` — on the root, or for results.h5
@@ -155,10 +176,11 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
     return cur;
   }
   if (strcmp(st->output, HP_FILE_RESULTS) == 0) snprintf(obj, sizeof obj, "/%s", st->name);
-  if (hp_h5_obj_attr(comm, path, obj, "fingerprint", have, sizeof have) != 0 || strcmp(have, fp) != 0) {
+  if (hp_h5_obj_attr(comm, path, obj, "fingerprint", have, sizeof have) != 0) {
     hp_error_clear();
     return 0;
   }
+  if (strcmp(have, fp) != 0 && !made_by_lineage(comm, path, fp)) return 0;
   if (hp_check_file(comm, path) != 0) {
     hp_log_info("%s exists but is not valid (%s): rerunning", path, hp_error_message());
     hp_error_clear();

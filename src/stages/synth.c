@@ -75,8 +75,10 @@ static int make_and_write(hp_stage_ctx *ctx, const hp_synth_params *p, int64_t v
   const char *label_names[HP_SYNTH_NLABELS];
   for (int l = 0; l < HP_SYNTH_NLABELS; l++) label_names[l] = hp_synth_label_name(l);
 
-  int64_t n_train, n_val, n_test;
-  hp_split_counts(p->n_images, p->train_frac, p->val_frac, &n_train, &n_val, &n_test);
+  int64_t cnt[3] = {0, 0, 0}, n_train, n_val, n_test;
+  for (int64_t i = 0; i < shard.n; i++) cnt[shard.split[i]]++;
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, ctx->comm));
+  n_train = cnt[0], n_val = cnt[1], n_test = cnt[2];
   hp_log_info("synth: %lld images %lldx%lld, %lld captions, split %lld/%lld/%lld, %d labels, vocabulary %lld "
               "of at most %lld ids",
               (long long)p->n_images, (long long)p->image_size, (long long)p->image_size,
@@ -106,6 +108,7 @@ int hp_stage_synth(hp_stage_ctx *ctx) {
       .train_frac = hp_cfg_float(cfg, "data.train_frac"),
       .val_frac = hp_cfg_float(cfg, "data.val_frac"),
       .test_frac = hp_cfg_float(cfg, "data.test_frac"),
+      .split_per_image = strcmp(hp_cfg_str(cfg, "data.split_rule"), "per_image") == 0,
   };
   int64_t vocab_size = hp_cfg_int(cfg, "data.vocab_size");
   /* Same configuration on every rank, so every rank finds the same problem: a clean exit. */
