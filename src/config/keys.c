@@ -322,6 +322,12 @@ const hp_cfg_key hp_cfg_keys[] = {
      "image->caption, of the captions) in the split; rank r holds whole shards "
      "hp_shard_range(shards, ranks, r), so a forest is the same for any rank count (use a "
      "multiple of the rank count for balance; ranks beyond it hold none)"},
+    {"search.shard_rows", HP_T_INT, "0", 0, 1e9, NULL,
+     "> 0: shards of this many rows instead of search.shards of them (shard j holds rows "
+     "[j*shard_rows, (j+1)*shard_rows) of the images, or captions, in the split): a dataset "
+     "grown by ingest.append keeps the shards of its old rows, and with search.save_index a "
+     "forest takes their trees from the previous index.h5 and builds only the new shards; 0 = "
+     "search.shards"},
     {"search.save_index", HP_T_BOOL, "false", NO_RANGE, NULL,
      "also save the image index (with its trees) to index.h5 in the run directory "
      "(hpclip-index schema, loadable at any rank count)"},

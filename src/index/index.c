@@ -177,7 +177,8 @@ static int check_filled(const hp_index *ix) {
 static int build_local(hp_index *ix) {
   if (ix->p.kind == HP_INDEX_FOREST)
     for (int s = 0; s < ix->n_shards; s++)
-      HP_CALL(hp_forest_build_shard(&ix->p, ix->x + ix->shards[s].row0 * ix->p.dim,
+      if (!ix->shards[s].nodes) /* not taken from a saved forest (hp_index_reuse_trees) */
+        HP_CALL(hp_forest_build_shard(&ix->p, ix->x + ix->shards[s].row0 * ix->p.dim,
                                     ix->ids + ix->shards[s].row0, &ix->shards[s]));
   return 0;
 }
@@ -641,4 +642,125 @@ int hp_index_load(MPI_Comm comm, const char *path, hp_index **out) {
   ix->built = 1;
   *out = ix;
   return 0;
+}
+
+/* ---- reuse ----------------------------------------------------------------------------------- */
+
+/* The file's shard holding exactly the n ids `ids`, or -1 (S is the shard count: small). */
+static int64_t find_shard(const int64_t *fids, const int64_t *rows, int64_t S, const int64_t *ids, int64_t n) {
+  for (int64_t j = 0; j < S; j++)
+    if (rows[j + 1] - rows[j] == n && fids[rows[j]] == ids[0])
+      return memcmp(fids + rows[j], ids, (size_t)n * sizeof *ids) == 0 ? j : -1;
+  return -1;
+}
+
+/* Collective: shard i of this rank takes the trees of file shard match[i] (-1: none, an empty
+ * transfer) when the file's rows there equal its own bitwise; match[i] is set to -1 otherwise. */
+static int reuse_body(hp_h5file *f, hp_index *ix, const int64_t *rows, const int64_t *nodes_off,
+                      const int64_t *planes_off, int64_t *match) {
+  const int64_t dim = ix->p.dim, T = ix->p.n_trees;
+  int ns = ix->n_shards, all = 0;
+  HP_MPI(MPI_Allreduce(&ns, &all, 1, MPI_INT, MPI_MAX, ix->comm));
+  int64_t most = 0;
+  for (int i = 0; i < ns; i++) most = ix->shards[i].n > most ? ix->shards[i].n : most;
+  float *v = NULL;
+  HP_CALLOC(v, (size_t)most * (size_t)dim + 1, "index: saved rows");
+  for (int i = 0; i < all; i++) {
+    hp_ishard empty, *sh = i < ns ? &ix->shards[i] : &empty;
+    if (i >= ns) memset(&empty, 0, sizeof empty);
+    int64_t j = i < ns ? match[i] : -1, n = j >= 0 ? sh->n : 0;
+    HP_CALL(hp_h5_read_rows(f, "/vectors", H5T_NATIVE_FLOAT, j >= 0 ? rows[j] : 0, n, v));
+    if (j >= 0 && memcmp(v, ix->x + sh->row0 * dim, (size_t)n * (size_t)dim * sizeof(float)) != 0) match[i] = j = -1;
+    n = j >= 0 ? sh->n : 0;
+    if (j >= 0) {
+      sh->n_nodes = nodes_off[j + 1] - nodes_off[j];
+      sh->n_planes = planes_off[j + 1] - planes_off[j];
+      HP_CALLOC(sh->nodes, (size_t)sh->n_nodes + 1, "index: forest nodes");
+      HP_CALLOC(sh->planes, (size_t)sh->n_planes * (size_t)dim + 1, "index: forest planes");
+      HP_CALLOC(sh->items, (size_t)n * (size_t)T + 1, "index: forest items");
+      HP_CALLOC(sh->roots, (size_t)T, "index: forest roots");
+    }
+    HP_CALL(hp_h5_read_rows(f, "/forest/planes", H5T_NATIVE_FLOAT, j >= 0 ? planes_off[j] : 0, j >= 0 ? sh->n_planes : 0,
+                            j >= 0 ? sh->planes : (void *)v));
+    HP_CALL(hp_h5_read_rows(f, "/forest/items", H5T_NATIVE_UINT32, j >= 0 ? rows[j] * T : 0, n * T,
+                            j >= 0 ? sh->items : (void *)v));
+    HP_CALL(hp_h5_read_rows(f, "/forest/roots", H5T_NATIVE_INT32, j >= 0 ? j : 0, j >= 0 ? 1 : 0,
+                            j >= 0 ? sh->roots : (void *)v));
+    HP_CALL(nodes_io(f, j >= 0 ? sh->nodes : NULL, j >= 0 ? nodes_off[j] : 0, j >= 0 ? sh->n_nodes : 0, 0));
+  }
+  free(v);
+  return 0;
+}
+
+/* The file's tables after its parameters were found to match: shard rows, node and plane
+ * offsets, every id (every rank), the shapes of the forest arrays. */
+static int reuse_tables(hp_h5file *f, int64_t N, int64_t S, int64_t dim, int64_t T, int64_t **rows, int64_t **nodes_off,
+                        int64_t **planes_off, int64_t **fids) {
+  int nd;
+  int64_t d2[2], M, PL;
+  HP_CALL(expect_dims(f, "/vectors", 2, N, dim));
+  HP_CALL(expect_dims(f, "/ids", 1, N, 0));
+  HP_CALL(read_offsets(f, "/shard_rows", S, N, rows));
+  HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
+  M = d2[0];
+  HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
+  PL = d2[0];
+  HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, nodes_off));
+  HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, planes_off));
+  HP_CALL(expect_dims(f, "/forest/nodes", 2, M, 4));
+  HP_CALL(expect_dims(f, "/forest/node_start", 1, M, 0));
+  HP_CALL(expect_dims(f, "/forest/node_bias", 1, M, 0));
+  HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
+  HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
+  HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
+  HP_CALLOC(*fids, (size_t)N + 1, "index: saved ids");
+  HP_CALL(hp_h5_read_rows(f, "/ids", H5T_NATIVE_INT64, 0, N, *fids));
+  return 0;
+}
+
+static int reuse_trees(hp_index *ix, const char *path, int64_t *n_reused) {
+  hp_h5file f;
+  HP_CALL(hp_h5_open_read(ix->comm, path, &f));
+  hp_index_params p;
+  int64_t N = 0, S = 0, *rows = NULL, *nodes_off = NULL, *planes_off = NULL, *fids = NULL, *match = NULL;
+  int e = load_params(&f, &p, &N, &S);
+  /* the trees depend on these and on the rows; search_k only on how they are searched */
+  int same = !e && p.kind == HP_INDEX_FOREST && p.dim == ix->p.dim && p.n_trees == ix->p.n_trees &&
+             p.leaf_size == ix->p.leaf_size && p.two_means_iters == ix->p.two_means_iters && p.seed == ix->p.seed;
+  HP_CALL(hp_agree(ix->comm, e));
+  HP_MPI(MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, ix->comm));
+  if (same) HP_CALL(reuse_tables(&f, N, S, ix->p.dim, ix->p.n_trees, &rows, &nodes_off, &planes_off, &fids));
+  HP_CALLOC(match, (size_t)ix->n_shards + 1, "index: reused shards");
+  for (int i = 0; i < ix->n_shards; i++)
+    match[i] = same && ix->shards[i].n > 0
+                   ? find_shard(fids, rows, S, ix->ids + ix->shards[i].row0, ix->shards[i].n) : -1;
+  if (same) HP_CALL(reuse_body(&f, ix, rows, nodes_off, planes_off, match));
+  HP_CALL(hp_h5_close(&f));
+  int err = 0;
+  int64_t n = 0;
+  for (int i = 0; same && i < ix->n_shards && !err; i++)
+    if (match[i] >= 0) {
+      err = hp_forest_check_shard(&ix->p, &ix->shards[i], path);
+      n++;
+    }
+  HP_CALL(hp_agree(ix->comm, err));
+  HP_MPI(MPI_Allreduce(&n, n_reused, 1, MPI_INT64_T, MPI_SUM, ix->comm));
+  free(rows);
+  free(nodes_off);
+  free(planes_off);
+  free(fids);
+  free(match);
+  return 0;
+}
+
+int hp_index_reuse_trees(hp_index *ix, const char *path, int64_t *n_reused) {
+  *n_reused = 0;
+  if (ix->p.kind != HP_INDEX_FOREST || ix->built) return 0;
+  HP_CALL(hp_agree(ix->comm, check_filled(ix)));
+  int e = hp_agree(ix->comm, reuse_trees(ix, path, n_reused));
+  if (e) { /* nothing half-taken: every shard is then built */
+    for (int s = 0; s < ix->n_shards; s++) hp_forest_free_shard(&ix->shards[s]);
+    *n_reused = 0;
+  }
+  return e;
 }

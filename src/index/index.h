@@ -96,6 +96,14 @@ int hp_index_add(hp_index *ix, int64_t n, const float *x, const int64_t *ids);
  * the allocation by doubling, and a move holds the old and new blocks at once). Search, build
  * and save fail (HP_ERR_USAGE) until every declared row was added. */
 int hp_index_reserve(hp_index *ix, int n_shards, const int64_t *rows);
+/* Collective, after every row was added and before hp_index_build: each local shard that the
+ * forest saved at `path` holds identically — the same ids, bitwise the same rows, built with the
+ * same n_trees, leaf_size, two_means_iters and seed — takes its trees from the file, so build
+ * makes only the others (a grown index rebuilds only its new shards; the trees are the ones a
+ * build would make, so results do not change). A file of another kind or parameters gives none;
+ * an unreadable or inconsistent one is an error, after which no shard has trees (build makes
+ * them all). *n_reused = shards taken, over all ranks. */
+int hp_index_reuse_trees(hp_index *ix, const char *path, int64_t *n_reused);
 /* Collective: builds the forest of every local shard (no-op for exact); errors are agreed. */
 int hp_index_build(hp_index *ix);
 /* Collective: global top-k of nq queries (same on every rank); results on every rank.

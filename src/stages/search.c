@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -78,7 +79,7 @@ typedef struct {
   int png;                             /* search_top5.png written */
   /* index */
   hp_index_params ip;
-  int64_t shards;
+  int64_t shards, shard_rows; /* search.shards, search.shard_rows (0: by count) */
   int forest, save;
   double recall[QS_ALL];               /* forest's recall@10 against exact (forest only) */
   double build_s[2];                   /* exact (rows added), forest (added + built); both indices */
@@ -98,16 +99,37 @@ static const char *const g_mnames[7] = {"precision", "recall", "ndcg", "ap", "re
                                         "ap_retrieved"};
 static const char *const g_qsnames[QS_ALL] = {"label", "caption->image", "image->caption", "image->image"};
 
-/* The global rows [r0, r0+n) of the shards this rank holds: shard j = hp_shard_range(N, S, j),
- * rank r holds shards hp_shard_range(S, P, r). */
-static void rank_rows(int64_t N, int64_t S, int size, int rank, int64_t *r0, int64_t *n) {
+/* How N rows (images or captions) are cut into shards: search.shards of them, shard j =
+ * hp_shard_range(N, S, j); or, with search.shard_rows = R > 0, shard j = rows [jR, (j+1)R), whose
+ * bounds do not move when rows are appended. Rank r holds shards hp_shard_range(S, P, r). */
+typedef struct {
+  int64_t n, shards, rows;
+} shard_layout;
+
+static shard_layout layout_of(const search_out *o, int64_t n) {
+  shard_layout l = {n, o->shards, o->shard_rows};
+  if (l.rows > 0) l.shards = n > 0 ? (n + l.rows - 1) / l.rows : 1;
+  return l;
+}
+
+static void layout_shard(const shard_layout *l, int64_t j, int64_t *a, int64_t *an) {
+  if (l->rows <= 0) {
+    hp_shard_range(l->n, (int)l->shards, (int)j, a, an);
+    return;
+  }
+  *a = j * l->rows < l->n ? j * l->rows : l->n;
+  *an = l->n - *a < l->rows ? l->n - *a : l->rows;
+}
+
+/* The global rows [r0, r0+n) of the shards this rank holds. */
+static void rank_rows(const shard_layout *l, int size, int rank, int64_t *r0, int64_t *n) {
   int64_t s0, ns, a, an, b, bn;
-  hp_shard_range(S, size, rank, &s0, &ns);
+  hp_shard_range(l->shards, size, rank, &s0, &ns);
   *r0 = 0;
   *n = 0;
   if (ns == 0) return;
-  hp_shard_range(N, (int)S, (int)s0, &a, &an);
-  hp_shard_range(N, (int)S, (int)(s0 + ns - 1), &b, &bn);
+  layout_shard(l, s0, &a, &an);
+  layout_shard(l, s0 + ns - 1, &b, &bn);
   *r0 = a;
   *n = b + bn - a;
 }
@@ -152,18 +174,19 @@ static int read_selected(hp_embeddings *em, int captions, const row_sel *rs, int
  * so the shards are the same at any rank count (declared first, then filled a round at a time
  * straight from embeddings.h5); built collectively. */
 static int build_index(hp_stage_ctx *ctx, search_out *o, hp_embeddings *em, int captions, const row_sel *rs,
-                       int64_t N, hp_index **out) {
+                       int64_t N, const char *reuse, hp_index **out) {
   const int64_t E = o->ip.dim;
+  const shard_layout lay = layout_of(o, N);
   int64_t s0, ns, r0, rn;
-  hp_shard_range(o->shards, ctx->size, ctx->rank, &s0, &ns);
-  rank_rows(N, o->shards, ctx->size, ctx->rank, &r0, &rn);
+  hp_shard_range(lay.shards, ctx->size, ctx->rank, &s0, &ns);
+  rank_rows(&lay, ctx->size, ctx->rank, &r0, &rn);
   double t0 = hp_now(), tread = 0; /* the build time leaves out reading embeddings.h5 */
   int64_t *cnt = NULL, *ids = NULL;
   float *x = NULL;
   HP_CALLOC(cnt, ns > 0 ? ns : 1, "shard rows");
   for (int64_t j = s0; j < s0 + ns; j++) {
     int64_t a, an;
-    hp_shard_range(N, (int)o->shards, (int)j, &a, &an);
+    layout_shard(&lay, j, &a, &an);
     for (int64_t i = a; i < a + an; i++) cnt[j - s0] += selected(rs, captions, i);
   }
   HP_CALL(hp_index_create(&o->ip, ctx->comm, out));
@@ -185,6 +208,15 @@ static int build_index(hp_stage_ctx *ctx, search_out *o, hp_embeddings *em, int 
   free(ids);
   free(cnt);
   double t1 = hp_now();
+  if (reuse) { /* a grown index: the trees of the shards whose rows did not change */
+    int64_t kept = 0;
+    if (hp_index_reuse_trees(*out, reuse, &kept) != 0) {
+      hp_log_warn("search: %s cannot be reused (%s): building every shard", reuse, hp_error_message());
+      hp_error_clear();
+    }
+    hp_log_info("search: forest: %" PRId64 " of %" PRId64 " shards taken from %s (the same rows), the others built",
+                kept, lay.shards, reuse);
+  }
   HP_CALL(hp_index_build(*out));
   double t2 = hp_now(), d[2] = {t1 - t0 - tread, t2 - t0 - tread};
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, d, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
@@ -460,7 +492,7 @@ static int clip_protocol(hp_stage_ctx *ctx, hp_embeddings *em, const hp_eval_ima
                          const row_sel *rs, search_out *o) {
   const int64_t M = em->n_captions;
   hp_index *cix = NULL;
-  HP_CALL(build_index(ctx, o, em, 1, rs, M, &cix));
+  HP_CALL(build_index(ctx, o, em, 1, rs, M, NULL, &cix));
   o->n_images = o->n_captions = o->n_captioned = 0;
   for (int64_t c = 0; c < M; c++) {
     int sel = selected(rs, 1, c);
@@ -678,6 +710,7 @@ static void index_params(hp_stage_ctx *ctx, int64_t E, search_out *o) {
   if (o->ip.search_k <= 0) o->ip.search_k = (int64_t)o->ip.n_trees * o->ip.leaf_size;
   o->ip.seed = (uint64_t)hp_cfg_int(ctx->cfg, "search.seed");
   o->shards = hp_cfg_int(ctx->cfg, "search.shards");
+  o->shard_rows = hp_cfg_int(ctx->cfg, "search.shard_rows");
   o->save = hp_cfg_bool(ctx->cfg, "search.save_index");
 }
 
@@ -703,7 +736,8 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   double t0 = hp_now();
   hp_eval_images im;
   int64_t r0, rn;
-  rank_rows(em.n_images, o.shards, ctx->size, ctx->rank, &r0, &rn);
+  const shard_layout lay = layout_of(&o, em.n_images);
+  rank_rows(&lay, ctx->size, ctx->rank, &r0, &rn);
   HP_CALL(hp_eval_load_image_rows(ctx, &em, split, o.L > 0, 0, r0, rn, &im));
   if (im.total == 0)
     HP_ERROR(HP_ERR_INPUT, "%s: no images in the '%s' split (search.split)", epath, o.split);
@@ -716,12 +750,15 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   HP_CALL(hp_embeddings_read_caption_image(&em, capimg));
   const row_sel rs = {sp, capimg, split};
   hp_index *ix = NULL;
-  HP_CALL(build_index(ctx, &o, &em, 0, &rs, em.n_images, &ix));
+  char ipath[4096];
+  HP_CALL(hp_run_path(ctx, HP_FILE_INDEX, ipath, sizeof ipath));
+  int have = access(ipath, R_OK) == 0, all = 0;
+  HP_MPI(MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_MIN, ctx->comm));
+  HP_CALL(build_index(ctx, &o, &em, 0, &rs, em.n_images, o.save && o.forest && all ? ipath : NULL, &ix));
   hp_log_info("search: %s index over %" PRId64 " images in %" PRId64 " shards built in %.2f s",
-              o.forest ? "forest" : "exact", im.total, o.shards, o.build_s[o.forest]);
+              o.forest ? "forest" : "exact", im.total, lay.shards, o.build_s[o.forest]);
+  o.shards = lay.shards;
   if (o.save) {
-    char ipath[4096];
-    HP_CALL(hp_run_path(ctx, HP_FILE_INDEX, ipath, sizeof ipath));
     HP_CALL(hp_index_save(ix, ipath));
     hp_log_info("search: image index saved to %s", ipath);
   }

@@ -4,8 +4,10 @@
 #   - a folder tree made from the committed COCO slice (part1, part2: train2017; part3: val2017),
 #     captions as sidecars; base = part1, then part2 and part3 appended, against all three at once
 #     (data.split_rule = "per_image"), at 1 and 3 ranks: the same images, splits, source ids and
-#     captions; embeddings bitwise equal; search results (exact and forest) equal; the same at
-#     1 and 3 ranks; embed logs that it kept the rows of whole batches and computed the rest;
+#     captions; embeddings bitwise equal; search and query results (exact and forest) equal; the
+#     same at 1 and 3 ranks; embed logs that it kept the rows of whole batches and computed the
+#     rest; with search.shard_rows the forest saved before the append gives its unchanged shards'
+#     trees to the grown one, whose index.h5 equals the one built at once, bitwise;
 #   - a preemption (SIGKILL) with the appended file written but not renamed leaves the previous
 #     dataset.h5 bitwise as it was, valid; the rerun completes;
 #   - the runner: the same append again is skipped; the base configuration sees its data (ingest
@@ -41,6 +43,9 @@ M="$T/model"
 expect_ok "the model: ingest part1, train" 2 run "$CFG" --run-dir "$M" --stages ingest,train "${JOB[@]}" -s ingest.split=part1 \
   || { finish; exit; }
 USE=(-s run.checkpoint="$M/ckpt.h5")
+# fixed-size shards: an append keeps the shards of the old rows, the forest takes their trees
+FOREST=(-s search.index=forest -s search.split=all -s search.shard_rows=32 -s search.save_index=true)
+
 
 # same_but_vocab A B: every dataset of two dataset.h5 files equal except /vocab (an append keeps the
 # vocabulary the model was trained with; a dataset made at once counts its own)
@@ -86,6 +91,8 @@ for np in 1 3; do
   grep -q "embed: keeping the embeddings of images \[0, 48) and captions \[0, [0-9]*) from" "$T/out.txt" \
     && ok "np=$np: embed keeps the 3 whole batches of the 60 old images, computes the rest" \
     || bad "np=$np: embed did not keep rows: $(grep 'embed:' "$T/out.txt" | head -3)"
+  expect_ok "forest search, index saved (98 images, 4 shards of 32 rows)" $np search "$CFG" --run-dir "$A" "${JOB[@]}" "${USE[@]}" \
+    "${FOREST[@]}"
   cp "$A/dataset.h5" "$T/before.h5"
   if [ $np = 3 ]; then # preempted with the new file written whole, not yet in place
     HPCLIP_TEST_KILL_BEFORE_COMMIT=2 timeout 120 $MPIRUN -np 3 "$HPCLIP" ingest "$CFG" --run-dir "$A" "${JOB[@]}" \
@@ -114,9 +121,21 @@ for np in 1 3; do
     && ok "np=$np: query: the same top 10 of all 194 images for two texts ($(wc -l <"$A.query.tsv") lines)" \
     || bad "np=$np: query results differ: $(diff "$A.query.tsv" "$B.query.tsv" | head -4)"
   for d in "$A" "$B"; do
-    expect_ok "forest search" $np search "$CFG" --run-dir "$d" "${JOB[@]}" "${USE[@]}" -s search.index=forest -s search.split=all
+    expect_ok "forest search" $np search "$CFG" --run-dir "$d" "${JOB[@]}" "${USE[@]}" "${FOREST[@]}"
+    [ "$d" = "$A" ] && { grep -q "search: forest: 3 of 7 shards taken from .*index.h5 (the same rows), the others built" \
+      "$T/out.txt" && ok "np=$np: the grown forest takes the trees of the 3 unchanged shards from index.h5, builds 4" \
+      || bad "np=$np: forest reuse: $(grep 'search: forest' "$T/out.txt")"; }
   done
+  e=$(same_h5_data "$A/index.h5" "$B/index.h5" 2>&1) && ok "np=$np: the grown forest's index.h5 = the one built at once (bitwise)" \
+    || bad "np=$np: index.h5: $e"
   e=$(results_search "$A/results.h5" "$B/results.h5" 2>&1) && ok "np=$np: forest search results equal ($e)" || bad "np=$np: forest: $e"
+  if [ $np = 1 ]; then # a damaged index.h5 is not reused: everything is built, the same results
+    head -c 3000 "$A/index.h5" >"$T/cut.h5" && mv "$T/cut.h5" "$A/index.h5"
+    expect_ok "forest search over a damaged index.h5" 1 search "$CFG" --run-dir "$A" --force "${JOB[@]}" "${USE[@]}" "${FOREST[@]}"
+    grep -q "search: .*index.h5 cannot be reused (.*): building every shard" "$T/out.txt" \
+      && e=$(same_h5_data "$A/index.h5" "$B/index.h5" 2>&1) && ok "a damaged index.h5: warned, rebuilt, the same index" \
+      || bad "damaged index.h5: $(grep -i 'index.h5' "$T/out.txt" | head -3) $e"
+  fi
 done
 if [ -f "$T/append1/embeddings.h5" ] && [ -f "$T/append3/embeddings.h5" ]; then
   e=$(same_h5_data "$T/append1/embeddings.h5" "$T/append3/embeddings.h5" 2>&1) && ok "appended embeddings equal at 1 and 3 ranks" \
