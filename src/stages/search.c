@@ -10,8 +10,11 @@
  * Search goes through src/index (index.h): an index over the split's images and one over their
  * captions, of kind search.index (exact, or the random-projection forest). Both are sharded
  * the same way for any rank count: shard j of search.shards holds the rows
- * hp_shard_range(N, shards, j) of the global row range (images, or captions), restricted to the
- * split, and rank r holds the whole shards hp_shard_range(shards, P, r). A forest is built per
+ * hp_shard_range(N, shards, j) of the global row range (images, or captions), or with
+ * search.shard_rows = R the rows [jR, (j+1)R), restricted to the split, and rank r holds the
+ * whole shards hp_shard_range(shards, P, r). With R, the shards of a dataset's old rows keep their
+ * bounds when rows are appended, and a forest saved in index.h5 gives their trees to the next
+ * build (hp_index_reuse_trees). A forest is built per
  * shard from a seed and the shard's first id (index.h), so the trees, the candidates and the
  * results are the same at any rank count; exact results are so anyway. With the forest, every
  * query set is also searched exactly and the forest's recall@10 against exact is reported, with

@@ -182,6 +182,31 @@ assert (m.sum(1) == 1).all() and list(m.argmax(1)) == want, (m, want)
 assert [s.split("/")[0] for s in src] == ["part1"] * 20 + ["part2"] * 12
 print("labels %s; each of the 32 images in its folder'"'"'s column" % names)' "$L/dataset.h5" 2>&1) && ok "$out" || bad "labels: $out"; }
 
+# ---- docs/query.md "Try it: adding data", run as written from a copy of the repository's layout
+W="$T/repo"
+mkdir -p "$W"
+for d in tests scripts conf jobs; do ln -s "$SRC_DIR/$d" "$W/$d"; done
+ln -s "$BUILD_DIR" "$W/build"
+$PY - "$SRC_DIR/docs/query.md" >"$T/blocks.sh" <<'PYEOF'
+import sys
+out, on, code = [], False, False
+for l in open(sys.argv[1]).read().split("\n"):
+    if l.startswith("## "):
+        on = l[3:].strip() == "Try it: adding data"
+        continue
+    if on and l.startswith("```"):
+        code = l.strip() == "```sh" and not code
+        continue
+    if on and code: out.append(l)
+print("\n".join(out))
+PYEOF
+if [ "$(grep -c hpclip "$T/blocks.sh")" -ge 3 ] && (cd "$W" && timeout 600 bash -e "$T/blocks.sh") >"$T/doc.txt" 2>&1; then
+  grep -q "ingest: appended rows 98..193" "$T/doc.txt" && grep -q "stage train: .* up to date" "$T/doc.txt" \
+    && grep -q "embed: keeping the embeddings of images \[0, 96)" "$T/doc.txt" && grep -q "a dog lying on a couch" "$T/doc.txt" \
+    && ok "docs/query.md 'Try it: adding data': its commands run as written and log what it says" \
+    || bad "docs/query.md adding data: $(grep -E 'appended rows|stage train|keeping' "$T/doc.txt" | head -4)"
+else bad "docs/query.md 'Try it: adding data': exit $?"; grep -v "^\[" "$T/doc.txt" | tail -10 | sed 's/^/     | /'; fi
+
 # ---- refusals -----------------------------------------------------------------------------------
 expect_fail "append without a dataset" 2 4 "ingest.append = true: .*nothing/dataset.h5 does not exist .*ingest the first data without ingest.append" \
   -- ingest "$CFG" --run-dir "$T/nothing" "${JOB[@]}" -s ingest.split=part2 -s ingest.append=true
