@@ -11,7 +11,7 @@
 #   - a preemption (SIGKILL) with the appended file written but not renamed leaves the previous
 #     dataset.h5 bitwise as it was, valid; the rerun completes;
 #   - the runner: the same append again is skipped; the base configuration sees its data (ingest
-#     and train skipped, embed reruns on the new rows);
+#     and train skipped, embed reruns on the new rows); another checkpoint embeds every row;
 #   - labels: new label names become new columns after the old ones;
 #   - refusals: no dataset to append to; another image size.
 . "$SRC_DIR/tests/cli/lib.sh"
@@ -162,6 +162,13 @@ if grep -q "stage ingest: .* up to date" "$T/out.txt" && grep -q "stage train: .
    && grep -q "embed: keeping the embeddings of images \[0, 48)" "$T/out.txt"; then
   ok "base configuration after an append: ingest and train current, embed computes the new rows only"
 else bad "base configuration after an append: $(grep -E 'stage (ingest|train|embed)|keeping' "$T/out.txt" | head -5)"; fi
+
+expect_ok "another checkpoint (train.epochs = 2)" 2 train "$CFG" --run-dir "$M" "${JOB[@]}" -s ingest.split=part1 -s train.epochs=2
+expect_ok "append part3 after it" 2 run "$CFG" --run-dir "$M" --stages ingest,embed "${JOB[@]}" -s train.epochs=2 \
+  -s ingest.split=part3 -s ingest.append=true
+grep -q "embed: the previous .*embeddings.h5 is of another checkpoint .*: embedding every row" "$T/out.txt" \
+  && ! grep -q "keeping the embeddings" "$T/out.txt" && ok "a changed checkpoint embeds every row again" \
+  || bad "changed checkpoint: $(grep 'embed:' "$T/out.txt" | head -3)"
 
 # ---- labels -------------------------------------------------------------------------------------
 L="$T/labels"
