@@ -18,13 +18,10 @@ echo "== run conf/quickstart.cfg on $ranks ranks -> $run_dir"
 # One BLAS thread per rank: the ranks already use the cores.
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
   mpirun -np "$ranks" --bind-to none build/hpclip run conf/quickstart.cfg --run-dir "$run_dir"
-# The figures (training curves, the elbow curve and the 3-D PCA view of the clusters) are drawn
-# by Debian's matplotlib from the HDF5 outputs; the report is then rebuilt to link them.
-echo "== figures"
-/usr/bin/python3 scripts/plot_training.py "$run_dir/ckpt.h5"
-/usr/bin/python3 scripts/plot_cluster.py "$run_dir/results.h5"
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-  mpirun -np "$ranks" --bind-to none build/hpclip report conf/quickstart.cfg --run-dir "$run_dir" --force
+# report.html (every plot drawn by hpclip itself) seen by a browser: a screenshot at 1280 px
+# width, the picture linked from the README (docs/img/report.png is one such).
+echo "== report.html -> $run_dir/report.png"
+hpclip_screenshot "$run_dir/report.html" "$run_dir/report.png"
 echo
 echo "== results in $run_dir:"
 ls -l "$run_dir"

@@ -98,13 +98,15 @@ static void markdown(FILE *f, void *arg) {
     fprintf(f, "Elbow curve (chosen K: the point farthest from the chord):\n\n| K | WCSS |\n|---:|---:|\n");
     for (int64_t i = 0; i < o->nk; i++)
       fprintf(f, "| %" PRId64 "%s | %.6g |\n", o->ks[i], o->ks[i] == o->k ? " (elbow)" : "", o->wcss_curve[i]);
-    fprintf(f, "\n![elbow curve](" HP_FILE_CLUSTER_ELBOW_PNG ") — drawn by `scripts/plot_cluster.py RUN_DIR/results.h5`\n\n");
+    fprintf(f, "\nThe curve is drawn in `report.html` (the report stage; `scripts/plot_cluster.py RUN_DIR/results.h5` "
+               "draws `" HP_FILE_CLUSTER_ELBOW_PNG "` too).\n\n");
   }
   if (o->analysis) {
     double r3 = 0;
     for (int64_t j = 0; j < 3 && j < o->E; j++) r3 += o->pca.total > 0 ? o->pca.eig[j] / o->pca.total : 0;
     fprintf(f, "PCA (ScaLAPACK pdsyevd): the first three components explain %.1f%% of the variance (%.1f%%, %.1f%%, "
-            "%.1f%%).\n\n![3-D PCA view coloured by cluster](" HP_FILE_CLUSTER_PCA_PNG ") — drawn by `scripts/plot_cluster.py`\n\n",
+            "%.1f%%). The 3-D view, coloured by cluster and rotatable, is in `report.html` (`scripts/plot_cluster.py` draws "
+            "`" HP_FILE_CLUSTER_PCA_PNG "` too).\n\n",
             100 * r3, 100 * o->pca.eig[0] / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 1 ? o->pca.eig[1] : 0) / (o->pca.total > 0 ? o->pca.total : 1),
             100 * (o->E > 2 ? o->pca.eig[2] : 0) / (o->pca.total > 0 ? o->pca.total : 1));

@@ -22,6 +22,7 @@
 #include "io/dataset.h"
 #include "io/embeddings.h"
 #include "io/strtab.h"
+#include "stages/html.h"
 #include "stages/clip_eval.h"
 #include "stages/eval_common.h"
 #include "stages/stage.h"
@@ -275,28 +276,6 @@ static int read_string(query_run *r, hp_dataset *ds, const char *which, int64_t 
   return 0;
 }
 
-static int png_of(const uint8_t *px, int64_t S, uint8_t **out, size_t *n) {
-  png_image pi;
-  memset(&pi, 0, sizeof pi);
-  pi.version = PNG_IMAGE_VERSION;
-  pi.width = (png_uint_32)S;
-  pi.height = (png_uint_32)S;
-  pi.format = PNG_FORMAT_RGB;
-  png_alloc_size_t size = 0;
-  if (!png_image_write_to_memory(&pi, NULL, &size, 0, px, (png_int_32)(S * 3), NULL) || !size) {
-    png_image_free(&pi);
-    HP_ERROR(HP_ERR_INTERNAL, "query: PNG size of a %" PRId64 "x%" PRId64 " thumbnail", S, S);
-  }
-  HP_CALLOC(*out, size, "PNG thumbnail");
-  if (!png_image_write_to_memory(&pi, *out, &size, 0, px, (png_int_32)(S * 3), NULL)) {
-    png_image_free(&pi);
-    HP_ERROR(HP_ERR_INTERNAL, "query: PNG encoding: %s", pi.message);
-  }
-  png_image_free(&pi);
-  *n = size;
-  return 0;
-}
-
 /* fill h's source, labels, captions (and thumbnail) for image `id`. Every rank makes the same
  * collective reads in the same order (rank 0 reads the rows, the others none), whatever fails
  * locally: a local error is returned after them, for the caller's agreement. */
@@ -338,7 +317,7 @@ static int describe_image(query_run *r, hp_dataset *ds, char *const *names, cons
     if (nl && !(h->labs = calloc((size_t)nl, sizeof *h->labs))) err = HP_ERROR_SET(HP_ERR_MEM, "label names");
     for (int64_t l = 0; !err && l < r->L; l++)
       if (row[l] && !(h->labs[h->nlab++] = strdup(names[l]))) err = HP_ERROR_SET(HP_ERR_MEM, "label names");
-    if (!err && thumbs) err = png_of(px, r->S, &h->png, &h->png_n);
+    if (!err && thumbs) err = hp_png_encode(px, r->S, r->S, &h->png, &h->png_n);
   }
   hp_strings_free(src, rd);
   hp_strings_free(caps, caps ? (rd ? n : 0) : 0);
@@ -424,30 +403,6 @@ static void put_cell(FILE *f, const char *const *parts, int n, int width) {
     }
   }
   for (; chars < width; chars++) fputc(' ', f);
-}
-
-static void put_html(FILE *f, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-      case '<': fputs("&lt;", f); break;
-      case '>': fputs("&gt;", f); break;
-      case '&': fputs("&amp;", f); break;
-      case '"': fputs("&quot;", f); break;
-      case '\'': fputs("&#39;", f); break;
-      default: fputc(*s, f);
-    }
-  }
-}
-
-static void put_base64(FILE *f, const uint8_t *p, size_t n) {
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-    fputc(b64[v >> 18 & 63], f);
-    fputc(b64[v >> 12 & 63], f);
-    fputc(i + 1 < n ? b64[v >> 6 & 63] : '=', f);
-    fputc(i + 2 < n ? b64[v & 63] : '=', f);
-  }
 }
 
 static const char *kind_name(char k) { return k == 't' ? "text" : "image"; }
@@ -558,22 +513,22 @@ static void out_html(FILE *f, const query_run *r) {
           160, 160, 160, r->o->index, r->n_indexed, r->o->split, k);
   for (int64_t q = 0; q < r->nq; q++) {
     fprintf(f, "<section class=\"query\"><h2>%" PRId64 ". %s: ", q + 1, kind_name(r->q[q].kind));
-    put_html(f, r->q[q].arg);
+    hp_html_text(f, r->q[q].arg);
     fprintf(f, "</h2>\n");
     for (int j = 0; j < k; j++) {
       const hit *h = &r->img[q * k + j];
       if (h->id < 0) break;
       fprintf(f, "<figure data-id=\"%" PRId64 "\"><img alt=\"image %" PRId64 "\" src=\"data:image/png;base64,", h->id, h->id);
-      put_base64(f, h->png, h->png_n);
+      hp_html_base64(f, h->png, h->png_n);
       fprintf(f, "\"><figcaption>%d. <span class=\"score\">%.4f</span> #%" PRId64 " ", j + 1, (double)h->score, h->id);
-      put_html(f, h->source ? h->source : "");
+      hp_html_text(f, h->source ? h->source : "");
       for (int l = 0; l < h->nlab; l++) {
         fprintf(f, l ? ", " : "<br>");
-        put_html(f, h->labs[l]);
+        hp_html_text(f, h->labs[l]);
       }
       if (h->ncaps) {
         fprintf(f, "<br><i>");
-        put_html(f, h->caps[0]);
+        hp_html_text(f, h->caps[0]);
         fprintf(f, "</i>");
       }
       fprintf(f, "</figcaption></figure>\n");
@@ -584,7 +539,7 @@ static void out_html(FILE *f, const query_run *r) {
         const hit *h = &r->cap[q * k + j];
         if (h->id < 0) break;
         fprintf(f, "<li><span class=\"score\">%.4f</span> ", (double)h->score);
-        put_html(f, h->caps[0]);
+        hp_html_text(f, h->caps[0]);
         fprintf(f, " (image #%" PRId64 ")</li>\n", h->image);
       }
       fprintf(f, "</ol>\n");

@@ -39,6 +39,8 @@
 #include "io/h5.h"
 #include "io/results.h"
 #include "stages/markdown.h"
+#include "stages/report_html.h"
+#include "stages/report_read.h"
 #include "stages/stage.h"
 
 #define MAX_VALUES 256   /* a dataset with more values is listed by shape only */
@@ -53,117 +55,6 @@ typedef struct {
 
 /* ---- serial HDF5 reading (rank 0) ---------------------------------------------------------- */
 
-static int ds_dims(hid_t fid, const char *path, const char *obj, int *nd, int64_t *dims) {
-  hid_t d, sp;
-  hsize_t hd[8];
-  HP_H5(HP_ERR_INPUT, d = H5Dopen2(fid, obj, H5P_DEFAULT), path, obj, "cannot open the dataset");
-  HP_H5(HP_ERR_INPUT, sp = H5Dget_space(d), path, obj, "cannot read the dataspace");
-  int n = H5Sget_simple_extent_ndims(sp);
-  if (n < 0 || n > 8) HP_H5_ERROR(HP_ERR_INPUT, path, obj, "unsupported rank %d", n);
-  H5Sget_simple_extent_dims(sp, hd, NULL);
-  *nd = n;
-  for (int i = 0; i < n; i++) dims[i] = (int64_t)hd[i];
-  H5Sclose(sp);
-  H5Dclose(d);
-  return 0;
-}
-
-/* Elements [start, start+count) of a 1-D dataset, or the whole dataset (count < 0). */
-static int ds_read(hid_t fid, const char *path, const char *obj, hid_t mtype, int64_t start, int64_t count,
-                   void *buf) {
-  hid_t d, fs, ms = H5S_ALL;
-  HP_H5(HP_ERR_INPUT, d = H5Dopen2(fid, obj, H5P_DEFAULT), path, obj, "cannot open the dataset");
-  HP_H5(HP_ERR_INPUT, fs = H5Dget_space(d), path, obj, "cannot read the dataspace");
-  if (count >= 0) {
-    hsize_t st = (hsize_t)start, ct = (hsize_t)count;
-    HP_H5(HP_ERR_INPUT, H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st, NULL, &ct, NULL), path, obj, "bad selection");
-    HP_H5(HP_ERR_INPUT, ms = H5Screate_simple(1, &ct, NULL), path, obj, "cannot create a dataspace");
-  }
-  HP_H5(HP_ERR_INPUT, H5Dread(d, mtype, ms, count >= 0 ? fs : H5S_ALL, H5P_DEFAULT, buf), path, obj, "cannot read");
-  if (count >= 0) H5Sclose(ms);
-  H5Sclose(fs);
-  H5Dclose(d);
-  return 0;
-}
-
-static int exists(hid_t fid, const char *path, const char *obj) {
-  int e = 0;
-  if (hp_h5_exists(fid, path, obj, &e) != 0) {
-    hp_error_clear();
-    return 0;
-  }
-  return e;
-}
-
-/* String k of string table `grp` (a new string). */
-static int strtab_get(hid_t fid, const char *path, const char *grp, int64_t k, char **out) {
-  char o[512], b[512];
-  uint64_t off[2];
-  snprintf(o, sizeof o, "%s/offsets", grp);
-  snprintf(b, sizeof b, "%s/bytes", grp);
-  HP_CALL(ds_read(fid, path, o, H5T_NATIVE_UINT64, k, 2, off));
-  if (off[1] < off[0] || off[1] - off[0] > ((uint64_t)1 << 20)) HP_H5_ERROR(HP_ERR_INPUT, path, o, "bad offsets");
-  char *s = NULL;
-  HP_CALLOC(s, off[1] - off[0] + 1, "string");
-  if (off[1] > off[0]) HP_CALL(ds_read(fid, path, b, H5T_NATIVE_UINT8, (int64_t)off[0], (int64_t)(off[1] - off[0]), s));
-  *out = s;
-  return 0;
-}
-
-static int strtab_count(hid_t fid, const char *path, const char *grp, int64_t *k) {
-  char o[512];
-  int nd;
-  int64_t d[8];
-  snprintf(o, sizeof o, "%s/offsets", grp);
-  HP_CALL(ds_dims(fid, path, o, &nd, d));
-  if (nd != 1 || d[0] < 1) HP_H5_ERROR(HP_ERR_INPUT, path, o, "not a string table's offsets");
-  *k = d[0] - 1;
-  return 0;
-}
-
-static int is_strtab(hid_t fid, const char *path, const char *grp) {
-  char o[512], b[512];
-  snprintf(o, sizeof o, "%s/offsets", grp);
-  snprintf(b, sizeof b, "%s/bytes", grp);
-  return exists(fid, path, o) && exists(fid, path, b);
-}
-
-/* Optional string attribute: NULL when absent. */
-static char *attr_opt(hid_t fid, const char *path, const char *obj, const char *name) {
-  char *s = NULL;
-  if (H5Aexists_by_name(fid, obj, name, H5P_DEFAULT) <= 0) return NULL;
-  if (hp_h5_attr_read_str(fid, path, obj, name, 1 << 20, &s) != 0) {
-    hp_error_clear();
-    return NULL;
-  }
-  return s;
-}
-
-static int64_t attr_int_opt(hid_t fid, const char *path, const char *obj, const char *name, int64_t def) {
-  int64_t v = def;
-  if (H5Aexists_by_name(fid, obj, name, H5P_DEFAULT) <= 0) return def;
-  if (hp_h5_attr_read_int(fid, path, obj, name, &v) != 0) {
-    hp_error_clear();
-    return def;
-  }
-  return v;
-}
-
-/* Value of `key=` in a "key=value key=value" text into buf; 1 if found. */
-static int state_value(const char *state, const char *key, char *buf, size_t n) {
-  size_t kl = strlen(key);
-  for (const char *p = state; p && *p;) {
-    while (*p == ' ') p++;
-    if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-      size_t l = strcspn(p + kl + 1, " ");
-      snprintf(buf, n, "%.*s", (int)l, p + kl + 1);
-      return 1;
-    }
-    p = strchr(p, ' ');
-  }
-  return 0;
-}
-
 /* ---- sections -------------------------------------------------------------------------------- */
 
 static int file_row(report *r, const char *name, const char *what) {
@@ -175,7 +66,7 @@ static int file_row(report *r, const char *name, const char *what) {
   }
   hid_t fid;
   HP_CALL(hp_h5_open_serial(path, &fid));
-  char *fp = attr_opt(fid, path, "/", "fingerprint"), *by = attr_opt(fid, path, "/", "created_by");
+  char *fp = hp_rr_attr_str(fid, path, "/", "fingerprint"), *by = hp_rr_attr_str(fid, path, "/", "created_by");
   fprintf(r->f, "| `%s` | %s | `%s` | %s |\n", name, what, fp ? fp : "?", by ? by : "?");
   free(fp);
   free(by);
@@ -191,16 +82,16 @@ static int section_dataset(report *r) {
   int nd;
   int64_t d[8], m[8];
   HP_CALL(hp_h5_open_serial(path, &fid));
-  HP_CALL(ds_dims(fid, path, "/images", &nd, d));
+  HP_CALL(hp_rr_dims(fid, path, "/images", &nd, d));
   if (nd != 4) HP_H5_ERROR(HP_ERR_INPUT, path, "/images", "expected [N,H,W,3], rank %d", nd);
-  HP_CALL(ds_dims(fid, path, "/captions/image", &nd, m));
+  HP_CALL(hp_rr_dims(fid, path, "/captions/image", &nd, m));
   int64_t n = d[0], cnt[3] = {0, 0, 0};
   uint8_t *sp = NULL;
   const int64_t chunk = 1 << 20;
   HP_CALLOC(sp, n < chunk ? (n > 0 ? n : 1) : chunk, "split chunk");
   for (int64_t i = 0; i < n; i += chunk) {
     int64_t c = n - i < chunk ? n - i : chunk;
-    HP_CALL(ds_read(fid, path, "/split", H5T_NATIVE_UINT8, i, c, sp));
+    HP_CALL(hp_rr_read(fid, path, "/split", H5T_NATIVE_UINT8, i, c, sp));
     for (int64_t j = 0; j < c; j++)
       if (sp[j] < 3) cnt[sp[j]]++;
   }
@@ -210,20 +101,20 @@ static int section_dataset(report *r) {
   fprintf(r->f, "| captions | %" PRId64 " (%.2f per image) |\n", m[0], n > 0 ? (double)m[0] / (double)n : 0.0);
   fprintf(r->f, "| split (train / val / test images) | %" PRId64 " / %" PRId64 " / %" PRId64 " |\n", cnt[0], cnt[1],
           cnt[2]);
-  char *how = attr_opt(fid, path, "/", "split");
+  char *how = hp_rr_attr_str(fid, path, "/", "split");
   if (how) {
     fprintf(r->f, "| how the split was made | ");
     hp_md_text(r->f, how, 400);
     fprintf(r->f, " |\n");
     free(how);
   }
-  if (exists(fid, path, "/labels/names")) {
+  if (hp_rr_exists(fid, path, "/labels/names")) {
     int64_t L;
-    HP_CALL(strtab_count(fid, path, "/labels/names", &L));
+    HP_CALL(hp_rr_strtab_count(fid, path, "/labels/names", &L));
     fprintf(r->f, "| label classes | %" PRId64 ":", L);
     for (int64_t i = 0; i < L && i < 40; i++) {
       char *s;
-      HP_CALL(strtab_get(fid, path, "/labels/names", i, &s));
+      HP_CALL(hp_rr_strtab_get(fid, path, "/labels/names", i, &s));
       fprintf(r->f, "%s ", i ? "," : "");
       hp_md_text(r->f, s, 80);
       free(s);
@@ -234,7 +125,7 @@ static int section_dataset(report *r) {
   }
   if (n > 0) {
     char *s;
-    HP_CALL(strtab_get(fid, path, "/source_id", 0, &s));
+    HP_CALL(hp_rr_strtab_get(fid, path, "/source_id", 0, &s));
     fprintf(r->f, "| source (first image's id) | `");
     hp_md_text(r->f, s, 200);
     fprintf(r->f, "` |\n");
@@ -266,28 +157,28 @@ static int section_training(report *r) {
   if (access(path, R_OK) != 0) return 0;
   hid_t fid;
   HP_CALL(hp_h5_open_serial(path, &fid));
-  char *model = attr_opt(fid, path, "/", "model"), *opt = attr_opt(fid, path, "/", "optimizer");
-  char *state = attr_opt(fid, path, "/", "state");
-  int64_t step = attr_int_opt(fid, path, "/", "step", -1), epoch = attr_int_opt(fid, path, "/", "epoch", -1);
-  char *tok = attr_opt(fid, path, "/", "tokenizer"); /* absent in files from before it: the word tokenizer */
+  char *model = hp_rr_attr_str(fid, path, "/", "model"), *opt = hp_rr_attr_str(fid, path, "/", "optimizer");
+  char *state = hp_rr_attr_str(fid, path, "/", "state");
+  int64_t step = hp_rr_attr_int(fid, path, "/", "step", -1), epoch = hp_rr_attr_int(fid, path, "/", "epoch", -1);
+  char *tok = hp_rr_attr_str(fid, path, "/", "tokenizer"); /* absent in files from before it: the word tokenizer */
   fprintf(r->f, "## Training (`ckpt.h5`)\n\nModel `%s`; tokenizer `%s`; optimiser `%s`; steps: %" PRId64
           ", epochs completed: %" PRId64 ".\n\n", model ? model : "?", tok ? tok : "word", opt ? opt : "?", step, epoch);
   free(tok);
   char v[64];
   int64_t best = 0;
-  if (state && state_value(state, "best_epoch", v, sizeof v)) best = strtoll(v, NULL, 10);
-  if (exists(fid, path, "/history/train_loss") && exists(fid, path, "/history/val_loss")) {
+  if (state && hp_rr_state_value(state, "best_epoch", v, sizeof v)) best = strtoll(v, NULL, 10);
+  if (hp_rr_exists(fid, path, "/history/train_loss") && hp_rr_exists(fid, path, "/history/val_loss")) {
     int nd;
     int64_t d[8], d2[8];
-    HP_CALL(ds_dims(fid, path, "/history/train_loss", &nd, d));
-    HP_CALL(ds_dims(fid, path, "/history/val_loss", &nd, d2));
+    HP_CALL(hp_rr_dims(fid, path, "/history/train_loss", &nd, d));
+    HP_CALL(hp_rr_dims(fid, path, "/history/val_loss", &nd, d2));
     if (d[0] != d2[0]) HP_H5_ERROR(HP_ERR_INPUT, path, "/history", "train_loss and val_loss lengths differ");
     double *tl = NULL, *vl = NULL;
     HP_CALLOC(tl, d[0] + 1, "loss history");
     HP_CALLOC(vl, d[0] + 1, "loss history");
     if (d[0] > 0) {
-      HP_CALL(ds_read(fid, path, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, -1, tl));
-      HP_CALL(ds_read(fid, path, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, -1, vl));
+      HP_CALL(hp_rr_read(fid, path, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, -1, tl));
+      HP_CALL(hp_rr_read(fid, path, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, -1, vl));
     }
     if (best <= 0)
       for (int64_t e = 0; e < d[0]; e++)
@@ -306,19 +197,19 @@ static int section_training(report *r) {
     fprintf(r->f, "No `/history` in the checkpoint (no completed epoch recorded).\n\n");
   }
   static const char *const keys[2][3] = {{"i2t_r1", "i2t_r5", "i2t_r10"}, {"t2i_r1", "t2i_r5", "t2i_r10"}};
-  if (state && state_value(state, "i2t_r1", v, sizeof v)) {
+  if (state && hp_rr_state_value(state, "i2t_r1", v, sizeof v)) {
     char ni[32] = "?", nc[32] = "?", nic[32] = "";
-    state_value(state, "test_images", ni, sizeof ni);
-    state_value(state, "test_captions", nc, sizeof nc);
+    hp_rr_state_value(state, "test_images", ni, sizeof ni);
+    hp_rr_state_value(state, "test_captions", nc, sizeof nc);
     char with[128] = "";
-    if (state_value(state, "test_captioned_images", nic, sizeof nic) && strcmp(nic, ni) != 0)
+    if (hp_rr_state_value(state, "test_captioned_images", nic, sizeof nic) && strcmp(nic, ni) != 0)
       snprintf(with, sizeof with, " (%s with captions: image → caption's queries)", nic);
     fprintf(r->f, "Test-split retrieval of the best epoch's model, as measured by `train` (%s images%s, %s captions):\n\n"
             "| direction | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|\n", ni, with, nc);
     for (int dir = 0; dir < 2; dir++) {
       fprintf(r->f, "| %s", dir ? "caption → image" : "image → caption");
       for (int k = 0; k < 3; k++) {
-        if (state_value(state, keys[dir][k], v, sizeof v)) fprintf(r->f, " | %s", v);
+        if (hp_rr_state_value(state, keys[dir][k], v, sizeof v)) fprintf(r->f, " | %s", v);
         else fprintf(r->f, " | –");
       }
       fprintf(r->f, " |\n");
@@ -329,8 +220,8 @@ static int section_training(report *r) {
     fprintf(r->f, "![training curves](" HP_FILE_CURVES_PNG ")\n\n");
     mark_shown(r, HP_FILE_CURVES_PNG);
   } else {
-    fprintf(r->f, "Training curves: `/usr/bin/python3 scripts/plot_training.py RUN_DIR/ckpt.h5` draws "
-            "`curves.png` here (python3-h5py, python3-matplotlib); `hpclip report JOB.cfg --force` then links it.\n\n");
+    fprintf(r->f, "The training curves are drawn in [report.html](" HP_FILE_REPORT_HTML "#training) (a PNG for Markdown "
+            "viewers: `/usr/bin/python3 scripts/plot_training.py RUN_DIR/ckpt.h5`, then `hpclip report JOB.cfg --force`).\n\n");
   }
   free(model);
   free(opt);
@@ -422,25 +313,25 @@ static int values_table(report *r, hid_t fid, const char *path, const char *gobj
   int nc = 0, nr = 0, at_k = 0;
   int64_t want = nd == 2 ? cols : rows;
   snprintf(an, sizeof an, "%s_columns", leaf);
-  if ((cb = attr_opt(fid, path, gobj, an))) nc = split_list(cb, citems, 64);
+  if ((cb = hp_rr_attr_str(fid, path, gobj, an))) nc = split_list(cb, citems, 64);
   if (nc != want) {
     free(cb);
     nc = 0;
-    if (nd == 2 && (cb = attr_opt(fid, path, gobj, "k"))) { /* "1,5,10": columns @1 @5 @10 */
+    if (nd == 2 && (cb = hp_rr_attr_str(fid, path, gobj, "k"))) { /* "1,5,10": columns @1 @5 @10 */
       nc = split_list(cb, citems, 64);
       if (nc == cols) at_k = 1;
       else nc = 0;
     }
   }
   snprintf(an, sizeof an, "%s_rows", leaf);
-  if ((rb = attr_opt(fid, path, gobj, an))) nr = split_list(rb, ritems, 64);
+  if ((rb = hp_rr_attr_str(fid, path, gobj, an))) nr = split_list(rb, ritems, 64);
   char **names = NULL;
   int64_t nn = 0;
   char nobj[600];
   snprintf(nobj, sizeof nobj, "%s/names", parent);
-  if (nr != rows && is_strtab(fid, path, nobj) && strtab_count(fid, path, nobj, &nn) == 0 && nn == rows) {
+  if (nr != rows && hp_rr_is_strtab(fid, path, nobj) && hp_rr_strtab_count(fid, path, nobj, &nn) == 0 && nn == rows) {
     HP_CALLOC(names, rows, "row names");
-    for (int64_t i = 0; i < rows; i++) HP_CALL(strtab_get(fid, path, nobj, i, &names[i]));
+    for (int64_t i = 0; i < rows; i++) HP_CALL(hp_rr_strtab_get(fid, path, nobj, i, &names[i]));
   }
   hp_error_clear();
   int one_row = nd == 1 && nc == rows; /* a 1-D row with named columns (table2) */
@@ -495,9 +386,9 @@ static int walk(report *r, hid_t fid, const char *path, const char *gobj, const 
     snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", l.names[i]);
     int timing = strcmp(l.names[i], "timing") == 0 || strstr(rel, "timing") == rel;
     if (is_group(fid, child)) {
-      if (is_strtab(fid, path, child)) {
+      if (hp_rr_is_strtab(fid, path, child)) {
         int64_t k = 0;
-        HP_CALL(strtab_count(fid, path, child, &k));
+        HP_CALL(hp_rr_strtab_count(fid, path, child, &k));
         if (!values) fprintf(r->f, "| `%s` | string table | [%" PRId64 "] |\n", crel, k);
       } else if (!(values && timing)) {
         HP_CALL(walk(r, fid, path, gobj, child, crel, values));
@@ -506,7 +397,7 @@ static int walk(report *r, hid_t fid, const char *path, const char *gobj, const 
     }
     int nd;
     int64_t d[8];
-    HP_CALL(ds_dims(fid, path, child, &nd, d));
+    HP_CALL(hp_rr_dims(fid, path, child, &nd, d));
     if (!values) {
       fprintf(r->f, "| `%s` | %s | [", crel, type_name(fid, child));
       for (int j = 0; j < nd; j++) fprintf(r->f, "%s%" PRId64, j ? "," : "", d[j]);
@@ -537,7 +428,7 @@ static herr_t attr_row(hid_t loc, const char *name, const H5A_info_t *info, void
   (void)info;
   if (strcmp(name, "config") == 0 || strcmp(name, "fingerprint") == 0 || strcmp(name, "created_by") == 0) return 0;
   if (strstr(name, "timing")) return 0;
-  char *s = attr_opt(a->fid, a->path, a->obj, name);
+  char *s = hp_rr_attr_str(a->fid, a->path, a->obj, name);
   if (s) {
     fprintf(a->r->f, "| %s | ", name);
     hp_md_text(a->r->f, s, 200);
@@ -629,7 +520,7 @@ static int include_fragment(report *r, const char *group, const char *fp, const 
 static int section_group(report *r, hid_t fid, const char *path, const char *group) {
   char obj[300], title[400];
   snprintf(obj, sizeof obj, "/%s", group);
-  char *fp = attr_opt(fid, path, obj, "fingerprint");
+  char *fp = hp_rr_attr_str(fid, path, obj, "fingerprint");
   if (strcmp(group, "search") == 0) snprintf(title, sizeof title, "## Table 1 — retrieval (`search`)");
   else if (strcmp(group, "zeroshot") == 0)
     snprintf(title, sizeof title, "## Table 2 — zero-shot classification (`zeroshot`)");
@@ -701,7 +592,7 @@ static int section_figures(report *r) {
 static int section_config(report *r, const char *rpath) {
   hid_t fid;
   HP_CALL(hp_h5_open_serial(rpath, &fid));
-  char *cfg = attr_opt(fid, rpath, "/", "config");
+  char *cfg = hp_rr_attr_str(fid, rpath, "/", "config");
   H5Fclose(fid);
   if (!cfg) return 0;
   fprintf(r->f, "## Configuration\n\n<details><summary>the effective configuration of the last stage that wrote "
@@ -733,7 +624,8 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
   fprintf(f, "# Run summary: %s\n\n", hp_cfg_str(ctx->cfg, "run.name"));
   fprintf(f, "Written by `hpclip report` (hpclip %s) from the files of this run directory; every figure comes from "
           "them (each stage's own Markdown, `STAGE.md`, is included while it matches its `results.h5` group). "
-          "Summary fingerprint `%s`.\n\n", HPCLIP_VERSION, ctx->fingerprint);
+          "Summary fingerprint `%s`. The same as a web page, with its plots and images: [report.html](" HP_FILE_REPORT_HTML
+          ").\n\n", HPCLIP_VERSION, ctx->fingerprint);
   fprintf(f, "## Files\n\nEach file's fingerprint hashes the configuration keys and the input files it depends on "
           "(the effective configuration of the stage that wrote it).\n\n| file | content | fingerprint | written by |\n"
           "|---|---|---|---|\n");
@@ -749,7 +641,7 @@ static int write_summary(hp_stage_ctx *ctx, const char *rpath) {
     for (int i = 0; i < l.n; i++) {
       char obj[300];
       snprintf(obj, sizeof obj, "/%s", l.names[i]);
-      char *fp = attr_opt(fid, rpath, obj, "fingerprint"), *by = attr_opt(fid, rpath, obj, "created_by");
+      char *fp = hp_rr_attr_str(fid, rpath, obj, "fingerprint"), *by = hp_rr_attr_str(fid, rpath, obj, "created_by");
       fprintf(f, "| `results.h5` `/%s` | `%s` stage | `%s` | %s |\n", l.names[i], l.names[i], fp ? fp : "?",
               by ? by : "?");
       free(fp);
@@ -782,7 +674,8 @@ int hp_stage_report(hp_stage_ctx *ctx) {
                        "%s: schema is '%s', expected '%s' (not a results file)", rpath, schema, HP_RESULTS_SCHEMA);
   HP_CALL(hp_agree(ctx->comm, err)); /* every rank read the same schema: all agree */
   if (ctx->rank == 0) {
-    err = write_summary(ctx, rpath);
+    err = hp_report_html(ctx, rpath); /* first: summary.md, the stage's output, is the last file written */
+    if (!err) err = write_summary(ctx, rpath);
     if (err) {
       char tmp[4200];
       snprintf(tmp, sizeof tmp, "%s/summary.md.tmp", ctx->run_dir);
@@ -790,6 +683,6 @@ int hp_stage_report(hp_stage_ctx *ctx) {
     }
   }
   HP_CALL(hp_agree_root(ctx->comm, err));
-  hp_log_info("report: %s/summary.md written", ctx->run_dir);
+  hp_log_info("report: %s/summary.md and %s written", ctx->run_dir, HP_FILE_REPORT_HTML);
   return 0;
 }

@@ -78,6 +78,7 @@ typedef struct {
   int conv;
   int64_t *top;                        /* [L,KMAX] label queries' merged top-k ids */
   uint8_t *rel;                        /* [L,KMAX] their relevance */
+  float *topsc;                        /* [L,KMAX] their scores */
   int64_t best, worst;                 /* classes of the PNG grid (-1: none) */
   int png;                             /* search_top5.png written */
   /* index */
@@ -350,8 +351,8 @@ static int label_search(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_image
     for (int j = 0; j < 12; j++) o->table1[r][j] = o->active ? o->table1[r][j] / (double)o->active : 0.0;
   o->top = ids;
   o->rel = rel;
+  o->topsc = sc;
   free(q);
-  free(sc);
   return 0;
 }
 
@@ -568,6 +569,18 @@ static int write_group(hp_results_w *w, void *arg) {
   HP_CALL(hp_results_f64(w, "table1", 2, d12, &o->table1[0][0]));
   HP_CALL(hp_results_strings(w, "per_class/names", o->L, (const char *const *)o->names));
   HP_CALL(hp_results_i64(w, "per_class/relevant", 1, &o->L, o->relevant));
+  if (o->top) { /* each label query's ranked list: report.html draws it */
+    int64_t dk[2] = {o->L, KMAX}, *relv = NULL;
+    double *scv = NULL;
+    HP_CALLOC(relv, (size_t)(o->L * KMAX), "top-k relevance");
+    HP_CALLOC(scv, (size_t)(o->L * KMAX), "top-k scores");
+    for (int64_t i = 0; i < o->L * KMAX; i++) relv[i] = o->rel[i], scv[i] = o->topsc[i];
+    HP_CALL(hp_results_i64(w, "per_class/top_ids", 2, dk, o->top));
+    HP_CALL(hp_results_f64(w, "per_class/top_scores", 2, dk, scv));
+    HP_CALL(hp_results_i64(w, "per_class/top_relevant", 2, dk, relv));
+    free(relv);
+    free(scv);
+  }
   for (int m = 0; m < 7; m++) {
     char name[64];
     snprintf(name, sizeof name, "per_class/%s", g_mnames[m]);
@@ -823,6 +836,7 @@ int hp_stage_search(hp_stage_ctx *ctx) {
   free(o.relevant);
   free(o.top);
   free(o.rel);
+  free(o.topsc);
   for (int m = 0; m < 7; m++) free(o.m[m]);
   hp_query_table_free(&o.qt);
   hp_embeddings_close(&em);

@@ -170,9 +170,9 @@ int hp_query_table_run(hp_stage_ctx *ctx, hp_clip_eval *ev, const hp_eval_images
   for (int r = 0; r < 2; r++)
     for (int j = 0; j < 9; j++) t->table3[r][j] = t->active ? t->table3[r][j] / (double)t->active : 0.0;
   free(qe);
-  free(rel);
   t->top_ids = ids; /* kept for results.h5 */
   t->top_scores = sc;
+  t->top_rel = rel;
   return 0;
 }
 
@@ -193,6 +193,11 @@ int hp_query_table_write(hp_results_w *w, const hp_query_table *t) {
     HP_CALLOC(d, t->Q * KMAX, "query scores");
     for (int64_t i = 0; i < t->Q * KMAX; i++) d[i] = (double)t->top_scores[i]; /* exact: floats widened */
     int err = hp_results_f64(w, "queries/top_scores", 2, dk, d);
+    int64_t *r = NULL;
+    if (!err) HP_CALLOC(r, t->Q * KMAX, "query relevance");
+    for (int64_t i = 0; !err && i < t->Q * KMAX; i++) r[i] = t->top_rel[i];
+    if (!err) err = hp_results_i64(w, "queries/top_relevant", 2, dk, r);
+    free(r);
     free(d);
     HP_CALL(err);
   }
@@ -269,6 +274,7 @@ void hp_query_table_free(hp_query_table *t) {
   free(t->relevant);
   free(t->top_ids);
   free(t->top_scores);
+  free(t->top_rel);
   for (int m = 0; m < 5; m++) free(t->m[m]);
   memset(t, 0, sizeof *t);
 }

@@ -39,6 +39,7 @@ typedef struct {
   int64_t active;           /* queries with relevant > 0 */
   int64_t *top_ids;         /* [Q,10] the retrieved images, best first (-1 past the split's end) */
   float *top_scores;        /* [Q,10] their scores (-inf past the end) */
+  uint8_t *top_rel;         /* [Q,10] their relevance to the query */
 } hp_query_table;
 
 /* Every rank: parse search.queries / search.query_labels against the dataset's L label names.

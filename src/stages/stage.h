@@ -26,6 +26,7 @@ typedef int (*hp_stage_fn)(hp_stage_ctx *ctx);
 #define HP_FILE_RESULTS "results.h5"           /* search, zeroshot, cluster, caption: a group each */
 #define HP_FILE_CAPTION_CKPT "caption_ckpt.h5" /* caption-train */
 #define HP_FILE_SUMMARY "summary.md"           /* report */
+#define HP_FILE_REPORT_HTML "report.html"      /* report, beside summary.md */
 /* auxiliary files beside the outputs */
 #define HP_FILE_TRAIN_STATE "train-state.h5"   /* train's restart state and best epoch so far */
 #define HP_FILE_TRAIN_BEST "train-best.h5"

@@ -6,7 +6,9 @@
  * zeroshot.split is assigned the label of highest cosine similarity (ties: lowest label index).
  * Counting and metrics: docs/metrics.md (per-class TP/FP/FN with multi-label truth, micro/macro
  * P/R/F1, top-1 accuracy). Images are sharded over the ranks; the integer counts are summed
- * across ranks, so every figure is the same for any rank count.
+ * across ranks, so every figure is the same for any rank count. Also written for report.html:
+ * the confusion matrix (true label x predicted class, L <= ZS_CONFUSION_MAX) and
+ * the predictions of the split's first ZS_EXAMPLES images.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +22,9 @@
 #include "stages/eval_common.h"
 #include "index/index.h"
 
+#define ZS_CONFUSION_MAX 2000 /* classes: the confusion matrix is L^2 counts on every rank */
+#define ZS_EXAMPLES 8
+
 typedef struct {
   int64_t L, unlabelled, n_images;
   char **names;
@@ -31,6 +36,8 @@ typedef struct {
   int64_t E;
   const float *q;            /* [L,E] the class embeddings (the zero-shot classifier's weights) */
   const char **templates;
+  int64_t *confusion;        /* [L,L] true label x predicted class (NULL: L > ZS_CONFUSION_MAX) */
+  int64_t examples[ZS_EXAMPLES][2]; /* the split's first images: (image, predicted class), id -1 = none */
 } zs_out;
 
 static int write_group(hp_results_w *w, void *arg) {
@@ -72,6 +79,9 @@ static int write_group(hp_results_w *w, void *arg) {
   HP_CALL(hp_results_f64(w, "per_class/precision", 1, &o->L, o->p));
   HP_CALL(hp_results_f64(w, "per_class/recall", 1, &o->L, o->r));
   HP_CALL(hp_results_f64(w, "per_class/f1", 1, &o->L, o->f1));
+  int64_t dc[2] = {o->L, o->L}, de[2] = {ZS_EXAMPLES, 2};
+  if (o->confusion) HP_CALL(hp_results_i64(w, "confusion", 2, dc, o->confusion));
+  HP_CALL(hp_results_i64(w, "examples", 2, de, &o->examples[0][0]));
   return 0;
 }
 
@@ -154,7 +164,10 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   o.q = q;
   o.E = E;
   HP_CALLOC(o.c, L, "class counts");
-  int64_t items = 0, correct = 0;
+  int64_t items = 0, correct = 0, (*ex)[2] = NULL;
+  if (L <= ZS_CONFUSION_MAX) HP_CALLOC(o.confusion, (size_t)(L * L), "confusion matrix");
+  HP_CALLOC(ex, (size_t)ZS_EXAMPLES * (size_t)ctx->size, "examples");
+  for (int64_t i = 0; i < ZS_EXAMPLES * ctx->size; i++) ex[i][0] = -1, ex[i][1] = -1;
   for (int64_t i = 0; i < im.n; i++) {
     int64_t best = 0;
     float bs = hp_index_dot(im.emb + i * E, q, E);
@@ -166,7 +179,18 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
       }
     }
     hp_cls_count(o.c, L, im.labels + i * L, best, &items, &correct);
+    /* right: the diagonal cell of the predicted class; wrong: a count in every true label's row */
+    if (o.confusion && im.labels[i * L + best]) o.confusion[best * L + best]++;
+    for (int64_t c = 0; o.confusion && !im.labels[i * L + best] && c < L; c++)
+      if (im.labels[i * L + c]) o.confusion[c * L + best]++;
+    if (i < ZS_EXAMPLES) ex[ctx->rank * ZS_EXAMPLES + i][0] = im.ids[i], ex[ctx->rank * ZS_EXAMPLES + i][1] = best;
   }
+  if (o.confusion) HP_MPI(MPI_Allreduce(MPI_IN_PLACE, o.confusion, (int)(L * L), MPI_INT64_T, MPI_SUM, ctx->comm));
+  /* the split's first images: each rank's first ones, in rank (= image) order */
+  HP_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ex, 2 * ZS_EXAMPLES, MPI_INT64_T, ctx->comm));
+  for (int j = 0; j < ZS_EXAMPLES; j++) o.examples[j][0] = o.examples[j][1] = -1;
+  for (int64_t i = 0, k = 0; i < ZS_EXAMPLES * ctx->size && k < ZS_EXAMPLES; i++)
+    if (ex[i][0] >= 0) o.examples[k][0] = ex[i][0], o.examples[k][1] = ex[i][1], k++;
   /* hp_cls_counts is four int64 per class: sum them as a flat array */
   HP_MPI(MPI_Allreduce(MPI_IN_PLACE, o.c, (int)(4 * L), MPI_INT64_T, MPI_SUM, ctx->comm));
   int64_t tot[2] = {items, correct};
@@ -189,6 +213,8 @@ int hp_stage_zeroshot(hp_stage_ctx *ctx) {
   HP_CALL(hp_eval_write_results(ctx, "zeroshot", &em, write_group, &o));
   HP_CALL(hp_eval_write_markdown(ctx, HP_FILE_STAGE_MD("zeroshot"), markdown, &o));
   free(q);
+  free(ex);
+  free(o.confusion);
   free(o.c);
   free(o.p);
   free(o.r);
