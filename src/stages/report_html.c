@@ -273,6 +273,7 @@ static int sec_training(page *p) {
     hp_svg_plot pl = {"Contrastive loss per epoch", "epoch", "loss (InfoNCE, nats)", x, n, 1, best > 0 ? (double)best : NAN,
                       mark, 0};
     if (n > 0) hp_svg_lines(p->f, &pl, s, 2), p->nsvg++;
+    if (n > 10) fprintf(p->f, "<details><summary>The %" PRId64 " epochs' losses</summary>\n", n);
     fputs("<table class=\"sortable\" id=\"history\"><thead><tr><th>epoch</th><th>training loss</th><th>validation loss"
           "</th></tr></thead><tbody>\n", p->f);
     for (int64_t e = 0; e < n; e++) {
@@ -282,7 +283,7 @@ static int sec_training(page *p) {
       num_cell(p->f, vl[e], 4);
       fputs("</tr>\n", p->f);
     }
-    fputs("</tbody></table>\n", p->f);
+    fputs(n > 10 ? "</tbody></table></details>\n" : "</tbody></table>\n", p->f);
     free(tl), free(vl), free(x);
   }
   static const char *const keys[2][3] = {{"i2t_r1", "i2t_r5", "i2t_r10"}, {"t2i_r1", "t2i_r5", "t2i_r10"}};

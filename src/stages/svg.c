@@ -114,7 +114,7 @@ void hp_svg_lines(FILE *f, const hp_svg_plot *p, const hp_svg_series *s, int ns)
     double x = px(&fr, p->mark_x);
     int right = x > (ML + W - MR) / 2.0; /* the label goes inward: never cut at the frame's edge */
     fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"mark\"/><text x=\"%.1f\" y=\"%d\" "
-               "text-anchor=\"%s\" class=\"marktext\">", x, MT, x, H - MB, right ? x - 4 : x + 4, H - MB - 8,
+               "text-anchor=\"%s\" class=\"marktext\">", x, MT, x, H - MB, right ? x - 4 : x + 4, (MT + H - MB) / 2,
             right ? "end" : "start");
     hp_html_text(f, p->mark_label ? p->mark_label : "");
     fprintf(f, "</text>\n");
