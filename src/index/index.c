@@ -546,29 +546,34 @@ static int load_params(hp_h5file *f, hp_index_params *p, int64_t *N_out, int64_t
   return 0;
 }
 
-/* Forest: this rank's shards s0.. s0+ns-1 (rows [lo, lo+cnt), row offsets rows[]): their sizes
- * from the offset tables, then their trees read shard by shard into their own arrays. */
-static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t lo, int64_t S, int64_t N) {
-  const int64_t dim = ix->p.dim, T = ix->p.n_trees;
-  int64_t s0, ns, *nodes_off = NULL, *planes_off = NULL;
-  hp_shard_range(S, ix->size, ix->rank, &s0, &ns);
-  int64_t M = 0, PL = 0;
-  {
-    int nd;
-    int64_t d2[2];
-    HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
-    M = d2[0];
-    HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
-    PL = d2[0];
-  }
-  HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, &nodes_off));
-  HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, &planes_off));
+/* The forest's tables: node and plane offsets per shard, and every forest array of the shapes
+ * those and N, S, dim, T imply. */
+static int forest_tables(hp_h5file *f, int64_t N, int64_t S, int64_t dim, int64_t T, int64_t **nodes_off,
+                         int64_t **planes_off) {
+  int nd;
+  int64_t d2[2], M, PL;
+  HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
+  M = d2[0];
+  HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
+  PL = d2[0];
+  HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, nodes_off));
+  HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, planes_off));
   HP_CALL(expect_dims(f, "/forest/nodes", 2, M, 4));
   HP_CALL(expect_dims(f, "/forest/node_start", 1, M, 0));
   HP_CALL(expect_dims(f, "/forest/node_bias", 1, M, 0));
   HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
   HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
   HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
+  return 0;
+}
+
+/* Forest: this rank's shards s0.. s0+ns-1 (rows [lo, lo+cnt), row offsets rows[]): their sizes
+ * from the offset tables, then their trees read shard by shard into their own arrays. */
+static int load_forest(hp_h5file *f, hp_index *ix, const int64_t *rows, int64_t lo, int64_t S, int64_t N) {
+  const int64_t dim = ix->p.dim, T = ix->p.n_trees;
+  int64_t s0, ns, *nodes_off = NULL, *planes_off = NULL;
+  hp_shard_range(S, ix->size, ix->rank, &s0, &ns);
+  HP_CALL(forest_tables(f, N, S, dim, T, &nodes_off, &planes_off));
   for (int64_t s = s0; s < s0 + ns; s++) {
     HP_CALL(new_shard(ix, rows[s] - lo, rows[s + 1] - rows[s]));
     hp_ishard *sh = &ix->shards[ix->n_shards - 1];
@@ -696,23 +701,10 @@ static int reuse_body(hp_h5file *f, hp_index *ix, const int64_t *rows, const int
  * offsets, every id (every rank), the shapes of the forest arrays. */
 static int reuse_tables(hp_h5file *f, int64_t N, int64_t S, int64_t dim, int64_t T, int64_t **rows, int64_t **nodes_off,
                         int64_t **planes_off, int64_t **fids) {
-  int nd;
-  int64_t d2[2], M, PL;
   HP_CALL(expect_dims(f, "/vectors", 2, N, dim));
   HP_CALL(expect_dims(f, "/ids", 1, N, 0));
   HP_CALL(read_offsets(f, "/shard_rows", S, N, rows));
-  HP_CALL(hp_h5_dims(f, "/forest/nodes", 2, &nd, d2));
-  M = d2[0];
-  HP_CALL(hp_h5_dims(f, "/forest/planes", 2, &nd, d2));
-  PL = d2[0];
-  HP_CALL(read_offsets(f, "/forest/shard_nodes", S, M, nodes_off));
-  HP_CALL(read_offsets(f, "/forest/shard_planes", S, PL, planes_off));
-  HP_CALL(expect_dims(f, "/forest/nodes", 2, M, 4));
-  HP_CALL(expect_dims(f, "/forest/node_start", 1, M, 0));
-  HP_CALL(expect_dims(f, "/forest/node_bias", 1, M, 0));
-  HP_CALL(expect_dims(f, "/forest/planes", 2, PL, dim));
-  HP_CALL(expect_dims(f, "/forest/items", 1, N * T, 0));
-  HP_CALL(expect_dims(f, "/forest/roots", 2, S, T));
+  HP_CALL(forest_tables(f, N, S, dim, T, nodes_off, planes_off));
   HP_CALLOC(*fids, (size_t)N + 1, "index: saved ids");
   HP_CALL(hp_h5_read_rows(f, "/ids", H5T_NATIVE_INT64, 0, N, *fids));
   return 0;

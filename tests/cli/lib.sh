@@ -42,20 +42,50 @@ expect_ok() {
   ok "$name (np=$np)"
 }
 
-# same_h5_data A.h5 B.h5: every HDF5 dataset of the two files bitwise equal, and the same set of
-# them (attributes left out: they hold the run's configuration); prints what differs.
+# same_h5_data A.h5 B.h5 [GROUP [SKIP]]: every HDF5 dataset of the two files (under GROUP, "/" by
+# default) bitwise equal, and the same set of them, leaving out those whose path matches the
+# regular expression SKIP (attributes are left out: they hold the run's configuration); prints
+# what differs, or how many arrays were compared.
 same_h5_data() {
   $PY -c '
-import sys, h5py, numpy as np
+import re, sys, h5py, numpy as np
+grp = sys.argv[3] if len(sys.argv) > 3 else "/"
+skip = re.compile(sys.argv[4]) if len(sys.argv) > 4 else None
 def walk(g, out, pre=""):
     for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
+        if isinstance(v, h5py.Dataset):
+            if not (skip and skip.search(pre + k)): out[pre + k] = v[()]
         else: walk(v, out, pre + k + "/")
 x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
+walk(h5py.File(sys.argv[1], "r")[grp], x); walk(h5py.File(sys.argv[2], "r")[grp], y)
 if x.keys() != y.keys(): sys.exit("different datasets: %s" % sorted(set(x) ^ set(y)))
 bad = [k for k in x if not np.array_equal(x[k], y[k])]
-sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
+if bad: sys.exit("differ: %s" % bad)
+print("%d arrays" % len(x))' "$@"
+}
+
+# doc_block FILE.md SECTION: the ```sh blocks of section "## SECTION" of a Markdown file, as a
+# script; doc_repo DIR: a copy of the repository's layout (links) where such a script runs as
+# written (build/, conf/, tests/, ...).
+doc_block() {
+  $PY - "$1" "$2" <<'PYEOF'
+import sys
+out, on, code = [], False, False
+for l in open(sys.argv[1]).read().split("\n"):
+    if l.startswith("## "):
+        on = l[3:].strip() == sys.argv[2]
+        continue
+    if on and l.startswith("```"):
+        code = l.strip() == "```sh" and not code
+        continue
+    if on and code: out.append(l)
+print("\n".join(out))
+PYEOF
+}
+doc_repo() {
+  mkdir -p "$1"
+  for d in tests scripts conf jobs; do ln -s "$SRC_DIR/$d" "$1/$d"; done
+  ln -s "$BUILD_DIR" "$1/build"
 }
 
 finish() {

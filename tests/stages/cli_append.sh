@@ -47,40 +47,10 @@ USE=(-s run.checkpoint="$M/ckpt.h5")
 FOREST=(-s search.index=forest -s search.split=all -s search.shard_rows=32 -s search.save_index=true)
 
 
-# same_but_vocab A B: every dataset of two dataset.h5 files equal except /vocab (an append keeps the
-# vocabulary the model was trained with; a dataset made at once counts its own)
-same_but_vocab() {
-  $PY -c '
-import sys, h5py, numpy as np
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r"), x); walk(h5py.File(sys.argv[2], "r"), y)
-for d in (x, y):
-    for k in [k for k in d if k.startswith("vocab/")]: del d[k]
-if x.keys() != y.keys(): sys.exit("different datasets: %s" % sorted(set(x) ^ set(y)))
-bad = [k for k in x if not np.array_equal(x[k], y[k])]
-sys.exit("differ: %s" % bad if bad else 0)' "$1" "$2"
-}
-# results_search A B: the /search groups of two results.h5 files hold the same arrays
-results_search() {
-  $PY -c '
-import sys, h5py, numpy as np
-def walk(g, out, pre=""):
-    for k, v in g.items():
-        if isinstance(v, h5py.Dataset): out[pre + k] = v[()]
-        else: walk(v, out, pre + k + "/")
-x, y = {}, {}
-walk(h5py.File(sys.argv[1], "r")["search"], x); walk(h5py.File(sys.argv[2], "r")["search"], y)
-x = {k: v for k, v in x.items() if "time" not in k and "second" not in k}
-y = {k: v for k, v in y.items() if "time" not in k and "second" not in k}
-if x.keys() != y.keys(): sys.exit("different datasets: %s" % sorted(set(x) ^ set(y)))
-bad = [k for k in x if not np.array_equal(x[k], y[k])]
-if bad: sys.exit("differ: %s" % bad)
-print("%d arrays" % len(x))' "$1" "$2"
-}
+# an append keeps the vocabulary the model was trained with; a dataset made at once counts its own
+same_but_vocab() { same_h5_data "$1" "$2" / '^vocab/'; }
+# the /search groups of two results.h5 files, measurements (timing) left out
+results_search() { same_h5_data "$1" "$2" search 'time|second'; }
 
 for np in 1 3; do
   A="$T/append$np" B="$T/once$np"
@@ -191,22 +161,8 @@ print("labels %s; each of the 32 images in its folder'"'"'s column" % names)' "$
 
 # ---- docs/query.md "Try it: adding data", run as written from a copy of the repository's layout
 W="$T/repo"
-mkdir -p "$W"
-for d in tests scripts conf jobs; do ln -s "$SRC_DIR/$d" "$W/$d"; done
-ln -s "$BUILD_DIR" "$W/build"
-$PY - "$SRC_DIR/docs/query.md" >"$T/blocks.sh" <<'PYEOF'
-import sys
-out, on, code = [], False, False
-for l in open(sys.argv[1]).read().split("\n"):
-    if l.startswith("## "):
-        on = l[3:].strip() == "Try it: adding data"
-        continue
-    if on and l.startswith("```"):
-        code = l.strip() == "```sh" and not code
-        continue
-    if on and code: out.append(l)
-print("\n".join(out))
-PYEOF
+doc_repo "$W"
+doc_block "$SRC_DIR/docs/query.md" "Try it: adding data" >"$T/blocks.sh"
 if [ "$(grep -c hpclip "$T/blocks.sh")" -ge 3 ] && (cd "$W" && timeout 600 bash -e "$T/blocks.sh") >"$T/doc.txt" 2>&1; then
   grep -q "ingest: appended rows 98..193" "$T/doc.txt" && grep -q "stage train: .* up to date" "$T/doc.txt" \
     && grep -q "embed: keeping the embeddings of images \[0, 96)" "$T/doc.txt" && grep -q "a dog lying on a couch" "$T/doc.txt" \

@@ -186,22 +186,8 @@ expect_fail "train refuses run.checkpoint" 1 3 "run.checkpoint = .* names an exi
 
 # docs/query.md "Try it", run as written from a copy of the repository's layout
 W="$T/repo"
-mkdir -p "$W"
-for d in tests scripts conf jobs; do ln -s "$SRC_DIR/$d" "$W/$d"; done
-ln -s "$BUILD_DIR" "$W/build"
-$PY - "$SRC_DIR/docs/query.md" >"$T/blocks.sh" <<'PYEOF'
-import sys
-out, on, code = [], False, False
-for l in open(sys.argv[1]).read().split("\n"):
-    if l.startswith("## "):
-        on = l[3:].strip() == "Try it"
-        continue
-    if on and l.startswith("```"):
-        code = l.strip() == "```sh" and not code
-        continue
-    if on and code: out.append(l)
-print("\n".join(out))
-PYEOF
+doc_repo "$W"
+doc_block "$SRC_DIR/docs/query.md" "Try it" >"$T/blocks.sh"
 if [ "$(grep -c hpclip "$T/blocks.sh")" -ge 5 ] && (cd "$W" && timeout 600 bash -e "$T/blocks.sh") >"$T/doc.txt" 2>&1; then
   grep -q "^query 1 (text): a red circle" "$T/doc.txt" && [ -s "$W/runs/query-demo/answers.tsv" ] && grep -q "<img" "$W/runs/query-demo/answers.html" \
     && ok "docs/query.md 'Try it': its commands run as written" || bad "docs/query.md: outputs missing: $(tail -5 "$T/doc.txt")"
