@@ -32,6 +32,9 @@ static int write_group(hp_h5file *f, const char *group, const hp_params *p, cons
   return 0;
 }
 
+/* the optional curves of /history beside the losses (checkpoint.h) */
+static const char *const g_curves[3] = {"/history/train_metric", "/history/val_metric", "/history/lr"};
+
 int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_ckpt_meta *meta) {
   hp_h5file f;
   HP_CALL(hp_h5_create(comm, path, &f));
@@ -61,6 +64,12 @@ int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_
     HP_CALL(hp_h5_write_rows(&f, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, f.rank == 0 ? n : 0, meta->train_loss));
     HP_CALL(hp_h5_create_dataset(&f, "/history/val_loss", H5T_IEEE_F64LE, 1, &n));
     HP_CALL(hp_h5_write_rows(&f, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, f.rank == 0 ? n : 0, meta->val_loss));
+    const double *extra[3] = {meta->train_metric, meta->val_metric, meta->lr};
+    for (int k = 0; k < 3; k++)
+      if (extra[k]) {
+        HP_CALL(hp_h5_create_dataset(&f, g_curves[k], H5T_IEEE_F64LE, 1, &n));
+        HP_CALL(hp_h5_write_rows(&f, g_curves[k], H5T_NATIVE_DOUBLE, 0, f.rank == 0 ? n : 0, extra[k]));
+      }
   }
   HP_CALL(hp_h5_commit(&f));
   return 0;
@@ -148,6 +157,14 @@ int hp_ckpt_read(MPI_Comm comm, const char *path, const char *model, hp_params *
     HP_CALLOC(info->val_loss, n > 0 ? n : 1, "validation-loss history");
     HP_CALL(hp_h5_read_rows(&f, "/history/train_loss", H5T_NATIVE_DOUBLE, 0, n, info->train_loss));
     HP_CALL(hp_h5_read_rows(&f, "/history/val_loss", H5T_NATIVE_DOUBLE, 0, n, info->val_loss));
+    double **extra[3] = {&info->train_metric, &info->val_metric, &info->lr};
+    for (int k = 0; k < 3; k++) {
+      int has;
+      HP_CALL(hp_h5_exists(f.fid, path, g_curves[k], &has));
+      if (!has) continue;
+      HP_CALLOC(*extra[k], n > 0 ? n : 1, "history curve");
+      HP_CALL(hp_h5_read_rows(&f, g_curves[k], H5T_NATIVE_DOUBLE, 0, n, *extra[k]));
+    }
     info->n_history = n;
   }
   HP_CALL(hp_h5_close(&f));
@@ -162,6 +179,9 @@ void hp_ckpt_info_free(hp_ckpt_info *info) {
   free(info->fingerprint);
   free(info->train_loss);
   free(info->val_loss);
+  free(info->train_metric);
+  free(info->val_metric);
+  free(info->lr);
   if (info->vocab) {
     for (int64_t i = 0; i < info->n_vocab; i++) free(info->vocab[i]);
     free(info->vocab);

@@ -6,7 +6,11 @@
  *   /optim/m/<name>, /optim/v/<name>               optimiser moments, same names and shapes
  *   /vocab           string table                  the tokenizer's entries: words (id order),
  *                                                  vocab.txt lines (wordpiece) or merges (bpe)
- *   /history/train_loss, /history/val_loss  float64 [epochs]  optional per-epoch curves
+ *   /history/train_loss, /history/val_loss  float64 [epochs]  optional per-epoch curves, with
+ *   /history/train_metric, val_metric, lr   float64 [epochs]  optional: the model's second figure
+ *                                                  (in-batch accuracy, token accuracy; NaN =
+ *                                                  none) and the learning rate of the epoch's
+ *                                                  last step
  * Root attributes: schema, schema_version, config, fingerprint, created_by, model (the model
  * description a loader must match), optimizer ("adamw", "sgd", "none"), state (training state
  * as "key=value" words), step, epoch; optional tokenizer (the spec of /vocab, absent = "word").
@@ -40,6 +44,7 @@ typedef struct {
                              * NULL = no attribute (read as "word") */
   int64_t n_history;                     /* epochs in the curves; 0 = no /history */
   const double *train_loss, *val_loss;   /* [n_history] */
+  const double *train_metric, *val_metric, *lr; /* [n_history] each; NULL = not stored */
 } hp_ckpt_meta;
 
 int hp_ckpt_write(MPI_Comm comm, const char *path, const hp_params *p, const hp_ckpt_meta *meta);
@@ -52,6 +57,7 @@ typedef struct {
   int has_m, has_v;
   int64_t n_history;                     /* 0 when the file has no /history */
   double *train_loss, *val_loss;         /* [n_history] */
+  double *train_metric, *val_metric, *lr; /* [n_history] each; NULL when the file lacks them */
 } hp_ckpt_info;
 
 /* Read into p->data (p built from this job's config); m, v: optional [p->total] outputs.

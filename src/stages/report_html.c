@@ -242,6 +242,35 @@ static int sec_dataset(page *p) {
   return 0;
 }
 
+/* The optional curves beside the losses: the model's accuracy and the learning rate per epoch. */
+static int training_curves(page *p, hid_t fid, const char *path, const double *x, int64_t n, int64_t best,
+                           const char *mark) {
+  double *c[3] = {NULL, NULL, NULL};
+  static const char *const obj[3] = {"/history/train_metric", "/history/val_metric", "/history/lr"};
+  for (int k = 0; k < 3; k++) {
+    int64_t m = 0, d[8];
+    int nd;
+    if (hp_rr_exists(fid, path, obj[k])) HP_CALL(hp_rr_read_all(fid, path, obj[k], 1 << 20, &c[k], &m, &nd, d));
+    if (c[k] && m < n) free(c[k]), c[k] = NULL;
+  }
+  if (c[0] && n > 0) {
+    hp_svg_series s[2] = {{"training (in-batch top-1)", c[0]}, {"validation", c[1]}};
+    hp_svg_plot pl = {"Accuracy per epoch", "epoch", "accuracy (fraction)", x, n, 1, best > 0 ? (double)best : NAN,
+                      mark, 0};
+    hp_svg_lines(p->f, &pl, s, c[1] ? 2 : 1), p->nsvg++;
+  }
+  if (c[2] && n > 0) {
+    double lo = INFINITY, hi = 0; /* a log axis when the rate spans more than a decade */
+    for (int64_t e = 0; e < n; e++) lo = c[2][e] < lo ? c[2][e] : lo, hi = c[2][e] > hi ? c[2][e] : hi;
+    int pos = lo > 0 && hi / lo > 10;
+    hp_svg_series s = {"learning rate", c[2]};
+    hp_svg_plot pl = {"Learning rate at the end of each epoch", "epoch", "learning rate", x, n, 1, NAN, NULL, pos};
+    hp_svg_lines(p->f, &pl, &s, 1), p->nsvg++;
+  }
+  for (int k = 0; k < 3; k++) free(c[k]);
+  return 0;
+}
+
 static int sec_training(page *p) {
   char path[4096];
   HP_CALL(hp_run_path(p->ctx, HP_FILE_CKPT, path, sizeof path));
@@ -273,6 +302,7 @@ static int sec_training(page *p) {
     hp_svg_plot pl = {"Contrastive loss per epoch", "epoch", "loss (InfoNCE, nats)", x, n, 1, best > 0 ? (double)best : NAN,
                       mark, 0};
     if (n > 0) hp_svg_lines(p->f, &pl, s, 2), p->nsvg++;
+    HP_CALL(training_curves(p, fid, path, x, n, best, mark));
     if (n > 10) fprintf(p->f, "<details><summary>The %" PRId64 " epochs' losses</summary>\n", n);
     fputs("<table class=\"sortable\" id=\"history\"><thead><tr><th>epoch</th><th>training loss</th><th>validation loss"
           "</th></tr></thead><tbody>\n", p->f);

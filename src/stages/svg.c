@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { W = 640, H = 320, ML = 70, MR = 20, MT = 40, MB = 50, MAXT = 32 };
+enum { W = 640, H = 320, ML = 78, MR = 20, MT = 40, MB = 50, MAXT = 32 };
 static const char *const g_colour[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
 #define NCOLOUR ((int)(sizeof g_colour / sizeof g_colour[0]))
 
@@ -55,16 +55,26 @@ static void axes(FILE *f, const frame *fr, const char *title, const char *xlabel
     fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/><text x=\"%.1f\" y=\"%d\" "
                "text-anchor=\"middle\">%.*f</text>\n", px(fr, t[i]), MT, px(fr, t[i]), H - MB, px(fr, t[i]), H - MB + 16,
             d, t[i]);
-  n = hp_svg_ticks(fr->y0, fr->y1, 6, 0, t, MAXT);
+  if (fr->log_y) { /* 1, 2 and 5 times the powers of ten inside the range */
+    n = 0;
+    for (double dec = floor(fr->y0); dec <= ceil(fr->y1) && n < MAXT - 3; dec++)
+      for (int m = 0; m < 3; m++) {
+        double v = dec + log10(m == 0 ? 1 : m == 1 ? 2 : 5);
+        if (v >= fr->y0 && v <= fr->y1) t[n++] = v;
+      }
+  } else {
+    n = hp_svg_ticks(fr->y0, fr->y1, 6, 0, t, MAXT);
+  }
   d = decimals_of(t, n);
+  double big = 0;
+  for (int i = 0; i < n; i++) big = fabs(fr->log_y ? pow(10, t[i]) : t[i]) > big ? fabs(fr->log_y ? pow(10, t[i]) : t[i]) : big;
+  int sci = fr->log_y || big < 1e-2 || big >= 1e6; /* 2.5e-04, not 0.000250 */
   for (int i = 0; i < n; i++) {
-    double y = H - MB - (t[i] - fr->y0) / (fr->y1 - fr->y0) * (H - MT - MB);
-    if (fr->log_y)
-      fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/><text x=\"%d\" y=\"%.1f\" "
-                 "text-anchor=\"end\">%.3g</text>\n", ML, y, W - MR, y, ML - 6, y + 4, pow(10, t[i]));
-    else
-      fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/><text x=\"%d\" y=\"%.1f\" "
-                 "text-anchor=\"end\">%.*f</text>\n", ML, y, W - MR, y, ML - 6, y + 4, d, t[i]);
+    double y = H - MB - (t[i] - fr->y0) / (fr->y1 - fr->y0) * (H - MT - MB), v = fr->log_y ? pow(10, t[i]) : t[i];
+    fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/><text x=\"%d\" y=\"%.1f\" "
+               "text-anchor=\"end\">", ML, y, W - MR, y, ML - 6, y + 4);
+    if (sci) fprintf(f, "%.1e</text>\n", v);
+    else fprintf(f, "%.*f</text>\n", d, v);
   }
   fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 12);
   hp_html_text(f, xlabel);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@ int hp_restart_init(hp_restart *r, const hp_config *cfg) {
   r->nhist = 0;
   HP_CALLOC(r->hist_train, r->max_epochs + 1, "loss history");
   HP_CALLOC(r->hist_val, r->max_epochs + 1, "loss history");
+  HP_CALLOC(r->hist_tm, r->max_epochs + 1, "metric history");
+  HP_CALLOC(r->hist_vm, r->max_epochs + 1, "metric history");
+  HP_CALLOC(r->hist_lr, r->max_epochs + 1, "learning-rate history");
   return 0;
 }
 
@@ -25,8 +29,11 @@ void hp_restart_free(hp_restart *r) {
   free(r->config_text);
   free(r->hist_train);
   free(r->hist_val);
+  free(r->hist_tm);
+  free(r->hist_vm);
+  free(r->hist_lr);
   r->config_text = NULL;
-  r->hist_train = r->hist_val = NULL;
+  r->hist_train = r->hist_val = r->hist_tm = r->hist_vm = r->hist_lr = NULL;
 }
 
 int hp_restart_find(hp_restart *r, int *found) {
@@ -72,13 +79,21 @@ int hp_restart_history(hp_restart *r, const hp_ckpt_info *info, int64_t epoch) {
   for (int64_t e = 0; e < r->nhist; e++) {
     r->hist_train[e] = info->train_loss[e];
     r->hist_val[e] = info->val_loss[e];
+    /* states written before these curves existed: unknown */
+    r->hist_tm[e] = info->train_metric ? info->train_metric[e] : NAN;
+    r->hist_vm[e] = info->val_metric ? info->val_metric[e] : NAN;
+    r->hist_lr[e] = info->lr ? info->lr[e] : NAN;
   }
   return 0;
 }
 
-void hp_restart_record(hp_restart *r, int64_t e, double train_loss, double val_loss) {
+void hp_restart_record(hp_restart *r, int64_t e, double train_loss, double val_loss, double train_metric,
+                       double val_metric, double lr) {
   r->hist_train[e] = train_loss;
   r->hist_val[e] = val_loss;
+  r->hist_tm[e] = train_metric;
+  r->hist_vm[e] = val_metric;
+  r->hist_lr[e] = lr;
   r->nhist = e + 1;
 }
 
@@ -93,6 +108,12 @@ int hp_restart_read_best(hp_restart *r, hp_params *p, float *best) {
   memcpy(best, p->data, n * sizeof(float));
   memcpy(p->data, cur, n * sizeof(float));
   free(cur);
+  return 0;
+}
+
+static int any_finite(const double *v, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(v[i])) return 1;
   return 0;
 }
 
@@ -116,6 +137,9 @@ int hp_restart_write(const hp_restart *r, const char *path, const hp_params *p, 
       .n_history = with_history ? r->nhist : 0,
       .train_loss = r->hist_train,
       .val_loss = r->hist_val,
+      .train_metric = any_finite(r->hist_tm, r->nhist) ? r->hist_tm : NULL, /* a model without the figure: none */
+      .val_metric = any_finite(r->hist_vm, r->nhist) ? r->hist_vm : NULL,
+      .lr = any_finite(r->hist_lr, r->nhist) ? r->hist_lr : NULL,
   };
   meta.n_vocab = n_vocab;
   HP_CALL(hp_ckpt_write(r->comm, path, p, &meta));

@@ -41,6 +41,7 @@ typedef struct {
   char *config_text;                   /* the job's configuration (hp_config_dump) */
   int64_t nhist;                       /* epochs in the curves */
   double *hist_train, *hist_val;       /* [max_epochs + 1] per-epoch train / validation loss */
+  double *hist_tm, *hist_vm, *hist_lr; /* [max_epochs + 1] train / validation metric, learning rate */
 } hp_restart;
 
 /* The configuration text of cfg, the curves (empty). */
@@ -61,7 +62,8 @@ int hp_restart_get(const hp_restart *r, const char *text, const char *key, int i
 int hp_restart_history(hp_restart *r, const hp_ckpt_info *info, int64_t epoch);
 
 /* Epoch e (from 0) ended with these losses: its curve points; the curves then hold e + 1. */
-void hp_restart_record(hp_restart *r, int64_t e, double train_loss, double val_loss);
+void hp_restart_record(hp_restart *r, int64_t e, double train_loss, double val_loss, double train_metric,
+                       double val_metric, double lr);
 
 /* Collective: the best-so-far file's parameters into best [p->total]; p->data is unchanged. */
 int hp_restart_read_best(hp_restart *r, hp_params *p, float *best);

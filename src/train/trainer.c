@@ -3,7 +3,7 @@
  * Restart state words (the `state` attribute of the state file, doubles in %a hex so that they
  * read back bitwise): epoch, batch (the next batch to run), step, the best validation figure
  * under the model's best_key, best_epoch, bad_epochs, loss_sum / loss_n (this epoch's step
- * losses so far), done, metric_sum (models with a metric), then the caller's extra words.
+ * losses so far), done, metric_sum (the step metrics so far), then the caller's extra words.
  */
 #define _POSIX_C_SOURCE 200809L /* SIGKILL (test hook) */
 #include "train/trainer.h"
@@ -69,7 +69,8 @@ static void state_text(const trainer *tr, char *buf, size_t n, const char *extra
                    " bad_epochs=%" PRId64 " loss_sum=%a loss_n=%" PRId64 " done=%d",
                    s->epoch, s->batch, s->step, tr->md->best_key, s->best, s->best_epoch, s->bad, s->loss_sum,
                    s->loss_n, s->done);
-  if (k > 0 && (size_t)k < n && tr->md->metric_name) k += snprintf(buf + k, n - (size_t)k, " metric_sum=%a", s->metric_sum);
+  /* every model: the /history/train_metric curve of a resumed epoch needs it too */
+  if (k > 0 && (size_t)k < n) k += snprintf(buf + k, n - (size_t)k, " metric_sum=%a", s->metric_sum);
   if (k > 0 && (size_t)k < n && tr->c->extra_state) k += snprintf(buf + k, n - (size_t)k, " %s", tr->c->extra_state);
   if (k > 0 && (size_t)k < n && extra) snprintf(buf + k, n - (size_t)k, " %s", extra);
 }
@@ -86,7 +87,8 @@ static int parse_state(const trainer *tr, const char *text, train_state *s) {
   HP_CALL(hp_restart_get(rs, text, "loss_sum", 1, &s->loss_sum));
   HP_CALL(hp_restart_get(rs, text, "loss_n", 0, &s->loss_n));
   HP_CALL(hp_restart_get(rs, text, "done", 0, &done));
-  if (tr->md->metric_name) HP_CALL(hp_restart_get(rs, text, "metric_sum", 1, &s->metric_sum));
+  /* states of models without a metric written before it was saved for all lack it */
+  if (tr->md->metric_name || strstr(text, " metric_sum=")) HP_CALL(hp_restart_get(rs, text, "metric_sum", 1, &s->metric_sum));
   s->done = (int)done;
   return 0;
 }
@@ -391,7 +393,9 @@ static int end_epoch(trainer *tr, int *stop) {
   double tl = tr->s.loss_n ? tr->s.loss_sum / (double)tr->s.loss_n : NAN;
   double tm = tr->s.loss_n ? tr->s.metric_sum / (double)tr->s.loss_n : NAN;
   int64_t e = tr->s.epoch;
-  hp_restart_record(&tr->rs, e, tl, ev.loss);
+  /* the learning rate of the epoch's last step (the step counter is past it) */
+  double lr = tr->s.step > 0 ? (double)hp_lr_at(&tr->sched, tr->s.step - 1) : NAN;
+  hp_restart_record(&tr->rs, e, tl, ev.loss, tm, ev.metric, lr);
   tr->s.epoch = e + 1;
   tr->s.batch = 0;
   tr->s.loss_sum = tr->s.metric_sum = 0.0;

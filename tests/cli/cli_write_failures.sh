@@ -2,7 +2,7 @@
 # Write failures (issue 11, item 3): each stage rerun (--force) over a complete run directory
 # under a file-size limit (prlimit --fsize, like `ulimit -f`; no root needed) smaller than the
 # output it writes, at 1 and 2 ranks, for every output kind: dataset.h5 (synth), ckpt.h5 (train),
-# embeddings.h5 (embed), results.h5 (zeroshot), search_top5.png (search), summary.md (report).
+# embeddings.h5 (embed), results.h5 (zeroshot), search_top5.png (search), summary.md and report.html (report).
 # Each must: exit non-zero (5, I/O error) within seconds, print a message naming the file, leave
 # no temporary file, and leave every earlier output byte-identical and valid under `hpclip check`.
 # hpclip ignores SIGXFSZ (cli/main.c), so crossing the limit is an EFBIG write error, not a kill.
@@ -53,7 +53,7 @@ limit_case "ckpt.h5 (train)"        train  $(( $(size ckpt.h5) / 2 ))        "(c
 limit_case "embeddings.h5 (embed)"  embed  $(( $(size embeddings.h5) / 2 ))  "embeddings\.h5.*(File too large|write|disk full)"
 limit_case "results.h5 (zeroshot)"  zeroshot $(( $(size results.h5) / 2 ))     "results\.h5.*(File too large|write|disk full)"
 limit_case "search_top5.png (search)" search $(( $(size search_top5.png) / 2 )) "search_top5\.png.*(File too large|write|disk full)"
-limit_case "summary.md (report)"    report $(( $(size summary.md) / 2 ))     "summary\.md.*(File too large|write|disk full)"
+limit_case "summary.md (report)"    report $(( $(size summary.md) / 2 ))     "(summary\.md|report\.html).*(File too large|write|disk full)"
 # Full file system: a small tmpfs (needs root and a kernel that lets us mount; skipped cleanly
 # otherwise) holding a copy of the complete run, filled up to leave half of the output's size
 # free. Same checks; the message says the write failed and names the file.
@@ -75,7 +75,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4m tmpfs "$M" 2>/dev/null; then
   full_case "dataset.h5 (synth)"    synth    $(( $(size dataset.h5) / 2 ))    "dataset\.h5.*(No space|write|disk full)"
   full_case "embeddings.h5 (embed)" embed    $(( $(size embeddings.h5) / 2 )) "embeddings\.h5.*(No space|write|disk full)"
   full_case "results.h5 (zeroshot)" zeroshot $(( $(size results.h5) / 2 ))   "results\.h5.*(No space|write|disk full)"
-  full_case "summary.md (report)"   report   $(( $(size summary.md) / 2 ))    "summary\.md.*(No space|write|disk full)"
+  full_case "summary.md (report)"   report   $(( $(size summary.md) / 2 ))    "(summary\.md|report\.html).*(No space|write|disk full)"
   umount "$M"
 else
   echo "skip full-disk cases: cannot mount a tmpfs here (not root, or no permission)"
