@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/test_hooks.h"
 #include "io/check.h"
+#include "rundir/lock.h"
 #include "stages/stage.h"
 
 /* Pipeline order. Stages whose `run` is NULL are planned but not implemented yet: asking for
@@ -275,6 +276,9 @@ int hp_stage_run(MPI_Comm comm, hp_config *cfg, const char *run_dir, const hp_st
   MPI_Comm_rank(comm, &ctx.rank);
   MPI_Comm_size(comm, &ctx.size);
   HP_CALL(make_run_dir(comm, run_dir));
+  char what[4400];
+  snprintf(what, sizeof what, "hpclip %s %s", st->name, hp_config_path(cfg));
+  HP_CALL(hp_run_lock(comm, run_dir, what)); /* one job at a time here (held until the process ends) */
   const char *moved = hp_run_file_key(st->output);
   if (moved && hp_cfg_str(cfg, moved)[0])
     HP_CALL(hp_agree(comm, HP_ERROR_SET(HP_ERR_CONFIG, "%s = \"%s\" names an existing %s for the later stages, and "
