@@ -23,16 +23,21 @@ static void put(const char *s) {
 }
 
 static volatile sig_atomic_t g_peer_code = 0;
+static void (*volatile g_at_exit)(void) = NULL;
+
+void hp_preempt_at_exit(void (*fn)(void)) { g_at_exit = fn; }
 
 static void on_signal(int sig) {
   if (g_peer_code) { /* the job failed elsewhere: nothing to checkpoint, nothing to requeue */
     hp_tmpfile_remove_all();
+    if (g_at_exit) g_at_exit();
     _exit(g_peer_code);
   }
   g_sig = sig;
   if (g_polling) return;
   put(sig == SIGTERM ? g_msg_term : g_msg_usr1);
   hp_tmpfile_remove_all(); /* unlink() and stores only: async-signal-safe */
+  if (g_at_exit) g_at_exit();
   _exit(HP_ERR_PREEMPTED);
 }
 

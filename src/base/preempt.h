@@ -28,6 +28,10 @@ void hp_preempt_polling(int on);
  * from now on is the launcher ending the failed job, not a preemption, so the handler exits
  * quietly with that rank's error code (not "requeue me") and removes this rank's temporaries.
  * Async-signal-safe; called from the probe thread. */
+/* A function the signal handler calls before it ends the process (async-signal-safe calls only:
+ * the run directory's lock file is emptied this way, rundir/lock.h). One; NULL = none. */
+void hp_preempt_at_exit(void (*fn)(void));
+
 void hp_preempt_peer_failed(int code);
 /* The signal number seen on this rank (0 = none). */
 int hp_preempt_signal(void);

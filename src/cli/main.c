@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rundir/lock.h"
 #include "base/error.h"
 #include "base/tmpfile.h"
 #include "base/preempt.h"
@@ -464,12 +465,14 @@ int main(int argc, char **argv) {
      * message: launchers end the other ranks as soon as one exits non-zero (srun
      * --kill-on-bad-exit, mpirun), and under SLURM the reporter's message was lost that way
      * (docs/jobs.md, "Verified under SLURM"). */
+    hp_run_unlock_all(); /* before the barrier: no rank has exited yet */
     if (hp_error_is_collective()) MPI_Barrier(comm);
     hp_tmpfile_remove_all();
     if (!hp_error_is_collective()) MPI_Abort(comm, err); /* ends every rank: no hang */
     MPI_Finalize();
     return err;
   }
+  hp_run_unlock_all();
   H5close();
   MPI_Finalize();
   return 0;

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/preempt.h"
 
 enum { MAX_HELD = 16 };
 static char g_held[MAX_HELD][4096]; /* run directories this process holds (the fds stay open) */
@@ -19,7 +20,12 @@ static int g_nheld, g_fd[MAX_HELD], g_nfd;
 
 /* At a normal end (an error exit too): empty the lock files, so that the next job finds a
  * non-empty one only after a holder that died (SIGKILL, a lost node) */
-static void release_all(void) {
+/* from the preemption handler: ftruncate only (async-signal-safe); the process ends next */
+static void unlock_in_handler(void) {
+  for (int i = 0; i < g_nfd; i++) (void)ftruncate(g_fd[i], 0);
+}
+
+void hp_run_unlock_all(void) {
   for (int i = 0; i < g_nfd; i++)
     if (ftruncate(g_fd[i], 0) == 0) close(g_fd[i]);
   g_nfd = 0;
@@ -56,7 +62,10 @@ static int lock_local(const char *run_dir, const char *what) {
   int len = snprintf(line, sizeof line, "host %s, pid %ld, since %s: %s\n", host, (long)getpid(), when, what);
   if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len)
     hp_log_warn("%s: cannot record this job in the lock file: %s (the lock holds)", path, strerror(errno));
-  if (g_nfd == 0) atexit(release_all);
+  if (g_nfd == 0) {
+    atexit(hp_run_unlock_all);
+    hp_preempt_at_exit(unlock_in_handler);
+  }
   if (g_nfd < MAX_HELD) g_fd[g_nfd++] = fd;
   return 0; /* fd stays open: closing any descriptor of the file would release the lock */
 }

@@ -16,4 +16,8 @@
  * the lock cannot be taken; every rank returns the same verdict. */
 int hp_run_lock(MPI_Comm comm, const char *run_dir, const char *what);
 
+/* The end of the job, on rank 0 before any rank exits (a launcher ends the others as soon as one
+ * exits non-zero): empty the lock files and release the locks. Also run at exit. */
+void hp_run_unlock_all(void);
+
 #endif
