@@ -11,14 +11,8 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "ingest/util.h"
 #include "io/dataset.h"
-
-static int dup_str(const char *s, char **out) {
-  size_t n = strlen(s) + 1;
-  HP_CALLOC(*out, n, "string");
-  memcpy(*out, s, n);
-  return 0;
-}
 
 int hp_ingest_append_open(hp_stage_ctx *ctx, int64_t image_size, hp_ingest_append *a) {
   memset(a, 0, sizeof *a);
@@ -71,7 +65,7 @@ int hp_ingest_append_rows(hp_ingest_append *a, hp_ingest_shard *sh) {
   for (int64_t j = 0; j < sh->n_labels; j++) {
     int64_t k = 0;
     while (k < a->n_union && strcmp(a->label_names[k], sh->label_names[j]) != 0) k++;
-    if (k == a->n_union) HP_CALL(dup_str(sh->label_names[j], &a->label_names[a->n_union++]));
+    if (k == a->n_union) HP_CALL(hp_ingest_strndup(sh->label_names[j], strlen(sh->label_names[j]), &a->label_names[a->n_union++]));
     col[j] = k;
   }
   if (a->n_union > 0) {
@@ -114,7 +108,7 @@ static int add_line(char **s, const char *fmt, ...) {
 int hp_ingest_append_describe(hp_ingest_append *a, const hp_stage_ctx *ctx, const char *method, int64_t n_new,
                               hp_data_desc *d, char *fingerprint) {
   fold(a->fingerprint, ctx->fingerprint, fingerprint);
-  if (!a->base) HP_CALL(dup_str(a->fingerprint, &a->base));
+  if (!a->base) HP_CALL(hp_ingest_strndup(a->fingerprint, strlen(a->fingerprint), &a->base));
   HP_CALL(add_line(&a->history, "%s %" PRId64 " %" PRId64 "\n", a->fingerprint, a->n_images, a->n_captions));
   HP_CALL(add_line(&a->appends, "%s\n", ctx->fingerprint));
   HP_CALL(add_line(&a->split, "%srows %" PRId64 "..%" PRId64 " appended: %s", a->split ? "; " : "", a->n_images,

@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/tmpfile.h"
+#include "io/dataset.h"
 #include "io/h5.h"
 #include "stages/html.h"
 #include "stages/report_read.h"
@@ -349,11 +350,6 @@ static int strings(h5src *r, const char *grp, int64_t *k, char ***out) {
   return 0;
 }
 
-static void free_strings(char **s, int64_t k) {
-  for (int64_t i = 0; s && i < k; i++) free(s[i]);
-  free(s);
-}
-
 /* A [rows, cols] dataset of doubles (NULL, 0 when absent). */
 static int matrix(h5src *r, const char *obj, double **out, int64_t *rows, int64_t *cols) {
   int nd;
@@ -457,7 +453,7 @@ static int per_class(page *p, h5src *r) {
     HP_CALL(ranked(p, r, "/search/per_class/top_ids", "/search/per_class/top_scores", "/search/per_class/top_relevant",
                    cls[b], 5));
   }
-  free_strings(names, L);
+  hp_strings_free(names, L);
   free(rel);
   for (int k = 0; k < 4; k++) free(m[k]);
   return 0;
@@ -475,7 +471,7 @@ static int queries(page *p, h5src *r) {
     fputs("</b></p>\n", p->f);
     HP_CALL(ranked(p, r, "/search/queries/top_ids", "/search/queries/top_scores", "/search/queries/top_relevant", q, 5));
   }
-  free_strings(text, Q);
+  hp_strings_free(text, Q);
   return 0;
 }
 
@@ -629,7 +625,7 @@ static int sec_zeroshot(page *p, h5src *r) {
     HP_CALL(zs_confusion(p, r, names, L));
     HP_CALL(zs_examples(p, r, names, L));
   }
-  free_strings(names, L);
+  hp_strings_free(names, L);
   free(t2), free(f1), free(pr), free(rc), free(sup);
   return 0;
 }
@@ -741,7 +737,7 @@ static int sec_caption(page *p, h5src *r) {
       fputs("</div></div>\n", p->f);
     }
   }
-  free_strings(dir, nd_), free_strings(pro, np_), free_strings(ref, nr);
+  hp_strings_free(dir, nd_), hp_strings_free(pro, np_), hp_strings_free(ref, nr);
   free(img);
   return 0;
 }

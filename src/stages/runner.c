@@ -181,7 +181,8 @@ static int output_is_current(MPI_Comm comm, const char *path, const char *fp, co
     hp_error_clear();
     return 0;
   }
-  if (strcmp(have, fp) != 0 && !made_by_lineage(comm, path, fp)) return 0;
+  /* only dataset.h5 grows by appends: no other output carries lineage attributes to read */
+  if (strcmp(have, fp) != 0 && (strcmp(st->output, HP_FILE_DATASET) != 0 || !made_by_lineage(comm, path, fp))) return 0;
   if (hp_check_file(comm, path) != 0) {
     hp_log_info("%s exists but is not valid (%s): rerunning", path, hp_error_message());
     hp_error_clear();
